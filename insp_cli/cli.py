@@ -1,0 +1,71 @@
+"""The `insp` command. One thin function per command: each hands its Hydra overrides to a job in jobs/."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+import typer
+
+from .errors import InspError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Signal processing directly on implicit neural representations (INSP-Net).\n\n"
+                       "Every command takes Hydra overrides (key=value), -m for sweeps, --cfg job to print "
+                       "its config.")
+HYDRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["--help"]}
+log = logging.getLogger("insp")
+
+
+@app.callback()
+def _root() -> None:
+    """insp: fit, filter, classify and score INRs; each command is a Hydra app."""
+
+
+def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
+    from .config import check_overrides, run_hydra_app
+
+    def task(cfg):
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        try:
+            return job(cfg)
+        except InspError as e:
+            if HydraConfig.get().mode == RunMode.MULTIRUN:
+                # the job's metrics.json says failed; the sweep goes on and the summary reports it
+                log.error("error: %s", e)
+                return None
+            typer.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
+
+    try:
+        check_overrides(config_name, argv)
+        run_hydra_app(config_name, task, argv)
+    except InspError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(e.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished work is kept; rerun the same command to resume", err=True)
+        raise typer.Exit(130)
+
+
+@app.command(context_settings=HYDRA_ARGS)
+def fit(ctx: typer.Context) -> None:
+    """Fit a dataset of SIREN INRs into an INR store (insp fit data=mnist data.limit=256)."""
+    from .jobs.fit import fit_job
+
+    _hydra_command("fit", fit_job, ctx.args)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Hydra glue: where the configs live, how a command becomes a Hydra app, seeding and device choice."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .errors import InspError
+
+
+def conf_dir() -> Path:
+    """The Hydra config directory: ``insp_cli/conf`` inside a wheel, ``conf/`` at the top of a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "fit.yaml").exists():
+            return candidate
+    raise InspError(f"insp's Hydra configs are missing (looked in {here / 'conf'} and {here.parent / 'conf'})")
+
+
+def run_hydra_app(config_name: str, task: Callable, argv: list[str]) -> None:
+    """Run ``task(cfg)`` as a Hydra app named after the command, with the user's overrides and flags
+    (``-m``, ``--cfg job``, ``hydra/launcher=joblib`` ...) passed through untouched."""
+    import hydra
+
+    app = hydra.main(config_path=str(conf_dir()), config_name=config_name, version_base="1.3")(task)
+    old = sys.argv
+    sys.argv = [f"insp-{config_name}"] + list(argv)
+    try:
+        app()
+    finally:
+        sys.argv = old
+
+
+def compose(config_name: str, overrides: list[str] | None = None):
+    """The composed config of a command without running it (tests and notebooks call job functions with it)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=False)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """The one place that picks the device: ``auto`` = CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InspError(f"device={name} asked for, but no CUDA device is available; use device=auto or cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise InspError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+
+
+def threads_from_env() -> None:
+    n = os.environ.get("INSP_THREADS")
+    if n:
+        torch.set_num_threads(int(n))
+
+
+_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--info", "-i", "--config-path", "-cp", "--config-name",
+                     "-cn", "--config-dir", "-cd", "--experimental-rerun"}
+
+
+def check_overrides(config_name: str, argv: list[str]) -> None:
+    """Compose the config once with the user's overrides (first value of each sweep) so that an unknown
+    key or a wrong value fails with one clear line before any job starts."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    plain, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in _FLAGS_WITH_VALUE:
+            skip = a not in ("--info", "-i")  # --info takes an optional value
+            continue
+        if a.startswith("-"):
+            continue
+        plain.append(a)
+    try:
+        parsed = OverridesParser.create().parse_overrides(plain)
+        single = []
+        for o in parsed:
+            if o.is_sweep_override():
+                first = next(iter(o.sweep_string_iterator()), None)
+                if first is None:
+                    continue
+                single.append(f"{o.get_key_element()}={first}")
+            else:
+                single.append(o.input_line)
+        cfg = compose_with_hydra(config_name, single)
+        from omegaconf import OmegaConf
+
+        OmegaConf.to_container(cfg, resolve=True)  # surfaces bad interpolations now, not mid-job
+    except (HydraException, OmegaConfBaseException, ValueError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InspError(f"bad override: {first_line}") from None
+
+
+def compose_with_hydra(config_name: str, overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    from omegaconf import open_dict
+
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg

@@ -1,0 +1,121 @@
+"""Natural images for the low-level tasks (the paper uses DIV2K / Set5 / Set14 resized to 256x256).
+
+Two sources:
+- ``bundled`` (default): 40 real photos that ship inside pip packages, so they load with no network. Fixed
+  order (``BUNDLED``); split ``test`` = every third image (positions 2, 5, 8, ...: 13 images), ``train`` = the
+  other 27, ``all`` = all 40. Gray ones are replicated to RGB (or kept gray with channels=1).
+- ``folder``: any folder of images (DIV2K, Set14, /usr/share/doc/opencv-doc/examples/data, ...), files with an
+  image extension sorted by name; ``train`` = the first ``train_count`` (default 90, as in the paper),
+  ``test`` = the rest, ``all`` = every image. For DIV2K as in the paper: ``folder=DIV2K_train_HR split=train``
+  and ``folder=DIV2K_valid_HR split=all`` (its 100 images).
+Images are center-cropped to a square and resized to ``size`` (default 256) by ``conform``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from insp_cli.data.imageset import RawSplit, package_dir, package_version
+from insp_cli.errors import InspError
+
+DEFAULT_SIZE = 256  # the paper's resolution
+DEFAULT_TRAIN_COUNT = 90  # the paper: 90 images for training, the others for evaluation
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".gif")
+
+# (name, package, file inside the package). scikit-image's files are the ones its data.<name>() functions read;
+# only those shipped in the wheel are listed (brain, cells3d, eagle, kidney, lily, skin, ... need pooch + network).
+_SKIMAGE_RGB = [("astronaut", "astronaut.png"), ("chelsea", "chelsea.png"), ("coffee", "coffee.png"),
+                ("rocket", "rocket.jpg"), ("hubble_deep_field", "hubble_deep_field.jpg"),
+                ("immunohistochemistry", "ihc.png"), ("retina", "retina.jpg"),
+                ("stereo_motorcycle", "motorcycle_left.png")]
+_SKIMAGE_GRAY = [("camera", "camera.png"), ("moon", "moon.png"), ("brick", "brick.png"), ("grass", "grass.png"),
+                 ("gravel", "gravel.png"), ("coins", "coins.png"), ("page", "page.png"), ("text", "text.png"),
+                 ("cell", "cell.png"), ("clock", "clock_motion.png")]
+_FOOLBOX_IMAGENET = ["imagenet_00_243", "imagenet_01_559", "imagenet_02_438", "imagenet_03_990", "imagenet_04_949",
+                     "imagenet_05_853", "imagenet_06_609", "imagenet_07_609", "imagenet_08_915", "imagenet_09_455",
+                     "imagenet_10_541", "imagenet_11_630", "imagenet_12_741", "imagenet_13_471", "imagenet_14_129",
+                     "imagenet_15_99", "imagenet_16_251", "imagenet_17_22", "imagenet_18_317", "imagenet_19_305"]
+BUNDLED: list[tuple[str, str, str]] = (
+    [(n, "skimage", f"data/{f}") for n, f in _SKIMAGE_RGB + _SKIMAGE_GRAY]
+    + [("china", "sklearn", "datasets/images/china.jpg"), ("flower", "sklearn", "datasets/images/flower.jpg")]
+    + [(n, "foolbox", f"data/{n}.jpg") for n in _FOOLBOX_IMAGENET]
+)
+_PIP_NAME = {"skimage": "scikit-image", "sklearn": "scikit-learn", "foolbox": "foolbox==3.3.4"}
+SPLITS = ("train", "test", "all")
+
+
+def bundled_positions(split: str) -> list[int]:
+    """Positions in BUNDLED of a split: test = every third image (2, 5, 8, ...), train = the others."""
+    if split not in SPLITS:
+        raise InspError(f"unknown split {split!r} for bundled images (use {', '.join(SPLITS)})")
+    every = range(len(BUNDLED))
+    return list(every) if split == "all" else [i for i in every if (i % 3 == 2) == (split == "test")]
+
+
+def read_image(path: Path) -> np.ndarray:
+    """One image file -> uint8 (H, W) or (H, W, 3); alpha is dropped, 16-bit is scaled to 8-bit."""
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)  # phone photos: store pixels upright
+            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                arr = np.asarray(img, dtype=np.float64)
+                top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+                return np.rint(np.clip(arr / top, 0, 1) * 255).astype(np.uint8)
+            keep_gray = img.mode in ("1", "L", "LA") or (img.mode == "P" and _palette_is_gray(img))
+            return np.asarray(img.convert("L" if keep_gray else "RGB"), dtype=np.uint8)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise InspError(f"cannot read image {path}: {e}".replace("\n", " ")) from None
+
+
+def _palette_is_gray(img: Image.Image) -> bool:
+    pal = np.asarray(img.convert("RGB"))
+    return bool((pal[..., 0] == pal[..., 1]).all() and (pal[..., 1] == pal[..., 2]).all())
+
+
+def _files_split(files: list[Path], names: list[str], meta: dict, size: int) -> RawSplit:
+    return RawSplit(count=len(files), read=lambda idx: [read_image(files[i]) for i in idx], labels=None,
+                    names=lambda idx: [names[i] for i in idx], meta=meta, channels=3, size=size)
+
+
+def bundled_split(split: str) -> RawSplit:
+    positions = bundled_positions(split)
+    files, names = [], []
+    for i in positions:
+        name, pkg, rel = BUNDLED[i]
+        base = package_dir(pkg)
+        path = base / rel if base is not None else None
+        if path is None or not path.is_file():
+            raise InspError(f"bundled image {name!r} needs {rel} from package {pkg} "
+                            f"(pip install {_PIP_NAME[pkg]})")
+        files.append(path)
+        names.append(name)
+    meta = {"origin": "bundled", "positions": positions,
+            "packages": {p: package_version(_PIP_NAME[p].split("==")[0]) for p in ("skimage", "sklearn", "foolbox")},
+            "rule": "test = every third of the 40 BUNDLED images (positions 2, 5, 8, ...), train = the others"}
+    return _files_split(files, names, meta, DEFAULT_SIZE)
+
+
+def folder_split(folder: str | Path, split: str, train_count: int = DEFAULT_TRAIN_COUNT) -> RawSplit:
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise InspError(f"image folder {folder} does not exist")
+    if split not in SPLITS:
+        raise InspError(f"unknown split {split!r} for an image folder (use {', '.join(SPLITS)})")
+    if train_count < 0:
+        raise InspError(f"train_count={train_count} must be >= 0")
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+    if not files:
+        raise InspError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder {folder}")
+    chosen = {"train": files[:train_count], "test": files[train_count:], "all": files}[split]
+    if not chosen:
+        raise InspError(f"split {split} of folder {folder} is empty: it has {len(files)} images and "
+                        f"train_count={train_count} (train = the first train_count by name, test = the rest)")
+    first = 0 if split != "test" else min(train_count, len(files))
+    meta = {"origin": "folder", "path": str(folder.resolve()), "train_count": train_count,
+            "first_position": first, "folder_count": len(files),
+            "rule": "files sorted by name; train = the first train_count, test = the rest"}
+    return _files_split(chosen, [p.stem for p in chosen], meta, DEFAULT_SIZE)

@@ -1,0 +1,1 @@
+"""Batched SIREN INRs: the network, batched fitting, and the sharded store."""

@@ -1,0 +1,183 @@
+"""Batched SIREN fitting: N INRs at once (stacked weights, batched matmul), one Adam per INR.
+
+The authors' recipe fits one INR per process (Adam, lr 1e-4, full batch, 1,001+ steps). Here N INRs share
+each step: the loss is the SUM of the per-INR mean squared errors, so every INR receives exactly the gradient
+it would receive alone, and Adam is elementwise, so the batch changes throughput, not the result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .siren import SirenSpec, init_params, siren_forward
+
+
+@dataclass
+class FitSettings:
+    """How to fit. Defaults are the fast MNIST recipe (see docs/fit.md)."""
+
+    steps: int = 50
+    lr: float = 3e-3
+    lr_final: float = 1.5e-4  # cosine decay to this; set equal to lr for a constant rate
+    batch_pixels: int | None = None  # None = full batch; else random pixels per step (shared by the batch)
+    target_psnr: float | None = None  # stop an INR once its training PSNR reaches this (dB, pixel scale)
+    retries: int = 1  # refits of INRs whose loss went NaN/inf, each with half the learning rate
+
+    def lr_at(self, step: int) -> float:
+        if self.steps <= 1 or self.lr_final == self.lr:
+            return self.lr
+        t = step / (self.steps - 1)
+        return self.lr_final + 0.5 * (self.lr - self.lr_final) * (1 + math.cos(math.pi * t))
+
+
+@dataclass
+class FitResult:
+    params: torch.Tensor  # (N, P) float32 on CPU
+    psnr: torch.Tensor  # (N,) final PSNR in dB of the decoded INR vs its target (observed pixels only)
+    steps: torch.Tensor  # (N,) steps run per INR (less than settings.steps where target_psnr stopped it)
+    ok: torch.Tensor  # (N,) bool; False = still non-finite after the retries (never to be used as fine)
+
+
+def decode_pixels(values: torch.Tensor) -> torch.Tensor:
+    """INR outputs in [-1, 1] -> pixels in [0, 1] (clamped): the one place this convention lives."""
+    return (values * 0.5 + 0.5).clamp(0.0, 1.0)
+
+
+def encode_pixels(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1] -> INR targets in [-1, 1]."""
+    return pixels * 2.0 - 1.0
+
+
+def psnr_of_fit(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, targets: torch.Tensor,
+                mask: torch.Tensor | None = None, chunk: int = 65536) -> torch.Tensor:
+    """PSNR (dB) of decoded INRs against pixel targets.
+
+    params: (N, P); coords: (Q, m); targets: (N, Q, c) pixels in [0, 1]; mask: (N, Q) bool of observed pixels.
+    Returns (N,). Non-finite parameters give NaN.
+    """
+    n = params.shape[0]
+    se = torch.zeros(n, dtype=torch.float64, device=params.device)
+    count = torch.zeros(n, dtype=torch.float64, device=params.device)
+    with torch.no_grad():
+        for a in range(0, coords.shape[0], chunk):
+            pred = decode_pixels(siren_forward(spec, params, coords[a : a + chunk]))
+            err = (pred - targets[:, a : a + chunk]).double().pow(2).sum(-1)
+            if mask is not None:
+                m = mask[:, a : a + chunk].double()
+                err, cnt = err * m, m.sum(1) * targets.shape[-1]
+            else:
+                cnt = torch.full((n,), float(err.shape[1] * targets.shape[-1]), dtype=torch.float64,
+                                 device=params.device)
+            se += err.sum(1)
+            count += cnt
+    mse = se / count.clamp_min(1)
+    psnr = -10.0 * torch.log10(mse.clamp_min(1e-20))
+    finite = torch.isfinite(params).all(dim=1)
+    return torch.where(finite, psnr, torch.full_like(psnr, float("nan"))).float()
+
+
+class _BatchedAdam:
+    """Adam over the rows of one (N, P) tensor, with the ability to drop finished rows (early stop)."""
+
+    def __init__(self, params: torch.Tensor, betas=(0.9, 0.999), eps=1e-8):
+        self.m = torch.zeros_like(params)
+        self.v = torch.zeros_like(params)
+        self.betas, self.eps, self.t = betas, eps, 0
+
+    def step(self, params: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
+        b1, b2 = self.betas
+        self.t += 1
+        self.m.mul_(b1).add_(grad, alpha=1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        denom = (self.v / (1 - b2**self.t)).sqrt_().add_(self.eps)
+        params.addcdiv_(self.m, denom, value=-lr / (1 - b1**self.t))
+
+    def keep(self, rows: torch.Tensor) -> None:
+        self.m, self.v = self.m[rows], self.v[rows]
+
+
+def _fit_once(spec, targets, coords, mask, settings, params, generator, on_step):
+    """Runs Adam on all rows; returns (params, steps_run). targets: (N, Q, c) in [-1, 1]."""
+    n, q = targets.shape[0], coords.shape[0]
+    device = targets.device
+    params = params.clone()
+    steps_run = torch.full((n,), settings.steps, dtype=torch.long)
+    active = torch.arange(n, device=device)  # global row ids of the rows still being optimised
+    work = params.clone().requires_grad_(True)
+    opt = _BatchedAdam(work.detach())
+    for step in range(settings.steps):
+        if settings.batch_pixels and settings.batch_pixels < q:
+            pix = torch.randint(q, (settings.batch_pixels,), generator=generator).to(device)
+            x, y = coords[pix], targets[active][:, pix]
+            mk = mask[active][:, pix] if mask is not None else None
+        else:
+            pix, x = None, coords
+            y = targets if len(active) == n else targets[active]
+            mk = None if mask is None else (mask if len(active) == n else mask[active])
+        pred = siren_forward(spec, work, x)
+        err = (pred - y).pow(2)
+        if mk is not None:
+            per_inr = (err.sum(-1) * mk).sum(1) / (mk.sum(1).clamp_min(1) * y.shape[-1])
+        else:
+            per_inr = err.mean(dim=(1, 2))
+        grad, = torch.autograd.grad(per_inr.sum(), work)
+        with torch.no_grad():
+            opt.step(work.detach(), grad, settings.lr_at(step))
+        mse_pix = per_inr.detach() / 4.0  # targets live in [-1, 1]: pixel-scale MSE is a quarter
+        if on_step is not None:
+            on_step(step, len(active), mse_pix)
+        if settings.target_psnr is not None:
+            done = -10 * torch.log10(mse_pix.clamp_min(1e-20)) >= settings.target_psnr
+            if done.any():
+                with torch.no_grad():
+                    params[active[done]] = work.detach()[done]
+                steps_run[active[done].cpu()] = step + 1
+                keep = ~done
+                active = active[keep]
+                if len(active) == 0:
+                    break
+                opt.keep(keep)
+                work = work.detach()[keep].clone().requires_grad_(True)
+    with torch.no_grad():
+        if len(active):
+            params[active] = work.detach()
+    return params, steps_run
+
+
+def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settings: FitSettings,
+             mask: torch.Tensor | None = None, seed: int = 0,
+             on_step: Callable[[int, int, torch.Tensor], None] | None = None) -> FitResult:
+    """Fit N SIRENs to N images at once.
+
+    pixels: (N, Q, c) in [0, 1] on the target device; coords: (Q, m) in [-1, 1];
+    mask: (N, Q) bool, True where a pixel is observed (None = all). ``seed`` fixes the initialisation and
+    the pixel sampling, so a batch fits identically whenever it is refitted.
+    ``on_step(step, n_active, mse_pixels (n_active,))`` is called after every step (progress bars).
+    """
+    device = pixels.device
+    gen = torch.Generator().manual_seed(seed)
+    params = init_params(spec, pixels.shape[0], generator=gen, device=device)
+    targets = encode_pixels(pixels)
+    params, steps = _fit_once(spec, targets, coords, mask, settings, params, gen, on_step)
+    psnr = psnr_of_fit(spec, params, coords, pixels, mask)
+    ok = torch.isfinite(psnr)
+    lr_scale = 1.0
+    for attempt in range(settings.retries):
+        bad = (~ok).nonzero().flatten()
+        if len(bad) == 0:
+            break
+        lr_scale *= 0.5
+        retry = FitSettings(**{**settings.__dict__, "lr": settings.lr * lr_scale,
+                               "lr_final": settings.lr_final * lr_scale})
+        gen_r = torch.Generator().manual_seed(seed + 7919 * (attempt + 1))
+        p0 = init_params(spec, len(bad), generator=gen_r, device=device)
+        pb, sb = _fit_once(spec, targets[bad], coords, None if mask is None else mask[bad], retry, p0, gen_r,
+                           None)
+        params[bad], steps[bad.cpu()] = pb, sb
+        psnr[bad] = psnr_of_fit(spec, pb, coords, pixels[bad], None if mask is None else mask[bad])
+        ok = torch.isfinite(psnr)
+    return FitResult(params=params.detach().float().cpu(), psnr=psnr.cpu(), steps=steps, ok=ok.cpu())

@@ -1,0 +1,127 @@
+"""The run directory and Weights & Biases.
+
+Every job writes into its run directory (Hydra's output dir): ``.hydra/`` (config, overrides), the job log,
+``metrics.json`` (written once, atomically, when the job ends, with its status), and W&B's files under
+``wandb/``. W&B is offline by default (``wandb sync <run dir>/wandb/offline-run-*`` uploads later), disabled in
+tests, online only for a logged-in user; it never prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from .errors import InspError
+
+log = logging.getLogger("insp")
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+class Run:
+    """A job's run directory plus its W&B run. Use as a context manager::
+
+        with Run(cfg, run_dir, job="fit") as run:
+            run.log({"psnr": 30.0}); run.finish({"psnr_mean": 30.0})
+    """
+
+    def __init__(self, cfg: DictConfig, run_dir: str | Path, job: str):
+        self.cfg, self.dir, self.job = cfg, Path(run_dir), job
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.metrics: dict[str, Any] = {}
+        self.wandb = None
+        self.started = time.time()
+
+    def __enter__(self) -> "Run":
+        mode = str(self.cfg.tracking.mode)
+        if mode not in ("offline", "online", "disabled"):
+            raise InspError(f"tracking.mode must be offline, online or disabled, not {mode!r}")
+        if mode != "disabled":
+            self.wandb = self._init_wandb(mode)
+        return self
+
+    def _init_wandb(self, mode: str):
+        os.environ.setdefault("WANDB_SILENT", "true")
+        import wandb
+
+        if mode == "online" and not (os.environ.get("WANDB_API_KEY") or _has_netrc_login()):
+            raise InspError("tracking.mode=online needs a W&B login (`wandb login`); "
+                            "use tracking.mode=offline and `wandb sync` later")
+        t = self.cfg.tracking
+        return wandb.init(project=t.project, entity=t.get("entity") or None, group=t.get("group") or None,
+                          name=f"{self.job}-{self.dir.name}", job_type=self.job, dir=str(self.dir), mode=mode,
+                          config=OmegaConf.to_container(self.cfg, resolve=True),
+                          settings=wandb.Settings(console="off", silent=True))
+
+    def log(self, values: dict, step: int | None = None) -> None:
+        if self.wandb is not None:
+            self.wandb.log(values, step=step)
+
+    def log_table(self, key: str, columns: list[str], rows: list[list]) -> None:
+        if self.wandb is not None:
+            import wandb
+
+            self.wandb.log({key: wandb.Table(columns=columns, data=rows)})
+
+    def log_histogram(self, key: str, values) -> None:
+        if self.wandb is not None:
+            import wandb
+
+            self.wandb.log({key: wandb.Histogram(np.asarray(values)[np.isfinite(values)])})
+
+    def log_image(self, key: str, path: Path, caption: str = "") -> None:
+        if self.wandb is not None:
+            import wandb
+
+            self.wandb.log({key: wandb.Image(str(path), caption=caption)})
+
+    def finish(self, metrics: dict, status: str = "complete") -> None:
+        """Write metrics.json (atomically) and close W&B."""
+        self.metrics = {"job": self.job, "status": status, "seconds": round(time.time() - self.started, 3),
+                        **metrics}
+        write_json_atomic(self.dir / "metrics.json", self.metrics)
+        if self.wandb is not None:
+            for k, v in metrics.items():
+                if isinstance(v, (int, float, str)):
+                    self.wandb.summary[k] = v
+            self.wandb.finish(exit_code=0 if status == "complete" else 1)
+            self.wandb = None
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and not (self.dir / "metrics.json").exists():
+            status = "interrupted" if exc_type is KeyboardInterrupt else "failed"
+            self.finish({"error": str(exc) or exc_type.__name__}, status=status)
+        elif self.wandb is not None:
+            self.wandb.finish()
+
+
+def _has_netrc_login() -> bool:
+    import netrc
+
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
