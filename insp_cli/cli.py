@@ -59,6 +59,33 @@ def fit(ctx: typer.Context) -> None:
     _hydra_command("fit", fit_job, ctx.args)
 
 
+@app.command(context_settings=HYDRA_ARGS)
+def classify(ctx: typer.Context) -> None:
+    """Train and test a classifier on labelled INR stores (insp classify model=insp_convnet train_store=PATH
+    test_store=PATH); model=insp_convnet | depthwise_cnn | pca_svm | weight_mlp."""
+    from .jobs.classify import classify_job, model_alias
+
+    _hydra_command("classify", classify_job, model_alias(ctx.args))
+
+
+@app.command("train-filter", context_settings=HYDRA_ARGS)
+def train_filter(ctx: typer.Context) -> None:
+    """Train an INSP-Net filter on INRs of degraded images, or apply a hand-made one
+    (insp train-filter task=denoise store=PATH; task=edges store=PATH decode.size=128)."""
+    from .jobs.train_filter import train_filter_job
+
+    _hydra_command("train_filter", train_filter_job, ctx.args)
+
+
+@app.command("eval", context_settings=HYDRA_ARGS)
+def eval_(ctx: typer.Context) -> None:
+    """Score a filter on a test INR store against the clean images and classical filters
+    (insp eval filter=CKPT store=PATH)."""
+    from .jobs.evaluate import eval_job
+
+    _hydra_command("eval", eval_job, ctx.args)
+
+
 def main() -> None:
     try:
         app()

@@ -14,13 +14,14 @@ from insp_cli.inr.siren import SirenSpec, siren_forward
 from insp_cli.jets.space import jet_space
 
 
-def nested_autograd_jet(fn: Callable[[torch.Tensor], torch.Tensor], coords: torch.Tensor, order: int) -> torch.Tensor:
-    """D^alpha fn for |alpha| <= order: fn maps coords (N, Q, m) -> (N, Q, C); returns (N, M, Q, C).
+def autograd_derivatives(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, order: int,
+                         keep_graph: bool = True) -> torch.Tensor:
+    """D^alpha fn(x) for |alpha| <= order as (N, M, Q, C), still attached to x (which must require grad).
 
-    fn must treat points independently (then the gradient of a sum is the per-point gradient).
+    fn maps (N, Q, m) -> (N, Q, C) and must treat points independently (then the gradient of a sum is the
+    per-point gradient). With keep_graph=False the top order builds no graph (what a reference needs).
     """
-    space = jet_space(coords.shape[-1], order)
-    x = coords.detach().clone().requires_grad_(True)
+    space = jet_space(x.shape[-1], order)
     with torch.enable_grad():
         y = fn(x)
         channels = []
@@ -31,12 +32,18 @@ def nested_autograd_jet(fn: Callable[[torch.Tensor], torch.Tensor], coords: torc
                 parent = d[space.index[tuple(a - (k == i) for k, a in enumerate(alpha))]]
                 g = None
                 if parent.requires_grad:
-                    g = torch.autograd.grad(parent.sum(), x, create_graph=deg < order, retain_graph=True,
-                                            allow_unused=True)[0]
-                # a derivative that no longer depends on x (e.g. ReLU'' ) is identically zero
+                    g = torch.autograd.grad(parent.sum(), x, create_graph=keep_graph or deg < order,
+                                            retain_graph=True, allow_unused=True)[0]
+                # a derivative that no longer depends on x (e.g. ReLU'') is identically zero
                 d.append(torch.zeros_like(y[..., c]) if g is None else g[..., i])
             channels.append(torch.stack(d, dim=1))
-    return torch.stack(channels, dim=-1).detach()
+    return torch.stack(channels, dim=-1)
+
+
+def nested_autograd_jet(fn: Callable[[torch.Tensor], torch.Tensor], coords: torch.Tensor, order: int) -> torch.Tensor:
+    """D^alpha fn for |alpha| <= order at coords (N, Q, m): (N, M, Q, C), detached."""
+    x = coords.detach().clone().requires_grad_(True)
+    return autograd_derivatives(fn, x, order, keep_graph=False).detach()
 
 
 def siren_jet_reference(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order: int,

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from insp_cli.data.imageset import RawSplit
-from insp_cli.data.mnist import foolbox_split
+from insp_cli.data.imageset import RawSplit, foolbox_split
 from insp_cli.errors import InspError
 
 BASE_FOLDER = "cifar-10-batches-py"

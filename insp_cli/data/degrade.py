@@ -16,9 +16,10 @@ Kinds (defaults in DEFAULTS):
 - random_mask: exactly round(ratio*H*W) pixels removed per image (paper: 30%), the same in every channel.
   Removed pixels are set to ``fill`` (0) and masks (N, H, W) are True where a pixel is KEPT; the fitter uses
   the mask to ignore the removed pixels.
-- text: the words "INSP-Net" drawn ``count`` times at random positions with Pillow's default font at a size
-  proportional to the image (``scale * min(H, W)`` pixels), antialiased, in ``color``. masks are True where
-  no text touches the pixel (the same convention as random_mask: True = observed clean pixel).
+- text: the words "INSP-Net" drawn ``count`` times at random positions with Pillow's bundled default font,
+  ``max(6, scale * min(H, W))`` pixels high, antialiased, in ``color`` (white). masks are True where no text
+  touches the pixel (as for random_mask: True = a clean observed pixel); the paper fits the contaminated
+  image as it is, so the mask is there for baselines and metrics, and for a fitter that wants to ignore text.
 - poisson: photon noise as in O-INR / WIRE: (Poisson(peak * x) + N(0, readout^2)) / peak with peak = 30
   photons and readout = 2 photons. Not clipped (values can leave [0, 1], as in WIRE's ``measure``).
 """

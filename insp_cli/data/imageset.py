@@ -4,6 +4,7 @@ A source first lists its split (``RawSplit``: a count, labels, and a reader that
 indices), then ``load_images`` (sources.py) picks the index range and ``conform`` turns the 8-bit pixels
 into float32 ``(N, size, size, C)`` in [0, 1]: center crop to a square, antialiased bicubic resize, then
 gray <-> RGB. Resizing happens on 8-bit pixels, so clean images stay exact multiples of 1/255.
+Also here: foolbox's 20 bundled test images, the offline fallback shared by CIFAR-10 and Fashion-MNIST.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -21,6 +23,8 @@ import numpy as np
 from PIL import Image
 
 from insp_cli.errors import InspError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -172,7 +176,42 @@ def save_npy_atomic(path: Path, array: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             np.save(f, array, allow_pickle=False)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shared data root must stay readable by others
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def foolbox_samples(prefix: str) -> list[tuple[Path, int]]:
+    """foolbox's bundled samples ``{prefix}_{NN}_{label}.{png,jpg}`` in order: [(path, label)]."""
+    pkg = package_dir("foolbox")
+    if pkg is None:
+        return []
+    files = [p for p in (pkg / "data").glob(f"{prefix}_*_*.*") if p.stem.split("_")[0] == prefix]
+    return sorted((p, int(p.stem.rsplit("_", 1)[1])) for p in files)
+
+
+def foolbox_split(prefix: str, name: str, channels: int, classes: tuple[str, ...]) -> RawSplit | None:
+    """The first 20 official test images that foolbox 3.3.4 ships as PNGs (the only offline copy)."""
+    samples = foolbox_samples(prefix)
+    if not samples:
+        return None
+    note = (f"offline fallback: only the first {len(samples)} official {name} test images are available "
+            f"(bundled with foolbox {package_version('foolbox') or '?'}); use download=True or put the full "
+            f"dataset under the data root for more")
+    log.warning(note)
+    mode = "L" if channels == 1 else "RGB"
+    return RawSplit(
+        count=len(samples),
+        read=lambda idx: np.stack([_read_png(samples[i][0], mode) for i in idx]),
+        labels=np.array([lab for _, lab in samples], dtype=np.int64),
+        names=lambda idx: [samples[i][0].stem for i in idx],
+        meta={"origin": "foolbox", "path": str(samples[0][0].parent), "note": note, "classes": list(classes)},
+        channels=channels,
+    )
+
+
+def _read_png(path: Path, mode: str) -> np.ndarray:
+    with Image.open(path) as img:
+        return np.asarray(img.convert(mode), dtype=np.uint8)

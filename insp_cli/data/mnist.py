@@ -18,9 +18,9 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from insp_cli.data.imageset import RawSplit, package_dir, package_version, save_npy_atomic, sha256_file
+from insp_cli.data.imageset import (RawSplit, foolbox_split, package_dir, package_version, save_npy_atomic,
+                                   sha256_file)
 from insp_cli.errors import InspError
 
 log = logging.getLogger(__name__)
@@ -127,35 +127,6 @@ def _debian_fashion_split(split: str) -> RawSplit | None:
         return None
     meta = {"origin": "Debian dataset-fashion-mnist", "path": str(DEBIAN_FASHION_DIR)}
     return _split_arrays(read_idx(img), read_idx(lab).astype(np.int64), "fashion_mnist", split, meta)
-
-
-def foolbox_samples(prefix: str) -> list[tuple[Path, int]]:
-    """foolbox's bundled samples ``{prefix}_{NN}_{label}.{png,jpg}`` in order: [(path, label)]."""
-    pkg = package_dir("foolbox")
-    if pkg is None:
-        return []
-    files = [p for p in (pkg / "data").glob(f"{prefix}_*_*.*") if p.stem.split("_")[0] == prefix]
-    return sorted((p, int(p.stem.rsplit("_", 1)[1])) for p in files)
-
-
-def foolbox_split(prefix: str, name: str, channels: int, classes: tuple[str, ...]) -> RawSplit | None:
-    """The first 20 official test images that foolbox 3.3.4 ships as PNGs (the only offline copy)."""
-    samples = foolbox_samples(prefix)
-    if not samples:
-        return None
-    note = (f"offline fallback: only the first {len(samples)} official {name} test images are available "
-            f"(bundled with foolbox {package_version('foolbox') or '?'}); use download=True or put the full "
-            f"dataset under the data root for more")
-    log.warning(note)
-    mode = "L" if channels == 1 else "RGB"
-    return RawSplit(
-        count=len(samples),
-        read=lambda idx: np.stack([np.asarray(Image.open(samples[i][0]).convert(mode)) for i in idx]),
-        labels=np.array([lab for _, lab in samples], dtype=np.int64),
-        names=lambda idx: [samples[i][0].stem for i in idx],
-        meta={"origin": "foolbox", "path": str(samples[0][0].parent), "note": note, "classes": list(classes)},
-        channels=channels,
-    )
 
 
 def mnist_split(name: str, split: str, root: Path, download: bool) -> RawSplit:

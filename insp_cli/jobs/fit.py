@@ -146,13 +146,17 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     run.log({"psnr_mean": metrics["psnr_mean"], "psnr_p5": metrics["psnr_p5"]})
     print(f"fit {len(store)} INRs ({d.name} {d.split} [{lo}, {hi}), {degraded.params['kind']}): "
           f"PSNR mean {metrics['psnr_mean']:.2f} dB, p5 {metrics['psnr_p5']:.2f} dB"
-          + (f", {metrics['inrs_per_second']:.1f} INR/s" if fitted else ", all shards already done")
+          + (f", {_rate(fitted, seconds)}" if fitted else ", all shards already done")
           + f"\n  store   {store_dir}\n  run dir {run.dir}")
     if flagged:
         raise InspError(f"{flagged} of {len(store)} INRs did not converge (non-finite loss after "
                         f"{cfg.fit.retries} refit); they are flagged in {store_dir} and skipped when it is opened",
                         exit_code=3)
     return metrics
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:.1f} INR/s" if n >= seconds else f"{seconds / n:.2f} s/INR"
 
 
 def _log_samples(cfg: DictConfig, run: Run, store: INRStore, size) -> None:

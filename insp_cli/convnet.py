@@ -1,0 +1,306 @@
+"""INSP-ConvNet: a CNN that runs on the INR itself (paper Sec. 3.3, Eq. 5-6, App. C Algorithm 1).
+
+Layer l is an INSP-Conv: per channel a learned combination of its partial derivatives
+``z_c = sum_{|alpha| <= K} theta[c, alpha] D^alpha y_c`` (depthwise; the first layer fans each input channel
+out to ``width`` combinations), then a 1x1 channel mix, InstanceNorm and ReLU. The network's output at a point
+is a function of the input INR's derivatives up to order L*K there, so it never decodes the INR:
+
+* the input INR's jet (all D^alpha Phi, |alpha| <= L*K, ``insp_cli.jets.siren_jet``) is computed once per
+  batch (without gradients: the INR is fixed) and every layer maps a jet to a jet: layer l receives the jet of
+  its input up to order (L-l+1)*K and returns the jet of its output up to order (L-l)*K, because
+  D^beta z_c = sum_alpha theta[c, alpha] D^(alpha+beta) y_c (a linear layer shifts multi-indices);
+* the 1x1 mix is linear, so it acts on every derivative alike;
+* InstanceNorm statistics (mean and variance of the value over the evaluation points, per sample and
+  channel) are numbers, not functions of x: the whole jet is scaled by 1/sigma and only the value shifts;
+* ReLU is linear on either side of its kink: the jet of ReLU(u) is u's jet where u > 0 and 0 elsewhere
+  (what autograd gives too, ReLU'' = 0);
+* the last layer's values are averaged over the evaluation points (an integral over the domain for the
+  image grid) and a linear head gives the class logits.
+
+Derivatives are taken in pixel units (x / h with h the pixel spacing of the INR's native grid), so theta
+speaks the language of a pixel kernel's moments and does not depend on the [-1, 1] coordinate convention.
+Each layer multiplies theta by a fixed per-alpha scale (``alpha_scale``, set once by ``calibrate`` from data
+so every derivative enters at unit RMS): high-order derivatives of a SIREN are 100x larger than its values,
+and without it AdamW would spend its first epochs learning that scale instead of the task.
+
+Coordinate augmentation (rotation, zoom) is x -> A x + t folded into the INR's first layer by ``siren_jet``.
+``forward_autograd`` builds the same network with nested torch.autograd: the slow reference that tests and
+``scripts/bench_convnet.py`` compare against.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from insp_cli.errors import InspError
+from insp_cli.inr.siren import SirenSpec, siren_forward
+from insp_cli.jets import jet_space, siren_jet
+
+NORM_EPS = 1e-5
+
+
+def pixel_spacings(size: tuple[int, ...]) -> tuple[float, ...]:
+    """Pixel spacing along each coordinate axis (x = columns first) of an image of ``size`` = (H, W[, D])."""
+    return tuple(2.0 / (s - 1) for s in reversed(size))
+
+
+def to_pixel_units(jet: torch.Tensor, spacing: tuple[float, ...]) -> torch.Tensor:
+    """D^alpha f w.r.t. [-1, 1] coordinates -> w.r.t. pixel coordinates (x_i / h_i): times prod_i h_i^alpha_i.
+
+    jet: (N, M, Q, C) in the graded order of ``jet_space(len(spacing), K)``.
+    """
+    m = len(spacing)
+    space = _space_of(jet.shape[1], m)
+    h = torch.tensor(spacing, dtype=torch.float64)
+    scale = torch.stack([torch.prod(h ** torch.tensor(a, dtype=torch.float64)) for a in space.alphas])
+    return jet * scale.to(jet).view(1, -1, 1, 1)
+
+
+def _space_of(size: int, m: int):
+    for k in range(64):
+        s = math.comb(k + m, m)
+        if s == size:
+            return jet_space(m, k)
+        if s > size:
+            break
+    raise InspError(f"a jet axis of {size} entries is no complete order in {m} dimensions")
+
+
+def inr_jet(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order: int, spacing: tuple[float, ...],
+            affine: tuple[torch.Tensor, torch.Tensor] | None = None, chunk_size: int | None = None) -> torch.Tensor:
+    """The input of INSP-ConvNet: the INRs' derivatives up to ``order`` in pixel units, (N, M, Q, C).
+
+    params: (N, P); coords: (Q, m) or (N, Q, m) in [-1, 1]; affine: (A (N, m, m), t (N, m)) evaluates
+    x -> Phi(A x + t) (augmentation). The INR is fixed, so no graph is recorded.
+    """
+    with torch.no_grad():
+        jet = siren_jet(spec, params, coords, order, affine=affine, chunk_size=chunk_size)
+    return to_pixel_units(jet, spacing)
+
+
+def random_affines(n: int, rotation: float = 0.0, zoom: float = 0.0, translate: float = 0.0,
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random coordinate maps x -> A x + t of 2-D INRs (App. C: augmentation by affine maps of the coordinates).
+
+    rotation: max angle in degrees (uniform in [-rotation, rotation]); zoom: scale uniform in
+    [1 - zoom, 1 + zoom] (> 1 samples a larger region: the content shrinks); translate: shift uniform in
+    [-translate, translate] per axis, in [-1, 1] units. Returns A (n, 2, 2), t (n, 2).
+    """
+    u = torch.rand(n, 4, generator=generator) * 2 - 1
+    angle = u[:, 0] * math.radians(rotation)
+    scale = 1 + u[:, 1] * zoom
+    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+    a = torch.stack([torch.stack([cos, -sin], dim=-1), torch.stack([sin, cos], dim=-1)], dim=1)
+    return a, u[:, 2:] * translate
+
+
+class InspConv(nn.Module):
+    """One INSP-Conv layer on jets: derivative combination (depthwise) -> 1x1 mix -> InstanceNorm -> ReLU.
+
+    theta: (C_in, mult, M_K) derivative weights, output channel c * mult + j of the depthwise step comes from
+    input channel c; mix: (C_out, C_in * mult) without bias (InstanceNorm removes any constant);
+    gamma, beta: (C_out,) the InstanceNorm affine; alpha_scale: (M_K,) fixed preconditioning of theta.
+    """
+
+    def __init__(self, m: int, order: int, in_channels: int, out_channels: int, multiplier: int = 1,
+                 relu: bool = True):
+        super().__init__()
+        self.m, self.order, self.relu = m, order, relu
+        self.in_channels, self.multiplier, self.out_channels = in_channels, multiplier, out_channels
+        mk = jet_space(m, order).size
+        # theta starts as "mostly the value, a little of each derivative": an identity-like kernel plus noise
+        theta = torch.randn(in_channels, multiplier, mk) / math.sqrt(mk)
+        self.theta = nn.Parameter(theta)
+        self.mix = nn.Parameter(torch.randn(out_channels, in_channels * multiplier)
+                                / math.sqrt(in_channels * multiplier))
+        self.gamma = nn.Parameter(torch.ones(out_channels))
+        self.beta = nn.Parameter(torch.zeros(out_channels))
+        self.register_buffer("alpha_scale", torch.ones(mk))
+        self._placements: dict = {}
+
+    def placement(self, order_out: int, device) -> torch.Tensor:
+        """0/1 tensor (M_K, M_out, M_in): entry [a, b, i] = 1 iff alpha_a + beta_b is multi-index i of the
+        input jet (order K + order_out). Contracting theta with it gives the dense matrix of the layer."""
+        key = (order_out, torch.device(device))
+        if key not in self._placements:
+            space_in = jet_space(self.m, self.order + order_out)
+            kernel = jet_space(self.m, self.order)
+            p = torch.zeros(kernel.size, jet_space(self.m, order_out).size, space_in.size)
+            for a, alpha in enumerate(kernel.alphas):
+                for b, i in enumerate(space_in.shifted(alpha, order_out)):
+                    p[a, b, i] = 1.0
+            self._placements[key] = p.to(device)
+        return self._placements[key]
+
+    def derivative_combination(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
+        """(N, M_in, Q, C_in) jet of order K + order_out -> (N, M_out, Q, C_in * mult) jet of order order_out."""
+        p = self.placement(order_out, jet.device).to(jet.dtype)
+        theta = self.theta * self.alpha_scale
+        s = torch.einsum("cja,abi->cjbi", theta, p)  # (C_in, mult, M_out, M_in)
+        n, _, q, _ = jet.shape
+        z = torch.einsum("cjbi,niqc->nbqcj", s, jet)
+        return z.reshape(n, s.shape[2], q, self.in_channels * self.multiplier)
+
+    def pre_norm(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
+        """Derivative combination and 1x1 mix: (N, M_in, Q, C_in) -> (N, M_out, Q, C_out)."""
+        return torch.nn.functional.linear(self.derivative_combination(jet, order_out), self.mix)
+
+    def normalize(self, z: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+        """InstanceNorm with per-sample constants (mean, var (N, C)) applied to a jet z (N, M, Q, C), then ReLU."""
+        scale = self.gamma / torch.sqrt(var + NORM_EPS)  # (N, C)
+        shift = self.beta - mean * scale
+        first = torch.zeros(z.shape[1], dtype=z.dtype, device=z.device)
+        first[0] = 1.0  # the constant shift only moves the value, never a derivative
+        out = z * scale[:, None, None, :] + shift[:, None, None, :] * first.view(1, -1, 1, 1)
+        if self.relu:
+            out = out * (out[:, :1] > 0).to(out.dtype)
+        return out
+
+    def forward(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
+        z = self.pre_norm(jet, order_out)
+        value = z[:, 0]  # (N, Q, C)
+        return self.normalize(z, value.mean(dim=1), value.var(dim=1, unbiased=False))
+
+
+class InspConvNet(nn.Module):
+    """L INSP-Conv layers of order K, average pooling over the evaluation points, a linear head.
+
+    in_channels: C of the INRs (1 MNIST, 3 CIFAR); width: channels of every layer; the first layer's depthwise
+    step gives each input channel ``width // in_channels`` (at least 1) derivative combinations.
+    spacing: pixel spacing per coordinate axis of the INRs' native grid (``pixel_spacings(size)``).
+    Input of ``forward``: the pixel-unit jet (N, M_{L K}, Q, C) from ``inr_jet``; Q is any set of points.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, spacing: tuple[float, ...], layers: int = 2,
+                 order: int = 2, width: int = 32):
+        super().__init__()
+        if layers < 1 or order < 1 or width < 1:
+            raise InspError(f"INSP-ConvNet needs layers >= 1, order >= 1, width >= 1 "
+                            f"(got layers={layers}, order={order}, width={width})")
+        self.m = len(spacing)
+        self.spacing = tuple(float(h) for h in spacing)
+        self.in_channels, self.num_classes, self.order, self.width = in_channels, num_classes, order, width
+        mult = max(1, width // in_channels)
+        convs = [InspConv(self.m, order, in_channels, width, multiplier=mult)]
+        convs += [InspConv(self.m, order, width, width) for _ in range(layers - 1)]
+        self.convs = nn.ModuleList(convs)
+        self.head = nn.Linear(width, num_classes)
+
+    @property
+    def input_order(self) -> int:
+        """Order of the input jet: layer l consumes K orders, so L * K in all."""
+        return len(self.convs) * self.order
+
+    def input_jet(self, spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor,
+                  affine=None, chunk_size: int | None = None) -> torch.Tensor:
+        """(N, M_{L K}, Q, C) pixel-unit jet of the INRs at coords (optionally through x -> A x + t)."""
+        return inr_jet(spec, params, coords, self.input_order, self.spacing, affine=affine, chunk_size=chunk_size)
+
+    def features(self, jet: torch.Tensor) -> torch.Tensor:
+        """Last layer's values at the evaluation points: jet (N, M_{L K}, Q, C_in) -> (N, Q, width)."""
+        expected = jet_space(self.m, self.input_order).size
+        if jet.dim() != 4 or jet.shape[1] != expected or jet.shape[3] != self.in_channels:
+            raise InspError(f"INSP-ConvNet expects an input jet (N, {expected}, Q, {self.in_channels}) "
+                            f"(order {self.input_order}), got {tuple(jet.shape)}")
+        y = jet
+        for i, conv in enumerate(self.convs):
+            y = conv(y, (len(self.convs) - 1 - i) * self.order)
+        return y[:, 0]
+
+    def forward(self, jet: torch.Tensor) -> torch.Tensor:
+        """Class logits (N, num_classes) from the input jet (N, M_{L K}, Q, C_in)."""
+        return self.head(self.features(jet).mean(dim=1))
+
+    @torch.no_grad()
+    def calibrate(self, jet: torch.Tensor) -> None:
+        """Set each layer's ``alpha_scale`` so that every derivative it combines has unit RMS on this batch.
+
+        Layer by layer (a layer's input depends on the scales before it); a data-dependent initialisation,
+        saved with the weights, never updated by training.
+        """
+        y = jet
+        for i, conv in enumerate(self.convs):
+            k = jet_space(self.m, conv.order).size
+            rms = y[:, :k].pow(2).mean(dim=(0, 2, 3)).sqrt()
+            conv.alpha_scale.copy_(1.0 / rms.clamp_min(1e-6))
+            y = conv(y, (len(self.convs) - 1 - i) * self.order)
+
+    def activation_bytes(self, batch: int, points: int, itemsize: int = 4) -> int:
+        """Estimated bytes of the activations autograd keeps for one training step (forward + backward)."""
+        total = batch * jet_space(self.m, self.input_order).size * points * self.in_channels
+        for i, conv in enumerate(self.convs):
+            m_out = jet_space(self.m, (len(self.convs) - 1 - i) * self.order).size
+            # depthwise output, mixed output, normalised output, ReLU output
+            total += batch * m_out * points * (conv.in_channels * conv.multiplier + 3 * conv.out_channels)
+        return total * itemsize * 2  # gradients of the same size during backward
+
+    # ------------------------------------------------------------------ reference: nested autograd
+
+    def forward_autograd(self, spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor,
+                         affine=None) -> torch.Tensor:
+        """The same network built the naive way: every D^alpha of every layer by nested torch.autograd.grad
+        with create_graph (App. C: "we recursively call for gradient networks of the previous layer").
+
+        Logits (N, num_classes), differentiable w.r.t. the network's parameters. coords: (Q, m).
+        InstanceNorm statistics are functionals of the whole function, not of x: they are computed from a
+        separate evaluation at a detached copy of the points, so no x-derivative flows through them.
+        """
+        n = params.shape[0]
+        h = torch.tensor(self.spacing, dtype=params.dtype, device=params.device)
+        if coords.dim() == 2:
+            coords = coords.unsqueeze(0).expand(n, -1, -1)
+        coords = coords.to(params)
+
+        def phi(u):  # the INR in pixel coordinates u = x / h
+            x = u * h
+            if affine is not None:
+                x = x @ affine[0].to(x).transpose(1, 2) + affine[1].to(x).unsqueeze(1)
+            return siren_forward(spec, params, x)
+
+        stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        last = len(self.convs)
+
+        def pre_norm(l: int, u: torch.Tensor) -> torch.Tensor:
+            """Layer l's derivative combination + mix at points u: (N, Q, C_out)."""
+            conv = self.convs[l - 1]
+            y = phi(u) if l == 1 else layer(l - 1, u)
+            d = _nested_derivatives(y, u, conv.order)  # (N, M_K, Q, C_in)
+            theta = conv.theta * conv.alpha_scale  # (C_in, mult, M_K)
+            z = torch.einsum("cja,naqc->nqcj", theta, d).reshape(n, -1, conv.in_channels * conv.multiplier)
+            return torch.nn.functional.linear(z, conv.mix)
+
+        def layer(l: int, u: torch.Tensor) -> torch.Tensor:
+            conv = self.convs[l - 1]
+            z = pre_norm(l, u)
+            if l not in stats:
+                # the last layer is never differentiated in x again, so its own values give its statistics
+                ref = z if l == last else pre_norm(l, u.detach().requires_grad_(True))
+                stats[l] = (ref.mean(dim=1), ref.var(dim=1, unbiased=False))
+            return conv.normalize(z.unsqueeze(1), *stats[l])[:, 0]
+
+        with torch.enable_grad():
+            u = (coords / h).detach().requires_grad_(True)
+            return self.head(layer(last, u).mean(dim=1))
+
+
+def _nested_derivatives(y: torch.Tensor, u: torch.Tensor, order: int) -> torch.Tensor:
+    """D^alpha y for |alpha| <= order by nested autograd, graph kept: y (N, Q, C) of u (N, Q, m) -> (N, M, Q, C).
+
+    Points must be independent (the gradient of a sum is then the per-point gradient).
+    """
+    space = jet_space(u.shape[-1], order)
+    channels = []
+    for c in range(y.shape[-1]):
+        d = [y[..., c]]
+        for alpha in space.alphas[1:]:
+            i = next(k for k, a in enumerate(alpha) if a)
+            parent = d[space.index[tuple(a - (k == i) for k, a in enumerate(alpha))]]
+            g = None
+            if parent.requires_grad:
+                g = torch.autograd.grad(parent.sum(), u, create_graph=True, allow_unused=True)[0]
+            d.append(torch.zeros_like(parent) if g is None else g[..., i])
+        channels.append(torch.stack(d, dim=1))
+    return torch.stack(channels, dim=-1)

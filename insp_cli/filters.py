@@ -1,0 +1,286 @@
+"""INSP-Net (paper Sec. 3.1, Eq. 3): a new INR Psi(x) = Pi(Phi(x), grad Phi(x), ..., grad^K Phi(x)).
+
+Pi is pointwise: at each coordinate it sees only the jet of the input INR Phi there (value and all distinct
+partials up to order K, ``insp_cli.jets``). It is either hand-made (gradient magnitude for edges, Laplacian,
+unsharp masking) or a learned MLP (the paper's 4 hidden ReLU layers of 256).
+
+Units. Jets come w.r.t. the [-1, 1] coordinates of the INR and of its raw output. ``pixel_jet`` turns them into
+derivatives of the pixel intensity (0.5 Phi + 0.5) per pixel of a reference grid (the grid the INRs were
+fitted on): D^alpha -> 0.5 * D^alpha * prod_i h_i^alpha_i with h_i = 2 / (side_i - 1). With these units a
+filter means the same thing whatever resolution Psi is decoded at, and the learned Pi sees features of
+comparable size across orders (with omega0 = 30, raw 4th derivatives reach 1e6). The learned Pi then
+standardises each feature with statistics of the training INRs (``FeatureScaler``).
+
+Layouts: jets are (N, M, Q, c) with axis M in ``jet_space`` graded order; features are (N, Q, c * M), channel
+major (channel 0's M derivatives first). Pixel outputs are (N, Q, c_out).
+Nothing here knows about Hydra, W&B or files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from insp_cli.errors import InspError
+from insp_cli.inr.siren import SirenSpec, grid_coords
+from insp_cli.jets import jet_space, siren_jet
+
+# ITU-R BT.709 luma weights, as skimage.color.rgb2gray (which Sobel/Prewitt/Canny in baselines use).
+LUMA = (0.2125, 0.7154, 0.0721)
+
+
+# ------------------------------------------------------------------------------------------------ units
+
+
+def unit_scale(m: int, order: int, size: tuple[int, ...]) -> torch.Tensor:
+    """(M,) factor per multi-index: prod_i h_i^alpha_i, h_i = 2 / (side_i - 1) the pixel spacing.
+
+    size is in array order (H, W[, D]); coordinate 0 is x = columns, so h_0 comes from the LAST side.
+    """
+    if len(size) != m or min(size) < 2:
+        raise InspError(f"a {m}-D pixel grid needs {m} sides >= 2, got {tuple(size)}")
+    h = [2.0 / (s - 1) for s in reversed(size)]
+    space = jet_space(m, order)
+    return torch.tensor([math.prod(hi ** a for hi, a in zip(h, alpha)) for alpha in space.alphas],
+                        dtype=torch.float64)
+
+
+def pixel_jet(jet: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """Raw INR jet (N, M, Q, c) -> jet of the pixel intensity 0.5 Phi + 0.5 per pixel of grid ``size``."""
+    m = len(size)
+    order = next((k for k in range(64) if jet_space(m, k).size == jet.shape[1]), None)
+    if order is None:
+        raise InspError(f"a jet with {jet.shape[1]} derivatives is not a full {m}-D jet")
+    scale = (0.5 * unit_scale(m, order, size)).to(jet)
+    out = jet * scale.view(1, -1, 1, 1)
+    out[:, 0] += 0.5
+    return out
+
+
+def pixel_jets(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order: int,
+               size: tuple[int, int], chunk_size: int | None = None) -> torch.Tensor:
+    """Pixel-unit jets of N INRs at coords (Q, m) or (N, Q, m): (N, M, Q, c), no autograd (the INR is fixed)."""
+    with torch.no_grad():
+        return pixel_jet(siren_jet(spec, params, coords, order, chunk_size=chunk_size), size)
+
+
+def jet_features(pj: torch.Tensor) -> torch.Tensor:
+    """Pixel jet (N, M, Q, c) -> features (N, Q, c * M), channel major."""
+    n, mm, q, c = pj.shape
+    return pj.permute(0, 2, 3, 1).reshape(n, q, c * mm)
+
+
+# ------------------------------------------------------------------------------------------ standardiser
+
+
+class FeatureScaler(nn.Module):
+    """Per-feature standardisation z = (f - mean) / std with statistics of the training INRs.
+
+    mean, std: (F,). Buffers, so they travel in the filter's state dict.
+    """
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(num_features))
+        self.register_buffer("std", torch.ones(num_features))
+
+    @torch.no_grad()
+    def fit(self, features: torch.Tensor) -> "FeatureScaler":
+        """features: (B, F) samples from the training INRs."""
+        f = features.reshape(-1, self.mean.numel()).double()
+        self.mean.copy_(f.mean(0))
+        std = f.std(0)
+        # a feature constant over the training set (e.g. a flat channel) carries nothing: leave it unscaled
+        self.std.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+        return self
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.mean) / self.std
+
+
+# ----------------------------------------------------------------------------------------------- fusions
+
+
+class LearnedFusion(nn.Module):
+    """Pi as an MLP: features (..., c * M) -> pixels (..., c).
+
+    ``layers`` hidden ReLU layers of ``hidden`` units (paper: 4 x 256). residual=True predicts a correction
+    to the pixel value Phi(x) (which is part of the jet), and the last layer starts at zero, so training
+    starts from Psi = Phi (the decoded input) rather than from noise.
+    """
+
+    def __init__(self, channels: int, order: int, m: int = 2, hidden: int = 256, layers: int = 4,
+                 residual: bool = True):
+        super().__init__()
+        self.channels, self.order, self.m, self.residual = channels, order, m, residual
+        self.M = jet_space(m, order).size
+        nf = channels * self.M
+        self.scaler = FeatureScaler(nf)
+        dims = [nf] + [hidden] * layers
+        mods: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            mods += [nn.Linear(a, b), nn.ReLU()]
+        last = nn.Linear(dims[-1], channels)
+        if residual:
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+        self.mlp = nn.Sequential(*mods, last)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """features: (..., c * M) pixel-unit jets -> (..., c) pixels (not clamped)."""
+        out = self.mlp(self.scaler(features))
+        if self.residual:
+            out = out + features[..., :: self.M]  # the order-0 entry of each channel = the pixel value
+        return out
+
+
+def gradient_magnitude(pj: torch.Tensor) -> torch.Tensor:
+    """Edges (paper Sec. 5.1, theta_1 = 1): |grad L| of the luminance, (N, M, Q, c) -> (N, Q, 1).
+
+    Scaled by sqrt(2) so that a ramp gives what skimage's Sobel/Prewitt give on its pixels
+    (they return sqrt((gx^2 + gy^2) / 2) of central differences), and clipped to [0, 1] like them.
+    """
+    lum = _luminance(pj)
+    g = lum[:, 1:3]  # fx, fy
+    return (math.sqrt(2.0) * g.pow(2).sum(1).sqrt()).clamp(0, 1).unsqueeze(-1)
+
+
+def laplacian(pj: torch.Tensor) -> torch.Tensor:
+    """Delta f = f_xx + f_yy per channel in pixel units: (N, M, Q, c) with order >= 2 -> (N, Q, c)."""
+    return pj[:, 3] + pj[:, 5]
+
+
+def unsharp(pj: torch.Tensor, amount: float = 0.5) -> torch.Tensor:
+    """Unsharp masking f - amount * Delta f (a Gaussian blur is f + (s^2/2) Delta f + ..., so this adds back
+    the detail a blur would remove): (N, M, Q, c) -> (N, Q, c)."""
+    return pj[:, 0] - amount * laplacian(pj)
+
+
+def _luminance(pj: torch.Tensor) -> torch.Tensor:
+    if pj.shape[-1] == 1:
+        return pj[..., 0]
+    if pj.shape[-1] != 3:
+        raise InspError(f"luminance needs 1 or 3 channels, got {pj.shape[-1]}")
+    return (pj * pj.new_tensor(LUMA)).sum(-1)
+
+
+# name -> (fusion on the pixel jet, derivative order it needs, output channels: None = input's)
+HANDMADE = {
+    "edges": (gradient_magnitude, 1, 1),
+    "laplacian": (laplacian, 2, None),
+    "unsharp": (unsharp, 2, None),
+}
+
+
+# -------------------------------------------------------------------------------------------- the filter
+
+
+@dataclass
+class INSPFilter:
+    """One INSP-Net: a fusion Pi, the order K of the jets it reads, the pixel grid that fixes the units.
+
+    fusion: a LearnedFusion, or a callable on pixel jets (N, M, Q, c) -> (N, Q, c_out) for hand-made ones.
+    units: the (H, W) grid whose pixel spacing the derivatives are measured in (the fitted images' size).
+    """
+
+    fusion: object
+    order: int
+    units: tuple[int, int]
+
+    def __call__(self, spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor,
+                 chunk_size: int | None = None) -> torch.Tensor:
+        """Psi of N INRs at coords (Q, m) or (N, Q, m) -> (N, Q, c_out) pixels (not clamped)."""
+        pj = pixel_jets(spec, params, coords, self.order, self.units, chunk_size)
+        if isinstance(self.fusion, nn.Module):
+            with torch.no_grad():
+                return self.fusion(jet_features(pj))
+        return self.fusion(pj)
+
+    def decode(self, spec: SirenSpec, params: torch.Tensor, size: tuple[int, int] | int, factor: int = 1,
+               chunk_points: int = 16384, clamp: bool = True) -> torch.Tensor:
+        """Psi decoded on an image grid: (N, H*f, W*f, c_out) pixels, clamped to [0, 1] unless clamp=False
+        (signed outputs such as the Laplacian).
+
+        factor 1: the pixel centres of an H x W image (``grid_coords``), any H, W. factor f > 1: f x f
+        sub-pixel samples per pixel of the H x W grid, centred on it (``subpixel_grid``), so that averaging
+        each f x f block gives back pixel-area averages at exactly the 1x pixel centres.
+        """
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        coords = grid_coords(size) if factor == 1 else subpixel_grid(size, factor)
+        coords = coords.to(params)
+        out = torch.cat([self(spec, params, coords[a:a + chunk_points]) for a in range(0, len(coords), chunk_points)],
+                        dim=1)
+        out = out.clamp(0, 1) if clamp else out
+        return out.reshape(params.shape[0], size[0] * factor, size[1] * factor, -1)
+
+
+def subpixel_grid(size: tuple[int, int], factor: int) -> torch.Tensor:
+    """(H f * W f, 2) coords of f x f samples per pixel of the H x W ``grid_coords`` grid.
+
+    Pixel (i, j) of the 1x grid is the square of side h centred on its centre; its sub-pixels sit at
+    centre + h (k + 1/2) / f - h / 2, k = 0..f-1, per axis (the outermost lie h/2 - h/(2f) beyond [-1, 1]).
+    """
+    axes = []
+    for s in size:
+        h = 2.0 / (s - 1)
+        centres = torch.linspace(-1.0, 1.0, s, dtype=torch.float64)
+        offs = h * ((torch.arange(factor, dtype=torch.float64) + 0.5) / factor - 0.5)
+        axes.append((centres[:, None] + offs[None, :]).reshape(-1).float())
+    mesh = torch.meshgrid(*axes, indexing="ij")
+    return torch.stack(list(reversed(mesh)), dim=-1).reshape(-1, len(size))
+
+
+def box_downsample(images: torch.Tensor, factor: int) -> torch.Tensor:
+    """(N, H f, W f, c) -> (N, H, W, c): the mean of each f x f block."""
+    n, hh, ww, c = images.shape
+    return images.reshape(n, hh // factor, factor, ww // factor, factor, c).mean(dim=(2, 4))
+
+
+# ------------------------------------------------------------------------------------------------ training
+
+
+class PixelSampler:
+    """Random (INR, pixel) pairs with the jet features of the INR there and the target pixel.
+
+    params: (N, P) INRs fitted on an H x W grid; targets: (N, H * W, c) target pixels on that grid.
+    Features are pixel-unit jets (``jet_features``), computed without autograd (the INR is fixed). When
+    N * H * W * F floats fit in ``cache_bytes`` every pixel's features are computed once up front (each
+    training step then costs only Pi); otherwise each batch computes the jets of its own points.
+    """
+
+    def __init__(self, spec: SirenSpec, params: torch.Tensor, targets: torch.Tensor, order: int,
+                 size: tuple[int, int], cache_bytes: float = 2e9, images_per_batch: int = 8,
+                 inrs_per_chunk: int = 8):
+        n, q, c = targets.shape
+        if params.shape[0] != n or q != size[0] * size[1]:
+            raise InspError(f"{params.shape[0]} INRs on a {size[0]}x{size[1]} grid do not match targets "
+                            f"{tuple(targets.shape)}")
+        self.spec, self.params, self.targets, self.order, self.size = spec, params, targets, order, tuple(size)
+        self.coords = grid_coords(self.size).to(params)
+        self.images_per_batch = images_per_batch
+        self.num_features = c * jet_space(2, order).size
+        self.cache = None
+        if n * q * self.num_features * 4 <= cache_bytes:
+            self.cache = torch.cat([jet_features(pixel_jets(spec, params[a:a + inrs_per_chunk], self.coords,
+                                                            order, self.size))
+                                    for a in range(0, n, inrs_per_chunk)]).float()
+
+    def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features (B, F), targets (B, c)) for B random pixels of random INRs."""
+        n, q, _ = self.targets.shape
+        if self.cache is not None:
+            dev = self.cache.device
+            img = torch.randint(n, (batch,), generator=generator).to(dev)
+            pix = torch.randint(q, (batch,), generator=generator).to(dev)
+            return self.cache[img, pix], self.targets[img, pix]
+        k = min(self.images_per_batch, batch)
+        per = -(-batch // k)
+        dev = self.params.device
+        img = torch.randint(n, (k,), generator=generator).to(dev)
+        pix = torch.randint(q, (k, per), generator=generator).to(dev)
+        feats = jet_features(pixel_jets(self.spec, self.params[img], self.coords[pix], self.order,
+                                        self.size)).float()
+        return feats.reshape(k * per, -1)[:batch], self.targets[img[:, None], pix].reshape(k * per, -1)[:batch]

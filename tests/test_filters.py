@@ -1,0 +1,136 @@
+"""INSP-Net math: pixel units, hand-made fusions, a learned Pi, decoding at other resolutions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from skimage import data, transform
+
+from insp_cli.baselines.classical import gaussian_filter, sobel
+from insp_cli.errors import InspError
+from insp_cli.filters import (HANDMADE, FeatureScaler, INSPFilter, LearnedFusion, PixelSampler, box_downsample,
+                              gradient_magnitude, jet_features, pixel_jets, subpixel_grid, unit_scale)
+from insp_cli.inr.fit import FitSettings, fit_inrs
+from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
+
+SIDE = 32
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """Four SIRENs (3x48) fitted to 32x32 crops of real photos: (spec, params (4, P), images (4, 32, 32, 3))."""
+    torch.manual_seed(0)
+    photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket()]
+    imgs = np.stack([transform.resize(p[:300, :300], (SIDE, SIDE), anti_aliasing=True) for p in photos])
+    imgs = imgs.astype(np.float32)
+    spec = SirenSpec(in_features=2, out_features=3, hidden=48, depth=3)
+    res = fit_inrs(spec, torch.from_numpy(imgs).reshape(4, -1, 3), grid_coords(SIDE),
+                   FitSettings(steps=200, lr=2e-3, lr_final=1e-4), seed=0)
+    assert float(res.psnr.min()) > 28  # the INRs hold the images
+    return spec, res.params, imgs
+
+
+def test_pixel_units_match_finite_differences():
+    spec = SirenSpec(2, 3, 32, 3)
+    p = init_params(spec, 2, generator=torch.Generator().manual_seed(0)).double()
+    x = torch.tensor([[0.1, -0.3], [0.5, 0.2], [-0.7, 0.9]], dtype=torch.float64)
+    size = (40, 64)  # H, W: x steps are 2/63, y steps 2/39
+    pj = pixel_jets(spec, p, x, 2, size)
+    f = lambda c: 0.5 * siren_forward(spec, p, c) + 0.5  # noqa: E731
+    e, hx, hy = 1e-4, 2 / 63, 2 / 39
+    dx, dy = torch.tensor([e, 0.0], dtype=torch.float64), torch.tensor([0.0, e], dtype=torch.float64)
+    torch.testing.assert_close(pj[:, 0], f(x), atol=1e-12, rtol=0)
+    torch.testing.assert_close(pj[:, 1], (f(x + dx) - f(x - dx)) / (2 * e) * hx, atol=1e-7, rtol=1e-5)
+    torch.testing.assert_close(pj[:, 2], (f(x + dy) - f(x - dy)) / (2 * e) * hy, atol=1e-7, rtol=1e-5)
+    torch.testing.assert_close(pj[:, 5], (f(x + dy) - 2 * f(x) + f(x - dy)) / e**2 * hy**2, atol=1e-6, rtol=1e-3)
+    assert unit_scale(2, 2, size).tolist() == pytest.approx([1, hx, hy, hx * hx, hx * hy, hy * hy])
+    with pytest.raises(InspError):
+        unit_scale(2, 2, (1, 5))
+
+
+def test_scaler_standardises_and_residual_fusion_starts_as_identity():
+    feats = torch.randn(5000, 18, dtype=torch.float64) * torch.logspace(-3, 6, 18, dtype=torch.float64) + 3.0
+    sc = FeatureScaler(18).fit(feats)
+    z = sc(feats.float())
+    assert z.mean(0).abs().max() < 1e-3 and (z.std(0) - 1).abs().max() < 1e-3
+    fusion = LearnedFusion(channels=3, order=2)  # M = 6 per channel, features channel-major
+    x = torch.randn(7, 18)
+    torch.testing.assert_close(fusion(x), x[:, ::6])
+
+
+def test_edges_gradient_magnitude_tracks_finite_differences(fitted):
+    spec, params, _ = fitted
+    filt = INSPFilter(fusion=gradient_magnitude, order=1, units=(SIDE, SIDE))
+    edges = filt.decode(spec, params, SIDE).numpy()[..., 0]
+    decoded = (0.5 * siren_forward(spec, params, grid_coords(SIDE)) + 0.5).clamp(0, 1)
+    decoded = decoded.reshape(-1, SIDE, SIDE, 3).numpy()
+    for i in range(len(params)):
+        lum = decoded[i] @ np.array([0.2125, 0.7154, 0.0721])
+        gy, gx = np.gradient(lum)  # central differences: per pixel, as the INSP units
+        fd = np.clip(math.sqrt(2) * np.hypot(gx, gy), 0, 1)
+        inner = (slice(2, -2), slice(2, -2))
+        r = np.corrcoef(edges[i][inner].ravel(), fd[inner].ravel())[0, 1]
+        assert r > 0.85, r
+        assert np.corrcoef(edges[i].ravel(), sobel(decoded[i]).ravel())[0, 1] > 0.7
+
+
+def test_laplacian_and_unsharp_are_consistent(fitted):
+    spec, params, _ = fitted
+    coords = grid_coords(SIDE)[:100]
+    pj = pixel_jets(spec, params, coords, 2, (SIDE, SIDE))
+    lap = HANDMADE["laplacian"][0](pj)
+    torch.testing.assert_close(HANDMADE["unsharp"][0](pj, 0.3), pj[:, 0] - 0.3 * lap)
+    assert lap.shape == (len(params), 100, 3)
+
+
+def test_learned_pi_reproduces_a_blur_better_than_identity(fitted):
+    """Theorem 2 in practice: a Gaussian blur is (nearly) a linear combination of derivatives."""
+    spec, params, imgs = fitted
+    target = np.stack([gaussian_filter(im, 1.0, 3) for im in imgs])
+    tg = torch.from_numpy(target).reshape(4, -1, 3)
+    torch.manual_seed(0)
+    fusion = LearnedFusion(channels=3, order=2, hidden=64, layers=2)
+    sampler = PixelSampler(spec, params, tg, 2, (SIDE, SIDE))
+    gen = torch.Generator().manual_seed(0)
+    fusion.scaler.fit(sampler.sample(4096, gen)[0])
+    opt = torch.optim.AdamW(fusion.parameters(), lr=3e-3)
+    for _ in range(300):
+        x, y = sampler.sample(1024, gen)
+        loss = (fusion(x) - y).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    filt = INSPFilter(fusion=fusion.eval(), order=2, units=(SIDE, SIDE))
+    psi = filt.decode(spec, params, SIDE).numpy()
+    ident = INSPFilter(fusion=lambda pj: pj[:, 0], order=0, units=(SIDE, SIDE)).decode(spec, params, SIDE).numpy()
+
+    def db(a):
+        return -10 * np.log10(np.mean((a - target) ** 2))
+
+    assert db(psi) > db(ident) + 3.0, (db(psi), db(ident))
+    # the same sampler without the feature cache draws the same kind of batch
+    lazy = PixelSampler(spec, params, tg, 2, (SIDE, SIDE), cache_bytes=0, images_per_batch=2)
+    assert lazy.cache is None and sampler.cache is not None
+    x, y = lazy.sample(100, gen)
+    assert x.shape == (100, 18) and y.shape == (100, 3)
+    with torch.no_grad():
+        assert -10 * math.log10(float((fusion(x) - y).pow(2).mean())) > db(ident)
+
+
+def test_psi_decodes_at_any_resolution(fitted):
+    spec, params, _ = fitted
+    fusion = LearnedFusion(channels=3, order=2, hidden=16, layers=1)
+    torch.nn.init.normal_(fusion.mlp[-1].weight, std=0.01)  # not the identity
+    filt = INSPFilter(fusion=fusion.eval(), order=2, units=(SIDE, SIDE))
+    one = filt.decode(spec, params, SIDE)
+    two = box_downsample(filt.decode(spec, params, SIDE, factor=2), 2)
+    assert filt.decode(spec, params, (48, 40)).shape == (4, 48, 40, 3)
+    mse = float((one - two).pow(2).mean())
+    assert -10 * math.log10(mse) > 30  # Psi is one smooth function: pixel-area averages ~ centre values
+    g = subpixel_grid((3, 5), 2)  # each 2x2 block averages to the 1x pixel centre
+    block = g.reshape(6, 10, 2).reshape(3, 2, 5, 2, 2).mean(dim=(1, 3))
+    torch.testing.assert_close(block.reshape(-1, 2), grid_coords((3, 5)))
+    assert jet_features(torch.zeros(2, 6, 5, 3)).shape == (2, 5, 18)
