@@ -37,7 +37,8 @@ from torch import nn
 
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, siren_forward
-from insp_cli.jets import jet_space, siren_jet
+from insp_cli.jets import (derivative_combination, jet_affine, jet_channel_mix, jet_relu, jet_space, siren_jet,
+                          to_pixel_units)
 
 NORM_EPS = 1e-5
 
@@ -45,28 +46,6 @@ NORM_EPS = 1e-5
 def pixel_spacings(size: tuple[int, ...]) -> tuple[float, ...]:
     """Pixel spacing along each coordinate axis (x = columns first) of an image of ``size`` = (H, W[, D])."""
     return tuple(2.0 / (s - 1) for s in reversed(size))
-
-
-def to_pixel_units(jet: torch.Tensor, spacing: tuple[float, ...]) -> torch.Tensor:
-    """D^alpha f w.r.t. [-1, 1] coordinates -> w.r.t. pixel coordinates (x_i / h_i): times prod_i h_i^alpha_i.
-
-    jet: (N, M, Q, C) in the graded order of ``jet_space(len(spacing), K)``.
-    """
-    m = len(spacing)
-    space = _space_of(jet.shape[1], m)
-    h = torch.tensor(spacing, dtype=torch.float64)
-    scale = torch.stack([torch.prod(h ** torch.tensor(a, dtype=torch.float64)) for a in space.alphas])
-    return jet * scale.to(jet).view(1, -1, 1, 1)
-
-
-def _space_of(size: int, m: int):
-    for k in range(64):
-        s = math.comb(k + m, m)
-        if s == size:
-            return jet_space(m, k)
-        if s > size:
-            break
-    raise InspError(f"a jet axis of {size} entries is no complete order in {m} dimensions")
 
 
 def inr_jet(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order: int, spacing: tuple[float, ...],
@@ -78,7 +57,7 @@ def inr_jet(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order: 
     """
     with torch.no_grad():
         jet = siren_jet(spec, params, coords, order, affine=affine, chunk_size=chunk_size)
-    return to_pixel_units(jet, spacing)
+    return to_pixel_units(jet, jet_space(spec.in_features, order), spacing)
 
 
 def random_affines(n: int, rotation: float = 0.0, zoom: float = 0.0, translate: float = 0.0,
@@ -119,45 +98,26 @@ class InspConv(nn.Module):
         self.gamma = nn.Parameter(torch.ones(out_channels))
         self.beta = nn.Parameter(torch.zeros(out_channels))
         self.register_buffer("alpha_scale", torch.ones(mk))
-        self._placements: dict = {}
-
-    def placement(self, order_out: int, device) -> torch.Tensor:
-        """0/1 tensor (M_K, M_out, M_in): entry [a, b, i] = 1 iff alpha_a + beta_b is multi-index i of the
-        input jet (order K + order_out). Contracting theta with it gives the dense matrix of the layer."""
-        key = (order_out, torch.device(device))
-        if key not in self._placements:
-            space_in = jet_space(self.m, self.order + order_out)
-            kernel = jet_space(self.m, self.order)
-            p = torch.zeros(kernel.size, jet_space(self.m, order_out).size, space_in.size)
-            for a, alpha in enumerate(kernel.alphas):
-                for b, i in enumerate(space_in.shifted(alpha, order_out)):
-                    p[a, b, i] = 1.0
-            self._placements[key] = p.to(device)
-        return self._placements[key]
 
     def derivative_combination(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
         """(N, M_in, Q, C_in) jet of order K + order_out -> (N, M_out, Q, C_in * mult) jet of order order_out."""
-        p = self.placement(order_out, jet.device).to(jet.dtype)
-        theta = self.theta * self.alpha_scale
-        s = torch.einsum("cja,abi->cjbi", theta, p)  # (C_in, mult, M_out, M_in)
-        n, _, q, _ = jet.shape
-        z = torch.einsum("cjbi,niqc->nbqcj", s, jet)
-        return z.reshape(n, s.shape[2], q, self.in_channels * self.multiplier)
+        n, m_in, q, c = jet.shape
+        if self.multiplier > 1:
+            # the fan-out of the first layer: each input channel feeds `mult` combinations (a copy of a
+            # jet with 1 or 3 channels, small next to the layer's output)
+            jet = jet.unsqueeze(-1).expand(n, m_in, q, c, self.multiplier).reshape(n, m_in, q, -1)
+        theta = (self.theta * self.alpha_scale).reshape(-1, self.theta.shape[-1])
+        return derivative_combination(jet, jet_space(self.m, self.order + order_out), theta, order_out)
 
     def pre_norm(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
         """Derivative combination and 1x1 mix: (N, M_in, Q, C_in) -> (N, M_out, Q, C_out)."""
-        return torch.nn.functional.linear(self.derivative_combination(jet, order_out), self.mix)
+        return jet_channel_mix(self.derivative_combination(jet, order_out), self.mix)
 
     def normalize(self, z: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
         """InstanceNorm with per-sample constants (mean, var (N, C)) applied to a jet z (N, M, Q, C), then ReLU."""
         scale = self.gamma / torch.sqrt(var + NORM_EPS)  # (N, C)
-        shift = self.beta - mean * scale
-        first = torch.zeros(z.shape[1], dtype=z.dtype, device=z.device)
-        first[0] = 1.0  # the constant shift only moves the value, never a derivative
-        out = z * scale[:, None, None, :] + shift[:, None, None, :] * first.view(1, -1, 1, 1)
-        if self.relu:
-            out = out * (out[:, :1] > 0).to(out.dtype)
-        return out
+        out = jet_affine(z, scale, self.beta - mean * scale)
+        return jet_relu(out) if self.relu else out
 
     def forward(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
         z = self.pre_norm(jet, order_out)

@@ -6,7 +6,7 @@ unsharp masking) or a learned MLP (the paper's 4 hidden ReLU layers of 256).
 
 Units. Jets come w.r.t. the [-1, 1] coordinates of the INR and of its raw output. ``pixel_jet`` turns them into
 derivatives of the pixel intensity (0.5 Phi + 0.5) per pixel of a reference grid (the grid the INRs were
-fitted on): D^alpha -> 0.5 * D^alpha * prod_i h_i^alpha_i with h_i = 2 / (side_i - 1). With these units a
+fitted on): D^alpha -> 0.5 * D^alpha * prod_i h_i^alpha_i with h_i = 2 / (side_i - 1) (``jets.to_pixel_units``). With these units a
 filter means the same thing whatever resolution Psi is decoded at, and the learned Pi sees features of
 comparable size across orders (with omega0 = 30, raw 4th derivatives reach 1e6). The learned Pi then
 standardises each feature with statistics of the training INRs (``FeatureScaler``).
@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from insp_cli.errors import InspError
-from insp_cli.inr.siren import SirenSpec, grid_coords
-from insp_cli.jets import jet_space, siren_jet
+from insp_cli.inr.siren import SirenSpec, grid_coords, pixel_spacing
+from insp_cli.jets import JetStandardizer, jet_space, siren_jet, to_pixel_units
 
 # ITU-R BT.709 luma weights, as skimage.color.rgb2gray (which Sobel/Prewitt/Canny in baselines use).
 LUMA = (0.2125, 0.7154, 0.0721)
@@ -35,17 +35,12 @@ LUMA = (0.2125, 0.7154, 0.0721)
 # ------------------------------------------------------------------------------------------------ units
 
 
-def unit_scale(m: int, order: int, size: tuple[int, ...]) -> torch.Tensor:
-    """(M,) factor per multi-index: prod_i h_i^alpha_i, h_i = 2 / (side_i - 1) the pixel spacing.
-
-    size is in array order (H, W[, D]); coordinate 0 is x = columns, so h_0 comes from the LAST side.
-    """
-    if len(size) != m or min(size) < 2:
-        raise InspError(f"a {m}-D pixel grid needs {m} sides >= 2, got {tuple(size)}")
-    h = [2.0 / (s - 1) for s in reversed(size)]
-    space = jet_space(m, order)
-    return torch.tensor([math.prod(hi ** a for hi, a in zip(h, alpha)) for alpha in space.alphas],
-                        dtype=torch.float64)
+def grid_spacing(size: tuple[int, ...]) -> list[float]:
+    """Pixel pitch per coordinate axis (x, y[, z]) of a grid of array shape ``size`` = (H, W[, D]):
+    coordinate 0 (x) runs along the LAST array axis, so its pitch comes from the last side."""
+    if min(size) < 2:
+        raise InspError(f"a pixel grid needs sides >= 2, got {tuple(size)}")
+    return [pixel_spacing(s) for s in reversed(size)]
 
 
 def pixel_jet(jet: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
@@ -54,8 +49,7 @@ def pixel_jet(jet: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     order = next((k for k in range(64) if jet_space(m, k).size == jet.shape[1]), None)
     if order is None:
         raise InspError(f"a jet with {jet.shape[1]} derivatives is not a full {m}-D jet")
-    scale = (0.5 * unit_scale(m, order, size)).to(jet)
-    out = jet * scale.view(1, -1, 1, 1)
+    out = 0.5 * to_pixel_units(jet, jet_space(m, order), grid_spacing(size))
     out[:, 0] += 0.5
     return out
 
@@ -79,7 +73,8 @@ def jet_features(pj: torch.Tensor) -> torch.Tensor:
 class FeatureScaler(nn.Module):
     """Per-feature standardisation z = (f - mean) / std with statistics of the training INRs.
 
-    mean, std: (F,). Buffers, so they travel in the filter's state dict.
+    mean, std: (F,) = (c * M,) channel major, computed by ``jets.JetStandardizer`` (per multi-index and
+    channel). Buffers, so they travel in the filter's state dict.
     """
 
     def __init__(self, num_features: int):
@@ -88,13 +83,13 @@ class FeatureScaler(nn.Module):
         self.register_buffer("std", torch.ones(num_features))
 
     @torch.no_grad()
-    def fit(self, features: torch.Tensor) -> "FeatureScaler":
-        """features: (B, F) samples from the training INRs."""
-        f = features.reshape(-1, self.mean.numel()).double()
-        self.mean.copy_(f.mean(0))
-        std = f.std(0)
-        # a feature constant over the training set (e.g. a flat channel) carries nothing: leave it unscaled
-        self.std.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+    def fit(self, features: torch.Tensor, channels: int) -> "FeatureScaler":
+        """features: (B, c * M) samples from the training INRs, channel major."""
+        b = features.shape[0]
+        jet = features.reshape(b, channels, -1).permute(2, 0, 1).unsqueeze(0)  # (1, M, B, c)
+        st = JetStandardizer().fit(jet)
+        self.mean.copy_(st.mean.T.reshape(-1))
+        self.std.copy_(st.std.T.reshape(-1))
         return self
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from skimage import data, transform
 from insp_cli.baselines.classical import gaussian_filter, sobel
 from insp_cli.errors import InspError
 from insp_cli.filters import (HANDMADE, FeatureScaler, INSPFilter, LearnedFusion, PixelSampler, box_downsample,
-                              gradient_magnitude, jet_features, pixel_jets, subpixel_grid, unit_scale)
+                              grid_spacing, gradient_magnitude, jet_features, pixel_jets, subpixel_grid)
 from insp_cli.inr.fit import FitSettings, fit_inrs
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
 
@@ -21,10 +21,10 @@ SIDE = 32
 
 @pytest.fixture(scope="module")
 def fitted():
-    """Four SIRENs (3x48) fitted to 32x32 crops of real photos: (spec, params (4, P), images (4, 32, 32, 3))."""
+    """Four SIRENs (3x48) fitted to real photos resized to 32x32: (spec, params (4, P), images (4, 32, 32, 3))."""
     torch.manual_seed(0)
     photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket()]
-    imgs = np.stack([transform.resize(p[:300, :300], (SIDE, SIDE), anti_aliasing=True) for p in photos])
+    imgs = np.stack([transform.resize(p, (SIDE, SIDE), anti_aliasing=True) for p in photos])
     imgs = imgs.astype(np.float32)
     spec = SirenSpec(in_features=2, out_features=3, hidden=48, depth=3)
     res = fit_inrs(spec, torch.from_numpy(imgs).reshape(4, -1, 3), grid_coords(SIDE),
@@ -46,14 +46,16 @@ def test_pixel_units_match_finite_differences():
     torch.testing.assert_close(pj[:, 1], (f(x + dx) - f(x - dx)) / (2 * e) * hx, atol=1e-7, rtol=1e-5)
     torch.testing.assert_close(pj[:, 2], (f(x + dy) - f(x - dy)) / (2 * e) * hy, atol=1e-7, rtol=1e-5)
     torch.testing.assert_close(pj[:, 5], (f(x + dy) - 2 * f(x) + f(x - dy)) / e**2 * hy**2, atol=1e-6, rtol=1e-3)
-    assert unit_scale(2, 2, size).tolist() == pytest.approx([1, hx, hy, hx * hx, hx * hy, hy * hy])
+    torch.testing.assert_close(pj[:, 4], (f(x + dx + dy) - f(x + dx - dy) - f(x - dx + dy) + f(x - dx - dy))
+                               / (4 * e * e) * hx * hy, atol=1e-6, rtol=1e-3)
+    assert grid_spacing(size) == pytest.approx([hx, hy])
     with pytest.raises(InspError):
-        unit_scale(2, 2, (1, 5))
+        grid_spacing((1, 5))
 
 
 def test_scaler_standardises_and_residual_fusion_starts_as_identity():
     feats = torch.randn(5000, 18, dtype=torch.float64) * torch.logspace(-3, 6, 18, dtype=torch.float64) + 3.0
-    sc = FeatureScaler(18).fit(feats)
+    sc = FeatureScaler(18).fit(feats, channels=3)
     z = sc(feats.float())
     assert z.mean(0).abs().max() < 1e-3 and (z.std(0) - 1).abs().max() < 1e-3
     fusion = LearnedFusion(channels=3, order=2)  # M = 6 per channel, features channel-major
@@ -62,19 +64,25 @@ def test_scaler_standardises_and_residual_fusion_starts_as_identity():
 
 
 def test_edges_gradient_magnitude_tracks_finite_differences(fitted):
+    """|grad| of the INR vs central differences of its decoding: nearly equal on a 4x finer decoding (the
+    derivative is right); at 1x still correlated, but less (a 2-pixel difference quotient sees the mean slope
+    between pixels, the INR's derivative the slope at the centre, and a SIREN wiggles between samples)."""
     spec, params, _ = fitted
     filt = INSPFilter(fusion=gradient_magnitude, order=1, units=(SIDE, SIDE))
-    edges = filt.decode(spec, params, SIDE).numpy()[..., 0]
-    decoded = (0.5 * siren_forward(spec, params, grid_coords(SIDE)) + 0.5).clamp(0, 1)
-    decoded = decoded.reshape(-1, SIDE, SIDE, 3).numpy()
-    for i in range(len(params)):
-        lum = decoded[i] @ np.array([0.2125, 0.7154, 0.0721])
-        gy, gx = np.gradient(lum)  # central differences: per pixel, as the INSP units
-        fd = np.clip(math.sqrt(2) * np.hypot(gx, gy), 0, 1)
-        inner = (slice(2, -2), slice(2, -2))
-        r = np.corrcoef(edges[i][inner].ravel(), fd[inner].ravel())[0, 1]
-        assert r > 0.85, r
-        assert np.corrcoef(edges[i].ravel(), sobel(decoded[i]).ravel())[0, 1] > 0.7
+    luma = torch.tensor([0.2125, 0.7154, 0.0721])
+    corr = {}
+    for s in (4, 1):
+        side = SIDE * s
+        edges = filt.decode(spec, params, side).numpy()[..., 0]
+        lum = ((0.5 * siren_forward(spec, params, grid_coords(side)) + 0.5) @ luma).reshape(-1, side, side).numpy()
+        corr[s] = []
+        for i in range(len(params)):
+            gy, gx = np.gradient(lum[i] * (side - 1) / (SIDE - 1))  # per fitted pixel, as the INSP units
+            fd = np.clip(math.sqrt(2) * np.hypot(gx, gy), 0, 1)
+            corr[s].append(np.corrcoef(edges[i][2:-2, 2:-2].ravel(), fd[2:-2, 2:-2].ravel())[0, 1])
+    img = (0.5 * siren_forward(spec, params, grid_coords(SIDE)) + 0.5).clamp(0, 1).reshape(-1, SIDE, SIDE, 3)
+    corr["sobel"] = [np.corrcoef(edges[i].ravel(), sobel(img[i].numpy()).ravel())[0, 1] for i in range(len(params))]
+    assert min(corr[4]) > 0.97 and np.mean(corr[1]) > 0.4 and np.mean(corr["sobel"]) > 0.4, corr
 
 
 def test_laplacian_and_unsharp_are_consistent(fitted):
@@ -95,7 +103,7 @@ def test_learned_pi_reproduces_a_blur_better_than_identity(fitted):
     fusion = LearnedFusion(channels=3, order=2, hidden=64, layers=2)
     sampler = PixelSampler(spec, params, tg, 2, (SIDE, SIDE))
     gen = torch.Generator().manual_seed(0)
-    fusion.scaler.fit(sampler.sample(4096, gen)[0])
+    fusion.scaler.fit(sampler.sample(4096, gen)[0], channels=3)
     opt = torch.optim.AdamW(fusion.parameters(), lr=3e-3)
     for _ in range(300):
         x, y = sampler.sample(1024, gen)

@@ -3,12 +3,13 @@
 Instead of nested autograd, truncated Taylor polynomials are pushed forward through the layers:
   - layer 0: its pre-activation omega0 (W x + b) is affine in x, so D^alpha sin(.) is analytic:
     (omega0 W)^alpha * sin^(|alpha|)(.) -- no recurrence at all;
-  - linear layers act on every Taylor coefficient at once: the jet is laid out (N, M * Q, H) so one bmm
-    handles all M coefficients; the bias only enters the order-0 coefficient;
+  - linear layers act on every Taylor coefficient alike: the jet travels as one tensor per degree
+    (N, n_d, Qc, H), viewed as (N, n_d * Qc, H), so one bmm per degree handles all its coefficients (no
+    re-concatenation between layers); the bias only enters the order-0 coefficient;
   - hidden sine layers use the Euler-operator recurrence of ``taylor.sin_cos_blocks``.
-The jet travels as one tensor per degree (N, n_d, Qc, H), in Taylor form (D^alpha / alpha!), and is turned
-into derivatives only at the output.
-The work is ~M plain forward passes plus the Cauchy products of the sine layers.
+Coefficients are kept in Taylor form (D^alpha / alpha!) and turned into derivatives only at the output.
+The work is ~M plain forward passes (matmuls) plus one multiply-add per Cauchy pair in each hidden sine
+layer, but only one sin and one cos per neuron and point.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, unflatten
-from insp_cli.jets.space import JetSpace, block_size, from_taylor, jet_size, jet_space
+from insp_cli.jets.space import JetSpace, from_taylor, jet_size, jet_space
 from insp_cli.jets.taylor import join, sin_cos_blocks
 
 # Working memory aimed at per chunk of points when chunk_size is None, and the hard limit (bytes).
@@ -26,17 +27,14 @@ MAX_BYTES = 8 * 2**30
 
 
 def jet_bytes_per_point(spec: SirenSpec, n: int, order: int, itemsize: int) -> int:
-    """Estimated peak working bytes per coordinate of ``siren_jet`` for N INRs.
+    """Estimated peak working bytes per coordinate of ``siren_jet`` for N INRs:
+    N * hidden * itemsize * (4 M + 3): a layer's input jet, pre-activation jet, sin and cos jets, plus
+    layer 0's pre-activation, sin and cos."""
+    return n * spec.hidden * itemsize * (4 * jet_size(spec.in_features, order) + 3)
 
-    = N * hidden * itemsize * (4 M + 2 max_pairs + 2 max_block): the pre-activation jet, the sin jet, the
-    (cos, sin) blocks of the recurrence, and the largest Cauchy-product temporary and accumulator.
-    """
-    m = spec.in_features
-    M = jet_size(m, order)
-    pairs = max([block_size(m, j) * block_size(m, d - j) for d in range(1, order + 1) for j in range(1, d + 1)],
-                default=0)
-    blocks = max(block_size(m, d) for d in range(order + 1))
-    return n * spec.hidden * itemsize * (4 * M + 2 * pairs + 2 * blocks)
+
+def _fmt(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.2f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
 
 
 def _check_inputs(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order: int, affine):
@@ -79,11 +77,13 @@ def siren_jet(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order
     recording = torch.is_grad_enabled() and (params.requires_grad or coords.requires_grad or
                                              (affine is not None and any(x.requires_grad for x in affine)))
     # autograd keeps every layer's jets of every chunk alive until backward
-    need = per_point * (q * spec.depth if recording else chunk_size) + n * space.size * q * spec.out_features * itemsize
-    if need > max_bytes:
-        raise InspError(f"derivatives up to order {order} of {n} INRs (M={space.size}, hidden={spec.hidden}) at "
-                        f"{q if recording else chunk_size} points need ~{need / 2**30:.2f} GiB, over the "
-                        f"{max_bytes / 2**30:.2f} GiB limit; lower the order or the number of INRs per batch")
+    working = per_point * (q * spec.depth if recording else chunk_size)
+    output = n * space.size * q * spec.out_features * itemsize
+    if working + output > max_bytes:
+        raise InspError(f"derivatives up to order {order} of {n} INRs (M={space.size}, hidden={spec.hidden}) at {q} "
+                        f"points need ~{_fmt(working + output)} ({_fmt(output)} output + {_fmt(working)} working "
+                        f"memory{' kept for backward' if recording else ''}), over the {_fmt(max_bytes)} limit; "
+                        f"lower the order or the number of INRs or points per batch")
 
     layers = unflatten(spec, params)
     w0, b0 = layers[0]
@@ -129,7 +129,7 @@ def _linear(h: list[torch.Tensor], w: torch.Tensor, b: torch.Tensor, scale: floa
     for blk in h:
         n, nd, qc, hin = blk.shape
         out.append(torch.bmm(blk.reshape(n, nd * qc, hin), wt).view(n, nd, qc, -1))
-    out[0] = out[0] + (b * scale)[:, None, None, :]
+    out[0].add_((b * scale)[:, None, None, :])  # bmm's backward does not read its output
     return out
 
 

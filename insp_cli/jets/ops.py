@@ -39,15 +39,14 @@ def jet_shift(jet: torch.Tensor, space: JetSpace, alpha: tuple[int, ...], order_
 
 def _combination_lookup(space: JetSpace, k: int, order_out: int) -> list[list[int]]:
     """lookup[beta][gamma] = position of alpha (in the order-k space) with alpha + beta = gamma, else M_k."""
-    key = ("combination", k, order_out)
-    if key not in space._tensors:
+    def build():
         small, out = jet_space(space.m, k), jet_space(space.m, order_out)
         table = [[small.size] * space.size for _ in range(out.size)]
         for a, alpha in enumerate(small.alphas):
             for b, gamma in enumerate(space.shifted(alpha, order_out)):
                 table[b][gamma] = a
-        space._tensors[key] = table
-    return space._tensors[key]
+        return table
+    return space.cached(("combination", k, order_out), build)
 
 
 def derivative_combination(jet: torch.Tensor, space: JetSpace, theta: torch.Tensor, order_out: int) -> torch.Tensor:
@@ -125,7 +124,7 @@ def coordinate_map_operator(space: JetSpace, a: torch.Tensor) -> torch.Tensor:
         d = space.degrees[pos]
         # (linear form A_i . x) * P_parent, scattered by where e_k + alpha lands in degree d
         prod = (a[:, i, :, None] * polys[parent][:, None, :]).flatten(1)
-        idx = torch.tensor(space.outer_index(d, 1), device=a.device)
+        idx = space.tensor(("outer", d, 1), a.device)
         polys[pos] = a.new_zeros(n, space.offsets[d + 1] - space.offsets[d]).index_add(1, idx, prod)
     fact = space.tensor("factorials", a.device, a.dtype)
     op = a.new_zeros(n, space.size, space.size)

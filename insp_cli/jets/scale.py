@@ -45,7 +45,8 @@ class JetStandardizer:
         if n == 0:
             return self
         mean = x.mean(dim=1)
-        m2 = ((x - mean[:, None]) ** 2).sum(dim=1)
+        m2 = ((x - mean[:, None]) ** 2).sum(dim=1).cpu()
+        mean = mean.cpu()  # statistics are tiny (M, C): keep them on the CPU whatever the jets' device
         if self.mean is None:
             self.count, self.mean, self._m2 = n, mean, m2
         else:
@@ -53,9 +54,9 @@ class JetStandardizer:
                 raise InspError(f"jet batch of shape {tuple(jet.shape)} does not match the standardizer's "
                                 f"(M, C) = {tuple(self.mean.shape)}")
             total = self.count + n
-            delta = (mean - self.mean).to(self.mean.device)
+            delta = mean - self.mean
             self.mean = self.mean + delta * (n / total)
-            self._m2 = self._m2 + m2.to(self._m2.device) + delta**2 * (self.count * n / total)
+            self._m2 = self._m2 + m2 + delta**2 * (self.count * n / total)
             self.count = total
         std = (self._m2 / self.count).sqrt()
         self.std = torch.where(std > 0, std, torch.ones_like(std))

@@ -68,7 +68,7 @@ class JetSpace:
         self.offsets = tuple(accumulate([0] + [len(b) for b in blocks]))
         self.factorials = tuple(math.prod(math.factorial(k) for k in a) for a in self.alphas)
         self.names = tuple(self._name(a) for a in self.alphas)
-        self._tensors: dict = {}
+        self._cache: dict = {}
 
     def __repr__(self) -> str:
         return f"JetSpace(m={self.m}, order={self.order}, M={self.size})"
@@ -97,56 +97,41 @@ class JetSpace:
         d = sum(alpha)
         return d, self.index[alpha] - self.offsets[d]
 
+    def cached(self, key, build):
+        """Memoise a table derived from this space (spaces are cached for the life of the process)."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
     def products(self, degree: int) -> list[list[tuple[tuple[int, int], tuple[int, int]]]]:
         """For each multi-index gamma of this degree (block order), the Cauchy pairs alpha + beta = gamma
         with 1 <= |alpha| <= degree - 1, each as ((|alpha|, local alpha), (|beta|, local beta)).
 
-        The two pairs with alpha = gamma or beta = gamma are left out: callers treat them specially.
+        The pairs with alpha = 0 or beta = 0 are left out: callers treat them specially.
         """
-        key = ("products", degree)
-        if key not in self._tensors:
-            out = []
-            for gamma in self.alphas[self.block(degree)]:
-                pairs = []
-                for alpha in itertools.product(*(range(k + 1) for k in gamma)):
-                    beta = tuple(g - a for g, a in zip(gamma, alpha))
-                    if 0 < sum(alpha) < degree:
-                        pairs.append((self.locate(alpha), self.locate(beta)))
-                out.append(pairs)
-            self._tensors[key] = out
-        return self._tensors[key]
+        def build():
+            return [[(self.locate(alpha), self.locate(tuple(g - a for g, a in zip(gamma, alpha))))
+                     for alpha in itertools.product(*(range(k + 1) for k in gamma)) if 0 < sum(alpha) < degree]
+                    for gamma in self.alphas[self.block(degree)]]
+        return self.cached(("products", degree), build)
 
-    def outer_index(self, degree: int, j: int) -> list[int]:
+    def outer_index(self, degree: int, j: int) -> tuple[int, ...]:
         """Where the product of the degree-j block (rows) and the degree-(degree-j) block (columns) lands.
 
         Entry r * n_{degree-j} + c is the position, inside the degree block, of alpha_r + beta_c: the
         Cauchy product of homogeneous parts of Taylor polynomials (coefficients multiply, exponents add).
         """
-        key = ("outer", degree, j)
-        if key not in self._tensors:
-            lo, hi = self.block(j), self.block(degree - j)
-            base = self.offsets[degree]
-            self._tensors[key] = [self.index[tuple(x + y for x, y in zip(a, b))] - base
-                                  for a in self.alphas[lo] for b in self.alphas[hi]]
-        return self._tensors[key]
+        def build():
+            return tuple(self.locate(tuple(x + y for x, y in zip(a, b)))[1]
+                         for a in self.alphas[self.block(j)] for b in self.alphas[self.block(degree - j)])
+        return self.cached(("outer", degree, j), build)
 
-    def tensor(self, name: str, device, dtype=None) -> torch.Tensor:
-        """Cached device copies of the tables: "factorials", "degrees", "alphas" (M, m), or
-        ("outer", d, j) index tensors."""
-        key = (name, torch.device(device), dtype)
-        if key not in self._tensors:
-            if isinstance(name, tuple):
-                value = torch.tensor(self.outer_index(*name[1:]), dtype=torch.long)
-            elif name == "factorials":
-                value = torch.tensor(self.factorials, dtype=torch.float64)
-            elif name == "degrees":
-                value = torch.tensor(self.degrees, dtype=torch.long)
-            elif name == "alphas":
-                value = torch.tensor(self.alphas, dtype=torch.long)
-            else:
-                raise KeyError(name)
-            self._tensors[key] = value.to(device=device, dtype=dtype or value.dtype)
-        return self._tensors[key]
+    def tensor(self, table, device, dtype=None) -> torch.Tensor:
+        """Cached device copy of a table: "factorials", "degrees", "alphas" (M, m), or ("outer", d, j)."""
+        def build():
+            value = self.outer_index(*table[1:]) if isinstance(table, tuple) else getattr(self, table)
+            return torch.tensor(value, device=device, dtype=dtype)
+        return self.cached(("tensor", table, str(device), dtype), build)
 
 
 @functools.lru_cache(maxsize=None)

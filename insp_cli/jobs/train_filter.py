@@ -279,7 +279,7 @@ def _train(cfg: DictConfig, run: Run, task: dict) -> dict:
                            images_per_batch=int(t["images_per_batch"]))
     if start == 0:
         feats, _ = sampler.sample(int(t["stat_points"]), torch.Generator().manual_seed(int(cfg.seed) + 1))
-        fusion.scaler.fit(feats)
+        fusion.scaler.fit(feats, channels=c)
     log.info("train-filter %s: %d INRs %dx%d, K=%d (%d features), Pi %dx%d, %d steps of %d points from step %d, "
              "features %s, %s", task["name"], len(store), h, w, order, sampler.num_features, fz["layers"],
              fz["hidden"], t["steps"], t["batch_points"], start, "cached" if sampler.cache is not None else "per batch",

@@ -1,0 +1,124 @@
+"""Closed-form jets (``siren_jet``) vs nested autograd (``siren_jet_reference``): time, peak memory, accuracy.
+
+    python scripts/bench_jets.py                   # both cases, a few minutes on 2 CPU cores
+    python scripts/bench_jets.py --cases mnist     # only the 64 x 28x28 case
+
+Same INRs and points for both methods, float32. Time: best of several runs (the machine is shared, so the
+minimum is the least disturbed). Peak memory: each (method, order) runs once in a fresh Python process;
+we report the growth of its peak resident set during that one call (Linux VmHWM, reset through
+/proc/self/clear_refs just before, minus VmRSS just before): every page the call touched, output included.
+Error: ``jet_relative_error`` (max over multi-indices of max|diff| / max|reference|).
+Targets: K=4 >= 10x faster with <= 1/3 of the memory; K=2 not slower; K=4 within 3x of M=15 forwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+
+from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
+from insp_cli.jets import jet_size, siren_jet
+from insp_cli.jets_reference import jet_relative_error, siren_jet_reference
+
+# name: (INRs, hidden, depth, grid side, orders with jets, orders with the reference as well)
+CASES = {
+    "mnist": (64, 32, 3, 28, (1, 2, 3, 4), (1, 2, 3, 4)),
+    # one wide INR on a large grid: nested autograd beyond order 2 takes minutes here, so jets only for K=4
+    "wide": (1, 256, 3, 256, (1, 2, 4), (1, 2)),
+}
+
+
+def setup(case: str):
+    n, hidden, depth, side, _, _ = CASES[case]
+    spec = SirenSpec(in_features=2, out_features=1, hidden=hidden, depth=depth)
+    params = init_params(spec, n, generator=torch.Generator().manual_seed(0))
+    return spec, params, grid_coords(side)
+
+
+def compute(method: str, spec, params, coords, order: int) -> torch.Tensor:
+    if method == "jets":
+        with torch.no_grad():
+            return siren_jet(spec, params, coords, order)
+    if method == "autograd":
+        return siren_jet_reference(spec, params, coords, order)
+    with torch.no_grad():
+        return siren_forward(spec, params, coords)
+
+
+def best_time(fn, budget_s: float = 3.0, max_runs: int = 7):
+    """Min wall time over runs (after one warm-up) until the budget is spent; returns (seconds, last output)."""
+    out = fn()
+    times, start = [], time.perf_counter()
+    while len(times) < max_runs and (not times or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def _status(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":")) * 1024
+
+
+def child_peak(case: str, method: str, order: int) -> None:
+    """Runs in a fresh process: prints the peak resident-set growth (bytes) of one call as JSON."""
+    spec, params, coords = setup(case)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current RSS
+    before = _status("VmRSS")
+    compute(method, spec, params, coords, order)
+    print(json.dumps({"peak": _status("VmHWM") - before}))
+
+
+def peak_bytes(case: str, method: str, order: int) -> int:
+    cmd = [sys.executable, __file__, "--child", case, method, str(order)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["peak"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child_peak(args.child[0], args.child[1], int(args.child[2]))
+        return
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    header = (f"{'case':<26}{'K':>2}{'M':>4}{'autograd s':>12}{'jets s':>9}{'speedup':>9}"
+              f"{'autograd MiB':>14}{'jets MiB':>10}{'mem ratio':>11}{'max rel err':>13}")
+    for case in args.cases:
+        n, hidden, depth, side, orders, ref_orders = CASES[case]
+        name = f"{case} N={n} h={hidden} {side}x{side}"
+        spec, params, coords = setup(case)
+        t_fwd, _ = best_time(lambda: compute("forward", spec, params, coords, 0))
+        print(f"\n{name}: one siren_forward {t_fwd * 1e3:.1f} ms")
+        print(header)
+        for k in orders:
+            t_jet, jet = best_time(lambda: compute("jets", spec, params, coords, k))
+            mem_jet = peak_bytes(case, "jets", k)
+            row = f"{name:<26}{k:>2}{jet_size(2, k):>4}"
+            if k in ref_orders:
+                t_ref, ref = best_time(lambda: compute("autograd", spec, params, coords, k), max_runs=3)
+                mem_ref = peak_bytes(case, "autograd", k)
+                row += (f"{t_ref:>12.3f}{t_jet:>9.3f}{t_ref / t_jet:>8.1f}x{mem_ref / 2**20:>14.1f}"
+                        f"{mem_jet / 2**20:>10.1f}{mem_jet / mem_ref:>11.3f}{jet_relative_error(jet, ref):>13.2e}")
+            else:
+                row += f"{'skipped':>12}{t_jet:>9.3f}{'':>9}{'skipped':>14}{mem_jet / 2**20:>10.1f}"
+            print(row, flush=True)
+            if k == max(orders):
+                m = jet_size(2, k)
+                print(f"{'':<26}K={k} jets = {t_jet / t_fwd:.1f} forwards = {t_jet / (m * t_fwd):.2f} x "
+                      f"(M={m} forwards)")
+
+
+if __name__ == "__main__":
+    main()

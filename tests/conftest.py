@@ -1,0 +1,15 @@
+import os
+
+import pytest
+
+# W&B is disabled in tests (one test turns offline mode on explicitly to check the real files)
+os.environ["INSP_WANDB_MODE"] = "disabled"
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """Run directories and stores go under a temporary folder."""
+    monkeypatch.setenv("INSP_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("INSP_STORES", str(tmp_path / "stores"))
+    return tmp_path

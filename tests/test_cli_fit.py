@@ -1,0 +1,144 @@
+"""`insp fit` end to end: run directories, Hydra flags, sweeps, bad input, resume, W&B files, wheel configs."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from insp_cli.config import compose
+from insp_cli.errors import InspError
+from insp_cli.inr.store import INRStore, finished_shards
+from insp_cli.jobs import fit as fit_job
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["data.split=test", "fit.steps=20", "fit.shard_size=4", "samples=4"]
+
+
+def insp(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "insp_cli.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd or ROOT, timeout=600)
+
+
+def test_fit_end_to_end_writes_run_dir_and_store(workdir):
+    r = insp("fit", *TINY, "data.limit=8", f"store={workdir}/st")
+    assert r.returncode == 0, r.stderr
+    run_dir = Path(r.stdout.split("run dir")[1].split()[0])
+    assert {".hydra", "fit.log", "metrics.json", "samples.png"} <= {p.name for p in run_dir.iterdir()}
+    assert (run_dir / ".hydra" / "config.yaml").exists() and "data.limit=8" in (run_dir / ".hydra" / "overrides.yaml").read_text()
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["status"] == "complete" and m["count"] == 8 and m["psnr_mean"] > 12
+    assert list(finished_shards(workdir / "st")) == [(0, 4), (4, 8)]
+    assert list(INRStore.open(workdir / "st").labels) == [7, 2, 1, 0, 4, 1, 4, 9]
+    # the same command again finds everything done
+    again = insp("fit", *TINY, "data.limit=8", f"store={workdir}/st")
+    assert again.returncode == 0 and "all shards already done" in again.stdout
+
+
+def test_cfg_job_prints_the_config():
+    r = insp("fit", "data=images", "model.hidden=48", "--cfg", "job")
+    assert r.returncode == 0, r.stderr
+    assert "name: images" in r.stdout and "hidden: 48" in r.stdout
+
+
+def test_bad_input_gives_one_line_and_nonzero_exit(workdir):
+    (workdir / "EMPTY").mkdir()
+    for args, message in [(["data.nonsense=1"], "bad override"), (["data=images", f"data.folder={workdir}/EMPTY"],
+                                                                  "no images")]:
+        r = insp("fit", *TINY, "data.limit=2", *args)
+        assert r.returncode != 0
+        lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["data=nope"], "bad override"),
+    (["data.name=nope"], "unknown dataset"),
+    (["data.start=999999"], "start"),
+    (["degradation.kind=smudge"], "unknown degradation"),
+    (["data.shard=3", "data.num_shards=2"], "data.shard"),
+    (["device=cuda:7"] if not __import__("torch").cuda.is_available() else ["device=nonsense"], "device"),
+])
+def test_bad_settings_raise_one_line_errors(workdir, args, message):
+    from insp_cli.config import check_overrides
+
+    with pytest.raises(InspError, match=message) as e:
+        check_overrides("fit", TINY + ["data.limit=2"] + args)
+        fit_job.run_fit(compose("fit", TINY + ["data.limit=2"] + args), workdir / "run")
+    assert "\n" not in str(e.value)
+
+
+def test_multirun_sweep(workdir):
+    r = insp("fit", "-m", *TINY, "data.limit=2,3", f"store={workdir}/st-${{data.limit}}")
+    assert r.returncode == 0, r.stderr
+    jobs = sorted((workdir / "runs").glob("fit-multirun/*/*/metrics.json"))
+    assert [json.loads(p.read_text())["count"] for p in jobs] == [2, 3]
+    assert any("data.limit=3" in str(p) for p in jobs)
+
+
+def test_interrupted_fit_resumes_identically(workdir, monkeypatch):
+    overrides = TINY + ["data.limit=12", f"store={workdir}/st"]
+    cfg = compose("fit", overrides)
+    real = fit_job.fit_inrs
+    calls = {"n": 0}
+
+    def interrupted(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(fit_job, "fit_inrs", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit_job.run_fit(cfg, workdir / "run1")
+    assert json.loads((workdir / "run1" / "metrics.json").read_text())["status"] == "interrupted"
+    assert list(finished_shards(workdir / "st")) == [(0, 4)]
+    assert not [p for p in (workdir / "st").iterdir() if p.name.startswith(".")]  # nothing half-written
+    monkeypatch.setattr(fit_job, "fit_inrs", real)
+    fit_job.run_fit(cfg, workdir / "run2")
+    m = json.loads((workdir / "run2" / "metrics.json").read_text())
+    assert m["fitted_now"] == 8 and m["count"] == 12
+    fit_job.run_fit(compose("fit", TINY + ["data.limit=12", f"store={workdir}/fresh"]), workdir / "run3")
+    np.testing.assert_array_equal(INRStore.open(workdir / "st").params.numpy(),
+                                  INRStore.open(workdir / "fresh").params.numpy())
+
+
+def test_store_of_other_settings_is_refused(workdir):
+    fit_job.run_fit(compose("fit", TINY + ["data.limit=4", f"store={workdir}/st"]), workdir / "r1")
+    with pytest.raises(InspError, match="already holds other INRs"):
+        fit_job.run_fit(compose("fit", TINY + ["data.limit=4", "fit.lr=0.01", f"store={workdir}/st"]), workdir / "r2")
+
+
+def test_sharded_parts_open_as_one_dataset(workdir):
+    for k in range(3):
+        fit_job.run_fit(compose("fit", TINY + ["data.limit=10", f"data.shard={k}", "data.num_shards=3",
+                                                f"store={workdir}/part{k}"]), workdir / f"r{k}")
+    whole = INRStore.open([workdir / f"part{k}" for k in range(3)])
+    assert list(whole.indices) == list(range(10))
+
+
+def test_wandb_offline_writes_real_files(workdir):
+    cfg = compose("fit", TINY + ["data.limit=4", f"store={workdir}/st", "tracking.mode=offline"])
+    fit_job.run_fit(cfg, workdir / "run")
+    runs = list((workdir / "run" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+def test_configs_are_found_from_an_installed_wheel(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path / "dist"), str(ROOT)], check=True, capture_output=True, timeout=300)
+    wheel = next((tmp_path / "dist").glob("insp_cli-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "insp_cli/conf/fit.yaml" in names and "insp_cli/conf/data/mnist.yaml" in names
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    code = ("import insp_cli.config as c; from insp_cli.config import compose; "
+            "print(c.conf_dir()); print(compose('fit', ['data=images']).data.name)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    conf, name = r.stdout.split()
+    assert conf.startswith(str(tmp_path / "site")) and name == "images"

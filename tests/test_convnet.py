@@ -1,0 +1,129 @@
+"""INSP-ConvNet on jets is the same network as the one built with nested autograd; its layers do what the paper's
+Algorithm 1 says; the baselines' models have the right shapes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from insp_cli.baselines.depthwise_cnn import DepthwiseCNN
+from insp_cli.baselines.weight_space import WeightMLP, WeightStandardizer, pca_svm
+from insp_cli.convnet import InspConvNet, pixel_spacings, random_affines
+from insp_cli.errors import InspError
+from insp_cli.inr.siren import SirenSpec, grid_coords, init_params
+from insp_cli.jets import jet_space
+
+
+def _inrs(n: int, channels: int = 1, seed: int = 0):
+    spec = SirenSpec(in_features=2, out_features=channels, hidden=16, depth=2)
+    return spec, init_params(spec, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("layers,order,width,channels,augment", [(2, 2, 2, 1, True), (2, 1, 2, 3, False),
+                                                                     (3, 1, 1, 1, False)])
+def test_jets_network_equals_nested_autograd(layers, order, width, channels, augment):
+    """Logits AND gradients w.r.t. every weight agree with the nested-autograd network (float64)."""
+    torch.manual_seed(1)
+    spec, params = _inrs(2, channels)
+    coords = grid_coords(5, dtype=torch.float64)
+    net = InspConvNet(channels, 5, pixel_spacings((28, 28)), layers=layers, order=order, width=width).double()
+    net.calibrate(net.input_jet(spec, params, coords))
+    affine = None
+    if augment:
+        a, t = random_affines(2, rotation=30, zoom=0.2, translate=0.1, generator=torch.Generator().manual_seed(3))
+        affine = (a.double(), t.double())
+    jets = net(net.input_jet(spec, params, coords, affine=affine))
+    ref = net.forward_autograd(spec, params, coords, affine=affine)
+    assert jets.shape == ref.shape == (2, 5)
+    assert (jets - ref).abs().max() < 1e-10 * max(1.0, ref.abs().max().item())
+    g_jets = torch.autograd.grad(jets.square().sum(), list(net.parameters()))
+    g_ref = torch.autograd.grad(ref.square().sum(), list(net.parameters()))
+    for a, b in zip(g_jets, g_ref):
+        assert (a - b).abs().max() <= 1e-8 * max(1e-3, b.abs().max().item())
+    assert any(g.abs().max() > 1e-6 for g in g_jets[:-2])  # the conv weights really receive gradient
+
+
+def test_layer_output_is_instance_normalised_jet_of_lower_order():
+    """Layer l maps a jet of order (L-l+1) K to one of order (L-l) K; before ReLU the value has zero mean and
+    unit variance over the points (per sample and channel) and every derivative is scaled by the same 1/sigma."""
+    torch.manual_seed(0)
+    spec, params = _inrs(3)
+    coords = grid_coords(9, dtype=torch.float64)
+    net = InspConvNet(1, 10, pixel_spacings((9, 9)), layers=2, order=2, width=4).double()
+    jet = net.input_jet(spec, params, coords)
+    assert jet.shape == (3, jet_space(2, 4).size, 81, 1)
+    conv = net.convs[0]
+    z = conv.pre_norm(jet, order_out=2)
+    assert z.shape == (3, jet_space(2, 2).size, 81, 4)
+    conv.relu = False
+    y = conv(jet, order_out=2)
+    conv.relu = True
+    assert y[:, 0].mean(dim=1).abs().max() < 1e-10
+    var = z[:, 0].var(dim=1, unbiased=False)
+    assert torch.allclose(y[:, 0].var(dim=1, unbiased=False), var / (var + 1e-5), atol=1e-10)  # eps of InstanceNorm
+    ratio = y[:, 1:] / z[:, 1:]
+    assert torch.allclose(ratio, ratio[:, :1, :1].expand_as(ratio), atol=1e-9)  # one constant per sample/channel
+    r = conv(jet, order_out=2)  # ReLU: the jet of u where u > 0, zero (value and derivatives) elsewhere
+    off = (y[:, :1] <= 0).expand_as(y)
+    assert torch.all(r[off] == 0) and torch.equal(r[~off], y[~off])
+
+
+def test_evaluation_points_are_a_set():
+    """The network sees a set of points: permuting them changes nothing; any number of points works."""
+    torch.manual_seed(0)
+    spec, params = _inrs(2)
+    net = InspConvNet(1, 10, pixel_spacings((28, 28)), layers=2, order=1, width=4).double()
+    coords = grid_coords(12, dtype=torch.float64)
+    perm = torch.randperm(coords.shape[0])
+    a = net(net.input_jet(spec, params, coords))
+    b = net(net.input_jet(spec, params, coords[perm]))
+    assert (a - b).abs().max() < 1e-12
+    random_points = torch.rand(37, 2, dtype=torch.float64) * 2 - 1
+    assert net(net.input_jet(spec, params, random_points)).shape == (2, 10)
+
+
+def test_random_affines_are_rotations_times_zoom():
+    a, t = random_affines(500, rotation=15, zoom=0.1, translate=0.05, generator=torch.Generator().manual_seed(0))
+    scale = torch.sqrt(torch.det(a))
+    assert scale.min() >= 0.9 - 1e-6 and scale.max() <= 1.1 + 1e-6 and scale.max() - scale.min() > 0.15
+    eye = a @ a.transpose(1, 2) / scale[:, None, None] ** 2
+    assert torch.allclose(eye, torch.eye(2).expand_as(eye), atol=1e-5)
+    angle = torch.rad2deg(torch.atan2(a[:, 1, 0], a[:, 0, 0]))
+    assert angle.abs().max() <= 15 + 1e-4 and angle.abs().max() > 13
+    assert t.abs().max() <= 0.05
+    a0, t0 = random_affines(3)
+    assert torch.allclose(a0, torch.eye(2).expand(3, 2, 2)) and torch.all(t0 == 0)
+
+
+def test_memory_estimate_grows_with_order_and_bad_settings_fail():
+    small = InspConvNet(1, 10, pixel_spacings((28, 28)), layers=2, order=2, width=32)
+    big = InspConvNet(1, 10, pixel_spacings((28, 28)), layers=2, order=6, width=32)
+    assert big.activation_bytes(128, 784) > 3 * small.activation_bytes(128, 784)
+    with pytest.raises(InspError, match="layers >= 1"):
+        InspConvNet(1, 10, pixel_spacings((28, 28)), layers=0)
+    with pytest.raises(InspError, match="expects an input jet"):
+        small(torch.zeros(2, 6, 10, 1))
+
+
+def test_depthwise_cnn_mirrors_the_convnet():
+    net = DepthwiseCNN(3, 10, layers=2, kernel_size=3, width=12)
+    assert net(torch.rand(5, 3, 32, 32)).shape == (5, 10)
+    depthwise = [m for m in net.body if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
+    assert [m.groups for m in depthwise] == [3, 12] and depthwise[0].out_channels == 12
+
+
+def test_weight_space_baselines_run_on_weight_vectors():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 40)).astype(np.float32)
+    y = (np.arange(60) % 2).astype(np.int64)
+    x[:, :10] += 2.0 * y[:, None]  # a label written into many weights: PCA keeps it, the SVM finds it
+    clf = pca_svm(x[:40], y[:40], components=8)
+    assert (clf.predict(x[40:]) == y[40:]).mean() >= 0.9
+    std = WeightStandardizer(torch.from_numpy(x[:40]))
+    z = std(torch.from_numpy(x[:40]))
+    assert torch.allclose(z.mean(0), torch.zeros(40), atol=1e-5) and torch.allclose(z.std(0), torch.ones(40), atol=1e-4)
+    assert WeightMLP(40, 2, hidden=8)(z).shape == (40, 2)
+    assert math.isclose(float(std(torch.from_numpy(x[:1]))[0, 0]), float(z[0, 0]), rel_tol=1e-6)

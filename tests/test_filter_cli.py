@@ -1,0 +1,161 @@
+"""`insp train-filter` and `insp eval` end to end on tiny stores: files, metrics.json, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from insp_cli.config import compose
+from insp_cli.errors import InspError
+from insp_cli.inr.store import INRStore, StoreHeader, prepare_store, write_shard
+from insp_cli.jobs.evaluate import run_eval
+from insp_cli.jobs.fit import run_fit
+from insp_cli.jobs.train_filter import read_filter, run_train_filter
+
+ROOT = Path(__file__).resolve().parents[1]
+FIT = ["data=images", "data.size=32", "degradation=noise", "model.hidden=32", "fit.steps=60", "samples=0"]
+TRAIN = ["task=denoise", "fusion.order=2", "fusion.hidden=32", "fusion.layers=2", "train.steps=120",
+         "train.batch_points=512", "train.lr=2e-3", "train.log_every=20", "train.save_every=60",
+         "train.stat_points=2048"]
+
+
+def insp(*args):
+    return subprocess.run([sys.executable, "-m", "insp_cli.cli", *args], capture_output=True, text=True,
+                          env={**os.environ}, cwd=ROOT, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    """Noisy 32x32 INRs: 4 train images, 2 held-out test images, and 1 test INR of another width."""
+    d = tmp_path_factory.mktemp("filters")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INSP_RUNS", str(d / "runs"))
+        mp.setenv("INSP_FILTERS", str(d / "filters"))
+        for name, extra in (("train", ["data.split=train", "data.limit=4"]),
+                            ("test", ["data.split=test", "data.limit=2"]),
+                            ("wide", ["data.split=test", "data.limit=1", "model.hidden=16", "fit.steps=5"])):
+            run_fit(compose("fit", FIT + extra + [f"store={d / name}"]), d / "runs" / f"fit-{name}")
+        yield d
+
+
+def test_train_filter_then_eval_end_to_end(stores):
+    d = stores
+    ckpt = d / "denoise.safetensors"
+    r = insp("train-filter", *TRAIN, f"store={d / 'train'}", f"filter={ckpt}")
+    assert r.returncode == 0, r.stderr
+    run_dir = Path(r.stdout.split("run dir")[1].split()[0])
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["status"] == "complete" and m["steps"] == 120 and m["train_psnr"] > 15
+    meta, tensors = read_filter(ckpt)
+    assert meta["complete"] and meta["order"] == 2 and meta["units"] == [32, 32] and meta["task"]["name"] == "denoise"
+    assert meta["architecture"]["hidden"] == 32 and "fusion.scaler.mean" in tensors and "rng" in tensors
+
+    r = insp("eval", f"filter={ckpt}", f"store={d / 'test'}", "grid=2")
+    assert r.returncode == 0, r.stderr
+    run_dir = Path(r.stdout.split("run dir")[1].split()[0])
+    assert {"per_image.csv", "table2.md", "table2.csv", "grid.png", "metrics.json"} <= {p.name for p in run_dir.iterdir()}
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["task"] == "denoise" and m["n_images"] == 2 and m["scale"]["image_size"] == [32, 32]
+    assert set(m["rows"]) == {"input", "mean_filter", "median_filter", "gaussian_filter", "insp_net"}
+    for row in m["rows"].values():
+        assert 5 < row["psnr"] < 50 and 0 < row["ssim"] <= 1 and 0 <= row["lpips"] < 1
+    assert abs(m["decode_2x"]["delta_db"]) < 1.0
+    assert "INSP-Net" in (run_dir / "table2.md").read_text() and "(paper)" in (run_dir / "table2.md").read_text()
+    lines = (run_dir / "per_image.csv").read_text().splitlines()
+    assert lines[0].startswith("index,method,psnr") and len(lines) == 1 + 2 * 6  # 5 methods + the 2x check
+
+    # the same command again: already trained, nothing retrained
+    again = insp("train-filter", *TRAIN, f"store={d / 'train'}", f"filter={ckpt}")
+    assert again.returncode == 0 and "already trained" in again.stdout
+
+
+def test_interrupted_training_resumes_to_the_same_filter(stores, tmp_path, monkeypatch):
+    from insp_cli.jobs import train_filter as tf
+
+    d = stores
+    full, part = tmp_path / "full.safetensors", tmp_path / "part.safetensors"
+    run_train_filter(compose("train_filter", TRAIN + [f"store={d / 'train'}", f"filter={full}"]), tmp_path / "r1")
+    cfg = compose("train_filter", TRAIN + [f"store={d / 'train'}", f"filter={part}"])
+
+    class Killed(Exception):
+        pass
+
+    lr_at = tf._lr_at
+
+    def killed_after_first_checkpoint(t, step):  # the run dies right after its step-60 checkpoint
+        if step == 60:
+            raise Killed
+        return lr_at(t, step)
+
+    monkeypatch.setattr(tf, "_lr_at", killed_after_first_checkpoint)
+    with pytest.raises(Killed):
+        run_train_filter(cfg, tmp_path / "r2")
+    monkeypatch.setattr(tf, "_lr_at", lr_at)
+    meta, _ = read_filter(part)
+    assert meta["train"]["step"] == 60 and not meta["complete"]
+    with pytest.raises(InspError, match="unfinished"):
+        tf.load_filter(part)
+    assert run_train_filter(cfg, tmp_path / "r3")["resumed_from"] == 60
+    a, b = read_filter(full)[1], read_filter(part)[1]
+    for k in a:
+        if k.startswith("fusion."):
+            np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_edges_and_unsharp_write_grids(stores, tmp_path):
+    d = stores
+    cfg = compose("train_filter", ["task=edges", f"store={d / 'test'}", "decode.size=64", "decode.samples=2"])
+    m = run_train_filter(cfg, tmp_path / "edges")
+    assert (tmp_path / "edges" / "edges.png").exists() and m["decode_size"] == [64, 64]
+    assert m["pearson_vs_sobel"] > 0.5
+    cfg = compose("train_filter", ["task=unsharp", f"store={d / 'test'}", "decode.samples=2"])
+    m = run_train_filter(cfg, tmp_path / "unsharp")
+    assert (tmp_path / "unsharp" / "unsharp.png").exists() and m["pearson_vs_discrete_unsharp"] > 0.8
+
+
+@pytest.mark.parametrize("command, args, message", [
+    ("train-filter", ["task=sharpen_everything", "store=S_TRAIN"], "bad override"),
+    ("train-filter", ["task=deblur", "store=S_TRAIN"], "takes INRs of gaussian_blur"),
+    ("train-filter", ["task=denoise", "store=S_TRAIN", "targets=BADNPY"], "do not match"),
+    ("train-filter", ["task=denoise"], "pass store="),
+    ("eval", ["filter=CKPT", "store=S_WIDE"], "expects SIREN INRs 3x32"),
+    ("eval", ["filter=CKPT", "store=S_NOSRC"], "no ground-truth source"),
+    ("eval", ["filter=S_TRAIN/store.json", "store=S_TEST"], "not an insp filter"),
+])
+def test_bad_input_gives_one_line_and_nonzero_exit(stores, tmp_path, command, args, message):
+    d = stores
+    ckpt = d / "denoise.safetensors"
+    if not ckpt.exists():
+        run_train_filter(compose("train_filter", TRAIN + [f"store={d / 'train'}", f"filter={ckpt}"]), d / "runs" / "tf")
+    np.save(tmp_path / "bad.npy", np.zeros((3, 32, 32, 3), np.float32))  # 3 images for 4 INRs
+    nosrc = tmp_path / "nosrc"
+    test = INRStore.open(d / "test")
+    header = StoreHeader(spec=test.spec, source={}, degradation=test.header.degradation, fit=test.header.fit)
+    prepare_store(nosrc, header)
+    write_shard(nosrc, header, 0, 2, test.params, test.indices, test.psnr, test.ok)
+    subs = {"S_TRAIN": str(d / "train"), "S_TEST": str(d / "test"), "S_WIDE": str(d / "wide"), "CKPT": str(ckpt),
+            "S_NOSRC": str(nosrc), "BADNPY": str(tmp_path / "bad.npy")}
+    for k, v in subs.items():
+        args = [a.replace(k, v) for a in args]
+    r = insp(command, *args)
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], r.stderr
+
+
+def test_run_eval_direct_matches_paths(stores, tmp_path):
+    """The plain job function (what `insp table` and notebooks call) gives the documented summary."""
+    d = stores
+    ckpt = d / "denoise.safetensors"
+    if not ckpt.exists():
+        run_train_filter(compose("train_filter", TRAIN + [f"store={d / 'train'}", f"filter={ckpt}"]), d / "runs" / "tf")
+    m = run_eval(compose("eval", [f"filter={ckpt}", f"store={d / 'test'}", "lpips=false", "check_2x=false",
+                                  "scale=tiny"]), tmp_path / "ev")
+    assert m["scale"]["label"] == "tiny" and m["decode_2x"] is None and m["rows"]["insp_net"]["lpips"] is None
+    assert m["rows"]["insp_net"]["psnr"] > m["rows"]["input"]["psnr"] - 1.0
