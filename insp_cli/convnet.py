@@ -90,7 +90,7 @@ class InspConv(nn.Module):
         self.m, self.order, self.relu = m, order, relu
         self.in_channels, self.multiplier, self.out_channels = in_channels, multiplier, out_channels
         mk = jet_space(m, order).size
-        # theta starts as "mostly the value, a little of each derivative": an identity-like kernel plus noise
+        # with alpha_scale (set by calibrate) every derivative starts with the same expected weight
         theta = torch.randn(in_channels, multiplier, mk) / math.sqrt(mk)
         self.theta = nn.Parameter(theta)
         self.mix = nn.Parameter(torch.randn(out_channels, in_channels * multiplier)
@@ -98,20 +98,36 @@ class InspConv(nn.Module):
         self.gamma = nn.Parameter(torch.ones(out_channels))
         self.beta = nn.Parameter(torch.zeros(out_channels))
         self.register_buffer("alpha_scale", torch.ones(mk))
+        self._shift_index: dict = {}
 
     def derivative_combination(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
         """(N, M_in, Q, C_in) jet of order K + order_out -> (N, M_out, Q, C_in * mult) jet of order order_out."""
         n, m_in, q, c = jet.shape
         if self.multiplier > 1:
-            # the fan-out of the first layer: each input channel feeds `mult` combinations (a copy of a
-            # jet with 1 or 3 channels, small next to the layer's output)
             jet = jet.unsqueeze(-1).expand(n, m_in, q, c, self.multiplier).reshape(n, m_in, q, -1)
         theta = (self.theta * self.alpha_scale).reshape(-1, self.theta.shape[-1])
         return derivative_combination(jet, jet_space(self.m, self.order + order_out), theta, order_out)
 
     def pre_norm(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
         """Derivative combination and 1x1 mix: (N, M_in, Q, C_in) -> (N, M_out, Q, C_out)."""
-        return jet_channel_mix(self.derivative_combination(jet, order_out), self.mix)
+        if self.multiplier == 1:
+            return jet_channel_mix(self.derivative_combination(jet, order_out), self.mix)
+        # Fan-out layer (C_in = 1 or 3, mult = width / C_in): mix . depthwise is one full combination
+        # W[o, c, alpha] = sum_j mix[o, (c, j)] theta[c, j, alpha]; applying W directly costs C_in * M_K
+        # multiply-adds per output coefficient instead of mult * (M_K + C_out), and copies no fanned-out jet.
+        theta = self.theta * self.alpha_scale  # (C_in, mult, M_K)
+        w = torch.einsum("ocj,cja->oca", self.mix.view(-1, self.in_channels, self.multiplier), theta)
+        idx = self.shift_index(order_out, jet.device)  # (M_K, M_out)
+        return torch.einsum("nabqc,oca->nbqo", jet[:, idx], w.to(jet.dtype))
+
+    def shift_index(self, order_out: int, device) -> torch.Tensor:
+        """(M_K, M_out): position of alpha + beta in the input jet, for kernel alpha and output beta."""
+        key = (order_out, str(device))
+        if key not in self._shift_index:
+            space = jet_space(self.m, self.order + order_out)
+            rows = [space.shifted(alpha, order_out) for alpha in jet_space(self.m, self.order).alphas]
+            self._shift_index[key] = torch.tensor(rows, dtype=torch.long, device=device)
+        return self._shift_index[key]
 
     def normalize(self, z: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
         """InstanceNorm with per-sample constants (mean, var (N, C)) applied to a jet z (N, M, Q, C), then ReLU."""

@@ -4,7 +4,8 @@
     python scripts/bench_jets.py --cases mnist     # only the 64 x 28x28 case
 
 Same INRs and points for both methods, float32. Time: best of several runs (the machine is shared, so the
-minimum is the least disturbed). Peak memory: each (method, order) runs once in a fresh Python process;
+minimum is the least disturbed), as wall-clock seconds and as CPU seconds of this process (all threads;
+steadier than wall time when other jobs compete for the cores; --threads 1 makes the two comparable). Peak memory: each (method, order) runs once in a fresh Python process;
 we report the growth of its peak resident set during that one call (Linux VmHWM, reset through
 /proc/self/clear_refs just before, minus VmRSS just before): every page the call touched, output included.
 Error: ``jet_relative_error`` (max over multi-indices of max|diff| / max|reference|).
@@ -52,14 +53,16 @@ def compute(method: str, spec, params, coords, order: int) -> torch.Tensor:
 
 
 def best_time(fn, budget_s: float = 3.0, max_runs: int = 7):
-    """Min wall time over runs (after one warm-up) until the budget is spent; returns (seconds, last output)."""
+    """Min wall and min CPU time over runs (after one warm-up) until the budget is spent:
+    returns ((wall s, cpu s), last output)."""
     out = fn()
-    times, start = [], time.perf_counter()
-    while len(times) < max_runs and (not times or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
+    walls, cpus, start = [], [], time.perf_counter()
+    while len(walls) < max_runs and (not walls or time.perf_counter() - start < budget_s):
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return (min(walls), min(cpus)), out
 
 
 def _status(key: str) -> int:
@@ -77,8 +80,8 @@ def child_peak(case: str, method: str, order: int) -> None:
     print(json.dumps({"peak": _status("VmHWM") - before}))
 
 
-def peak_bytes(case: str, method: str, order: int) -> int:
-    cmd = [sys.executable, __file__, "--child", case, method, str(order)]
+def peak_bytes(case: str, method: str, order: int, threads: int) -> int:
+    cmd = [sys.executable, __file__, "--threads", str(threads), "--child", case, method, str(order)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["peak"]
 
@@ -86,38 +89,44 @@ def peak_bytes(case: str, method: str, order: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.child:
         child_peak(args.child[0], args.child[1], int(args.child[2]))
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    header = (f"{'case':<26}{'K':>2}{'M':>4}{'autograd s':>12}{'jets s':>9}{'speedup':>9}"
-              f"{'autograd MiB':>14}{'jets MiB':>10}{'mem ratio':>11}{'max rel err':>13}")
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    header = (f"{'case':<24}{'K':>2}{'M':>4}{'autograd s':>17}{'jets s':>15}{'speedup':>13}"
+              f"{'autograd MiB':>13}{'jets MiB':>9}{'mem ratio':>10}{'max rel err':>12}")
     for case in args.cases:
         n, hidden, depth, side, orders, ref_orders = CASES[case]
-        name = f"{case} N={n} h={hidden} {side}x{side}"
+        name = f"{case} N={n} h={hidden} {side}^2"
         spec, params, coords = setup(case)
         t_fwd, _ = best_time(lambda: compute("forward", spec, params, coords, 0))
-        print(f"\n{name}: one siren_forward {t_fwd * 1e3:.1f} ms")
+        print(f"\n{name}: one siren_forward {t_fwd[0] * 1e3:.1f} ms wall, {t_fwd[1] * 1e3:.1f} ms cpu")
+        print(f"{'':<30}{'(wall / cpu)':>17}{'(wall / cpu)':>15}{'(wall / cpu)':>13}")
         print(header)
         for k in orders:
             t_jet, jet = best_time(lambda: compute("jets", spec, params, coords, k))
-            mem_jet = peak_bytes(case, "jets", k)
-            row = f"{name:<26}{k:>2}{jet_size(2, k):>4}"
+            mem_jet = peak_bytes(case, "jets", k, torch.get_num_threads())
+            row = f"{name:<24}{k:>2}{jet_size(2, k):>4}"
             if k in ref_orders:
                 t_ref, ref = best_time(lambda: compute("autograd", spec, params, coords, k), max_runs=3)
-                mem_ref = peak_bytes(case, "autograd", k)
-                row += (f"{t_ref:>12.3f}{t_jet:>9.3f}{t_ref / t_jet:>8.1f}x{mem_ref / 2**20:>14.1f}"
-                        f"{mem_jet / 2**20:>10.1f}{mem_jet / mem_ref:>11.3f}{jet_relative_error(jet, ref):>13.2e}")
+                mem_ref = peak_bytes(case, "autograd", k, torch.get_num_threads())
+                row += (f"{t_ref[0]:>9.3f} /{t_ref[1]:>6.3f}{t_jet[0]:>7.3f} /{t_jet[1]:>6.3f}"
+                        f"{t_ref[0] / t_jet[0]:>6.1f} /{t_ref[1] / t_jet[1]:>5.1f}{mem_ref / 2**20:>13.1f}"
+                        f"{mem_jet / 2**20:>9.1f}{mem_jet / mem_ref:>10.3f}{jet_relative_error(jet, ref):>12.2e}")
             else:
-                row += f"{'skipped':>12}{t_jet:>9.3f}{'':>9}{'skipped':>14}{mem_jet / 2**20:>10.1f}"
+                row += (f"{'skipped':>17}{t_jet[0]:>7.3f} /{t_jet[1]:>6.3f}{'':>13}{'skipped':>13}"
+                        f"{mem_jet / 2**20:>9.1f}")
             print(row, flush=True)
             if k == max(orders):
                 m = jet_size(2, k)
-                print(f"{'':<26}K={k} jets = {t_jet / t_fwd:.1f} forwards = {t_jet / (m * t_fwd):.2f} x "
-                      f"(M={m} forwards)")
+                print(f"{'':<24}K={k} jets = {t_jet[0] / t_fwd[0]:.1f} / {t_jet[1] / t_fwd[1]:.1f} forwards "
+                      f"(wall / cpu) = {t_jet[0] / (m * t_fwd[0]):.2f} / {t_jet[1] / (m * t_fwd[1]):.2f} x M={m} forwards")
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ def test_bad_input_gives_one_line_and_nonzero_exit(stores, tmp_path, command, ar
     np.save(tmp_path / "bad.npy", np.zeros((3, 32, 32, 3), np.float32))  # 3 images for 4 INRs
     nosrc = tmp_path / "nosrc"
     test = INRStore.open(d / "test")
-    header = StoreHeader(spec=test.spec, source={}, degradation=test.header.degradation, fit=test.header.fit)
+    header = StoreHeader(spec=test.spec, source={"size": [32, 32], "channels": 3}, degradation=test.header.degradation, fit=test.header.fit)
     prepare_store(nosrc, header)
     write_shard(nosrc, header, 0, 2, test.params, test.indices, test.psnr, test.ok)
     subs = {"S_TRAIN": str(d / "train"), "S_TEST": str(d / "test"), "S_WIDE": str(d / "wide"), "CKPT": str(ckpt),

@@ -13,14 +13,14 @@ from typing import Callable
 
 import torch
 
-from .siren import SirenSpec, init_params, siren_forward
+from .siren import SirenSpec, init_params, siren_forward, siren_mse_and_grad
 
 
 @dataclass
 class FitSettings:
     """How to fit. Defaults are the fast MNIST recipe (see docs/fit.md)."""
 
-    steps: int = 50
+    steps: int = 80
     lr: float = 3e-3
     lr_final: float = 1.5e-4  # cosine decay to this; set equal to lr for a constant rate
     batch_pixels: int | None = None  # None = full batch; else random pixels per step (shared by the batch)
@@ -107,44 +107,35 @@ def _fit_once(spec, targets, coords, mask, settings, params, generator, on_step)
     params = params.clone()
     steps_run = torch.full((n,), settings.steps, dtype=torch.long)
     active = torch.arange(n, device=device)  # global row ids of the rows still being optimised
-    work = params.clone().requires_grad_(True)
-    opt = _BatchedAdam(work.detach())
+    work = params.clone()
+    opt = _BatchedAdam(work)
     for step in range(settings.steps):
         if settings.batch_pixels and settings.batch_pixels < q:
             pix = torch.randint(q, (settings.batch_pixels,), generator=generator).to(device)
             x, y = coords[pix], targets[active][:, pix]
             mk = mask[active][:, pix] if mask is not None else None
         else:
-            pix, x = None, coords
+            x = coords
             y = targets if len(active) == n else targets[active]
             mk = None if mask is None else (mask if len(active) == n else mask[active])
-        pred = siren_forward(spec, work, x)
-        err = (pred - y).pow(2)
-        if mk is not None:
-            per_inr = (err.sum(-1) * mk).sum(1) / (mk.sum(1).clamp_min(1) * y.shape[-1])
-        else:
-            per_inr = err.mean(dim=(1, 2))
-        grad, = torch.autograd.grad(per_inr.sum(), work)
-        with torch.no_grad():
-            opt.step(work.detach(), grad, settings.lr_at(step))
-        mse_pix = per_inr.detach() / 4.0  # targets live in [-1, 1]: pixel-scale MSE is a quarter
+        per_inr, grad = siren_mse_and_grad(spec, work, x, y, mk)
+        opt.step(work, grad, settings.lr_at(step))
+        mse_pix = per_inr / 4.0  # targets live in [-1, 1]: pixel-scale MSE is a quarter
         if on_step is not None:
             on_step(step, len(active), mse_pix)
         if settings.target_psnr is not None:
             done = -10 * torch.log10(mse_pix.clamp_min(1e-20)) >= settings.target_psnr
             if done.any():
-                with torch.no_grad():
-                    params[active[done]] = work.detach()[done]
+                params[active[done]] = work[done]
                 steps_run[active[done].cpu()] = step + 1
                 keep = ~done
                 active = active[keep]
                 if len(active) == 0:
                     break
                 opt.keep(keep)
-                work = work.detach()[keep].clone().requires_grad_(True)
-    with torch.no_grad():
-        if len(active):
-            params[active] = work.detach()
+                work = work[keep]
+    if len(active):
+        params[active] = work
     return params, steps_run
 
 

@@ -53,21 +53,24 @@ def sin_cos_blocks(u: list[torch.Tensor], space: JetSpace, with_cos: bool = Fals
     modified afterwards.
     """
     K = space.order
-    s = [torch.sin(u[0])]
-    c = [torch.cos(u[0])]
-    neg_s0 = -s[0]
+    s, c = [torch.sin(u[0])], [torch.cos(u[0])]
+    # per-coefficient slabs (N, *R) of the finished blocks, unbound once: far fewer view ops than indexing
+    uu = [blk.unbind(1) for blk in u]
+    ss, cc = [s[0].unbind(1)], [c[0].unbind(1)]
+    neg_s0 = -ss[0][0]
     for d in range(1, K + 1):
-        outs = [(s, c[0], c, 1.0)]  # d s_d = sum j u_j c_{d-j}
+        outs = [(s, ss, cc[0][0], cc, 1.0)]  # d s_d = sum j u_j c_{d-j}
         if with_cos or d < K:
-            outs.append((c, neg_s0, s, -1.0))  # d c_d = -sum j u_j s_{d-j}
-        for target, first, other, sign in outs:
+            outs.append((c, cc, neg_s0, ss, -1.0))  # d c_d = -sum j u_j s_{d-j}
+        for blocks, slabs, first, other, sign in outs:
             blk = _new_block(u[d], u[d].shape[1])
             for g, pairs in enumerate(space.products(d)):
-                dst = blk[:, g]
-                _mul_into(dst, u[d][:, g], first[:, 0])
+                dst = blk.select(1, g)  # written in place: select, not unbind (autograd forbids that)
+                _mul_into(dst, uu[d][g], first)
                 for (ja, a), (jb, b) in pairs:
-                    dst.addcmul_(u[ja][:, a], other[jb][:, b], value=sign * ja / d)
-            target.append(blk)
+                    dst.addcmul_(uu[ja][a], other[jb][b], value=sign * ja / d)
+            blocks.append(blk)
+            slabs.append(blk.unbind(1))
     return (s, c) if with_cos else s
 
 

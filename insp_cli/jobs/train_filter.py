@@ -303,7 +303,7 @@ def _train(cfg: DictConfig, run: Run, task: dict) -> dict:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            running.append(float(loss))
+            running.append(loss.item())
             if (step + 1) % every == 0 or step + 1 == steps:
                 psnr = -10 * math.log10(max(float(np.mean(running)), 1e-20))
                 running = []

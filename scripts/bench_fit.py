@@ -1,0 +1,155 @@
+"""Benchmark `insp fit` against the authors' recipe, in one run (ratios, not absolute promises).
+
+MNIST: the authors' recipe (VITA-Group/INSP): one INR at a time, Adam lr 1e-4, full batch, 1,001 steps,
+against ours (N INRs per batch, cosine-decayed lr 3e-3, 50 steps; conf/data/mnist.yaml) on the same digits.
+Natural images: PSNR vs steps and seconds per step at 256x256 / width 256, and the CPU-scale recipe
+(conf/data/images.yaml) on real photos, projected to 100 images.
+
+    python scripts/bench_fit.py                       # defaults: 2,048 ours, 8 reference INRs
+    python scripts/bench_fit.py --ours 70000 --batch 2048 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from insp_cli.config import compose, pick_device
+from insp_cli.data import load_images
+from insp_cli.inr.fit import FitSettings, encode_pixels, fit_inrs, psnr_of_fit
+from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
+from insp_cli.jobs.fit import fit_settings
+
+
+def authors_recipe(spec, pixels, coords, steps=1001, lr=1e-4):
+    """One INR per optimisation, Adam lr 1e-4, full batch: how the paper's code fits its datasets."""
+    out = []
+    for i in range(pixels.shape[0]):
+        p = init_params(spec, 1, generator=torch.Generator().manual_seed(i)).to(pixels.device).requires_grad_()
+        opt = torch.optim.Adam([p], lr=lr)
+        y = encode_pixels(pixels[i:i + 1])
+        for _ in range(steps):
+            loss = (siren_forward(spec, p, coords) - y).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        out.append(p.detach())
+    return torch.cat(out)
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def summary(name, seconds, n, psnr):
+    psnr = psnr.numpy()
+    return {"name": name, "n": n, "ms_per_inr": 1000 * seconds / n, "psnr_mean": float(np.mean(psnr)),
+            "psnr_p5": float(np.percentile(psnr, 5)), "psnr_min": float(psnr.min())}
+
+
+def bench_mnist(args, device):
+    cfg = compose("fit", ["data=mnist"])
+    spec = SirenSpec(2, 1, int(cfg.model.hidden), int(cfg.model.depth))
+    ours_settings = fit_settings(cfg)
+    ims = load_images("mnist", "train", limit=max(args.ours, args.ref))
+    pix = torch.from_numpy(ims.images).reshape(len(ims), 784, 1).to(device)
+    coords = grid_coords(28, device=device)
+
+    sync(device)
+    t = time.perf_counter()
+    ref = authors_recipe(spec, pix[:args.ref], coords)
+    sync(device)
+    t_ref = time.perf_counter() - t
+    ref_row = summary("authors (1 at a time, lr 1e-4, 1001 steps)", t_ref, args.ref, psnr_of_fit(spec, ref, coords, pix[:args.ref]))
+
+    t = time.perf_counter()
+    psnrs = []
+    for a in range(0, args.ours, args.batch):
+        res = fit_inrs(spec, pix[a:a + args.batch], coords, ours_settings, seed=a)
+        psnrs.append(res.psnr)
+    sync(device)
+    t_ours = time.perf_counter() - t
+    psnr = torch.cat(psnrs)
+    ours_row = summary(f"insp fit (batch {args.batch}, {ours_settings.steps} steps)", t_ours, args.ours, psnr)
+    same = psnr[:args.ref]
+    print(f"\nMNIST 28x28, SIREN {spec.depth}x{spec.hidden}, device {device}")
+    print(f"{'recipe':48s} {'INRs':>6s} {'ms/INR':>9s} {'PSNR mean':>10s} {'p5':>7s} {'min':>7s}")
+    for r in (ref_row, ours_row):
+        print(f"{r['name']:48s} {r['n']:6d} {r['ms_per_inr']:9.2f} {r['psnr_mean']:10.2f} {r['psnr_p5']:7.2f} {r['psnr_min']:7.2f}")
+    print(f"same {args.ref} digits, ours: PSNR mean {same.mean():.2f} dB (reference {ref_row['psnr_mean']:.2f} dB)")
+    print(f"speed-up per INR: {ref_row['ms_per_inr'] / ours_row['ms_per_inr']:.1f}x")
+    print(f"projected 70,000 MNIST INRs: {70000 * ours_row['ms_per_inr'] / 60000:.1f} min "
+          f"(from {args.ours} measured)")
+
+
+def bench_images(args, device):
+    print(f"\nNatural images, device {device}")
+    if args.big_steps:
+        ims = load_images("images", "train", limit=1, size=256)
+        pix = torch.from_numpy(ims.images).reshape(1, -1, 3).to(device)
+        spec = SirenSpec(2, 3, 256, 3)
+        coords = grid_coords(256, device=device)
+        checkpoints = sorted({s for s in (25, 50, 100, 200, 400, 800) if s <= args.big_steps} | {args.big_steps})
+        print(f"256x256 / width 256 ({spec.num_params} params), full batch, lr 1e-3 constant: PSNR vs steps")
+        done, t_total = 0, 0.0
+        params = None
+        for s in checkpoints:
+            settings = FitSettings(steps=s - done, lr=1e-3, lr_final=1e-3)
+            t = time.perf_counter()
+            if params is None:
+                res = fit_inrs(spec, pix, coords, settings)
+            else:  # continue from the previous checkpoint
+                from insp_cli.inr.fit import _fit_once
+                p, _ = _fit_once(spec, encode_pixels(pix), coords, None, settings, params, torch.Generator(), None)
+                res = type("R", (), {"params": p.detach()})()
+            sync(device)
+            t_total += time.perf_counter() - t
+            params = res.params.to(device)
+            done = s
+            print(f"  steps {s:5d}  PSNR {float(psnr_of_fit(spec, params, coords, pix)[0]):6.2f} dB  "
+                  f"{t_total / s:.3f} s/step")
+    cfg = compose("fit", ["data=images"] + (["data.folder=" + args.images_folder, "data.split=all"]
+                                            if args.images_folder else ["data.split=all"]))
+    ims = load_images("images", "all", limit=args.images, size=int(cfg.data.size), folder=args.images_folder)
+    n, size = len(ims), int(cfg.data.size)
+    spec = SirenSpec(2, 3, int(cfg.model.hidden), int(cfg.model.depth))
+    settings = fit_settings(cfg)
+    coords = grid_coords(size, device=device)
+    t = time.perf_counter()
+    psnrs = []
+    for a in range(0, n, int(cfg.fit.batch_size)):
+        pix = torch.from_numpy(ims.images[a:a + int(cfg.fit.batch_size)]).reshape(-1, size * size, 3).to(device)
+        psnrs.append(fit_inrs(spec, pix, coords, settings, seed=a).psnr)
+    sync(device)
+    secs = time.perf_counter() - t
+    psnr = torch.cat(psnrs).numpy()
+    print(f"CPU-scale recipe: {n} images {size}x{size}, SIREN {spec.depth}x{spec.hidden}, {settings.steps} steps: "
+          f"{secs / n:.2f} s/INR, PSNR mean {psnr.mean():.2f} dB, min {psnr.min():.2f} dB, "
+          f">= 30 dB: {(psnr >= 30).sum()}/{n}; projected 100 images: {100 * secs / n / 60:.1f} min")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ours", type=int, default=2048, help="MNIST INRs fitted with our recipe")
+    ap.add_argument("--ref", type=int, default=8, help="MNIST INRs fitted with the authors' recipe")
+    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--images", type=int, default=40, help="natural images for the CPU-scale recipe")
+    ap.add_argument("--images-folder", default=None, help="a folder of photos instead of the bundled ones")
+    ap.add_argument("--big-steps", type=int, default=100, help="steps of the 256x256/width-256 curve (0 = skip)")
+    ap.add_argument("--skip", choices=["mnist", "images"], action="append", default=[])
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+    device = pick_device(args.device)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
+    if "mnist" not in args.skip:
+        bench_mnist(args, device)
+    if "images" not in args.skip:
+        bench_images(args, device)
+
+
+if __name__ == "__main__":
+    main()
