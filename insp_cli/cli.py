@@ -25,12 +25,17 @@ def _root() -> None:
 
 def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     from .config import check_overrides, run_hydra_app
+    from .jobs import is_multirun, pin_sweep_dir
 
     def task(cfg):
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
+        from .jobs import share_cores
+
         try:
+            if HydraConfig.get().mode == RunMode.MULTIRUN:
+                share_cores()
             return job(cfg)
         except InspError as e:
             if HydraConfig.get().mode == RunMode.MULTIRUN:
@@ -42,13 +47,35 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
 
     try:
         check_overrides(config_name, argv)
-        run_hydra_app(config_name, task, argv)
+        sweep = None
+        if is_multirun(argv):  # pinned, so that the jobs' metrics.json can be read when the sweep ends
+            argv, sweep = pin_sweep_dir(config_name, argv)
+        try:
+            run_hydra_app(config_name, task, argv)
+        except SystemExit:  # Hydra exits after a job's traceback: still list every job that did not complete
+            if sweep is not None:
+                _report_sweep(sweep)
+            raise
+        if sweep is not None:
+            _report_sweep(sweep)
     except InspError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(e.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted: finished work is kept; rerun the same command to resume", err=True)
         raise typer.Exit(130)
+
+
+def _report_sweep(sweep) -> None:
+    """One line per job of a finished sweep that did not complete, and a non-zero exit."""
+    from .report import sweep_failures
+
+    n, failed = sweep_failures(sweep)
+    if failed:
+        typer.echo(f"error: {len(failed)} of {n} jobs did not complete (sweep {sweep}):", err=True)
+        for line in failed:
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command(context_settings=HYDRA_ARGS)
@@ -84,6 +111,15 @@ def eval_(ctx: typer.Context) -> None:
     from .jobs.evaluate import eval_job
 
     _hydra_command("eval", eval_job, ctx.args)
+
+
+@app.command(context_settings=HYDRA_ARGS)
+def table(ctx: typer.Context) -> None:
+    """Rebuild the paper's tables from run directories, ours beside the paper's numbers (insp table
+    table=table1 runs=[RUN_DIRS] [out=experiments/NAME]); plain `insp table` rebuilds every recorded table."""
+    from .jobs.table import table_job
+
+    _hydra_command("table", table_job, ctx.args)
 
 
 def main() -> None:

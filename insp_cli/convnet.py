@@ -85,9 +85,9 @@ class InspConv(nn.Module):
     """
 
     def __init__(self, m: int, order: int, in_channels: int, out_channels: int, multiplier: int = 1,
-                 relu: bool = True):
+                 norm: bool = True, relu: bool = True):
         super().__init__()
-        self.m, self.order, self.relu = m, order, relu
+        self.m, self.order, self.norm, self.relu = m, order, norm, relu
         self.in_channels, self.multiplier, self.out_channels = in_channels, multiplier, out_channels
         mk = jet_space(m, order).size
         # with alpha_scale (set by calibrate) every derivative starts with the same expected weight
@@ -95,8 +95,11 @@ class InspConv(nn.Module):
         self.theta = nn.Parameter(theta)
         self.mix = nn.Parameter(torch.randn(out_channels, in_channels * multiplier)
                                 / math.sqrt(in_channels * multiplier))
-        self.gamma = nn.Parameter(torch.ones(out_channels))
-        self.beta = nn.Parameter(torch.zeros(out_channels))
+        if norm:
+            self.gamma = nn.Parameter(torch.ones(out_channels))
+            self.beta = nn.Parameter(torch.zeros(out_channels))
+        else:  # without InstanceNorm the ReLU needs its own threshold
+            self.bias = nn.Parameter(torch.zeros(out_channels))
         self.register_buffer("alpha_scale", torch.ones(mk))
         self._shift_index: dict = {}
 
@@ -110,15 +113,19 @@ class InspConv(nn.Module):
 
     def pre_norm(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
         """Derivative combination and 1x1 mix: (N, M_in, Q, C_in) -> (N, M_out, Q, C_out)."""
+        bias = None if self.norm else self.bias
         if self.multiplier == 1:
-            return jet_channel_mix(self.derivative_combination(jet, order_out), self.mix)
+            return jet_channel_mix(self.derivative_combination(jet, order_out), self.mix, bias)
         # Fan-out layer (C_in = 1 or 3, mult = width / C_in): mix . depthwise is one full combination
         # W[o, c, alpha] = sum_j mix[o, (c, j)] theta[c, j, alpha]; applying W directly costs C_in * M_K
         # multiply-adds per output coefficient instead of mult * (M_K + C_out), and copies no fanned-out jet.
         theta = self.theta * self.alpha_scale  # (C_in, mult, M_K)
         w = torch.einsum("ocj,cja->oca", self.mix.view(-1, self.in_channels, self.multiplier), theta)
         idx = self.shift_index(order_out, jet.device)  # (M_K, M_out)
-        return torch.einsum("nabqc,oca->nbqo", jet[:, idx], w.to(jet.dtype))
+        z = torch.einsum("nabqc,oca->nbqo", jet[:, idx], w.to(jet.dtype))
+        if bias is not None:
+            z[:, 0] += bias  # a constant: only the value moves
+        return z
 
     def shift_index(self, order_out: int, device) -> torch.Tensor:
         """(M_K, M_out): position of alpha + beta in the input jet, for kernel alpha and output beta."""
@@ -130,15 +137,16 @@ class InspConv(nn.Module):
         return self._shift_index[key]
 
     def normalize(self, z: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
-        """InstanceNorm with per-sample constants (mean, var (N, C)) applied to a jet z (N, M, Q, C), then ReLU."""
+        """InstanceNorm with per-sample constants (mean, var (N, C)) applied to a jet z (N, M, Q, C)."""
         scale = self.gamma / torch.sqrt(var + NORM_EPS)  # (N, C)
-        out = jet_affine(z, scale, self.beta - mean * scale)
-        return jet_relu(out) if self.relu else out
+        return jet_affine(z, scale, self.beta - mean * scale)
 
     def forward(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
         z = self.pre_norm(jet, order_out)
-        value = z[:, 0]  # (N, Q, C)
-        return self.normalize(z, value.mean(dim=1), value.var(dim=1, unbiased=False))
+        if self.norm:
+            value = z[:, 0]  # (N, Q, C)
+            z = self.normalize(z, value.mean(dim=1), value.var(dim=1, unbiased=False))
+        return jet_relu(z) if self.relu else z
 
 
 class InspConvNet(nn.Module):
@@ -160,8 +168,13 @@ class InspConvNet(nn.Module):
         self.spacing = tuple(float(h) for h in spacing)
         self.in_channels, self.num_classes, self.order, self.width = in_channels, num_classes, order, width
         mult = max(1, width // in_channels)
-        convs = [InspConv(self.m, order, in_channels, width, multiplier=mult)]
-        convs += [InspConv(self.m, order, width, width) for _ in range(layers - 1)]
+        # Every layer but the last is Algorithm 1's INSP-Conv -> InstanceNorm -> ReLU. The last one feeds the
+        # average over the points: after InstanceNorm every sample's channel would have mean 0 and variance 1
+        # over the points, and the pooled ReLU would only see the shape of that distribution (we measured
+        # chance-level training accuracy), so it keeps its scale (a bias instead of the norm), as a CNN's
+        # last block does before global average pooling.
+        convs = [InspConv(self.m, order, c_in, width, multiplier=mult if i == 0 else 1, norm=i < layers - 1)
+                 for i, c_in in enumerate([in_channels] + [width] * (layers - 1))]
         self.convs = nn.ModuleList(convs)
         self.head = nn.Linear(width, num_classes)
 
@@ -246,16 +259,18 @@ class InspConvNet(nn.Module):
             d = _nested_derivatives(y, u, conv.order)  # (N, M_K, Q, C_in)
             theta = conv.theta * conv.alpha_scale  # (C_in, mult, M_K)
             z = torch.einsum("cja,naqc->nqcj", theta, d).reshape(n, -1, conv.in_channels * conv.multiplier)
-            return torch.nn.functional.linear(z, conv.mix)
+            return torch.nn.functional.linear(z, conv.mix, None if conv.norm else conv.bias)
 
         def layer(l: int, u: torch.Tensor) -> torch.Tensor:
             conv = self.convs[l - 1]
             z = pre_norm(l, u)
-            if l not in stats:
-                # the last layer is never differentiated in x again, so its own values give its statistics
-                ref = z if l == last else pre_norm(l, u.detach().requires_grad_(True))
-                stats[l] = (ref.mean(dim=1), ref.var(dim=1, unbiased=False))
-            return conv.normalize(z.unsqueeze(1), *stats[l])[:, 0]
+            if conv.norm:
+                if l not in stats:
+                    # the last layer is never differentiated in x again, so its own values give its statistics
+                    ref = z if l == last else pre_norm(l, u.detach().requires_grad_(True))
+                    stats[l] = (ref.mean(dim=1), ref.var(dim=1, unbiased=False))
+                z = conv.normalize(z.unsqueeze(1), *stats[l])[:, 0]
+            return torch.relu(z) if conv.relu else z
 
         with torch.enable_grad():
             u = (coords / h).detach().requires_grad_(True)

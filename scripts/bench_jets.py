@@ -5,7 +5,8 @@
 
 Same INRs and points for both methods, float32. Time: best of several runs (the machine is shared, so the
 minimum is the least disturbed), as wall-clock seconds and as CPU seconds of this process (all threads;
-steadier than wall time when other jobs compete for the cores; --threads 1 makes the two comparable). Peak memory: each (method, order) runs once in a fresh Python process;
+steadier than wall time when other jobs compete for the cores); one torch thread unless --threads says
+otherwise. Peak memory: each (method, order) runs once in a fresh Python process;
 we report the growth of its peak resident set during that one call (Linux VmHWM, reset through
 /proc/self/clear_refs just before, minus VmRSS just before): every page the call touched, output included.
 Error: ``jet_relative_error`` (max over multi-indices of max|diff| / max|reference|).
@@ -89,7 +90,9 @@ def peak_bytes(case: str, method: str, order: int, threads: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    # One thread by default: on a shared machine OpenMP barriers stall whenever another job holds a core,
+    # which punishes many mid-sized ops (jets) far more than few big ones (autograd); --threads 0 = torch's choice.
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1; 0: torch's choice)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.threads:

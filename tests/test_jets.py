@@ -103,7 +103,7 @@ def test_chunking_gives_identical_results():
 
 def composed_check(m, order, op_jet, op_fn, bound=1e-6):
     """op applied to the jet of Phi vs nested autograd of the function op(Phi)."""
-    spec, params, coords = make(m, q=6)
+    spec, params, coords = make(m, q=5, hidden=12)
     phi = lambda x: siren_forward(spec, params, x)  # noqa: E731
     got = op_jet(siren_jet(spec, params, coords, order))
     ref = nested_autograd_jet(lambda x: op_fn(phi(x)), coords.expand(2, -1, -1), order)
@@ -125,7 +125,7 @@ def test_pointwise_ops_match_autograd():
 
 
 def test_shift_and_derivative_combination_match_autograd():
-    spec, params, coords = make(2, q=5)
+    spec, params, coords = make(2, q=4, hidden=12)
     phi = lambda x: siren_forward(spec, params, x)  # noqa: E731
     space = jet_space(2, 4)
     jet = siren_jet(spec, params, coords, 4)

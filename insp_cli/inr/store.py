@@ -79,30 +79,48 @@ class StoreHeader:
         return None
 
 
-def _atomic_json(path: Path, obj: dict) -> None:
+def _create_json_once(path: Path, obj: dict) -> bool:
+    """Write ``path`` complete and only if it does not exist yet (False: another process was first).
+    os.link is atomic and exclusive, so of several jobs of a sweep creating one store exactly one header wins
+    and every other job compares itself against it instead of overwriting it."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: last writer wins, as before
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def _is_temporary(p: Path) -> bool:
+    """A file another process is still writing (``.NAME.tmp-PID``, renamed when complete)."""
+    return p.name.startswith(".") and ".tmp-" in p.name
 
 
 def prepare_store(directory: str | Path, header: StoreHeader) -> Path:
-    """Create a store directory, or check that an existing one holds INRs of the same kind (resume)."""
+    """Create a store directory, or check that an existing one holds INRs of the same kind (resume).
+    Safe when several processes (the jobs of a sweep) prepare the same directory at once."""
     directory = Path(directory)
     manifest = directory / "store.json"
-    if manifest.exists():
-        old = read_header(directory)
-        why = old.same_kind(header)
-        if why:
-            raise InspError(f"store {directory} already holds other INRs: {why}; "
-                            "pass another store=PATH or remove it")
-        return directory
-    if directory.exists() and any(directory.iterdir()):
-        raise InspError(f"{directory} exists and is not an INR store; pass another store=PATH")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        _atomic_json(manifest, header.to_json())
-    except OSError as e:
-        raise InspError(f"cannot create store {directory}: {e.strerror}") from None
+    if not manifest.exists():
+        strangers = [p for p in directory.iterdir() if not _is_temporary(p)] if directory.is_dir() else []
+        if strangers and not manifest.exists():  # re-check: another job may have created it meanwhile
+            raise InspError(f"{directory} exists and is not an INR store; pass another store=PATH")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if _create_json_once(manifest, header.to_json()):
+                return directory
+        except OSError as e:
+            raise InspError(f"cannot create store {directory}: {e.strerror}") from None
+    old = read_header(directory)
+    why = old.same_kind(header)
+    if why:
+        raise InspError(f"store {directory} already holds other INRs: {why}; "
+                        "pass another store=PATH or remove it")
     return directory
 
 

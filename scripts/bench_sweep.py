@@ -1,0 +1,62 @@
+"""A 4-job `insp fit` sweep: the joblib launcher (hydra/launcher=local) against the same 4 jobs one after another
+(Hydra's basic launcher, one process), run alternately in the same window so both see the same machine load.
+
+    python scripts/bench_sweep.py [--repeats 2] [--limit 128] [--n-jobs 2]
+
+Prints each wall time and the ratio sequential / parallel (> 1: the parallel sweep is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sweep(mode: str, tmp: Path, tag: str, limit: int, n_jobs: int, extra_env: dict) -> float:
+    shards = 4
+    args = [sys.executable, "-m", "insp_cli.cli", "fit", "-m", "data=mnist", "data.split=test", f"data.limit={limit}",
+            f"fit.shard_size={limit // shards}", "samples=4", f"data.num_shards={shards}",
+            "data.shard=" + ",".join(map(str, range(shards))), f"store={tmp}/{tag}"]
+    if mode == "parallel":
+        args += ["hydra/launcher=local", f"hydra.launcher.n_jobs={n_jobs}"]
+    env = {**os.environ, "INSP_WANDB_MODE": "disabled", "INSP_RUNS": str(tmp / "runs"), **extra_env}
+    t0 = time.perf_counter()
+    r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        sys.exit(f"{mode} sweep failed:\n{r.stderr[-2000:]}")
+    return dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=128, help="MNIST test INRs in all (4 jobs of limit/4)")
+    ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--no-share-cores", action="store_true", help="parallel jobs keep all torch threads each")
+    a = ap.parse_args()
+    extra = {"INSP_THREADS": str(os.cpu_count())} if a.no_share_cores else {}
+    times: dict[str, list[float]] = {"sequential": [], "parallel": []}
+    print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at start")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for rep in range(a.repeats):
+            for mode in (("sequential", "parallel") if rep % 2 == 0 else ("parallel", "sequential")):
+                dt = sweep(mode, tmp, f"{mode}-{rep}", a.limit, a.n_jobs, extra if mode == "parallel" else {})
+                times[mode].append(dt)
+                print(f"  {mode:<10} run {rep}: {dt:6.1f} s  (load {os.getloadavg()[0]:.1f})", flush=True)
+    seq, par = statistics.median(times["sequential"]), statistics.median(times["parallel"])
+    print(f"4-job fit sweep of {a.limit} INRs: sequential {seq:.1f} s, joblib n_jobs={a.n_jobs} {par:.1f} s "
+          f"(medians of {a.repeats}); ratio sequential/parallel = {seq / par:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

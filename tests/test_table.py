@@ -1,0 +1,200 @@
+"""`insp table`: the paper's tables from run directories written here in the real layout (.hydra/config.yaml,
+overrides.yaml, metrics.json): numbers, the paper's columns, failed runs, mixed scales, old configs, recorded
+tables rebuilt with no hand edits, one-line CLI errors."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from insp_cli.config import compose
+from insp_cli.errors import InspError
+from insp_cli.jobs.table import run_table
+from insp_cli.report import build_tables, find_runs, read_run, sweep_failures
+
+
+
+def make_run(path: Path, job: str, config: dict, metrics: dict | None, overrides=(), status="complete"):
+    """A run directory as insp writes it (metrics None = the job died before writing metrics.json)."""
+    (path / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(config), path / ".hydra" / "config.yaml")
+    OmegaConf.save(OmegaConf.create(list(overrides)), path / ".hydra" / "overrides.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": {"job": {"name": job}, "launcher": {"name": "${hydra.job.name}"}}}),
+                   path / ".hydra" / "hydra.yaml")
+    if metrics is not None:
+        (path / "metrics.json").write_text(json.dumps({"job": job, "status": status, "seconds": 1.0, **metrics}))
+    return path
+
+
+def classify_run(root, name, model, dataset, acc, scale="cpu", seed=0, train=1000, test=200):
+    cfg = {"seed": seed, "scale": scale, "model": {"kind": model}, "train_store": "stores/a", "epochs": 3}
+    m = {"model": model, "dataset": dataset, "train_count": train, "test_count": test, "test_accuracy": acc,
+         "scale": scale}
+    return make_run(root / name, "classify", cfg, m, [f"model={model}", f"seed={seed}", f"scale={scale}"])
+
+
+def eval_run(root, name, rows, task="denoise", scale="cpu", n=8):
+    cfg = {"seed": 0, "scale": scale, "filter": "f.safetensors", "store": "stores/t"}
+    m = {"task": task, "n_images": n, "rows": rows,
+         "scale": {"label": scale, "image_size": [32, 32], "channels": 3, "order": 2, "n_train": 16}}
+    return make_run(root / name, "eval", cfg, m, ["filter=f.safetensors"])
+
+
+def rows_of(csv_text):
+    return list(csv.DictReader(io.StringIO(csv_text)))
+
+
+@pytest.fixture
+def table1_runs(tmp_path):
+    root = tmp_path / "runs" / "classify-multirun" / "2026-01-01_00-00-00"
+    classify_run(root, "0_model=insp_convnet,seed=0", "insp_convnet", "mnist", 0.80, seed=0)
+    classify_run(root, "1_model=insp_convnet,seed=1", "insp_convnet", "mnist", 0.90, seed=1)
+    classify_run(root, "2_model=depthwise_cnn", "depthwise_cnn", "mnist", 0.85)
+    classify_run(root, "3_model=pca_svm", "pca_svm", "mnist", 0.25)
+    make_run(root / "4_model=weight_mlp", "classify", {"scale": "cpu", "model": {"kind": "weight_mlp"}},
+             {"error": "NaN loss in epoch 2"}, ["model=weight_mlp"], status="failed")
+    make_run(root / "5_model=weight_mlp,seed=1", "classify", {"scale": "cpu", "model": {"kind": "weight_mlp"}},
+             None, ["model=weight_mlp", "seed=1"])
+    (root.parent.parent / "fit" / "2026").mkdir(parents=True)  # a root also holds runs of other commands
+    make_run(root.parent.parent / "fit" / "2026" / "x", "fit", {"seed": 0}, {"psnr_mean": 30.0})
+    return root
+
+
+def test_table1_numbers_paper_columns_failed_runs_and_files(table1_runs, tmp_path, workdir):
+    cfg = compose("table", ["table=table1", f"runs=[{table1_runs.parent.parent}]"])
+    m = run_table(cfg, tmp_path / "out")
+    assert m["runs"] == 6 and m["failed"] == 2 and m["scales"] == ["cpu"]
+    rows = rows_of((tmp_path / "out" / "table1.csv").read_text())
+    by = {(r["dataset"], r["method"]): r for r in rows}
+    assert len(rows) == 8  # MNIST and CIFAR-10 x the paper's four methods
+    ic = by[("MNIST", "INSP-ConvNet")]
+    assert float(ic["ours_accuracy"]) == pytest.approx(85.0) and float(ic["ours_std"]) == pytest.approx(7.0711, 1e-3)
+    assert float(ic["paper_accuracy"]) == 88.1 and ic["runs"] == "2" and ic["scale"] == "cpu"
+    assert float(by[("MNIST", "PCA + SVM")]["ours_accuracy"]) == pytest.approx(25.0)
+    assert by[("MNIST", "PCA + SVM")]["paper_accuracy"] == "11.3"
+    assert by[("CIFAR-10", "INSP-ConvNet")]["ours_accuracy"] == "" and by[("CIFAR-10", "INSP-ConvNet")]["paper_accuracy"] == "62.5"
+    assert by[("MNIST", "MLP classifier")]["ours_accuracy"] == "" and by[("MNIST", "MLP classifier")]["runs"] == "0"
+    md = (tmp_path / "out" / "table1.md").read_text()
+    assert "| MNIST | INSP-ConvNet | 85.0 ± 7.1 | 88.1 |" in md
+    assert "Ours: test accuracy (%)" in md and "Paper: test accuracy (%)" in md
+    assert "**2 run(s) did not complete**" in md and "NaN loss in epoch 2" in md and "no metrics.json" in md
+    assert (tmp_path / "out" / "table1.png").stat().st_size > 5000
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["status"] == "complete"
+
+
+def test_mixed_scales_are_refused_or_separated(tmp_path):
+    classify_run(tmp_path / "r", "a", "insp_convnet", "mnist", 0.8, scale="cpu")
+    classify_run(tmp_path / "r", "b", "insp_convnet", "mnist", 0.9, scale="paper")
+    recs = [read_run(d) for d in find_runs([tmp_path / "r"])]
+    with pytest.raises(InspError, match=r"mixed scales.*cpu: 1 runs, paper: 1 runs.*scale=LABEL"):
+        build_tables("table1", recs)
+    tables = build_tables("table1", recs, mixed="separate")
+    assert [t.scale for t in tables] == ["cpu", "paper"]
+    assert [t.rows[3]["ours_accuracy"] for t in tables] == [pytest.approx(80.0), pytest.approx(90.0)]
+    only = build_tables("table1", recs, scale="paper")
+    assert len(only) == 1 and only[0].rows[3]["ours_accuracy"] == pytest.approx(90.0)
+    classify_run(tmp_path / "r", "c", "insp_convnet", "mnist", 0.9, scale="cpu", train=5000)
+    with pytest.raises(InspError, match="differ in size"):  # one cell, two settings of one scale
+        build_tables("table1", [read_run(d) for d in find_runs([tmp_path / "r"])], scale="cpu")
+
+
+def test_table2_rows_paper_columns_and_other_tasks(tmp_path):
+    r = {"input": {"psnr": 20.0, "ssim": 0.5, "lpips": 0.4}, "mean_filter": {"psnr": 22.0, "ssim": 0.6, "lpips": None},
+         "median_filter": {"psnr": 21.0, "ssim": 0.55, "lpips": 0.45}, "insp_net": {"psnr": 24.0, "ssim": 0.7, "lpips": 0.3}}
+    eval_run(tmp_path / "r", "a", r)
+    r2 = json.loads(json.dumps(r))
+    r2["insp_net"]["psnr"] = 26.0
+    eval_run(tmp_path / "r", "b", r2)
+    eval_run(tmp_path / "r", "c", r, task="deblur")
+    (t,) = build_tables("table2", [read_run(d) for d in find_runs([tmp_path / "r"])])
+    by = {row["method"]: row for row in t.rows}
+    assert list(by)[:5] == ["Input (decoded from INR)", "MPRNet", "MAXIM", "Mean filter", "INSP-Net"]
+    assert by["INSP-Net"]["ours_psnr"] == pytest.approx(25.0) and by["INSP-Net"]["paper_psnr"] == 23.86
+    assert by["INSP-Net"]["paper_lpips"] == 0.38 and by["Input (decoded from INR)"]["paper_ssim"] == 0.47
+    assert by["MPRNet"]["ours_psnr"] is None and by["MPRNet"]["runs"] == 0
+    assert by["Median filter"]["paper_psnr"] is None and by["Median filter"]["ours_ssim"] == pytest.approx(0.55)
+    assert by["Mean filter"]["ours_lpips"] is None
+    assert any("deblur: 1" in n for n in t.notes) and any("8 test INRs of 32x32" in n for n in t.notes)
+
+
+def test_grid_sweep_with_failed_point_and_plot(tmp_path, workdir):
+    root = tmp_path / "runs" / "fit-multirun" / "2026"
+    for i, (steps, seed, psnr) in enumerate([(20, 0, 25.0), (20, 1, 27.0), (80, 0, 35.0), (160, 0, None)]):
+        make_run(root / f"{i}_fit.steps={steps},seed={seed}", "fit", {"seed": seed, "fit": {"steps": steps}},
+                 {"psnr_mean": psnr} if psnr else {"error": "3 INRs did not converge"},
+                 status="complete" if psnr else "failed")
+    cfg = compose("table", ["table=grid", f"runs=[{root}]", "grid.x=fit.steps", "grid.y=psnr_mean"])
+    run_table(cfg, tmp_path / "out")
+    rows = rows_of((tmp_path / "out" / "grid.csv").read_text())
+    assert [(r["x"], r["y"], r["runs"], r["failed"]) for r in rows] == [
+        ("20", "26.0", "2", "0"), ("80", "35.0", "1", "0"), ("160", "", "0", "1")]
+    assert (tmp_path / "out" / "grid.png").stat().st_size > 5000
+    with pytest.raises(InspError, match="has no model.order"):
+        build_tables("grid", [read_run(d) for d in find_runs([root])], grid={"x": "model.order", "y": "psnr_mean"})
+
+
+def test_old_config_and_bad_input_are_one_line_errors(tmp_path):
+    make_run(tmp_path / "old", "eval", {"seed": 0}, {"psnr": 20.0})  # an eval run from before `rows`
+    with pytest.raises(InspError, match=r"old.*no task, rows, n_images \(written by an older insp eval"):
+        build_tables("table2", [read_run(tmp_path / "old")])
+    with pytest.raises(InspError, match="unknown table 'table9'"):
+        build_tables("table9", [])
+    with pytest.raises(InspError, match="is not a run directory"):
+        read_run(tmp_path)
+    with pytest.raises(InspError, match="holds no run directories"):
+        find_runs([tmp_path / "old" / ".hydra"])
+    with pytest.raises(InspError, match="table1 needs classify runs"):
+        build_tables("table1", [read_run(tmp_path / "old")])
+
+
+def test_recorded_table_rebuilds_identically_with_readme(table1_runs, tmp_path, workdir):
+    exp = tmp_path / "experiments"
+    (exp / "table1_classification").mkdir(parents=True)
+    (exp / "table1_classification" / "README.md").write_text("notes of the engineer\n")
+    cfg = compose("table", ["table=table1", f"runs=[{table1_runs}]", f"out={exp}/table1_classification",
+                            f"experiments={exp}"])
+    run_table(cfg, tmp_path / "t1")
+    folder = exp / "table1_classification"
+    spec = json.loads((folder / "table.json").read_text())
+    assert spec["table"] == "table1" and len(spec["runs"]) == 6
+    assert all((folder / "runs" / n / ".hydra" / "config.yaml").is_file() for n in spec["runs"])
+    assert "insp classify model=insp_convnet seed=0 scale=cpu" in spec["commands"]
+    files = {p: p.read_bytes() for p in (folder / "table1.md", folder / "table1.csv", folder / "table1.png",
+                                         exp / "README.md")}
+    assert str(tmp_path) not in files[folder / "table1.md"].decode()  # no machine paths in recorded files
+    for p in files:
+        p.unlink()
+    run_table(compose("table", [f"experiments={exp}"]), tmp_path / "t2")  # plain `insp table`: table=all
+    assert {p: p.read_bytes() for p in files} == files
+    readme = (exp / "README.md").read_text()
+    assert "## Table 1: classification of INRs" in readme and "| MNIST | INSP-ConvNet | 85.0 ± 7.1 | 88.1 |" in readme
+    assert "table1_classification/README.md" in readme and "**Scale:** cpu (6 runs)" in readme
+    assert "## Table 2: denoising" in readme and "Not recorded yet." in readme
+    assert (folder / "README.md").read_text() == "notes of the engineer\n"  # others' files are left alone
+
+
+def test_sweep_failures_lists_each_failed_job(table1_runs):
+    n, failed = sweep_failures(table1_runs)
+    assert n == 6 and len(failed) == 2
+    assert failed[0].endswith("failed: NaN loss in epoch 2") and "no metrics.json" in failed[1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["table=table9"], "error: unknown table 'table9'; choose table1, table2, grid or all"),
+    (["table=table1"], "error: table=table1 needs runs=[DIR,...]"),
+    (["table=table1", "runs=[/nonexistent/runs]"], "error: run directory /nonexistent/runs does not exist"),
+    (["mixed_scales=maybe", "table=table1", "runs=[RUNS]"], "error: mixed_scales must be refuse or separate"),
+    (["table=table1", "runs=[RUNS]", "scale=paper"], "error: no runs of scale 'paper' (the runs given are of scale cpu)"),
+])
+def test_cli_one_line_errors(args, message, table1_runs, workdir):
+    # in-process (a subprocess would spend most of its time importing torch)
+    from typer.testing import CliRunner
+
+    from insp_cli.cli import app
+
+    r = CliRunner().invoke(app, ["table", *[a.replace("RUNS", str(table1_runs)) for a in args]])
+    assert r.exit_code == 2 and r.stderr.strip().splitlines() == [r.stderr.strip()], r.stderr
+    assert r.stderr.startswith(message), r.stderr
