@@ -14,8 +14,10 @@ is a function of the input INR's derivatives up to order L*K there, so it never 
   channel) are numbers, not functions of x: the whole jet is scaled by 1/sigma and only the value shifts;
 * ReLU is linear on either side of its kink: the jet of ReLU(u) is u's jet where u > 0 and 0 elsewhere
   (what autograd gives too, ReLU'' = 0);
-* the last layer's values are averaged over the evaluation points (an integral over the domain for the
-  image grid) and a linear head gives the class logits.
+* the last layer's values are averaged over the evaluation points in each of pool x pool cells of the
+  domain (an integral over the cell for the image grid) and a linear head gives the class logits. The paper
+  does not say how it pools; one global average (pool = 1) keeps only a bag of local features and learned
+  far more slowly in our runs (docs/convnet.md), cells keep the coarse layout, as a CNN's last pooling does.
 
 Derivatives are taken in pixel units (x / h with h the pixel spacing of the INR's native grid), so theta
 speaks the language of a pixel kernel's moments and does not depend on the [-1, 1] coordinate convention.
@@ -155,28 +157,33 @@ class InspConvNet(nn.Module):
     in_channels: C of the INRs (1 MNIST, 3 CIFAR); width: channels of every layer; the first layer's depthwise
     step gives each input channel ``width // in_channels`` (at least 1) derivative combinations.
     spacing: pixel spacing per coordinate axis of the INRs' native grid (``pixel_spacings(size)``).
-    Input of ``forward``: the pixel-unit jet (N, M_{L K}, Q, C) from ``inr_jet``; Q is any set of points.
+    pool: the last layer's values are averaged over each of pool^m equal cells of [-1, 1]^m (pool = 1: one
+    global average); final_norm: InstanceNorm in the last layer too (default: when pool > 1).
+    Input of ``forward``: the pixel-unit jet (N, M_{L K}, Q, C) from ``inr_jet`` at points coords (Q, m); Q is
+    any set of points.
     """
 
     def __init__(self, in_channels: int, num_classes: int, spacing: tuple[float, ...], layers: int = 2,
-                 order: int = 2, width: int = 32):
+                 order: int = 2, width: int = 32, pool: int = 4, final_norm: bool | None = None):
         super().__init__()
-        if layers < 1 or order < 1 or width < 1:
-            raise InspError(f"INSP-ConvNet needs layers >= 1, order >= 1, width >= 1 "
-                            f"(got layers={layers}, order={order}, width={width})")
+        if layers < 1 or order < 1 or width < 1 or pool < 1:
+            raise InspError(f"INSP-ConvNet needs layers >= 1, order >= 1, width >= 1, pool >= 1 "
+                            f"(got layers={layers}, order={order}, width={width}, pool={pool})")
+        self.pool = pool
         self.m = len(spacing)
         self.spacing = tuple(float(h) for h in spacing)
         self.in_channels, self.num_classes, self.order, self.width = in_channels, num_classes, order, width
         mult = max(1, width // in_channels)
-        # Every layer but the last is Algorithm 1's INSP-Conv -> InstanceNorm -> ReLU. The last one feeds the
-        # average over the points: after InstanceNorm every sample's channel would have mean 0 and variance 1
-        # over the points, and the pooled ReLU would only see the shape of that distribution (we measured
-        # chance-level training accuracy), so it keeps its scale (a bias instead of the norm), as a CNN's
-        # last block does before global average pooling.
-        convs = [InspConv(self.m, order, c_in, width, multiplier=mult if i == 0 else 1, norm=i < layers - 1)
+        # Every layer is Algorithm 1's INSP-Conv -> InstanceNorm -> ReLU, except the last one when a single
+        # global average (pool = 1) follows: InstanceNorm gives every sample's channel mean 0 and variance 1
+        # over the points, and the average of its ReLU would only see the shape of that distribution (we
+        # measured chance-level training accuracy), so there it keeps its scale (a bias instead of the norm).
+        final_norm = pool > 1 if final_norm is None else final_norm
+        convs = [InspConv(self.m, order, c_in, width, multiplier=mult if i == 0 else 1,
+                          norm=i < layers - 1 or final_norm)
                  for i, c_in in enumerate([in_channels] + [width] * (layers - 1))]
         self.convs = nn.ModuleList(convs)
-        self.head = nn.Linear(width, num_classes)
+        self.head = nn.Linear(width * pool**self.m, num_classes)
 
     @property
     def input_order(self) -> int:
@@ -199,9 +206,28 @@ class InspConvNet(nn.Module):
             y = conv(y, (len(self.convs) - 1 - i) * self.order)
         return y[:, 0]
 
-    def forward(self, jet: torch.Tensor) -> torch.Tensor:
-        """Class logits (N, num_classes) from the input jet (N, M_{L K}, Q, C_in)."""
-        return self.head(self.features(jet).mean(dim=1))
+    def forward(self, jet: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:
+        """Class logits (N, num_classes) from the input jet (N, M_{L K}, Q, C_in) at the points coords (Q, m)
+        (needed when pool > 1)."""
+        return self.head(self.pooled(self.features(jet), coords))
+
+    def pooled(self, features: torch.Tensor, coords: torch.Tensor | None) -> torch.Tensor:
+        """Average over the points: (N, Q, C) -> (N, C) for pool = 1, else the averages over the pool^m
+        equal cells of [-1, 1]^m, (N, pool^m * C) (cells without points give 0)."""
+        if self.pool == 1:
+            return features.mean(dim=1)
+        if coords is None or coords.shape[0] != features.shape[1]:
+            raise InspError(f"pool={self.pool} averages over cells of the domain: pass the {features.shape[1]} "
+                            "coordinates of the evaluation points")
+        return torch.einsum("nqc,qb->nbc", features, self.cell_weights(coords).to(features)).flatten(1)
+
+    def cell_weights(self, coords: torch.Tensor) -> torch.Tensor:
+        """(Q, pool^m): 1 / (points in the cell) for the cell of each point (row-major over x, y, ...)."""
+        b = self.pool
+        cell = ((coords + 1) / 2 * b).floor().long().clamp(0, b - 1)  # (Q, m)
+        flat = sum(cell[:, i] * b**i for i in range(self.m))
+        onehot = torch.nn.functional.one_hot(flat, b**self.m).to(torch.float64)
+        return onehot / onehot.sum(dim=0).clamp_min(1)
 
     @torch.no_grad()
     def calibrate(self, jet: torch.Tensor) -> None:
@@ -274,7 +300,7 @@ class InspConvNet(nn.Module):
 
         with torch.enable_grad():
             u = (coords / h).detach().requires_grad_(True)
-            return self.head(layer(last, u).mean(dim=1))
+            return self.head(self.pooled(layer(last, u), coords[0]))
 
 
 def _nested_derivatives(y: torch.Tensor, u: torch.Tensor, order: int) -> torch.Tensor:

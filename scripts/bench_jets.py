@@ -129,7 +129,8 @@ def main() -> None:
             if k == max(orders):
                 m = jet_size(2, k)
                 print(f"{'':<24}K={k} jets = {t_jet[0] / t_fwd[0]:.1f} / {t_jet[1] / t_fwd[1]:.1f} forwards "
-                      f"(wall / cpu) = {t_jet[0] / (m * t_fwd[0]):.2f} / {t_jet[1] / (m * t_fwd[1]):.2f} x M={m} forwards")
+                      f"(wall / cpu) = {t_jet[0] / (m * t_fwd[0]):.2f} / {t_jet[1] / (m * t_fwd[1]):.2f} "
+                      f"x M={m} forwards")
 
 
 if __name__ == "__main__":

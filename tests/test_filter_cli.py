@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from typer.testing import CliRunner
+
+from insp_cli.cli import app
 from insp_cli.config import compose
 from insp_cli.errors import InspError
 from insp_cli.inr.store import INRStore, StoreHeader, prepare_store, write_shard
@@ -121,6 +124,7 @@ def test_edges_and_unsharp_write_grids(stores, tmp_path):
 
 @pytest.mark.parametrize("command, args, message", [
     ("train-filter", ["task=sharpen_everything", "store=S_TRAIN"], "bad override"),
+    ("eval", ["filter=CKPT", "store=S_NONE"], "does not exist"),
     ("train-filter", ["task=deblur", "store=S_TRAIN"], "takes INRs of gaussian_blur"),
     ("train-filter", ["task=denoise", "store=S_TRAIN", "targets=BADNPY"], "do not match"),
     ("train-filter", ["task=denoise"], "pass store="),
@@ -140,13 +144,17 @@ def test_bad_input_gives_one_line_and_nonzero_exit(stores, tmp_path, command, ar
     prepare_store(nosrc, header)
     write_shard(nosrc, header, 0, 2, test.params, test.indices, test.psnr, test.ok)
     subs = {"S_TRAIN": str(d / "train"), "S_TEST": str(d / "test"), "S_WIDE": str(d / "wide"), "CKPT": str(ckpt),
-            "S_NOSRC": str(nosrc), "BADNPY": str(tmp_path / "bad.npy")}
+            "S_NOSRC": str(nosrc), "BADNPY": str(tmp_path / "bad.npy"), "S_NONE": str(tmp_path / "none")}
     for k, v in subs.items():
         args = [a.replace(k, v) for a in args]
-    r = insp(command, *args)
-    assert r.returncode != 0
+    r = CliRunner().invoke(app, [command, *args])  # in-process: the same code path as the `insp` script
     lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], r.stderr
+    assert r.exit_code != 0 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], r.stderr
+
+
+def test_bad_input_from_the_real_script():
+    r = insp("train-filter", "task=sharpen_everything", "store=nowhere")
+    assert r.returncode == 2 and r.stderr.strip().startswith("error: bad override") and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_run_eval_direct_matches_paths(stores, tmp_path):

@@ -130,7 +130,7 @@ def _params(store: INRStore, rows, device) -> torch.Tensor:
 
 
 def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], device):
-    """(model, train inputs, test inputs, description) for a torch classifier."""
+    """(model, forward: inputs -> logits, train inputs, test inputs, description) for a torch classifier."""
     mc = cfg.model
     c = train.spec.out_features
     size = train.size
@@ -140,7 +140,7 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
     augment = _augmenting(cfg)
     if mc.kind == "insp_convnet":
         model = InspConvNet(c, len(classes), pixel_spacings(size), layers=int(mc.layers), order=int(mc.order),
-                            width=int(mc.width))
+                            width=int(mc.width), pool=int(mc.pool))
         side = size if mc.points is None else (int(mc.points), int(mc.points))
         coords = grid_coords(side, device=device)
         m_in = jet_space(2, model.input_order).size
@@ -156,7 +156,7 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
         from ..baselines.depthwise_cnn import DepthwiseCNN
 
         model = DepthwiseCNN(c, len(classes), layers=int(mc.layers), kernel_size=int(mc.kernel_size),
-                             width=int(mc.width))
+                             width=int(mc.width), pool=int(mc.pool))
         coords = grid_coords(size, device=device)
         per_inr = coords.shape[0] * c * 4
 
@@ -199,7 +199,10 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
     train_in = Inputs(train, make(train), use_cache and not augment, chunk, "train inputs")
     test_in = Inputs(test, make(test), use_cache, chunk, "test inputs")
     desc = {"inputs": what, "cached": use_cache, "cache_gib": round(total / 2**30, 3)}
-    return model.to(device), train_in, test_in, desc
+    model = model.to(device)
+    if mc.kind == "insp_convnet":
+        return model, (lambda x: model(x, coords)), train_in, test_in, desc
+    return model, model, train_in, test_in, desc
 
 
 def _check_memory(cfg: DictConfig, model: InspConvNet, points: int, per_inr: int) -> None:
@@ -261,21 +264,21 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def evaluate(model, inputs: Inputs, labels: np.ndarray, batch: int, device) -> tuple[np.ndarray, float]:
+def evaluate(model, forward, inputs: Inputs, labels: np.ndarray, batch: int, device) -> tuple[np.ndarray, float]:
     """Predicted classes (N,) and the mean cross-entropy."""
     model.eval()
     preds, loss = [], 0.0
     with torch.no_grad():
         for s in range(0, len(labels), batch):
             rows = np.arange(s, min(s + batch, len(labels)))
-            logits = model(inputs.batch(rows).to(device))
+            logits = forward(inputs.batch(rows).to(device))
             y = torch.as_tensor(labels[rows], device=device)
             loss += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
             preds.append(logits.argmax(dim=1).cpu().numpy())
     return np.concatenate(preds), loss / len(labels)
 
 
-def train_torch(cfg: DictConfig, run: Run, model, train_in: Inputs, test_in: Inputs, y_train: np.ndarray,
+def train_torch(cfg: DictConfig, run: Run, model, forward, train_in: Inputs, test_in: Inputs, y_train: np.ndarray,
                 y_test: np.ndarray, device) -> tuple[np.ndarray, list[dict], dict]:
     """AdamW on cross-entropy; evaluates on the test store after every epoch. Returns (test predictions,
     history, info)."""
@@ -326,7 +329,7 @@ def train_torch(cfg: DictConfig, run: Run, model, train_in: Inputs, test_in: Inp
                     len(rows), float(a.rotation), float(a.zoom), float(a.translate), generator=gen))
             x = train_in.batch(rows, affine).to(device)
             y = torch.as_tensor(y_train[rows], device=device)
-            logits = model(x)
+            logits = forward(x)
             loss = torch.nn.functional.cross_entropy(logits, y)
             if not torch.isfinite(loss):
                 raise InspError(f"the training loss became {float(loss)} at epoch {epoch + 1}; lower lr "
@@ -335,10 +338,10 @@ def train_torch(cfg: DictConfig, run: Run, model, train_in: Inputs, test_in: Inp
             loss.backward()
             opt.step()
             sched.step()
-            loss_sum += float(loss) * len(rows)
+            loss_sum += float(loss.detach()) * len(rows)
             correct += int((logits.argmax(1) == y).sum())
             _status(f"epoch {epoch + 1}/{epochs} batch {b + 1}/{steps_per_epoch} loss {loss_sum / ((b * batch) + len(rows)):.3f}")
-        preds, test_loss = evaluate(model, test_in, y_test, 2 * batch, device)
+        preds, test_loss = evaluate(model, forward, test_in, y_test, 2 * batch, device)
         row = {"epoch": epoch + 1, "train_loss": loss_sum / len(y_train), "train_accuracy": correct / len(y_train),
                "test_loss": test_loss, "test_accuracy": float((preds == y_test).mean()),
                "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2)}
@@ -355,7 +358,7 @@ def train_torch(cfg: DictConfig, run: Run, model, train_in: Inputs, test_in: Inp
             print("\r" + msg, file=sys.stderr)
     if start >= epochs:  # a finished checkpoint: only the final evaluation is missing
         _write_history(run.dir / "history.csv", history)
-    preds, _ = evaluate(model, test_in, y_test, 2 * batch, device)
+    preds, _ = evaluate(model, forward, test_in, y_test, 2 * batch, device)
     info = {"epochs": epochs, "resumed_from": None if resume_from is None else str(resume_from),
             "parameters": sum(p.numel() for p in model.parameters()),
             "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None}
@@ -404,9 +407,10 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
         train_acc = float((clf.predict(train.params.numpy()) == train.labels).mean())
         info = {"train_accuracy": train_acc, "fit_seconds": round(time.time() - t0, 2)}
     else:
-        model, train_in, test_in, desc = build(cfg, train, test, classes, device)
+        model, forward, train_in, test_in, desc = build(cfg, train, test, classes, device)
         info.update(desc)
-        preds, history, more = train_torch(cfg, run, model, train_in, test_in, train.labels, test.labels, device)
+        preds, history, more = train_torch(cfg, run, model, forward, train_in, test_in, train.labels, test.labels,
+                                           device)
         info.update(more)
         if history:
             info["train_accuracy"] = history[-1]["train_accuracy"]
