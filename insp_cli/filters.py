@@ -6,10 +6,10 @@ unsharp masking) or a learned MLP (the paper's 4 hidden ReLU layers of 256).
 
 Units. Jets come w.r.t. the [-1, 1] coordinates of the INR and of its raw output. ``pixel_jet`` turns them into
 derivatives of the pixel intensity (0.5 Phi + 0.5) per pixel of a reference grid (the grid the INRs were
-fitted on): D^alpha -> 0.5 * D^alpha * prod_i h_i^alpha_i with h_i = 2 / (side_i - 1) (``jets.to_pixel_units``). With these units a
-filter means the same thing whatever resolution Psi is decoded at, and the learned Pi sees features of
-comparable size across orders (with omega0 = 30, raw 4th derivatives reach 1e6). The learned Pi then
-standardises each feature with statistics of the training INRs (``FeatureScaler``).
+fitted on): D^alpha -> 0.5 * D^alpha * prod_i h_i^alpha_i with h_i = 2 / (side_i - 1) (``jets.to_pixel_units``).
+With these units a filter means the same thing whatever resolution Psi is decoded at, and the learned Pi sees
+features of comparable size across orders (with omega0 = 30, raw 4th derivatives reach 1e6). The learned Pi
+then standardises each feature with statistics of the training INRs (``FeatureScaler``).
 
 Layouts: jets are (N, M, Q, c) with axis M in ``jet_space`` graded order; features are (N, Q, c * M), channel
 major (channel 0's M derivatives first). Pixel outputs are (N, Q, c_out).

@@ -6,7 +6,7 @@ A run directory is what every insp job writes: ``.hydra/config.yaml`` (the compo
 ``status``: complete | failed | interrupted). A run without metrics.json crashed or is still running.
 
 A *recorded* table is a folder (``experiments/<name>/``) holding ``table.json`` (which table, which options),
-``runs/`` (the evidence of every run it was built from: metrics.json + .hydra/) and the files built from them;
+its runs (in place, or their evidence copied into ``runs/``: metrics.json + .hydra/) and the files built from them;
 ``rebuild_recorded`` rebuilds every one and experiments/README.md from those alone.
 """
 
@@ -302,7 +302,8 @@ def _table1(records: list[RunRecord], scale: str | None) -> Table:
                                 f"{', '.join(f'{a}/{b}' for a, b in sorted(sizes))}); one cell holds one "
                                 "setting: pass those runs to separate tables, or use table=grid")
             acc, std = _mean_std([100 * r.metrics["test_accuracy"] for r in runs])
-            notes = sorted({f"not a result: {r.metrics['not_a_result']}" for r in runs if r.metrics.get("not_a_result")})
+            notes = sorted({f"not a result: {r.metrics['not_a_result']}" for r in runs
+                            if r.metrics.get("not_a_result")})
             train, test = next(iter(sizes)) if sizes else (None, None)
             rows.append({"dataset": label(d), "method": label(k), "ours_accuracy": acc, "ours_std": std,
                          "paper_accuracy": paper, "train_inrs": train, "test_inrs": test, "runs": len(runs),
@@ -566,29 +567,33 @@ EVIDENCE = ("metrics.json", ".hydra/config.yaml", ".hydra/overrides.yaml", ".hyd
 
 
 def record(folder: str | Path, table: str, records: list[RunRecord], options: dict, built_by: str) -> list[Path]:
-    """Copy the evidence of each run (metrics.json, .hydra/) into ``folder/runs/`` and write ``table.json``,
-    so that the table can be rebuilt from the folder alone. Runs recorded earlier for this table are replaced."""
+    """Write ``folder/table.json`` so that the table can be rebuilt from the folder alone: runs already inside
+    the folder are referenced in place; the evidence of others (metrics.json, .hydra/) is copied into
+    ``folder/runs/``. Copies this table made earlier and no longer uses are removed; nothing else is touched."""
     folder = Path(folder).resolve()
-    runs_dir = folder / "runs"
     old = _read_spec(folder) if (folder / SPEC).is_file() else {}
     names = []
     for r in records:
-        name = _record_name(r.dir)
-        dst = runs_dir / name
-        if r.dir.resolve() != dst:
-            if dst.exists():
-                shutil.rmtree(dst)
-            for rel in EVIDENCE:
-                if (r.dir / rel).is_file():
-                    (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(r.dir / rel, dst / rel)
+        src = r.dir.resolve()
+        if src.is_relative_to(folder):
+            names.append(src.relative_to(folder).as_posix())
+            continue
+        name = f"runs/{_record_name(src)}"
+        dst = folder / name
+        if dst.exists():
+            shutil.rmtree(dst)
+        for rel in EVIDENCE:
+            if (src / rel).is_file():
+                (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src / rel, dst / rel)
         names.append(name)
-    for name in set(old.get("runs", [])) - set(names):  # only what this table recorded before, nothing else
-        shutil.rmtree(runs_dir / name, ignore_errors=True)
+    for name in set(old.get("runs", [])) - set(names):  # only copies this table made, never others' files
+        if name.startswith("runs/"):
+            shutil.rmtree(folder / name, ignore_errors=True)
     spec = {"table": table, "runs": sorted(names), "options": options, "built_by": built_by,
             "commands": sweep_commands(records)}
     _write_text(folder / SPEC, json.dumps(spec, indent=2, sort_keys=True) + "\n")
-    return [runs_dir / n for n in sorted(names)]
+    return [folder / n for n in sorted(names)]
 
 
 def _record_name(d: Path) -> str:
@@ -637,7 +642,7 @@ def rebuild(folder: str | Path) -> tuple[dict, list[Table], list[Path]]:
     """Rebuild one recorded table from its ``runs/`` alone: (its spec, the tables, the files written)."""
     folder = Path(folder)
     spec = _read_spec(folder)
-    records = [read_run(folder / "runs" / n) for n in spec["runs"]]
+    records = [read_run(folder / n) for n in spec["runs"]]
     o = spec.get("options", {})
     tables = build_tables(spec["table"], records, scale=o.get("scale"), mixed=o.get("mixed_scales", "refuse"),
                           grid=o.get("grid"))
@@ -649,37 +654,41 @@ def rebuild(folder: str | Path) -> tuple[dict, list[Table], list[Path]]:
 
 # ------------------------------------------------------------------------------------- experiments/README
 
-# Every table and figure of the paper: (folder prefix under experiments/, title, recipe). A recorded folder
-# (experiments/<prefix>_*/) supplies the exact commands, scale and result; the recipe is the starting point.
+# Every table and figure of the paper: (folder prefix under experiments/, title, tasks whose recorded runs show
+# it, recipe). A recorded folder (experiments/<prefix>_*/ with table.json) supplies the exact commands, scale and
+# result of a table; a figure shows the PNGs of recorded runs of its tasks; the recipe is the starting point.
 PAPER_ITEMS = [
-    ("table1", "Table 1: classification of INRs (MNIST, CIFAR-10)",
+    ("table1", "Table 1: classification of INRs (MNIST, CIFAR-10)", (),
      ["insp fit data=mnist && insp fit data=mnist data.split=test",
       "insp classify -m model=insp_convnet,depthwise_cnn,pca_svm,weight_mlp scale=cpu",
       "insp table table=table1 runs=[runs/classify-multirun/DATE] out=experiments/table1_classification"]),
-    ("table2", "Table 2: denoising, PSNR / SSIM / LPIPS (paper: 100 DIV2K test images)",
+    ("table2", "Table 2: denoising, PSNR / SSIM / LPIPS (paper: 100 DIV2K test images)", (),
      ["insp fit data=images degradation=noise && insp fit data=images data.split=test degradation=noise",
-      "insp train-filter task=denoise store=stores/images-train-gaussian_noise-w128d3-s0",
-      "insp eval filter=FILTER store=stores/images-test-gaussian_noise-w128d3-s0",
+      "insp train-filter task=denoise store=stores/images-train-gaussian_noise-w64d3-s0",
+      "insp eval filter=FILTER store=stores/images-test-gaussian_noise-w64d3-s0 scale=cpu",
       "insp table table=table2 runs=[runs/eval/DATE] out=experiments/table2_denoising"]),
-    ("fig1", "Fig. 1, 2: method diagrams", None),
-    ("fig3", "Fig. 3, 9: edge detection (hand-made Π: gradient magnitude)",
-     ["insp train-filter task=edges store=STORE decode.size=128"]),
-    ("fig4", "Fig. 4, 10: denoising", ["insp eval filter=FILTER store=STORE   (grid.png)"]),
-    ("fig5", "Fig. 5, 11: deblurring", ["insp train-filter task=deblur store=STORE && insp eval ..."]),
-    ("fig6", "Fig. 6, 12: blurring", ["insp train-filter task=blur store=STORE && insp eval ..."]),
-    ("fig7", "Fig. 7, 13: inpainting (30% random pixels; text)",
-     ["insp train-filter task=inpaint store=STORE (task=inpaint_text for text) && insp eval ..."]),
-    ("fig8", "Fig. 8, 14: geometry (SDF) smoothing", None),
-    ("fig15", "Fig. 15: audio denoising", None),
+    ("fig1", "Fig. 1, 2: method diagrams", (), None),
+    ("fig3", "Fig. 3, 9: edge detection (hand-made Π: gradient magnitude)", ("edges",),
+     ["insp fit data=images && insp train-filter task=edges store=stores/images-train-clean-w64d3-s0 decode.size=256"]),
+    ("fig4", "Fig. 4, 10: denoising", ("denoise",), ["as Table 2: `insp eval` writes grid.png"]),
+    ("fig5", "Fig. 5, 11: deblurring", ("deblur",),
+     ["insp fit data=images degradation=blur ... && insp train-filter task=deblur store=STORE && insp eval ..."]),
+    ("fig6", "Fig. 6, 12: blurring", ("blur",),
+     ["insp fit data=images ... && insp train-filter task=blur store=STORE && insp eval ..."]),
+    ("fig7", "Fig. 7, 13: inpainting (30% random pixels; text)", ("inpaint", "inpaint_text"),
+     ["insp fit data=images degradation=mask ... && insp train-filter task=inpaint store=STORE && insp eval ...",
+      "(degradation=text, task=inpaint_text for the text)"]),
+    ("fig8", "Fig. 8, 14: geometry (SDF) smoothing", (), None),
+    ("fig15", "Fig. 15: audio denoising", (), None),
 ]
 README_HEAD = """# Experiments: every table and figure of the paper
 
-Generated by `insp table` from the recorded folders below (do not edit by hand; rebuild with `insp table`).
-A recorded table is a folder holding `table.json` (which table, which options), `runs/` (metrics.json and
-`.hydra/` of every run it was built from) and the files built from them (`<table>.md`, `.csv`, `.png`).
-Record one with `insp table table=table1 runs=[RUN_DIRS] out=experiments/<folder>`; `insp table` rebuilds
-them all and this file from `runs/` alone. Scales: `cpu` = laptop-sized runs of this repository,
-`paper` = the paper's setting; numbers of different scales are never mixed in one table.
+Generated by `insp table` (do not edit by hand: rebuild it, and every recorded table, with `insp table`).
+A recorded table is a folder holding `table.json` (which table, which options, which runs, their commands),
+its runs (in place, or their `metrics.json` and `.hydra/` copied into `runs/`) and the files built from them
+(`<table>.md`, `.csv`, `.png`). Record one with `insp table table=table1 runs=[RUN_DIRS] out=experiments/<folder>`.
+Scales: `cpu` = the laptop-sized runs of this repository, `paper` = the paper's setting; numbers of different
+scales are never mixed in one table. Figures list the images of the recorded runs of their task.
 """
 
 
@@ -688,48 +697,47 @@ def _matches(prefix: str, name: str) -> bool:
 
 
 def readme(root: str | Path, built: dict[Path, tuple[dict, list[Table]]]) -> str:
-    """experiments/README.md: the catalogue of the paper's items with each recorded folder's result."""
+    """experiments/README.md: the catalogue of the paper's items with each recorded result."""
     root = Path(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    runs = [r for r in (read_run(d) for d in _walk_runs(root)) if r.status == STATUS_OK] if root.is_dir() else []
     out = [README_HEAD]
     used: set[Path] = set()
-    for prefix, title, recipe in PAPER_ITEMS:
+    for prefix, title, tasks, recipe in PAPER_ITEMS:
         mine = [f for f in folders if _matches(prefix, f.name)]
         used |= set(mine)
+        shots = [(r, png) for r in runs if r.metrics.get("task") in tasks for png in sorted(r.dir.glob("*.png"))]
         out.append(f"## {title}\n")
-        if not mine:
-            out.append("Not recorded yet." if recipe else "Not reproduced by insp (no experiment in this repository).")
-            if recipe:
-                out.append("\nRecipe:\n\n```bash\n" + "\n".join(recipe) + "\n```")
-            out.append("")
         for f in mine:
-            out += _folder_section(root, f, built.get(f), recipe)
+            out += _folder_section(root, f, built.get(f))
+        for r, png in shots:
+            rel = png.relative_to(root).as_posix()
+            out.append(f"- [`{rel}`]({rel}) — scale {r.scale or '?'} — `{r.command}`")
+        if not mine and not shots:
+            out.append("Not recorded yet." if recipe else "Not reproduced by insp (no experiment in this repository).")
+        if recipe and not (set(mine) & set(built)):
+            out.append("\nRecipe:\n\n```bash\n" + "\n".join(recipe) + "\n```")
+        out.append("")
     rest = [f for f in folders if f not in used and f in built]
     if rest:
         out.append("## Other recorded tables (sweeps)\n")
         for f in rest:
-            out += _folder_section(root, f, built[f], None)
+            out += _folder_section(root, f, built[f])
     return "\n".join(out).rstrip() + "\n"
 
 
-def _folder_section(root: Path, f: Path, built: tuple[dict, list[Table]] | None, recipe) -> list[str]:
-    rel = f.relative_to(root)
-    out = [f"**Folder:** [`{rel}/`]({rel}/)" + (f" — notes and recipe in [{rel}/README.md]({rel}/README.md)"
+def _folder_section(root: Path, f: Path, built: tuple[dict, list[Table]] | None) -> list[str]:
+    rel = f.relative_to(root).as_posix()
+    out = [f"**Folder:** [`{rel}/`]({rel}/)" + (f" — notes in [{rel}/README.md]({rel}/README.md)"
                                                if (f / "README.md").is_file() else "")]
     if built is None:
-        pngs = sorted(p.name for p in f.glob("*.png"))
-        out.append("\nNo recorded table here" + (f"; figures: {', '.join(f'[{p}]({rel}/{p})' for p in pngs)}"
-                                                 if pngs else "") + ".")
-        if recipe:
-            out.append("\nRecipe:\n\n```bash\n" + "\n".join(recipe) + "\n```")
-        return out + [""]
+        return out + ["\nNo table recorded here yet (no table.json).", ""]
     spec, tables = built
-    scales = ", ".join(sorted({str(t.scale) for t in tables}))
-    n = sum(len(t.runs) for t in tables)
-    out.append(f"\n**Scale:** {scales} ({n} runs).")
+    cmds = spec.get("commands", [])
+    out.append(f"\n**Scale:** {', '.join(sorted({str(t.scale) for t in tables}))} "
+               f"({sum(len(t.runs) for t in tables)} runs).")
     out.append("\n**Reproduce** (the recorded commands, then the table):\n\n```bash\n"
-               + "\n".join(spec.get("commands", [])[:12]
-                           + ([f"# ... {len(spec['commands']) - 12} more in {rel}/{SPEC}"] if len(spec.get("commands", [])) > 12 else [])
+               + "\n".join(cmds[:12] + ([f"# ... {len(cmds) - 12} more in {rel}/{SPEC}"] if len(cmds) > 12 else [])
                            + [spec.get("built_by", "")]) + "\n```")
     out.append(f"\n**Latest recorded result** ([`{spec['table']}.md`]({rel}/{spec['table']}.md), "
                f"[`.csv`]({rel}/{spec['table']}.csv)):\n")

@@ -69,7 +69,7 @@ def worker(a) -> None:
     def step():
         net.zero_grad(set_to_none=True)
         if a.worker == "jets":
-            logits = net(net.input_jet(spec, params, coords))
+            logits = net(net.input_jet(spec, params, coords), coords)
         else:
             logits = net.forward_autograd(spec, params, coords)
         logits.sum().backward()

@@ -22,20 +22,21 @@ def _inrs(n: int, channels: int = 1, seed: int = 0):
     return spec, init_params(spec, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-@pytest.mark.parametrize("layers,order,width,channels,augment", [(2, 2, 2, 1, True), (2, 1, 2, 3, False),
-                                                                     (3, 1, 1, 1, False)])
-def test_jets_network_equals_nested_autograd(layers, order, width, channels, augment):
+@pytest.mark.parametrize("layers,order,width,channels,augment,pool", [(2, 2, 2, 1, True, 4), (2, 1, 2, 3, False, 2),
+                                                                          (3, 1, 1, 1, False, 1)])
+def test_jets_network_equals_nested_autograd(layers, order, width, channels, augment, pool):
     """Logits AND gradients w.r.t. every weight agree with the nested-autograd network (float64)."""
     torch.manual_seed(1)
     spec, params = _inrs(2, channels)
     coords = grid_coords(5, dtype=torch.float64)
-    net = InspConvNet(channels, 5, pixel_spacings((28, 28)), layers=layers, order=order, width=width).double()
+    net = InspConvNet(channels, 5, pixel_spacings((28, 28)), layers=layers, order=order, width=width,
+                      pool=pool).double()
     net.calibrate(net.input_jet(spec, params, coords))
     affine = None
     if augment:
         a, t = random_affines(2, rotation=30, zoom=0.2, translate=0.1, generator=torch.Generator().manual_seed(3))
         affine = (a.double(), t.double())
-    jets = net(net.input_jet(spec, params, coords, affine=affine))
+    jets = net(net.input_jet(spec, params, coords, affine=affine), coords)
     ref = net.forward_autograd(spec, params, coords, affine=affine)
     assert jets.shape == ref.shape == (2, 5)
     assert (jets - ref).abs().max() < 1e-10 * max(1.0, ref.abs().max().item())
@@ -75,14 +76,24 @@ def test_evaluation_points_are_a_set():
     """The network sees a set of points: permuting them changes nothing; any number of points works."""
     torch.manual_seed(0)
     spec, params = _inrs(2)
-    net = InspConvNet(1, 10, pixel_spacings((28, 28)), layers=2, order=1, width=4).double()
+    net = InspConvNet(1, 10, pixel_spacings((28, 28)), layers=2, order=1, width=4, pool=3).double()
     coords = grid_coords(12, dtype=torch.float64)
     perm = torch.randperm(coords.shape[0])
-    a = net(net.input_jet(spec, params, coords))
-    b = net(net.input_jet(spec, params, coords[perm]))
+    a = net(net.input_jet(spec, params, coords), coords)
+    b = net(net.input_jet(spec, params, coords[perm]), coords[perm])
     assert (a - b).abs().max() < 1e-12
     random_points = torch.rand(37, 2, dtype=torch.float64) * 2 - 1
-    assert net(net.input_jet(spec, params, random_points)).shape == (2, 10)
+    assert net(net.input_jet(spec, params, random_points), random_points).shape == (2, 10)
+    with pytest.raises(InspError, match="coordinates"):
+        net(net.input_jet(spec, params, coords))
+
+
+def test_cell_pooling_averages_each_cell():
+    net = InspConvNet(1, 10, pixel_spacings((28, 28)), pool=2, width=1)
+    coords = torch.tensor([[-0.9, -0.9], [-0.1, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.9, 0.9], [0.2, 0.2]])
+    feats = torch.tensor([1.0, 3.0, 5.0, 7.0, 10.0, 20.0]).view(1, 6, 1)
+    # cells row-major with x fastest: (x<0, y<0), (x>0, y<0), (x<0, y>0), (x>0, y>0)
+    assert net.pooled(feats, coords).tolist() == [[2.0, 5.0, 7.0, 15.0]]
 
 
 def test_random_affines_are_rotations_times_zoom():
@@ -105,12 +116,12 @@ def test_memory_estimate_grows_with_order_and_bad_settings_fail():
     with pytest.raises(InspError, match="layers >= 1"):
         InspConvNet(1, 10, pixel_spacings((28, 28)), layers=0)
     with pytest.raises(InspError, match="expects an input jet"):
-        small(torch.zeros(2, 6, 10, 1))
+        small(torch.zeros(2, 6, 10, 1), grid_coords(4)[:10])
 
 
 def test_depthwise_cnn_mirrors_the_convnet():
-    net = DepthwiseCNN(3, 10, layers=2, kernel_size=3, width=12)
-    assert net(torch.rand(5, 3, 32, 32)).shape == (5, 10)
+    net = DepthwiseCNN(3, 10, layers=2, kernel_size=3, width=12, pool=4)
+    assert net(torch.rand(5, 3, 32, 32)).shape == (5, 10) and net.head.in_features == 12 * 16
     depthwise = [m for m in net.body if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
     assert [m.groups for m in depthwise] == [3, 12] and depthwise[0].out_channels == 12
 

@@ -29,8 +29,15 @@ TRAIN = ["task=denoise", "fusion.order=2", "fusion.hidden=32", "fusion.layers=2"
 
 
 def insp(*args):
+    """The real `insp` script in a subprocess."""
     return subprocess.run([sys.executable, "-m", "insp_cli.cli", *args], capture_output=True, text=True,
                           env={**os.environ}, cwd=ROOT, timeout=600)
+
+
+def insp_here(*args):
+    """The same command in-process (no second torch import); returns (exit code, stdout, stderr)."""
+    r = CliRunner().invoke(app, list(args))
+    return r.exit_code, r.stdout, r.stderr
 
 
 @pytest.fixture(scope="module")
@@ -50,19 +57,20 @@ def stores(tmp_path_factory):
 def test_train_filter_then_eval_end_to_end(stores):
     d = stores
     ckpt = d / "denoise.safetensors"
-    r = insp("train-filter", *TRAIN, f"store={d / 'train'}", f"filter={ckpt}")
-    assert r.returncode == 0, r.stderr
-    run_dir = Path(r.stdout.split("run dir")[1].split()[0])
+    code, out, err = insp_here("train-filter", *TRAIN, f"store={d / 'train'}", f"filter={ckpt}")
+    assert code == 0, err
+    run_dir = Path(out.split("run dir")[1].split()[0])
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["status"] == "complete" and m["steps"] == 120 and m["train_psnr"] > 15
     meta, tensors = read_filter(ckpt)
     assert meta["complete"] and meta["order"] == 2 and meta["units"] == [32, 32] and meta["task"]["name"] == "denoise"
     assert meta["architecture"]["hidden"] == 32 and "fusion.scaler.mean" in tensors and "rng" in tensors
 
-    r = insp("eval", f"filter={ckpt}", f"store={d / 'test'}", "grid=2")
-    assert r.returncode == 0, r.stderr
-    run_dir = Path(r.stdout.split("run dir")[1].split()[0])
-    assert {"per_image.csv", "table2.md", "table2.csv", "grid.png", "metrics.json"} <= {p.name for p in run_dir.iterdir()}
+    code, out, err = insp_here("eval", f"filter={ckpt}", f"store={d / 'test'}", "grid=2")
+    assert code == 0, err
+    run_dir = Path(out.split("run dir")[1].split()[0])
+    files = {p.name for p in run_dir.iterdir()}
+    assert {"per_image.csv", "table2.md", "table2.csv", "grid.png", "metrics.json"} <= files
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["task"] == "denoise" and m["n_images"] == 2 and m["scale"]["image_size"] == [32, 32]
     assert set(m["rows"]) == {"input", "mean_filter", "median_filter", "gaussian_filter", "insp_net"}
@@ -74,8 +82,8 @@ def test_train_filter_then_eval_end_to_end(stores):
     assert lines[0].startswith("index,method,psnr") and len(lines) == 1 + 2 * 6  # 5 methods + the 2x check
 
     # the same command again: already trained, nothing retrained
-    again = insp("train-filter", *TRAIN, f"store={d / 'train'}", f"filter={ckpt}")
-    assert again.returncode == 0 and "already trained" in again.stdout
+    code, out, _ = insp_here("train-filter", *TRAIN, f"store={d / 'train'}", f"filter={ckpt}")
+    assert code == 0 and "already trained" in out
 
 
 def test_interrupted_training_resumes_to_the_same_filter(stores, tmp_path, monkeypatch):
@@ -116,6 +124,7 @@ def test_edges_and_unsharp_write_grids(stores, tmp_path):
     cfg = compose("train_filter", ["task=edges", f"store={d / 'test'}", "decode.size=64", "decode.samples=2"])
     m = run_train_filter(cfg, tmp_path / "edges")
     assert (tmp_path / "edges" / "edges.png").exists() and m["decode_size"] == [64, 64]
+    assert np.load(tmp_path / "edges" / "edges.npz")["insp"].shape == (2, 64, 64, 1)
     assert m["pearson_vs_sobel"] > 0.5
     cfg = compose("train_filter", ["task=unsharp", f"store={d / 'test'}", "decode.samples=2"])
     m = run_train_filter(cfg, tmp_path / "unsharp")
@@ -140,21 +149,23 @@ def test_bad_input_gives_one_line_and_nonzero_exit(stores, tmp_path, command, ar
     np.save(tmp_path / "bad.npy", np.zeros((3, 32, 32, 3), np.float32))  # 3 images for 4 INRs
     nosrc = tmp_path / "nosrc"
     test = INRStore.open(d / "test")
-    header = StoreHeader(spec=test.spec, source={"size": [32, 32], "channels": 3}, degradation=test.header.degradation, fit=test.header.fit)
+    header = StoreHeader(spec=test.spec, source={"size": [32, 32], "channels": 3},  # no dataset name or split
+                         degradation=test.header.degradation, fit=test.header.fit)
     prepare_store(nosrc, header)
     write_shard(nosrc, header, 0, 2, test.params, test.indices, test.psnr, test.ok)
     subs = {"S_TRAIN": str(d / "train"), "S_TEST": str(d / "test"), "S_WIDE": str(d / "wide"), "CKPT": str(ckpt),
             "S_NOSRC": str(nosrc), "BADNPY": str(tmp_path / "bad.npy"), "S_NONE": str(tmp_path / "none")}
     for k, v in subs.items():
         args = [a.replace(k, v) for a in args]
-    r = CliRunner().invoke(app, [command, *args])  # in-process: the same code path as the `insp` script
-    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
-    assert r.exit_code != 0 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], r.stderr
+    code, _, err = insp_here(command, *args)
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code != 0 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], err
 
 
 def test_bad_input_from_the_real_script():
     r = insp("train-filter", "task=sharpen_everything", "store=nowhere")
-    assert r.returncode == 2 and r.stderr.strip().startswith("error: bad override") and len(r.stderr.strip().splitlines()) == 1
+    assert r.returncode == 2 and r.stderr.strip().startswith("error: bad override")
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_run_eval_direct_matches_paths(stores, tmp_path):

@@ -75,7 +75,8 @@ def test_table1_numbers_paper_columns_failed_runs_and_files(table1_runs, tmp_pat
     assert float(ic["paper_accuracy"]) == 88.1 and ic["runs"] == "2" and ic["scale"] == "cpu"
     assert float(by[("MNIST", "PCA + SVM")]["ours_accuracy"]) == pytest.approx(25.0)
     assert by[("MNIST", "PCA + SVM")]["paper_accuracy"] == "11.3"
-    assert by[("CIFAR-10", "INSP-ConvNet")]["ours_accuracy"] == "" and by[("CIFAR-10", "INSP-ConvNet")]["paper_accuracy"] == "62.5"
+    cifar = by[("CIFAR-10", "INSP-ConvNet")]
+    assert cifar["ours_accuracy"] == "" and cifar["paper_accuracy"] == "62.5"
     assert by[("MNIST", "MLP classifier")]["ours_accuracy"] == "" and by[("MNIST", "MLP classifier")]["runs"] == "0"
     md = (tmp_path / "out" / "table1.md").read_text()
     assert "| MNIST | INSP-ConvNet | 85.0 ± 7.1 | 88.1 |" in md
@@ -102,8 +103,10 @@ def test_mixed_scales_are_refused_or_separated(tmp_path):
 
 
 def test_table2_rows_paper_columns_and_other_tasks(tmp_path):
-    r = {"input": {"psnr": 20.0, "ssim": 0.5, "lpips": 0.4}, "mean_filter": {"psnr": 22.0, "ssim": 0.6, "lpips": None},
-         "median_filter": {"psnr": 21.0, "ssim": 0.55, "lpips": 0.45}, "insp_net": {"psnr": 24.0, "ssim": 0.7, "lpips": 0.3}}
+    r = {"input": {"psnr": 20.0, "ssim": 0.5, "lpips": 0.4},
+         "mean_filter": {"psnr": 22.0, "ssim": 0.6, "lpips": None},
+         "median_filter": {"psnr": 21.0, "ssim": 0.55, "lpips": 0.45},
+         "insp_net": {"psnr": 24.0, "ssim": 0.7, "lpips": 0.3}}
     eval_run(tmp_path / "r", "a", r)
     r2 = json.loads(json.dumps(r))
     r2["insp_net"]["psnr"] = 26.0
@@ -160,7 +163,7 @@ def test_recorded_table_rebuilds_identically_with_readme(table1_runs, tmp_path, 
     folder = exp / "table1_classification"
     spec = json.loads((folder / "table.json").read_text())
     assert spec["table"] == "table1" and len(spec["runs"]) == 6
-    assert all((folder / "runs" / n / ".hydra" / "config.yaml").is_file() for n in spec["runs"])
+    assert all((folder / n / ".hydra" / "config.yaml").is_file() and n.startswith("runs/") for n in spec["runs"])
     assert "insp classify model=insp_convnet seed=0 scale=cpu" in spec["commands"]
     files = {p: p.read_bytes() for p in (folder / "table1.md", folder / "table1.csv", folder / "table1.png",
                                          exp / "README.md")}
@@ -187,7 +190,8 @@ def test_sweep_failures_lists_each_failed_job(table1_runs):
     (["table=table1"], "error: table=table1 needs runs=[DIR,...]"),
     (["table=table1", "runs=[/nonexistent/runs]"], "error: run directory /nonexistent/runs does not exist"),
     (["mixed_scales=maybe", "table=table1", "runs=[RUNS]"], "error: mixed_scales must be refuse or separate"),
-    (["table=table1", "runs=[RUNS]", "scale=paper"], "error: no runs of scale 'paper' (the runs given are of scale cpu)"),
+    (["table=table1", "runs=[RUNS]", "scale=paper"],
+     "error: no runs of scale 'paper' (the runs given are of scale cpu)"),
 ])
 def test_cli_one_line_errors(args, message, table1_runs, workdir):
     # in-process (a subprocess would spend most of its time importing torch)
@@ -198,3 +202,24 @@ def test_cli_one_line_errors(args, message, table1_runs, workdir):
     r = CliRunner().invoke(app, ["table", *[a.replace("RUNS", str(table1_runs)) for a in args]])
     assert r.exit_code == 2 and r.stderr.strip().splitlines() == [r.stderr.strip()], r.stderr
     assert r.stderr.startswith(message), r.stderr
+
+
+def test_runs_inside_the_folder_are_recorded_in_place(tmp_path, workdir):
+    folder = tmp_path / "experiments" / "table2_denoising"
+    rows = {"input": {"psnr": 20.5, "ssim": 0.47, "lpips": 0.41},
+            "insp_net": {"psnr": 23.0, "ssim": 0.6, "lpips": 0.39}}
+    eval_run(folder / "cpu" / "denoise", "eval", rows)
+    make_run(folder / "cpu" / "denoise" / "fit-test", "fit", {"seed": 0}, {"psnr_mean": 20.4})
+    run_table(compose("table", ["table=table2", f"runs=[{folder / 'cpu'}]", f"out={folder}",
+                                f"experiments={folder.parent}"]), tmp_path / "t")
+    assert json.loads((folder / "table.json").read_text())["runs"] == ["cpu/denoise/eval"]
+    assert not (folder / "runs").exists()  # nothing copied: the runs already live in the folder
+    assert "| INSP-Net | 23.00 | 0.600 | 0.390 | 23.86 | 0.65 | 0.38 | 1 |  |" in (folder / "table2.md").read_text()
+    assert "Built from 1 run directories." in (folder.parent / "README.md").read_text()
+
+
+def test_paper_numbers_agree_with_insp_eval():
+    from insp_cli import report
+    from insp_cli.jobs import evaluate
+
+    assert report.PAPER_TABLE2 == evaluate.PAPER_TABLE2  # two copies until one imports the other

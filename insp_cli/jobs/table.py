@@ -63,7 +63,8 @@ def _build(cfg: DictConfig, run: Run, table: str) -> dict:
         options = {"scale": scale, "mixed_scales": str(cfg.mixed_scales), "grid": grid}
         shown = os.path.relpath(out) if not os.path.relpath(out).startswith("..") else str(out)
         built_by = (f"insp table table={table} runs=[RUN_DIRS] out={shown}"
-                    + (f" scale={scale}" if scale else "") + (" mixed_scales=separate" if cfg.mixed_scales == "separate" else "")
+                    + (f" scale={scale}" if scale else "")
+                    + (" mixed_scales=separate" if cfg.mixed_scales == "separate" else "")
                     + "".join(f" grid.{k}={v}" for k, v in (grid or {}).items() if v is not None)
                     + "   # then `insp table` rebuilds it from its runs/")
         record(out, table, [r for r in records if r.dir in used], options, built_by)

@@ -269,8 +269,8 @@ def _train(cfg: DictConfig, run: Run, task: dict) -> dict:
     if start is None:  # finished earlier: report, do not retrain
         old, _ = read_filter(path)
         print(f"filter {path} is already trained ({old['train']['steps']} steps); pass overwrite=true to retrain")
-        return {"filter": str(path), "task": task["name"], "steps": old["train"]["steps"], "resumed_from": old["train"]["steps"],
-                "train_psnr": old["train"].get("final_psnr")}
+        return {"filter": str(path), "task": task["name"], "steps": old["train"]["steps"],
+                "resumed_from": old["train"]["steps"], "train_psnr": old["train"].get("final_psnr")}
 
     t0 = time.time()
     params = store.params.to(device)
@@ -303,11 +303,11 @@ def _train(cfg: DictConfig, run: Run, task: dict) -> dict:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            running.append(loss.item())
+            running.append(loss.detach().item())
             if (step + 1) % every == 0 or step + 1 == steps:
-                psnr = -10 * math.log10(max(float(np.mean(running)), 1e-20))
-                running = []
-                run.log({"loss": float(loss), "train_psnr": psnr, "lr": _lr_at(t, step)}, step=step + 1)
+                mean_loss, running = float(np.mean(running)), []
+                psnr = -10 * math.log10(max(mean_loss, 1e-20))
+                run.log({"loss": mean_loss, "train_psnr": psnr, "lr": _lr_at(t, step)}, step=step + 1)
                 bar.update(bt, completed=step + 1, info=f"psnr {psnr:5.2f} dB")
             if (step + 1) % save_every == 0 and step + 1 < steps:
                 meta["train"]["step"] = step + 1
@@ -413,10 +413,13 @@ def _handmade(cfg: DictConfig, run: Run, task: dict) -> dict:
             corr.append(_pearson(psi[i], disc))
     out = Path(run.dir) / f"{name}.png"
     save_grid(rows, out, titles=titles, scale=max(1, 128 // size))
+    arrays = Path(run.dir) / f"{name}.npz"  # the raw decodings (Psi unclamped, and Phi), for further use
+    np.savez_compressed(arrays, insp=psi.astype(np.float32), decoded=decoded.astype(np.float32),
+                        indices=store.indices[:n])
     run.log_image(name, out, caption=" | ".join(titles))
     key = f"pearson_vs_{ref}"
     metrics = {"task": name, "order": order, "decode_size": list(shape), "n_images": n, key: float(np.mean(corr)),
-               "seconds": round(seconds, 2), "grid": str(out)}
+               "seconds": round(seconds, 2), "grid": str(out), "arrays": str(arrays)}
     print(f"train-filter {name} (hand-made, K={order}): {n} INRs decoded at {shape[0]}x{shape[1]}, mean Pearson r "
           f"vs {ref} {metrics[key]:.3f}\n  grid    {out}\n  run dir {run.dir}")
     return metrics
