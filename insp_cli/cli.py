@@ -31,11 +31,7 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
-        from .jobs import share_cores
-
         try:
-            if HydraConfig.get().mode == RunMode.MULTIRUN:
-                share_cores()
             return job(cfg)
         except InspError as e:
             if HydraConfig.get().mode == RunMode.MULTIRUN:

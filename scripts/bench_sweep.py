@@ -50,16 +50,19 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--limit", type=int, default=128, help="MNIST test INRs in all (4 jobs of limit/4)")
     ap.add_argument("--n-jobs", type=int, default=2)
-    ap.add_argument("--no-share-cores", action="store_true", help="parallel jobs keep all torch threads each")
+    ap.add_argument("--seq-threads", type=int, default=None,
+                    help="OMP_NUM_THREADS of the sequential sweep (default: torch's, one per core)")
     a = ap.parse_args()
-    extra = {"INSP_THREADS": str(os.cpu_count())} if a.no_share_cores else {}
+    # joblib's loky workers already run with OMP_NUM_THREADS = cores / n_jobs
+    seq_env = {"OMP_NUM_THREADS": str(a.seq_threads)} if a.seq_threads else {}
     times: dict[str, list[float]] = {"sequential": [], "parallel": []}
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for rep in range(a.repeats):
             for mode in (("sequential", "parallel") if rep % 2 == 0 else ("parallel", "sequential")):
-                dt, cpu = sweep(mode, tmp, f"{mode}-{rep}", a.limit, a.n_jobs, extra if mode == "parallel" else {})
+                env = seq_env if mode == "sequential" else {}
+                dt, cpu = sweep(mode, tmp, f"{mode}-{rep}", a.limit, a.n_jobs, env)
                 times[mode].append(dt)
                 print(f"  {mode:<10} run {rep}: wall {dt:6.1f} s, cpu {cpu:6.1f} s  (load {os.getloadavg()[0]:.1f})",
                       flush=True)

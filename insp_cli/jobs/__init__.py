@@ -3,7 +3,6 @@ function that tests call with a composed config. Also the Hydra-side helpers of 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 
@@ -47,21 +46,3 @@ def _quote(path: str) -> str:
     # Hydra's override grammar: quote anything beyond plain path characters
     plain = all(c.isalnum() or c in "/._-:+" for c in path)
     return path if plain else "'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def share_cores() -> None:
-    """Inside a job of a local parallel sweep (joblib launcher): give torch cores / n_jobs threads, so that
-    n_jobs processes do not each start one thread per core and fight over the CPU. INSP_THREADS wins."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if os.environ.get("INSP_THREADS"):
-        return
-    launcher = HydraConfig.get().launcher
-    if "joblib" not in str(launcher.get("_target_", "")):
-        return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n_jobs = int(launcher.get("n_jobs") or 1)
-    n_jobs = cores if n_jobs < 0 else n_jobs
-    import torch
-
-    torch.set_num_threads(max(1, cores // max(1, n_jobs)))
