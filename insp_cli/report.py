@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml  # PyYAML, a dependency of Hydra and OmegaConf
+
 from .errors import InspError
 
 TABLES = ("table1", "table2", "grid")
@@ -126,7 +128,8 @@ def read_run(run_dir: str | Path) -> RunRecord:
     try:
         config = OmegaConf.load(cfg_path)
         over = d / ".hydra" / "overrides.yaml"
-        overrides = [str(o) for o in OmegaConf.load(over)] if over.is_file() else []
+        # plain YAML: OmegaConf would resolve the ${...} an override may hold (store=st${fit.steps})
+        overrides = [str(o) for o in (yaml.safe_load(over.read_text()) or [])] if over.is_file() else []
     except Exception as e:  # noqa: BLE001 - any YAML/OmegaConf failure is one line about this file
         raise InspError(f"{cfg_path} is unreadable ({type(e).__name__})") from None
     metrics: dict = {}
@@ -144,9 +147,7 @@ def read_run(run_dir: str | Path) -> RunRecord:
 
 
 def _hydra_job_name(d: Path) -> str | None:
-    import yaml  # hydra.yaml holds interpolations that only resolve inside Hydra: read it as plain YAML
-
-    p = d / ".hydra" / "hydra.yaml"
+    p = d / ".hydra" / "hydra.yaml"  # read as plain YAML: its interpolations only resolve inside Hydra
     try:
         name = yaml.safe_load(p.read_text())["hydra"]["job"]["name"] if p.is_file() else None
     except (OSError, yaml.YAMLError, KeyError, TypeError):
@@ -606,18 +607,16 @@ def _record_name(d: Path) -> str:
 def sweep_commands(records: list[RunRecord]) -> list[str]:
     """The commands that made these runs: a sweep's own command line (its multirun.yaml) for runs of a sweep,
     else each run's command. Hydra's pinned sweep dir is left out (it is a time stamp, not a setting)."""
-    from omegaconf import OmegaConf
-
     out = []
     for r in records:
         sweep = r.dir.parent / "multirun.yaml"
         cmd = r.command
         if sweep.is_file():
             try:
-                h = OmegaConf.load(sweep).hydra.overrides
-                args = [str(a) for a in h.hydra if not str(a).startswith("hydra.sweep.dir=")] + [str(a) for a in h.task]
-                cmd = " ".join(["insp", r.job, "-m"] + [shlex.quote(a) for a in args])
-            except Exception:  # noqa: BLE001 - a foreign multirun.yaml: fall back to the job's own command
+                h = yaml.safe_load(sweep.read_text())["hydra"]["overrides"]
+                args = [str(a) for a in h["hydra"] if not str(a).startswith(("hydra.sweep.dir=", "hydra.mode="))]
+                cmd = " ".join(["insp", r.job, "-m"] + [shlex.quote(a) for a in args + [str(a) for a in h["task"]]])
+            except (OSError, yaml.YAMLError, KeyError, TypeError):  # a foreign multirun.yaml: the job's own
                 pass
         out.append(cmd)
     return list(dict.fromkeys(out))
@@ -670,14 +669,14 @@ PAPER_ITEMS = [
     ("fig1", "Fig. 1, 2: method diagrams", (), None),
     ("fig3", "Fig. 3, 9: edge detection (hand-made Π: gradient magnitude)", ("edges",),
      ["insp fit data=images && insp train-filter task=edges store=stores/images-train-clean-w64d3-s0 decode.size=256"]),
-    ("fig4", "Fig. 4, 10: denoising", ("denoise",), ["as Table 2: `insp eval` writes grid.png"]),
+    ("fig4", "Fig. 4, 10: denoising", ("denoise",), ["# as Table 2: insp eval writes grid.png (input | INSP-Net | baselines | ground truth)"]),
     ("fig5", "Fig. 5, 11: deblurring", ("deblur",),
      ["insp fit data=images degradation=blur ... && insp train-filter task=deblur store=STORE && insp eval ..."]),
     ("fig6", "Fig. 6, 12: blurring", ("blur",),
      ["insp fit data=images ... && insp train-filter task=blur store=STORE && insp eval ..."]),
     ("fig7", "Fig. 7, 13: inpainting (30% random pixels; text)", ("inpaint", "inpaint_text"),
      ["insp fit data=images degradation=mask ... && insp train-filter task=inpaint store=STORE && insp eval ...",
-      "(degradation=text, task=inpaint_text for the text)"]),
+      "# text removal: degradation=text, task=inpaint_text"]),
     ("fig8", "Fig. 8, 14: geometry (SDF) smoothing", (), None),
     ("fig15", "Fig. 15: audio denoising", (), None),
 ]
@@ -730,11 +729,14 @@ def _folder_section(root: Path, f: Path, built: tuple[dict, list[Table]] | None)
     rel = f.relative_to(root).as_posix()
     out = [f"**Folder:** [`{rel}/`]({rel}/)" + (f" — notes in [{rel}/README.md]({rel}/README.md)"
                                                if (f / "README.md").is_file() else "")]
+    scripts = sorted(p.name for p in f.glob("*.sh"))
+    if scripts:
+        out.append("\n**Scripts:** " + ", ".join(f"[`{n}`]({rel}/{n})" for n in scripts))
     if built is None:
-        return out + ["\nNo table recorded here yet (no table.json).", ""]
+        return out + ["\nNo table recorded here yet (no table.json)."]
     spec, tables = built
     cmds = spec.get("commands", [])
-    out.append(f"\n**Scale:** {', '.join(sorted({str(t.scale) for t in tables}))} "
+    out.append(f"\n**Scale:** {', '.join(sorted({t.scale or 'unlabelled' for t in tables}))} "
                f"({sum(len(t.runs) for t in tables)} runs).")
     out.append("\n**Reproduce** (the recorded commands, then the table):\n\n```bash\n"
                + "\n".join(cmds[:12] + ([f"# ... {len(cmds) - 12} more in {rel}/{SPEC}"] if len(cmds) > 12 else [])

@@ -36,7 +36,8 @@ def _rebuild_all(cfg: DictConfig) -> dict:
         raise InspError(f"{root}/ does not exist: run insp table from the repository root or pass experiments=PATH")
     built, readme = rebuild_recorded(root)
     for folder, tables in built:
-        print(f"rebuilt {folder}: {', '.join(f'{t.id} [{t.scale}] from {len(t.runs)} runs' for t in tables)}")
+        parts = [f"{t.id} [scale {t.scale or 'unlabelled'}] from {len(t.runs)} runs" for t in tables]
+        print(f"rebuilt {folder}: {', '.join(parts)}")
     print(f"{len(built)} recorded tables rebuilt\n  readme  {readme}")
     return {"table": "all", "recorded": [str(f) for f, _ in built], "readme": str(readme)}
 
@@ -76,7 +77,7 @@ def _build(cfg: DictConfig, run: Run, table: str) -> dict:
     failed = sum(len(t.failed) for t in tables)
     print(to_markdown(tables))
     print(f"{table}: {len(used)} runs" + (f" ({failed} did not complete, marked)" if failed else "")
-          + f", scale {', '.join(str(t.scale) for t in tables)}"
+          + f", scale {', '.join(t.scale or 'unlabelled' for t in tables)}"
           + "".join(f"\n  {f.suffix[1:]:<7} {f}" for f in files)
           + "".join(f"\n  out     {f}" for f in out_files if f.suffix in (".md", ".csv"))
           + f"\n  run dir {run.dir}")
