@@ -39,8 +39,8 @@ from torch import nn
 
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, siren_forward
-from insp_cli.jets import (derivative_combination, jet_affine, jet_channel_mix, jet_relu, jet_space, siren_jet,
-                          to_pixel_units)
+from insp_cli.jets import (derivative_combination, from_taylor, jet_affine, jet_channel_mix, jet_relu, jet_space,
+                          siren_jet, to_pixel_units, to_taylor)
 
 NORM_EPS = 1e-5
 
@@ -78,6 +78,56 @@ def random_affines(n: int, rotation: float = 0.0, zoom: float = 0.0, translate: 
     return a, u[:, 2:] * translate
 
 
+ACTIVATIONS = ("relu", "softplus")
+
+
+def _softplus_derivatives(u: torch.Tensor, k: int) -> list[torch.Tensor]:
+    """softplus and its first k derivatives at u: sigma' = s = sigmoid(u), and every further derivative is a
+    polynomial p(s) whose derivative is p'(s) s (1 - s)."""
+    s = torch.sigmoid(u)
+    out = [torch.nn.functional.softplus(u)]
+    poly = [0.0, 1.0]  # coefficients of p_1(s) = s, lowest power first
+    for _ in range(k):
+        out.append(sum(c * s**i for i, c in enumerate(poly) if c))
+        dp = [i * c for i, c in enumerate(poly)][1:]  # p'(s)
+        # p'(s) * (s - s^2)
+        nxt = [0.0] * (len(dp) + 2)
+        for i, c in enumerate(dp):
+            nxt[i + 1] += c
+            nxt[i + 2] -= c
+        poly = nxt
+    return out
+
+
+def jet_activation(jet: torch.Tensor, space, name: str) -> torch.Tensor:
+    """Jet of sigma(y) for sigma = relu | softplus: (N, M, Q, C) -> (N, M, Q, C), M = space.size.
+
+    ReLU is ``jets.jet_relu``. A smooth sigma is composed with the Taylor polynomial of y (Faa di Bruno by
+    Horner): sigma(y0 + d) = sum_k sigma^(k)(y0) / k! d^k, d = y - y0 without its constant term, products
+    truncated at the jet's order. Unlike ReLU's (a mask times y's jet) it carries products of derivatives
+    (e.g. |grad y|^2 in the second derivatives), which a next layer can combine.
+    """
+    if name == "relu":
+        return jet_relu(jet)
+    if name != "softplus":
+        raise InspError(f"unknown activation {name!r} (choose from {', '.join(ACTIVATIONS)})")
+    K = space.order
+    coef = to_taylor(jet, space)
+    blocks = [coef[:, space.block(d)] for d in range(K + 1)]
+    derivs = _softplus_derivatives(blocks[0], K)  # each (N, 1, Q, C)
+    # Horner: r = c_K; r = c_k + d * r for k = K-1 .. 0, with c_k = sigma^(k)(y0) / k!
+    r = [derivs[K] / math.factorial(K)] + [torch.zeros_like(b) for b in blocks[1:]]
+    for k in range(K - 1, -1, -1):
+        prod = [derivs[k] / math.factorial(k)]
+        for d in range(1, K + 1):
+            terms = [(blocks[j][:, :, None] * r[d - j][:, None]).flatten(1, 2)  # (N, n_j * n_{d-j}, Q, C)
+                     for j in range(1, d + 1)]
+            idx = torch.cat([space.tensor(("outer", d, j), jet.device) for j in range(1, d + 1)])
+            prod.append(blocks[d].new_zeros(blocks[d].shape).index_add(1, idx, torch.cat(terms, dim=1)))
+        r = prod
+    return from_taylor(torch.cat(r, dim=1), space)
+
+
 class InspConv(nn.Module):
     """One INSP-Conv layer on jets: derivative combination (depthwise) -> 1x1 mix -> InstanceNorm -> ReLU.
 
@@ -87,9 +137,11 @@ class InspConv(nn.Module):
     """
 
     def __init__(self, m: int, order: int, in_channels: int, out_channels: int, multiplier: int = 1,
-                 norm: bool = True, relu: bool = True):
+                 norm: bool = True, activation: str | None = "relu"):
         super().__init__()
-        self.m, self.order, self.norm, self.relu = m, order, norm, relu
+        if activation is not None and activation not in ACTIVATIONS:
+            raise InspError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
+        self.m, self.order, self.norm, self.activation = m, order, norm, activation
         self.in_channels, self.multiplier, self.out_channels = in_channels, multiplier, out_channels
         mk = jet_space(m, order).size
         # with alpha_scale (set by calibrate) every derivative starts with the same expected weight
@@ -148,7 +200,9 @@ class InspConv(nn.Module):
         if self.norm:
             value = z[:, 0]  # (N, Q, C)
             z = self.normalize(z, value.mean(dim=1), value.var(dim=1, unbiased=False))
-        return jet_relu(z) if self.relu else z
+        if self.activation is None:
+            return z
+        return jet_activation(z, jet_space(self.m, order_out), self.activation)
 
 
 class InspConvNet(nn.Module):
@@ -164,7 +218,8 @@ class InspConvNet(nn.Module):
     """
 
     def __init__(self, in_channels: int, num_classes: int, spacing: tuple[float, ...], layers: int = 2,
-                 order: int = 2, width: int = 32, pool: int = 4, final_norm: bool | None = None):
+                 order: int = 2, width: int = 32, pool: int = 4, final_norm: bool | None = None,
+                 activation: str = "relu"):
         super().__init__()
         if layers < 1 or order < 1 or width < 1 or pool < 1:
             raise InspError(f"INSP-ConvNet needs layers >= 1, order >= 1, width >= 1, pool >= 1 "
@@ -180,7 +235,7 @@ class InspConvNet(nn.Module):
         # measured chance-level training accuracy), so there it keeps its scale (a bias instead of the norm).
         final_norm = pool > 1 if final_norm is None else final_norm
         convs = [InspConv(self.m, order, c_in, width, multiplier=mult if i == 0 else 1,
-                          norm=i < layers - 1 or final_norm)
+                          norm=i < layers - 1 or final_norm, activation=activation)
                  for i, c_in in enumerate([in_channels] + [width] * (layers - 1))]
         self.convs = nn.ModuleList(convs)
         self.head = nn.Linear(width * pool**self.m, num_classes)
@@ -296,7 +351,9 @@ class InspConvNet(nn.Module):
                     ref = z if l == last else pre_norm(l, u.detach().requires_grad_(True))
                     stats[l] = (ref.mean(dim=1), ref.var(dim=1, unbiased=False))
                 z = conv.normalize(z.unsqueeze(1), *stats[l])[:, 0]
-            return torch.relu(z) if conv.relu else z
+            if conv.activation is None:
+                return z
+            return torch.relu(z) if conv.activation == "relu" else torch.nn.functional.softplus(z)
 
         with torch.enable_grad():
             u = (coords / h).detach().requires_grad_(True)

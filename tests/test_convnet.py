@@ -59,9 +59,9 @@ def test_layer_output_is_instance_normalised_jet_of_lower_order():
     conv = net.convs[0]
     z = conv.pre_norm(jet, order_out=2)
     assert z.shape == (3, jet_space(2, 2).size, 81, 4)
-    conv.relu = False
+    conv.activation = None
     y = conv(jet, order_out=2)
-    conv.relu = True
+    conv.activation = "relu"
     assert y[:, 0].mean(dim=1).abs().max() < 1e-10
     var = z[:, 0].var(dim=1, unbiased=False)
     assert torch.allclose(y[:, 0].var(dim=1, unbiased=False), var / (var + 1e-5), atol=1e-10)  # eps of InstanceNorm
