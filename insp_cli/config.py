@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-import torch
-
 from .errors import InspError
 
 
@@ -47,13 +44,18 @@ def compose(config_name: str, overrides: list[str] | None = None):
 
 
 def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
-def pick_device(name: str = "auto") -> torch.device:
+def pick_device(name: str = "auto"):
     """The one place that picks the device: ``auto`` = CUDA when available, else CPU."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -67,6 +69,8 @@ def pick_device(name: str = "auto") -> torch.device:
 def threads_from_env() -> None:
     n = os.environ.get("INSP_THREADS")
     if n:
+        import torch
+
         torch.set_num_threads(int(n))
 
 
@@ -93,20 +97,22 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
             continue
         plain.append(a)
     try:
-        parsed = OverridesParser.create().parse_overrides(plain)
-        single = []
-        for o in parsed:
-            if o.is_sweep_override():
-                first = next(iter(o.sweep_string_iterator()), None)
-                if first is None:
-                    continue
-                single.append(f"{o.get_key_element()}={first}")
-            else:
-                single.append(o.input_line)
-        cfg = compose_with_hydra(config_name, single)
         from omegaconf import OmegaConf
 
-        OmegaConf.to_container(cfg, resolve=True)  # surfaces bad interpolations now, not mid-job
+        parsed = OverridesParser.create().parse_overrides(plain)
+        base, sweeps = [], []
+        for o in parsed:
+            if o.is_sweep_override():
+                values = [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+                if values:
+                    base.append(values[0])
+                    sweeps.append((len(base) - 1, values[1:]))
+            else:
+                base.append(o.input_line)
+        variants = [base] + [base[:i] + [v] + base[i + 1:] for i, rest in sweeps for v in rest]
+        for overrides in variants:  # every value of every sweep, the others at their first value
+            cfg = compose_with_hydra(config_name, overrides)
+            OmegaConf.to_container(cfg, resolve=True)  # surfaces bad interpolations now, not mid-job
     except (HydraException, OmegaConfBaseException, ValueError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InspError(f"bad override: {first_line}") from None

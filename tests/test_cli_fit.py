@@ -142,3 +142,25 @@ def test_configs_are_found_from_an_installed_wheel(tmp_path):
     assert r.returncode == 0, r.stderr
     conf, name = r.stdout.split()
     assert conf.startswith(str(tmp_path / "site")) and name == "images"
+
+
+def test_extending_a_store_reuses_it_without_overlap(workdir):
+    fit_job.run_fit(compose("fit", TINY + ["data.limit=2", f"store={workdir}/st"]), workdir / "r1")
+    fit_job.run_fit(compose("fit", TINY + ["data.limit=6", f"store={workdir}/st"]), workdir / "r2")
+    assert json.loads((workdir / "r2" / "metrics.json").read_text())["fitted_now"] == 4
+    assert list(INRStore.open(workdir / "st").indices) == list(range(6))
+
+
+def test_missing_ranges_cut_around_finished_shards():
+    assert fit_job.missing_ranges(0, 10, 4, []) == [(0, 4), (4, 8), (8, 10)]
+    assert fit_job.missing_ranges(0, 10, 4, [(0, 2), (4, 8)]) == [(2, 4), (8, 10)]
+    assert fit_job.missing_ranges(3, 5, 4, [(0, 4)]) == [(4, 5)]
+
+
+def test_every_sweep_value_is_checked():
+    from insp_cli.config import check_overrides
+
+    with pytest.raises(InspError, match="bad"):
+        check_overrides("fit", ["-m", "data.limit=2", "data=mnist,nope"])
+    with pytest.raises(InspError, match="bad fit settings"):
+        fit_job.fit_settings(compose("fit", ["fit.lr=oops"]))

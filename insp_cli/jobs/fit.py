@@ -45,11 +45,33 @@ def part_range(start: int, stop: int, shard: int, num_shards: int, shard_size: i
     return (mine[0][0], mine[-1][1]) if mine else (stop, stop)
 
 
+def missing_ranges(start: int, stop: int, shard_size: int, done: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The pieces of the shard grid over [start, stop) that no finished shard covers yet.
+
+    A store extended with a larger data.limit, or fitted by parts, reuses what is there: a piece is cut around
+    finished shards, so shards never overlap.
+    """
+    out = []
+    for a, b in shard_ranges(start, stop, shard_size):
+        gaps = [(a, b)]
+        for da, db in done:
+            gaps = [g for ga, gb in gaps for g in ((ga, min(gb, da)), (max(ga, db), gb)) if g[0] < g[1]]
+        out += gaps
+    return out
+
+
 def fit_settings(cfg: DictConfig) -> FitSettings:
     f = cfg.fit
-    return FitSettings(steps=int(f.steps), lr=float(f.lr), lr_final=float(f.lr_final),
-                       batch_pixels=None if f.batch_pixels is None else int(f.batch_pixels),
-                       target_psnr=None if f.target_psnr is None else float(f.target_psnr), retries=int(f.retries))
+    try:
+        s = FitSettings(steps=int(f.steps), lr=float(f.lr), lr_final=float(f.lr_final),
+                        batch_pixels=None if f.batch_pixels is None else int(f.batch_pixels),
+                        target_psnr=None if f.target_psnr is None else float(f.target_psnr), retries=int(f.retries))
+        batch, shard = int(f.batch_size), int(f.shard_size)
+    except (TypeError, ValueError) as e:
+        raise InspError(f"bad fit settings: {e}") from None
+    if s.steps < 1 or not s.lr > 0 or batch < 1 or shard < 1:
+        raise InspError("fit.steps, fit.lr, fit.batch_size and fit.shard_size must be positive")
+    return s
 
 
 def fit_job(cfg: DictConfig) -> float | None:
@@ -74,6 +96,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     if len(images) == 0:
         raise InspError(f"no images selected from {d.name} {d.split} (start={d.start}, limit={d.limit})")
     lo, hi = int(images.indices[0]), int(images.indices[-1]) + 1
+    settings = fit_settings(cfg)
     shard_size = int(cfg.fit.shard_size)
     lo, hi = part_range(lo, hi, int(d.shard), int(d.num_shards), shard_size)
     keep = (images.indices >= lo) & (images.indices < hi)
@@ -84,14 +107,12 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     h, w, c = images.images.shape[1:]
     spec = SirenSpec(in_features=2, out_features=c, hidden=int(cfg.model.hidden), depth=int(cfg.model.depth),
                      omega0=float(cfg.model.omega0))
-    settings = fit_settings(cfg)
     source = {k: v for k, v in images.meta.items() if k not in ("start", "limit", "root")}
     source["size"] = [int(h), int(w)]
     header = StoreHeader(spec=spec, source=source, degradation=degraded.params,
                          fit={**settings.__dict__, "seed": int(cfg.seed), "shard_size": shard_size})
     store_dir = prepare_store(cfg.store, header)
-    done = finished_shards(store_dir)
-    todo = [r for r in shard_ranges(lo, hi, shard_size) if r not in done]
+    todo = missing_ranges(lo, hi, shard_size, list(finished_shards(store_dir)))
     n_total = hi - lo
     log.info("fit %d %s %s INRs [%d, %d) -> %s (%d to fit, %d already done); SIREN %dx%d, %d params, %s",
              n_total, d.name, d.split, lo, hi, store_dir, sum(b - a for a, b in todo),
