@@ -22,15 +22,15 @@ def _inrs(n: int, channels: int = 1, seed: int = 0):
     return spec, init_params(spec, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-@pytest.mark.parametrize("layers,order,width,channels,augment,pool", [(2, 2, 2, 1, True, 4), (2, 1, 2, 3, False, 2),
-                                                                          (3, 1, 1, 1, False, 1)])
-def test_jets_network_equals_nested_autograd(layers, order, width, channels, augment, pool):
+@pytest.mark.parametrize("layers,order,width,channels,augment,pool,activation", [
+    (2, 2, 2, 1, True, 4, "relu"), (2, 1, 2, 3, False, 2, "softplus"), (3, 1, 1, 1, False, 1, "relu")])
+def test_jets_network_equals_nested_autograd(layers, order, width, channels, augment, pool, activation):
     """Logits AND gradients w.r.t. every weight agree with the nested-autograd network (float64)."""
     torch.manual_seed(1)
     spec, params = _inrs(2, channels)
     coords = grid_coords(5, dtype=torch.float64)
     net = InspConvNet(channels, 5, pixel_spacings((28, 28)), layers=layers, order=order, width=width,
-                      pool=pool).double()
+                      pool=pool, activation=activation).double()
     net.calibrate(net.input_jet(spec, params, coords))
     affine = None
     if augment:

@@ -140,7 +140,7 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
     augment = _augmenting(cfg)
     if mc.kind == "insp_convnet":
         model = InspConvNet(c, len(classes), pixel_spacings(size), layers=int(mc.layers), order=int(mc.order),
-                            width=int(mc.width), pool=int(mc.pool))
+                            width=int(mc.width), pool=int(mc.pool), activation=str(mc.activation))
         side = size if mc.points is None else (int(mc.points), int(mc.points))
         coords = grid_coords(side, device=device)
         m_in = jet_space(2, model.input_order).size
@@ -156,7 +156,7 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
         from ..baselines.depthwise_cnn import DepthwiseCNN
 
         model = DepthwiseCNN(c, len(classes), layers=int(mc.layers), kernel_size=int(mc.kernel_size),
-                             width=int(mc.width), pool=int(mc.pool))
+                             width=int(mc.width), pool=int(mc.pool), activation=str(mc.activation))
         coords = grid_coords(size, device=device)
         per_inr = coords.shape[0] * c * 4
 
