@@ -279,3 +279,39 @@ class PixelSampler:
         feats = jet_features(pixel_jets(self.spec, self.params[img], self.coords[pix], self.order,
                                         self.size)).float()
         return feats.reshape(k * per, -1)[:batch], self.targets[img[:, None], pix].reshape(k * per, -1)[:batch]
+
+
+def dihedral_tables(order: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 8 flips/quarter turns of the plane acting on a 2-D jet: (index (8, M), sign (8, M)).
+
+    For Phi'(x, y) = Phi(s_x x, s_y y), D^(a, b) Phi' = s_x^a s_y^b D^(a, b) Phi at the mapped point; for
+    Phi'(x, y) = Phi(s_y y, s_x x) it is s_x^a s_y^b D^(b, a) Phi. So jet'[i] = sign[i] * jet[index[i]].
+    """
+    space = jet_space(2, order)
+    index, sign = [], []
+    for swap in (False, True):
+        for sx in (1, -1):
+            for sy in (1, -1):
+                index.append([space.index[(b, a) if swap else (a, b)] for a, b in space.alphas])
+                sign.append([sx ** a * sy ** b for a, b in space.alphas])
+    return torch.tensor(index), torch.tensor(sign, dtype=torch.float32)
+
+
+def augment(features: torch.Tensor, targets: torch.Tensor, order: int, generator: torch.Generator
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random flips / quarter turns and colour-channel permutations, one per point.
+
+    features: (B, c * M) channel major; targets: (B, c). The geometric maps act on the jet (``dihedral_tables``)
+    and leave the target pixel alone; a channel permutation moves features and target together. Both keep
+    i.i.d. pixel noise i.i.d., so a denoiser learns the same task on more varied signals (with 27 small
+    training images, the MLP otherwise learns one image set's orientations and hues).
+    """
+    b, c = targets.shape
+    x = features.reshape(b, c, -1)
+    index, sign = dihedral_tables(order)
+    g = torch.randint(8, (b,), generator=generator)
+    idx = index[g].to(x.device)[:, None, :].expand_as(x)
+    x = torch.gather(x, 2, idx) * sign[g].to(x)[:, None, :]
+    perm = torch.argsort(torch.rand(b, c, generator=generator), dim=1).to(x.device)
+    x = torch.gather(x, 1, perm[:, :, None].expand_as(x))
+    return x.reshape(b, -1), torch.gather(targets, 1, perm)

@@ -11,10 +11,11 @@ import torch
 
 from insp_cli.baselines.depthwise_cnn import DepthwiseCNN
 from insp_cli.baselines.weight_space import WeightMLP, WeightStandardizer, pca_svm
-from insp_cli.convnet import InspConvNet, pixel_spacings, random_affines
+from insp_cli.convnet import InspConvNet, jet_activation, pixel_spacings, random_affines
 from insp_cli.errors import InspError
-from insp_cli.inr.siren import SirenSpec, grid_coords, init_params
-from insp_cli.jets import jet_space
+from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
+from insp_cli.jets import jet_space, siren_jet
+from insp_cli.jets_reference import nested_autograd_jet
 
 
 def _inrs(n: int, channels: int = 1, seed: int = 0):
@@ -45,6 +46,17 @@ def test_jets_network_equals_nested_autograd(layers, order, width, channels, aug
     for a, b in zip(g_jets, g_ref):
         assert (a - b).abs().max() <= 1e-8 * max(1e-3, b.abs().max().item())
     assert any(g.abs().max() > 1e-6 for g in g_jets[:-2])  # the conv weights really receive gradient
+
+
+@pytest.mark.parametrize("name, fn", [("softplus", torch.nn.functional.softplus), ("relu", torch.relu)])
+def test_activation_jets_match_nested_autograd(name, fn):
+    spec, params = _inrs(2)
+    coords = grid_coords(6, dtype=torch.float64)
+    jet = siren_jet(spec, params, coords, 4) * 3  # * 3: values on both sides of ReLU's kink
+    ref = nested_autograd_jet(lambda x: fn(3 * siren_forward(spec, params, x)), coords.expand(2, -1, -1), 4)
+    got = jet_activation(jet, jet_space(2, 4), name)
+    scale = ref.abs().amax(dim=(0, 2, 3)).clamp_min(1e-12)
+    assert ((got - ref).abs().amax(dim=(0, 2, 3)) / scale).max() < 1e-10
 
 
 def test_layer_output_is_instance_normalised_jet_of_lower_order():

@@ -12,7 +12,8 @@ from skimage import data, transform
 from insp_cli.baselines.classical import gaussian_filter, sobel
 from insp_cli.errors import InspError
 from insp_cli.filters import (HANDMADE, FeatureScaler, INSPFilter, LearnedFusion, PixelSampler, box_downsample,
-                              grid_spacing, gradient_magnitude, jet_features, pixel_jets, subpixel_grid)
+                              augment, dihedral_tables, grid_spacing, gradient_magnitude, jet_features, pixel_jets,
+                              subpixel_grid)
 from insp_cli.inr.fit import FitSettings, fit_inrs
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
 
@@ -142,3 +143,28 @@ def test_psi_decodes_at_any_resolution(fitted):
     block = g.reshape(6, 10, 2).reshape(3, 2, 5, 2, 2).mean(dim=(1, 3))
     torch.testing.assert_close(block.reshape(-1, 2), grid_coords((3, 5)))
     assert jet_features(torch.zeros(2, 6, 5, 3)).shape == (2, 5, 18)
+
+
+def test_dihedral_augmentation_is_the_jet_of_the_flipped_inr():
+    """Table entry (swap, s_x, s_y) = the jet of x -> Phi(A x) with A = diag(s_x, s_y) or [[0, s_y], [s_x, 0]]."""
+    from insp_cli.jets import siren_jet
+
+    spec = SirenSpec(2, 1, 16, 2)
+    p = init_params(spec, 1, generator=torch.Generator().manual_seed(1)).double()
+    x = torch.tensor([[0.3, -0.2]], dtype=torch.float64)
+    index, sign = dihedral_tables(3)
+    k = 0
+    for swap in (False, True):
+        for sx in (1.0, -1.0):
+            for sy in (1.0, -1.0):
+                a = torch.tensor([[0.0, sy], [sx, 0.0]] if swap else [[sx, 0.0], [0.0, sy]], dtype=torch.float64)
+                want = siren_jet(spec, p, x, 3, affine=(a[None], torch.zeros(1, 2, dtype=torch.float64)))[0, :, 0, 0]
+                at = siren_jet(spec, p, x @ a.T, 3)[0, :, 0, 0]
+                torch.testing.assert_close(sign[k].double() * at[index[k]], want)
+                k += 1
+    # a channel permutation moves a channel's jet together with its target; values (order 0) never flip sign
+    feats = torch.randn(50, 3, 10)
+    feats[:, :, 0] = torch.arange(3.0)
+    fa, ta = augment(feats.reshape(50, 30), torch.arange(3.0).expand(50, 3), 3, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(fa.view(50, 3, 10)[:, :, 0], ta)
+    assert len({tuple(t.tolist()) for t in ta}) == 6  # all six permutations occur

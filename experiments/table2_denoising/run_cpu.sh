@@ -12,9 +12,10 @@ F=filters/table2-cpu
 # The INR: SIREN 3x128, omega0 30, 300 full-batch Adam steps (1e-3 -> 5e-5): it memorises the degraded image,
 # as in the paper (its noisy inputs decode at 20.5 dB, the noisy images' own PSNR).
 FIT=(data=images model.hidden=128 model.depth=3 fit.steps=300 fit.lr=1e-3 fit.lr_final=5e-5 tracking.mode=disabled)
-# Pi: MLP 4x256 on the jets up to order 4 (45 features for RGB); AdamW 1e-3 -> 1e-5 cosine, 600 steps x 4096 px.
-TRAIN=(fusion.order=4 fusion.hidden=256 fusion.layers=4 train.steps=600 train.batch_points=4096 train.lr=1e-3
-       train.lr_final=1e-5 tracking.mode=disabled)
+# Pi: MLP 4x256 on the jets up to order 4 (45 features for RGB); AdamW 1e-3 -> 1e-5 cosine, 1200 steps x 4096
+# random pixels, each randomly flipped / turned (on the jet) and colour-permuted.
+TRAIN=(fusion.order=4 fusion.hidden=256 fusion.layers=4 train.steps=1200 train.batch_points=4096 train.lr=1e-3
+       train.lr_final=1e-5 train.augment=true tracking.mode=disabled)
 EVAL=(scale=cpu tracking.mode=disabled)
 
 timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt

@@ -156,7 +156,7 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
         from ..baselines.depthwise_cnn import DepthwiseCNN
 
         model = DepthwiseCNN(c, len(classes), layers=int(mc.layers), kernel_size=int(mc.kernel_size),
-                             width=int(mc.width), pool=int(mc.pool), activation=str(mc.activation))
+                             width=int(mc.width), pool=int(mc.pool))
         coords = grid_coords(size, device=device)
         per_inr = coords.shape[0] * c * 4
 

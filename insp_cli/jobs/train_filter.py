@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 from ..config import pick_device, seed_everything
 from ..data import degrade, load_images
 from ..errors import InspError
-from ..filters import HANDMADE, INSPFilter, LearnedFusion, PixelSampler
+from ..filters import HANDMADE, INSPFilter, LearnedFusion, PixelSampler, augment
 from ..inr.siren import SirenSpec
 from ..inr.store import INRStore
 from ..tracking import Run
@@ -281,9 +281,9 @@ def _train(cfg: DictConfig, run: Run, task: dict) -> dict:
         feats, _ = sampler.sample(int(t["stat_points"]), torch.Generator().manual_seed(int(cfg.seed) + 1))
         fusion.scaler.fit(feats, channels=c)
     log.info("train-filter %s: %d INRs %dx%d, K=%d (%d features), Pi %dx%d, %d steps of %d points from step %d, "
-             "features %s, %s", task["name"], len(store), h, w, order, sampler.num_features, fz["layers"],
-             fz["hidden"], t["steps"], t["batch_points"], start, "cached" if sampler.cache is not None else "per batch",
-             device)
+             "features %s, augment %s, %s", task["name"], len(store), h, w, order, sampler.num_features,
+             fz["layers"], fz["hidden"], t["steps"], t["batch_points"], start,
+             "cached" if sampler.cache is not None else "per batch", bool(t["augment"]), device)
 
     steps, batch, every = int(t["steps"]), int(t["batch_points"]), int(t["log_every"])
     save_every = int(t["save_every"])
@@ -295,6 +295,8 @@ def _train(cfg: DictConfig, run: Run, task: dict) -> dict:
         bt = bar.add_task("train", total=steps, completed=start, info="")
         for step in range(start, steps):
             x, y = sampler.sample(batch, gen)
+            if t["augment"]:
+                x, y = augment(x, y, order, gen)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(t, step)
             loss = (fusion(x) - y).pow(2).mean()
