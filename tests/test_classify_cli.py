@@ -99,14 +99,14 @@ def test_augmented_training_runs_through_the_coordinates(stores, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- bad input
 
-def _write_store(path: Path, like: INRStore, spec=None, labels="same") -> Path:
+def _write_store(path: Path, like: INRStore, spec=None, labels: np.ndarray | None | str = "same") -> Path:
     spec = spec or like.spec
     header = StoreHeader(spec=spec, source=like.header.source, degradation=like.header.degradation,
                          fit=like.header.fit)
     prepare_store(path, header)
     n = 16
     params = like.params[:n] if spec == like.spec else init_params(spec, n)
-    lab = None if labels is None else (like.labels[:n] if labels == "same" else np.asarray(labels))
+    lab = like.labels[:n] if isinstance(labels, str) else labels
     write_shard(path, header, 0, n, params, np.arange(n), np.full(n, 30.0), np.ones(n, np.uint8), lab)
     return path
 

@@ -26,6 +26,10 @@ timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seco
 run_task() {  # run_task TASK DEGRADATION
   local task=$1 deg=$2
   for split in train test; do
+    if [ -f "$OUT/$task/fit-$split/metrics.json" ] && ls $S/$deg-$split/shard-* >/dev/null 2>&1; then
+      echo "fit $deg $split: done earlier ($S/$deg-$split), kept"  # keeps that run's metrics.json
+      continue
+    fi
     timed "fit-$deg-$split" insp fit "${FIT[@]}" data.split=$split degradation=$deg store=$S/$deg-$split \
       hydra.run.dir=$OUT/$task/fit-$split
   done
