@@ -118,7 +118,8 @@ def test_bad_input_fails_with_one_clear_message(stores, tmp_path):
         ({"test_store": _write_store(tmp_path / "wide", like, spec=SirenSpec(2, 1, hidden=8, depth=2))},
          "different INR architectures"),
         ({"train_store": _write_store(tmp_path / "badlabels", like, labels=np.arange(16) + 3)}, "labels outside"),
-        ({"model.order": 40}, "GiB"),
+        ({"model.order": 20, "max_memory_gb": 1}, "GiB"),  # order 40 of inputs: ~1.4 GiB per batch
+        ({"model.order": 60}, "partial derivatives"),
         ({"lr_schedule": "sometimes"}, "lr_schedule"),
     ]
     for override, message in cases:

@@ -72,7 +72,7 @@ def test_train_filter_then_eval_end_to_end(stores):
     files = {p.name for p in run_dir.iterdir()}
     assert {"per_image.csv", "table2.md", "table2.csv", "grid.png", "metrics.json"} <= files
     m = json.loads((run_dir / "metrics.json").read_text())
-    assert m["task"] == "denoise" and m["n_images"] == 2 and m["scale"]["image_size"] == [32, 32]
+    assert m["task"] == "denoise" and m["n_images"] == 2 and m["scale"]["image_size"] == [32, 32] and m["held_out"]
     assert set(m["rows"]) == {"input", "mean_filter", "median_filter", "gaussian_filter", "insp_net"}
     for row in m["rows"].values():
         assert 5 < row["psnr"] < 50 and 0 < row["ssim"] <= 1 and 0 <= row["lpips"] < 1

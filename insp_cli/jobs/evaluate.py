@@ -156,9 +156,16 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
                     float(scores[m]["lpips"][i])] for m in methods for i in range(n)])
     run.log({f"{m}/{k}": v for m, r in rows_summary.items() for k, v in r.items() if v is not None})
 
+    # a test store of the same source split as the training store shares images with it unless the ranges differ
+    tr = meta["trained_on"]
+    same = all(tr["source"].get(k) == store.header.source.get(k) for k in ("name", "split", "origin"))
+    lo, hi = int(store.indices.min()), int(store.indices.max())
+    held_out = not (same and tr["indices"][0] <= hi and lo <= tr["indices"][1])
+    if not held_out:
+        log.warning("the test INRs may include training images of the filter (same split, overlapping indices)")
     spec = store.spec
     metrics = {
-        "task": task["name"], "n_images": n, "rows": rows_summary, "decode_2x": check,
+        "task": task["name"], "n_images": n, "held_out": held_out, "rows": rows_summary, "decode_2x": check,
         "scale": {"label": str(cfg.scale), "image_size": [h, w], "channels": spec.out_features,
                   "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g}", "order": int(meta["order"]),
                   "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}",
