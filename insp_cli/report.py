@@ -30,7 +30,7 @@ import yaml  # PyYAML, a dependency of Hydra and OmegaConf
 
 from .errors import InspError
 
-TABLES = ("table1", "table2", "grid")
+TABLES = ("table1", "table2", "tasks", "grid")
 MIXED = ("refuse", "separate")
 STATUS_OK = "complete"
 UNFINISHED = "unfinished"  # no metrics.json: crashed, killed or still running
@@ -227,11 +227,11 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
     """The table ``table`` (table1 | table2 | grid) from run records: one Table, or one per scale when
     ``mixed="separate"``. Runs of several scales are refused otherwise: their numbers are not comparable."""
     if table not in TABLES:
-        raise InspError(f"unknown table {table!r}; choose table1, table2, grid (or all: rebuild experiments/)")
+        raise InspError(f"unknown table {table!r}; choose table1, table2, tasks, grid (or all: rebuild experiments/)")
     if mixed not in MIXED:
         raise InspError(f"mixed_scales must be refuse or separate, not {mixed!r}")
     grid = dict(grid or {})
-    job = {"table1": "classify", "table2": "eval"}.get(table) or grid.get("job")
+    job = {"table1": "classify", "table2": "eval", "tasks": "eval"}.get(table) or grid.get("job")
     recs = [r for r in records if r.job != "table" and (job is None or r.job == job)]
     if not recs:
         kinds = sorted({r.job for r in records})
@@ -249,7 +249,7 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
         have = ", ".join(f"{s}: {len(v)} runs" for s, v in sorted(groups.items(), key=lambda kv: str(kv[0])))
         raise InspError(f"runs of mixed scales in one table ({have}); pick one with scale=LABEL or pass "
                         "mixed_scales=separate for one table per scale")
-    build = {"table1": _table1, "table2": _table2, "grid": _grid}[table]
+    build = {"table1": _table1, "table2": _table2, "tasks": _tasks, "grid": _grid}[table]
     out = []
     for s, rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         t = build(rs, s, grid) if table == "grid" else build(rs, s)
@@ -377,6 +377,52 @@ def _table2(records: list[RunRecord], scale: str | None) -> Table:
                  failed=failed, plot={"kind": "bars", "label": lambda row: row["method"],
                                       "series": [("ours_psnr", "ours"), ("paper_psnr", "paper")],
                                       "ylabel": "PSNR (dB)", "rows": ran} if ran else None)
+
+
+TASK_ORDER = ("denoise", "deblur", "blur", "inpaint", "inpaint_text")
+
+
+def _tasks(records: list[RunRecord], scale: str | None) -> Table:
+    """Every low-level task side by side (Table 2's layout, one block of rows per task): INSP-Net and the
+    classical filters on each task's held-out test INRs. The paper's numbers exist for denoising only."""
+    by_task: dict[str, list[RunRecord]] = defaultdict(list)
+    failed = []
+    for r in records:
+        if r.status != STATUS_OK:
+            failed.append(_failed_line(r, "eval"))
+            continue
+        by_task[str(_need(r, "task", "rows", "n_images")["task"])].append(r)
+    tasks = [t for t in TASK_ORDER if t in by_task] + sorted(set(by_task) - set(TASK_ORDER))
+    rows = []
+    for task in tasks:
+        runs = by_task[task]
+        sizes = {(r.metrics["n_images"], tuple(r.get_metric("scale.image_size") or ())) for r in runs}
+        if len(sizes) > 1:
+            raise InspError(f"tasks: the {task} eval runs differ in test set (images x size "
+                            f"{', '.join(f'{n} x {s}' for n, s in sorted(sizes))}); pass one setting per task")
+        n = next(iter(sizes))[0]
+        methods = list(dict.fromkeys(k for r in runs for k in r.metrics["rows"]))
+        for k in methods:
+            ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
+            paper = PAPER_TABLE2.get(k, (None, None, None)) if task == "denoise" else (None, None, None)
+            row: dict[str, Any] = {"task": task, "method": label(k), "test_inrs": n, "runs": len(ours)}
+            for name in ("psnr", "ssim", "lpips"):
+                row[f"ours_{name}"], row[f"ours_{name}_std"] = _mean_std([o.get(name) for o in ours])
+            row.update(paper_psnr=paper[0], paper_ssim=paper[1], paper_lpips=paper[2])
+            rows.append(row)
+    cols = [Column("task", "Task"), Column("method", "Method")]
+    cols += [Column(f"ours_{n}", f"Ours: {t}", d, std=f"ours_{n}_std") for n, t, d in
+             (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 3), ("lpips", "LPIPS", 3))]
+    cols += [Column(f"paper_{n}", f"Paper: {t}", d) for n, t, d in
+             (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 2), ("lpips", "LPIPS", 2))]
+    cols += [Column("test_inrs", "Test INRs"), Column("runs", "Runs")]
+    notes = ["Each task: its own test INRs of degraded images, scored against the clean images (blur: against "
+             "the blurred clean image); mean ± std over runs where several. Paper: Table 2 reports denoising "
+             "only (100 DIV2K test images); the paper shows the other tasks as figures."]
+    return Table("tasks", "INSP-Net on every low-level task (PSNR / SSIM / LPIPS)", scale, cols, rows, notes=notes,
+                 failed=failed, plot={"kind": "bars", "label": lambda row: f"{row['task']}\n{row['method']}",
+                                      "series": [("ours_psnr", "ours"), ("paper_psnr", "paper")],
+                                      "ylabel": "PSNR (dB)", "rows": rows} if rows else None)
 
 
 def _sortable(v):

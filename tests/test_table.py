@@ -122,6 +122,14 @@ def test_table2_rows_paper_columns_and_other_tasks(tmp_path):
     assert by["Mean filter"]["ours_lpips"] is None
     assert any("deblur: 1" in n for n in t.notes) and any("8 test INRs of 32x32" in n for n in t.notes)
 
+    # table=tasks keeps every task: one block of rows each, the paper's numbers on the denoising rows only
+    (t,) = build_tables("tasks", [read_run(d) for d in find_runs([tmp_path / "r"])])
+    rows = {(row["task"], row["method"]): row for row in t.rows}
+    assert [k for k in rows if k[1] == "INSP-Net"] == [("denoise", "INSP-Net"), ("deblur", "INSP-Net")]
+    assert rows["denoise", "INSP-Net"]["ours_psnr"] == pytest.approx(25.0) and rows["denoise", "INSP-Net"]["runs"] == 2
+    assert rows["denoise", "INSP-Net"]["paper_psnr"] == 23.86 and rows["deblur", "INSP-Net"]["paper_psnr"] is None
+    assert rows["deblur", "INSP-Net"]["ours_psnr"] == 24.0 and ("deblur", "MPRNet") not in rows
+
 
 def test_grid_sweep_with_failed_point_and_plot(tmp_path, workdir):
     root = tmp_path / "runs" / "fit-multirun" / "2026"
@@ -186,7 +194,7 @@ def test_sweep_failures_lists_each_failed_job(table1_runs):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["table=table9"], "error: unknown table 'table9'; choose table1, table2, grid or all"),
+    (["table=table9"], "error: unknown table 'table9'; choose table1, table2, tasks, grid or all"),
     (["table=table1"], "error: table=table1 needs runs=[DIR,...]"),
     (["table=table1", "runs=[/nonexistent/runs]"], "error: run directory /nonexistent/runs does not exist"),
     (["mixed_scales=maybe", "table=table1", "runs=[RUNS]"], "error: mixed_scales must be refuse or separate"),

@@ -24,6 +24,7 @@ from ..data import degrade
 from ..errors import InspError
 from ..filters import box_downsample
 from ..metrics import lpips_distance, psnr, ssim
+from ..report import PAPER_TABLE2  # the paper's Table 2, for reference only
 from ..tracking import Run
 from ..viz import save_grid
 from . import hydra_run_dir
@@ -36,9 +37,6 @@ LABELS = {"input": "Input (decoded from INR)", "mean_filter": "Mean Filter (3x3)
           "median_filter": "Median Filter (3x3)", "gaussian_filter": "Gaussian Filter (3x3, sigma 1)",
           "box_filter": "Box Filter (3x3)", "wiener": "Wiener Filter (known PSF)", "insp_net": "INSP-Net"}
 BASELINES = ("mean_filter", "median_filter", "gaussian_filter", "box_filter", "wiener")
-# The paper's Table 2 (DIV2K, 256x256, 100 test INRs, RGB Gaussian noise 25/255): for reference only.
-PAPER_TABLE2 = {"input": (20.51, 0.47, 0.40), "mprnet": (23.95, 0.72, 0.36), "maxim": (24.64, 0.74, 0.33),
-                "mean_filter": (22.57, 0.60, 0.43), "insp_net": (23.86, 0.65, 0.38)}
 PAPER_LABELS = {"mprnet": "MPRNet", "maxim": "MAXIM", "mean_filter": "Mean Filter"}
 
 

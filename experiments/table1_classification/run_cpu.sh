@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Table 1 (MNIST) at the declared CPU scale: 10,000 training and 2,000 test INRs of the official MNIST splits.
+# Usage, from the repository root:
+#   bash experiments/table1_classification/run_cpu.sh fit        # the two INR stores
+#   bash experiments/table1_classification/run_cpu.sh classify   # the four classifiers, then the table
+#   bash experiments/table1_classification/run_cpu.sh all
+# Run directories (metrics.json, history.csv, confusion.png, logs) go under experiments/table1_classification/cpu/;
+# the INR stores to stores/table1-cpu/ (git-ignored data). times.txt gets wall/user/sys seconds per command.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=experiments/table1_classification/cpu
+S=stores/table1-cpu
+# The INRs: the MNIST recipe of `insp fit` (SIREN 3x32, omega0 30, 80 full-batch Adam steps, batches of 512).
+FIT=(data=mnist tracking.mode=disabled samples=16)
+STORES=(train_store=$S/mnist-train test_store=$S/mnist-test scale=cpu tracking.mode=disabled)
+
+timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt
+  local name=$1; shift
+  /usr/bin/time -f "$name %e %U %S" -a -o "$OUT/times.txt" "$@"
+}
+
+fit() {
+  timed fit-test insp fit "${FIT[@]}" data.split=test data.limit=2000 store=$S/mnist-test hydra.run.dir=$OUT/fit-test
+  timed fit-train insp fit "${FIT[@]}" data.split=train data.limit=10000 store=$S/mnist-train \
+    hydra.run.dir=$OUT/fit-train
+}
+
+classify() {
+  # INSP-ConvNet: 2 INSP-Conv layers of order 2 (inputs: the INRs' jets up to order 4), width 32
+  timed classify-insp_convnet insp classify model=insp_convnet "${STORES[@]}" hydra.run.dir=$OUT/insp_convnet
+  # its pixel twin: 2 depthwise 3x3 layers, width 32, on the images decoded from the same INRs
+  timed classify-depthwise_cnn insp classify model=depthwise_cnn "${STORES[@]}" hydra.run.dir=$OUT/depthwise_cnn
+  timed classify-pca_svm insp classify model=pca_svm "${STORES[@]}" hydra.run.dir=$OUT/pca_svm
+  timed classify-weight_mlp insp classify model=weight_mlp "${STORES[@]}" hydra.run.dir=$OUT/weight_mlp
+  insp table table=table1 "runs=[$OUT/insp_convnet,$OUT/depthwise_cnn,$OUT/pca_svm,$OUT/weight_mlp]" \
+    out=experiments/table1_classification
+}
+
+mkdir -p "$OUT"
+case "${1:-all}" in
+  fit) fit ;;
+  classify) classify ;;
+  all) fit; classify ;;
+  *) echo "usage: $0 fit|classify|all" >&2; exit 2 ;;
+esac
