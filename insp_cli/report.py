@@ -401,7 +401,9 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
             raise InspError(f"tasks: the {task} eval runs differ in test set (images x size "
                             f"{', '.join(f'{n} x {s}' for n, s in sorted(sizes))}); pass one setting per task")
         n = next(iter(sizes))[0]
-        methods = list(dict.fromkeys(k for r in runs for k in r.metrics["rows"]))
+        seen = list(dict.fromkeys(k for r in runs for k in r.metrics["rows"]))
+        methods = [k for k in ("input",) if k in seen] + [k for k in seen if k not in ("input", "insp_net")] + \
+            [k for k in ("insp_net",) if k in seen]  # input first, INSP-Net last, as in Table 2
         for k in methods:
             ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
             paper = PAPER_TABLE2.get(k, (None, None, None)) if task == "denoise" else (None, None, None)

@@ -53,7 +53,7 @@ def summary(name, seconds, cpu_seconds, n, psnr):
 
 
 def bench_mnist(args, device):
-    cfg = compose("fit", ["data=mnist"])
+    cfg = compose("fit", ["data=mnist", *args.override])
     spec = SirenSpec(2, 1, int(cfg.model.hidden), int(cfg.model.depth))
     ours_settings = fit_settings(cfg)
     ims = load_images("mnist", "train", limit=max(args.ours, args.ref))
@@ -142,6 +142,7 @@ def main():
     ap.add_argument("--ours", type=int, default=2048, help="MNIST INRs fitted with our recipe")
     ap.add_argument("--ref", type=int, default=8, help="MNIST INRs fitted with the authors' recipe")
     ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--override", nargs="*", default=[], help="overrides of our MNIST recipe, e.g. fit.steps=60")
     ap.add_argument("--images", type=int, default=40, help="natural images for the CPU-scale recipe")
     ap.add_argument("--images-folder", default=None, help="a folder of photos instead of the bundled ones")
     ap.add_argument("--big-steps", type=int, default=100, help="steps of the 256x256/width-256 curve (0 = skip)")

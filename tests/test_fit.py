@@ -93,3 +93,11 @@ def test_hand_written_gradient_equals_autograd():
         mse, g = siren_mse_and_grad(spec, p, x, y, m)
         torch.testing.assert_close(mse, ref.detach(), rtol=1e-12, atol=1e-14)
         torch.testing.assert_close(g, g_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_allocator_keeps_freed_memory_on_linux():
+    import sys
+
+    from insp_cli.allocator import keep_freed_memory
+
+    assert keep_freed_memory() == sys.platform.startswith("linux")  # set once at import, idempotent
