@@ -1,7 +1,7 @@
 """Benchmark `insp fit` against the authors' recipe, in one run (ratios, not absolute promises).
 
 MNIST: the authors' recipe (VITA-Group/INSP): one INR at a time, Adam lr 1e-4, full batch, 1,001 steps,
-against ours (N INRs per batch, cosine-decayed lr 3e-3, 50 steps; conf/data/mnist.yaml) on the same digits.
+against ours (N INRs per batch, the recipe of conf/data/mnist.yaml) on the same digits.
 Natural images: PSNR vs steps and seconds per step at 256x256 / width 256, and the CPU-scale recipe
 (conf/data/images.yaml) on real photos, projected to 100 images.
 

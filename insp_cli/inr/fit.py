@@ -20,8 +20,8 @@ from .siren import SirenSpec, init_params, siren_forward, siren_mse_and_grad
 class FitSettings:
     """How to fit. Defaults are the fast MNIST recipe (see docs/fit.md)."""
 
-    steps: int = 80
-    lr: float = 3e-3
+    steps: int = 60
+    lr: float = 5e-3
     lr_final: float = 1.5e-4  # cosine decay to this; set equal to lr for a constant rate
     batch_pixels: int | None = None  # None = full batch; else random pixels per step (shared by the batch)
     target_psnr: float | None = None  # stop an INR once its training PSNR reaches this (dB, pixel scale)
