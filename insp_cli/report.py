@@ -224,10 +224,10 @@ class Table:
 
 def build_tables(table: str, records: list[RunRecord], scale: str | None = None, mixed: str = "refuse",
                  grid: dict | None = None) -> list[Table]:
-    """The table ``table`` (table1 | table2 | grid) from run records: one Table, or one per scale when
+    """The table ``table`` (one of TABLES) from run records: one Table, or one per scale when
     ``mixed="separate"``. Runs of several scales are refused otherwise: their numbers are not comparable."""
     if table not in TABLES:
-        raise InspError(f"unknown table {table!r}; choose table1, table2, tasks, grid (or all: rebuild experiments/)")
+        raise InspError(f"unknown table {table!r}; choose {', '.join(TABLES)} (or all: rebuild experiments/)")
     if mixed not in MIXED:
         raise InspError(f"mixed_scales must be refuse or separate, not {mixed!r}")
     grid = dict(grid or {})
@@ -324,6 +324,31 @@ def _table1(records: list[RunRecord], scale: str | None) -> Table:
                        "ylabel": "test accuracy (%)", "rows": ran} if ran else None)
 
 
+# Table 2's score columns (metrics.json rows.<method>.<key>): ours as mean ± std over runs, the paper's beside
+_SCORES = (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 3), ("lpips", "LPIPS", 3))
+_SCORE_COLUMNS = ([Column(f"ours_{n}", f"Ours: {t}", d, std=f"ours_{n}_std") for n, t, d in _SCORES]
+                  + [Column(f"paper_{n}", f"Paper: {t}", 2) for n, t, _ in _SCORES])
+
+
+def _score_cells(ours: list[dict], paper: tuple | None) -> dict:
+    """The score cells of one method: ours (its rows of several runs) and the paper's (psnr, ssim, lpips)."""
+    cells: dict[str, Any] = {}
+    for i, (name, _, _) in enumerate(_SCORES):
+        cells[f"ours_{name}"], cells[f"ours_{name}_std"] = _mean_std([o.get(name) for o in ours])
+        cells[f"paper_{name}"] = paper[i] if paper else None
+    return cells
+
+
+def _test_set(runs: list[RunRecord], what: str, per: str) -> tuple[int, tuple] | None:
+    """(images, image size) of the test set these eval runs share (None without runs); runs of different test
+    sets are refused: their scores do not average."""
+    sizes = {(r.metrics["n_images"], tuple(r.get_metric("scale.image_size") or ())) for r in runs}
+    if len(sizes) > 1:
+        raise InspError(f"{what} differ in test set (images x size "
+                        f"{', '.join(f'{n} x {s}' for n, s in sorted(sizes))}); pass one setting per {per}")
+    return next(iter(sizes), None)
+
+
 def _table2(records: list[RunRecord], scale: str | None) -> Table:
     runs, failed, other = [], [], defaultdict(int)
     for r in records:
@@ -337,33 +362,21 @@ def _table2(records: list[RunRecord], scale: str | None) -> Table:
         runs.append(r)
     if not runs and not failed:
         raise InspError(f"table2 is denoising; the eval runs given are of other tasks ({', '.join(sorted(other))})")
-    sizes = {(r.metrics["n_images"], tuple(r.get_metric("scale.image_size") or ())) for r in runs}
-    if len(sizes) > 1:
-        raise InspError("table2: the eval runs differ in test set (images x size "
-                        f"{', '.join(f'{n} x {s}' for n, s in sorted(sizes))}); pass one setting per table")
+    test_set = _test_set(runs, "table2: the eval runs", "table")
     methods = list(PAPER_TABLE2)
     for r in runs:
         methods += [k for k in r.metrics["rows"] if k not in methods]
     rows = []
     for k in methods:
         ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
-        row: dict[str, Any] = {"method": label(k)}
-        for i, name in enumerate(("psnr", "ssim", "lpips")):
-            row[f"ours_{name}"], row[f"ours_{name}_std"] = _mean_std([o.get(name) for o in ours])
-        paper = PAPER_TABLE2.get(k, (None, None, None))
-        row.update(paper_psnr=paper[0], paper_ssim=paper[1], paper_lpips=paper[2], runs=len(ours),
-                   note="" if ours else ("not run (no insp implementation)" if k in ("mprnet", "maxim") else "not run"))
-        rows.append(row)
-    cols = [Column("method", "Method")]
-    cols += [Column(f"ours_{n}", f"Ours: {t}", d, std=f"ours_{n}_std") for n, t, d in
-             (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 3), ("lpips", "LPIPS", 3))]
-    cols += [Column(f"paper_{n}", f"Paper: {t}", d) for n, t, d in
-             (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 2), ("lpips", "LPIPS", 2))]
-    cols += [Column("runs", "Runs"), Column("note", "Note")]
+        rows.append({"method": label(k), **_score_cells(ours, PAPER_TABLE2.get(k)), "runs": len(ours),
+                     "note": "" if ours else ("not run (no insp implementation)" if k in ("mprnet", "maxim")
+                                              else "not run")})
+    cols = [Column("method", "Method"), *_SCORE_COLUMNS, Column("runs", "Runs"), Column("note", "Note")]
     notes = []
     if runs:
         s = runs[0].metrics.get("scale") if isinstance(runs[0].metrics.get("scale"), dict) else {}
-        n, size = next(iter(sizes))
+        n, size = test_set
         detail = ", ".join(f"{k} {v}" for k, v in s.items() if k not in ("label", "image_size"))
         notes.append(f"Ours: {n} test INRs of {'x'.join(map(str, size)) or '?'} images"
                      + (f"; {detail}" if detail else "") + "; mean ± std over runs where several.")
@@ -396,28 +409,17 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     rows = []
     for task in tasks:
         runs = by_task[task]
-        sizes = {(r.metrics["n_images"], tuple(r.get_metric("scale.image_size") or ())) for r in runs}
-        if len(sizes) > 1:
-            raise InspError(f"tasks: the {task} eval runs differ in test set (images x size "
-                            f"{', '.join(f'{n} x {s}' for n, s in sorted(sizes))}); pass one setting per task")
-        n = next(iter(sizes))[0]
+        n = _test_set(runs, f"tasks: the {task} eval runs", "task")[0]
         seen = list(dict.fromkeys(k for r in runs for k in r.metrics["rows"]))
         methods = [k for k in ("input",) if k in seen] + [k for k in seen if k not in ("input", "insp_net")] + \
             [k for k in ("insp_net",) if k in seen]  # input first, INSP-Net last, as in Table 2
         for k in methods:
             ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
-            paper = PAPER_TABLE2.get(k, (None, None, None)) if task == "denoise" else (None, None, None)
-            row: dict[str, Any] = {"task": task, "method": label(k), "test_inrs": n, "runs": len(ours)}
-            for name in ("psnr", "ssim", "lpips"):
-                row[f"ours_{name}"], row[f"ours_{name}_std"] = _mean_std([o.get(name) for o in ours])
-            row.update(paper_psnr=paper[0], paper_ssim=paper[1], paper_lpips=paper[2])
-            rows.append(row)
-    cols = [Column("task", "Task"), Column("method", "Method")]
-    cols += [Column(f"ours_{n}", f"Ours: {t}", d, std=f"ours_{n}_std") for n, t, d in
-             (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 3), ("lpips", "LPIPS", 3))]
-    cols += [Column(f"paper_{n}", f"Paper: {t}", d) for n, t, d in
-             (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 2), ("lpips", "LPIPS", 2))]
-    cols += [Column("test_inrs", "Test INRs"), Column("runs", "Runs")]
+            paper = PAPER_TABLE2.get(k) if task == "denoise" else None
+            rows.append({"task": task, "method": label(k), **_score_cells(ours, paper), "test_inrs": n,
+                         "runs": len(ours)})
+    cols = [Column("task", "Task"), Column("method", "Method"), *_SCORE_COLUMNS, Column("test_inrs", "Test INRs"),
+            Column("runs", "Runs")]
     notes = ["Each task: its own test INRs of degraded images, scored against the clean images (blur: against "
              "the blurred clean image); mean ± std over runs where several. Paper: Table 2 reports denoising "
              "only (100 DIV2K test images); the paper shows the other tasks as figures."]

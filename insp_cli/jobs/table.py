@@ -23,7 +23,7 @@ def run_table(cfg: DictConfig, run_dir: str | Path) -> dict:
     """Build (or rebuild) the tables ``cfg`` asks for and write the run directory. Returns the metrics."""
     table = str(cfg.table)
     if table != "all" and table not in TABLES:
-        raise InspError(f"unknown table {table!r}; choose table1, table2, tasks, grid or all (rebuild experiments/)")
+        raise InspError(f"unknown table {table!r}; choose {', '.join(TABLES)} or all (rebuild experiments/)")
     with Run(cfg, run_dir, job="table") as run:
         metrics = _rebuild_all(cfg) if table == "all" else _build(cfg, run, table)
         run.finish(metrics)
