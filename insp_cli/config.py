@@ -66,6 +66,13 @@ def pick_device(name: str = "auto"):
         raise InspError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
 
 
+def jets_compile(cfg) -> None:
+    """``compile=true|false`` (conf/common.yaml): run the jets' sin/cos recurrence through torch.compile."""
+    from insp_cli.jets import set_compile
+
+    set_compile(bool(cfg.get("compile", False)))
+
+
 def threads_from_env() -> None:
     n = os.environ.get("INSP_THREADS")
     if n:

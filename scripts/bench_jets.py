@@ -9,7 +9,10 @@ steadier than wall time when other jobs compete for the cores); one torch thread
 otherwise. Peak memory: each (method, order) runs once in a fresh Python process;
 we report the growth of its peak resident set during that one call (Linux VmHWM, reset through
 /proc/self/clear_refs just before, minus VmRSS just before): every page the call touched, output included.
-Error: ``jet_relative_error`` (max over multi-indices of max|diff| / max|reference|).
+Jets run twice: eagerly, and with the sin/cos recurrence compiled (``set_compile(True)``, what the CLI uses);
+the compiled column is timed after its first call, whose time (the compilation) is printed apart. In the
+memory child the compiled jets are first compiled on a 2-INR, 3-point input, so the peak measured is the call's,
+not the compiler's. Error: ``jet_relative_error`` (max over multi-indices of max|diff| / max|reference|).
 Targets: K=4 >= 10x faster with <= 1/3 of the memory; K=2 not slower; K=4 within 3x of M=15 forwards.
 """
 
@@ -26,6 +29,7 @@ import torch
 
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
 from insp_cli.jets import jet_size, siren_jet
+from insp_cli.jets.taylor import set_compile
 from insp_cli.jets_reference import jet_relative_error, siren_jet_reference
 
 # name: (INRs, hidden, depth, grid side, orders with jets, orders with the reference as well)
@@ -44,7 +48,8 @@ def setup(case: str):
 
 
 def compute(method: str, spec, params, coords, order: int) -> torch.Tensor:
-    if method == "jets":
+    if method in ("jets", "compiled"):
+        set_compile(method == "compiled")
         with torch.no_grad():
             return siren_jet(spec, params, coords, order)
     if method == "autograd":
@@ -74,6 +79,8 @@ def _status(key: str) -> int:
 def child_peak(case: str, method: str, order: int) -> None:
     """Runs in a fresh process: prints the peak resident-set growth (bytes) of one call as JSON."""
     spec, params, coords = setup(case)
+    if method == "compiled":  # compile on a tiny input first (dynamic shapes): measure the call, not the compiler
+        compute(method, spec, params[:2], coords[:3], order)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # resets VmHWM to the current RSS
     before = _status("VmRSS")
@@ -102,35 +109,41 @@ def main() -> None:
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    header = (f"{'case':<24}{'K':>2}{'M':>4}{'autograd s':>17}{'jets s':>15}{'speedup':>13}"
-              f"{'autograd MiB':>13}{'jets MiB':>9}{'mem ratio':>10}{'max rel err':>12}")
+    header = (f"{'case':<24}{'K':>2}{'M':>4}{'autograd s':>11}{'jets s':>9}{'compiled s':>11}{'speedup':>9}"
+              f"{'(compiled)':>11}{'autograd MiB':>13}{'jets MiB':>9}{'compiled MiB':>13}{'mem ratio':>10}"
+              f"{'max rel err':>12}")
     for case in args.cases:
         n, hidden, depth, side, orders, ref_orders = CASES[case]
         name = f"{case} N={n} h={hidden} {side}^2"
         spec, params, coords = setup(case)
         t_fwd, _ = best_time(lambda: compute("forward", spec, params, coords, 0))
-        print(f"\n{name}: one siren_forward {t_fwd[0] * 1e3:.1f} ms wall, {t_fwd[1] * 1e3:.1f} ms cpu")
-        print(f"{'':<30}{'(wall / cpu)':>17}{'(wall / cpu)':>15}{'(wall / cpu)':>13}")
+        print(f"\n{name}: one siren_forward {t_fwd[0] * 1e3:.1f} ms wall, {t_fwd[1] * 1e3:.1f} ms cpu "
+              f"(times below: wall; speed-ups and memory ratios: autograd / jets, eager and compiled)")
         print(header)
         for k in orders:
             t_jet, jet = best_time(lambda: compute("jets", spec, params, coords, k))
-            mem_jet = peak_bytes(case, "jets", k, torch.get_num_threads())
+            t0 = time.perf_counter()
+            compute("compiled", spec, params, coords, k)
+            t_compile = time.perf_counter() - t0
+            t_cmp, cmp = best_time(lambda: compute("compiled", spec, params, coords, k))
+            threads = torch.get_num_threads()
+            mem_jet, mem_cmp = peak_bytes(case, "jets", k, threads), peak_bytes(case, "compiled", k, threads)
             row = f"{name:<24}{k:>2}{jet_size(2, k):>4}"
             if k in ref_orders:
                 t_ref, ref = best_time(lambda: compute("autograd", spec, params, coords, k), max_runs=3)
-                mem_ref = peak_bytes(case, "autograd", k, torch.get_num_threads())
-                row += (f"{t_ref[0]:>9.3f} /{t_ref[1]:>6.3f}{t_jet[0]:>7.3f} /{t_jet[1]:>6.3f}"
-                        f"{t_ref[0] / t_jet[0]:>6.1f} /{t_ref[1] / t_jet[1]:>5.1f}{mem_ref / 2**20:>13.1f}"
-                        f"{mem_jet / 2**20:>9.1f}{mem_jet / mem_ref:>10.3f}{jet_relative_error(jet, ref):>12.2e}")
+                mem_ref = peak_bytes(case, "autograd", k, threads)
+                err = max(jet_relative_error(jet, ref), jet_relative_error(cmp, ref))
+                row += (f"{t_ref[0]:>11.3f}{t_jet[0]:>9.3f}{t_cmp[0]:>11.3f}{t_ref[0] / t_jet[0]:>8.1f}x"
+                        f"{t_ref[0] / t_cmp[0]:>10.1f}x{mem_ref / 2**20:>13.1f}{mem_jet / 2**20:>9.1f}"
+                        f"{mem_cmp / 2**20:>13.1f}{max(mem_jet, mem_cmp) / mem_ref:>10.3f}{err:>12.2e}")
             else:
-                row += (f"{'skipped':>17}{t_jet[0]:>7.3f} /{t_jet[1]:>6.3f}{'':>13}{'skipped':>13}"
-                        f"{mem_jet / 2**20:>9.1f}")
-            print(row, flush=True)
+                row += (f"{'skipped':>11}{t_jet[0]:>9.3f}{t_cmp[0]:>11.3f}{'':>9}{'':>11}{'skipped':>13}"
+                        f"{mem_jet / 2**20:>9.1f}{mem_cmp / 2**20:>13.1f}")
+            print(row + f"   (first compiled call {t_compile:.1f} s)", flush=True)
             if k == max(orders):
                 m = jet_size(2, k)
-                print(f"{'':<24}K={k} jets = {t_jet[0] / t_fwd[0]:.1f} / {t_jet[1] / t_fwd[1]:.1f} forwards "
-                      f"(wall / cpu) = {t_jet[0] / (m * t_fwd[0]):.2f} / {t_jet[1] / (m * t_fwd[1]):.2f} "
-                      f"x M={m} forwards")
+                print(f"{'':<24}K={k}: eager jets = {t_jet[0] / (m * t_fwd[0]):.2f} x M={m} forwards, "
+                      f"compiled = {t_cmp[0] / (m * t_fwd[0]):.2f} x M={m} forwards (wall)")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import pytest
 # W&B is disabled in tests (one test turns offline mode on explicitly to check the real files)
 os.environ["INSP_WANDB_MODE"] = "disabled"
 os.environ.setdefault("WANDB_SILENT", "true")
+# jobs run the jets eagerly in tests (compiling costs seconds per order); test_jets checks the compiled path
+os.environ["INSP_COMPILE"] = "false"
 
 
 @pytest.fixture

@@ -20,9 +20,10 @@ from insp_cli.jets.ops import (
 )
 from insp_cli.jets.scale import JetStandardizer, to_pixel_units
 from insp_cli.jets.space import JetSpace, from_taylor, jet_size, jet_space, to_taylor
+from insp_cli.jets.taylor import compile_enabled, set_compile
 
 __all__ = [
-    "JetSpace", "JetStandardizer", "coordinate_map_operator", "derivative_combination", "from_taylor",
+    "JetSpace", "JetStandardizer", "compile_enabled", "coordinate_map_operator", "derivative_combination", "from_taylor",
     "jet_affine", "jet_affine_coords", "jet_bytes_per_point", "jet_channel_mix", "jet_leaky_relu", "jet_relu",
-    "jet_shift", "jet_sin", "jet_size", "jet_space", "siren_jet", "to_pixel_units", "to_taylor", "truncate",
+    "jet_shift", "jet_sin", "jet_size", "jet_space", "set_compile", "siren_jet", "to_pixel_units", "to_taylor", "truncate",
 ]

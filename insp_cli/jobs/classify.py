@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import pick_device, seed_everything, threads_from_env
+from ..config import jets_compile, pick_device, seed_everything, threads_from_env
 from ..convnet import InspConvNet, pixel_spacings, random_affines
 from ..errors import InspError
 from ..inr.fit import decode_pixels
@@ -227,7 +227,7 @@ def _augmenting(cfg: DictConfig) -> bool:
 def fingerprint(cfg: DictConfig) -> str:
     """What a checkpoint must agree on to be resumed: everything but bookkeeping and the epoch count."""
     d = OmegaConf.to_container(cfg, resolve=True)
-    for k in ("resume", "tracking", "device", "epochs", "scale"):
+    for k in ("resume", "tracking", "device", "compile", "epochs", "scale"):
         d.pop(k, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -385,6 +385,7 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
     seed_everything(int(cfg.seed))
     threads_from_env()
     device = pick_device(str(cfg.device))
+    jets_compile(cfg)
     t_start = time.time()
     train = open_split(cfg.train_store, cfg.train_limit, "train")
     test = open_split(cfg.test_store, cfg.test_limit, "test")

@@ -19,7 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..baselines import classical as C
-from ..config import pick_device, seed_everything
+from ..config import jets_compile, pick_device, seed_everything
 from ..data import degrade
 from ..errors import InspError
 from ..filters import box_downsample
@@ -89,6 +89,7 @@ def _psnr_missing(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np.ndar
 def _evaluate(cfg: DictConfig, run: Run) -> dict:
     seed_everything(int(cfg.seed))
     device = pick_device(str(cfg.device))
+    jets_compile(cfg)
     filt, meta = load_filter(str(required(cfg, "filter", "a checkpoint from `insp train-filter`")))
     task = meta["task"]
     store = open_store(required(cfg, "store", "an INR store of degraded test images"))

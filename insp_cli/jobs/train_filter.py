@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from ..config import pick_device, seed_everything
+from ..config import jets_compile, pick_device, seed_everything
 from ..data import degrade, load_images
 from ..errors import InspError
 from ..filters import HANDMADE, INSPFilter, LearnedFusion, PixelSampler, augment
@@ -246,6 +246,7 @@ def _lr_at(t: dict, step: int) -> float:
 def _train(cfg: DictConfig, run: Run, task: dict) -> dict:
     seed_everything(int(cfg.seed))
     device = pick_device(str(cfg.device))
+    jets_compile(cfg)
     store = open_store(required(cfg, "store", "an INR store fitted with `insp fit`"))
     where = f"store {cfg.store}"
     check_inputs(task, store, where)
@@ -376,6 +377,7 @@ def _handmade(cfg: DictConfig, run: Run, task: dict) -> dict:
     from ..baselines import classical as C
 
     device = pick_device(str(cfg.device))
+    jets_compile(cfg)
     store = open_store(required(cfg, "store", "an INR store fitted with `insp fit`"))
     name = task["name"]
     fn, order, _ = HANDMADE[name]
