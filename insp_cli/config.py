@@ -68,9 +68,14 @@ def pick_device(name: str = "auto"):
 
 def jets_compile(cfg) -> None:
     """``compile=true|false`` (conf/common.yaml): run the jets' sin/cos recurrence through torch.compile."""
+    import logging
+
     from insp_cli.jets import set_compile
 
-    set_compile(bool(cfg.get("compile", False)))
+    on = bool(cfg.get("compile", False))
+    set_compile(on)
+    if on:  # inductor's CPU path logs "No CUDA runtime is found, using CUDA_HOME=..." on machines without CUDA
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
 def threads_from_env() -> None:
