@@ -55,12 +55,13 @@ def _split_arrays(images: np.ndarray, labels: np.ndarray, name: str, split: str,
 
 def _torchvision_split(name: str, split: str, root: Path, download: bool) -> RawSplit | None:
     """torchvision's MNIST/FashionMNIST when its files are under root (or download=True); else None."""
+    folder = "MNIST" if name == "mnist" else "FashionMNIST"  # torchvision's class names and folders
+    raw = root / folder / "raw"
+    if not download and not all((raw / f).is_file() for f in _IDX_NAMES["train"] + _IDX_NAMES["test"]):
+        return None  # decided before importing torchvision: that import alone takes ~1.7 s (it pulls torch._dynamo)
     import torchvision.datasets as tvd
 
-    cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
-    raw = root / cls.__name__ / "raw"
-    if not download and not all((raw / f).is_file() for f in _IDX_NAMES["train"] + _IDX_NAMES["test"]):
-        return None
+    cls = getattr(tvd, folder)
     try:
         ds = cls(str(root), train=(split == "train"), download=download)
     except Exception as e:  # no internet, a truncated file, ...: one line for the user
