@@ -238,3 +238,20 @@ def test_errors_are_one_line_insp_errors():
         assert "\n" not in str(info.value)
     with pytest.raises(InspError, match="MiB"):
         siren_jet(spec, params, coords, 4, max_bytes=2**16)
+
+
+def test_compile_switch_follows_the_config(monkeypatch):
+    """`compile=` of every command reaches the jets; INSP_COMPILE sets its default (the tests run eagerly)."""
+    from insp_cli.config import compose, jets_compile
+    from insp_cli.jets import compile_enabled, set_compile
+
+    try:
+        assert compose("classify", [])["compile"] is False  # conftest: INSP_COMPILE=false
+        jets_compile(compose("classify", ["compile=true"]))
+        assert compile_enabled()
+        jets_compile(compose("train_filter", ["compile=false", "store=x"]))
+        assert not compile_enabled()
+        monkeypatch.setenv("INSP_COMPILE", "true")
+        assert compose("classify", [])["compile"] is True
+    finally:
+        set_compile(False)
