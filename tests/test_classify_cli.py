@@ -97,6 +97,22 @@ def test_augmented_training_runs_through_the_coordinates(stores, tmp_path):
     assert 0 <= acc <= 1 and m["train_count"] == 64 and m["cached"]  # the test inputs stay cached
 
 
+def test_compiled_run_matches_the_eager_run(stores, tmp_path):
+    """compile=true (the CLI default; off in tests) compiles the jets and the INSP-ConvNet forward: same training."""
+    from insp_cli.jets import set_compile
+
+    common = ("classifier=insp_convnet", "epochs=2", "model.width=8", "train_limit=64", "test_limit=32",
+              "augment.rotation=10")
+    try:
+        compiled = run_classify(_cfg(stores, *common, "compile=true"), tmp_path / "compiled")
+    finally:
+        set_compile(False)
+    eager = run_classify(_cfg(stores, *common, "compile=false"), tmp_path / "eager")
+    h = [list(csv.DictReader(open(tmp_path / r / "history.csv"))) for r in ("compiled", "eager")]
+    assert abs(compiled - eager) <= 1 / 32  # one test INR at most may flip on rounding
+    assert abs(float(h[0][-1]["train_loss"]) - float(h[1][-1]["train_loss"])) < 1e-3
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 
 def _write_store(path: Path, like: INRStore, spec=None, labels: np.ndarray | None | str = "same") -> Path:

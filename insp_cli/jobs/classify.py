@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from ..errors import InspError
 from ..inr.fit import decode_pixels
 from ..inr.siren import grid_coords, siren_forward
 from ..inr.store import INRStore
-from ..jets import jet_space
+from ..jets import compile_enabled, jet_space
 from ..tracking import Run
 from . import hydra_run_dir
 
@@ -201,7 +202,12 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
     desc = {"inputs": what, "cached": use_cache, "cache_gib": round(total / 2**30, 3)}
     model = model.to(device)
     if mc.kind == "insp_convnet":
-        return model, (lambda x: model(x, coords)), train_in, test_in, desc
+        forward = lambda x: model(x, coords)  # noqa: E731
+        if compile_enabled():
+            # fused jet layers, ~1.6x faster forward + backward; one compilation per batch size and grad mode
+            warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
+            forward = torch.compile(forward, dynamic=False)
+        return model, forward, train_in, test_in, desc
     return model, model, train_in, test_in, desc
 
 

@@ -20,6 +20,7 @@ run insp-w64 model=insp_convnet model.width=64 "${W10[@]}"
 run insp-aug model=insp_convnet augment.rotation=10 augment.zoom=0.1 "${W10[@]}"
 run cnn-base model=depthwise_cnn "${W10[@]}"
 run cnn-aug model=depthwise_cnn augment.rotation=10 augment.zoom=0.1 "${W10[@]}"
+run insp-points56 model=insp_convnet model.points=56 "${W10[@]}"
 for W in 7 5; do
   for SPLIT in train test; do
     insp fit data=mnist model.omega0=$W data.split=$SPLIT data.limit=2000 store=stores/pilot-w$W-$SPLIT \
