@@ -46,21 +46,24 @@ def _sin_cos(u: list[torch.Tensor], space: JetSpace, with_cos: bool):
     for d in range(1, K + 1):
         s_d, c_d = [], []
         for g, pairs in enumerate(space.products(d)):
-            acc = uu[d][g] * cc[0][0]  # the j = d term, weight 1: d s_d = sum_j j u_j c_{d-j}
-            for (ja, a), (jb, b) in pairs:
-                acc.addcmul_(uu[ja][a], cc[jb][b], value=ja / d)  # acc is fresh: in place is safe
-            s_d.append(acc)
-            if with_cos or d < K:  # d c_d = -sum_j j u_j s_{d-j}
-                acc = uu[d][g] * neg_s0
-                for (ja, a), (jb, b) in pairs:
-                    acc.addcmul_(uu[ja][a], ss[jb][b], value=-ja / d)
-                c_d.append(acc)
+            # the j = d term (weight 1) starts each sum: d s_d = sum_j j u_j c_{d-j}, d c_d = -sum_j j u_j s_{d-j}
+            s_d.append(_cauchy_sum(uu[d][g] * cc[0][0], pairs, uu, cc, d, 1.0))
+            if with_cos or d < K:
+                c_d.append(_cauchy_sum(uu[d][g] * neg_s0, pairs, uu, ss, d, -1.0))
         s.append(torch.stack(s_d, 1))
         ss.append(s_d)
         if c_d:
             c.append(torch.stack(c_d, 1))
             cc.append(c_d)
     return (s, c) if with_cos else s
+
+
+def _cauchy_sum(acc: torch.Tensor, pairs, uu, other, d: int, sign: float) -> torch.Tensor:
+    """acc + sign * sum over the Cauchy pairs ((j_a, a), (j_b, b)) of (j_a / d) u[j_a][a] * other[j_b][b]:
+    one coefficient of s_d or c_d. acc is a fresh tensor, so adding in place is safe for autograd."""
+    for (ja, a), (jb, b) in pairs:
+        acc.addcmul_(uu[ja][a], other[jb][b], value=sign * ja / d)
+    return acc
 
 
 _COMPILE = {"enabled": False, "fn": None}
