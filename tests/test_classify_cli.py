@@ -97,6 +97,22 @@ def test_augmented_training_runs_through_the_coordinates(stores, tmp_path):
     assert 0 <= acc <= 1 and m["train_count"] == 64 and m["cached"]  # the test inputs stay cached
 
 
+def test_validation_split_from_the_training_store(stores, tmp_path):
+    # train on INRs 0..299, score on 300..399 of the same store: the labels scored are those rows' labels
+    acc = run_classify(_cfg({"train": stores["train"], "test": stores["train"]}, "classifier=pca_svm",
+                            "train_limit=300", "test_offset=300"), tmp_path / "val")
+    m = _metrics(tmp_path / "val")
+    assert (m["train_count"], m["test_count"], m["train_rows"], m["test_rows"]) == (300, 100, [0, 300], [300, 400])
+    labels = INRStore.open(stores["train"]).labels
+    assert np.array(m["confusion"]).sum(axis=1).tolist() == np.bincount(labels[300:], minlength=10).tolist()
+    assert 0 <= acc <= 1
+    same = {"train": stores["train"], "test": stores["train"]}
+    with pytest.raises(InspError, match="share INRs 250..299"):
+        run_classify(_cfg(same, "classifier=pca_svm", "train_limit=300", "test_offset=250"), tmp_path / "bad")
+    with pytest.raises(InspError, match="outside the 100 INRs"):
+        run_classify(_cfg(stores, "classifier=pca_svm", "test_offset=100"), tmp_path / "bad2")
+
+
 def test_compiled_run_matches_the_eager_run(stores, tmp_path):
     """compile=true (the CLI default; off in tests) compiles the jets and the INSP-ConvNet forward: same training."""
     from insp_cli.jets import set_compile

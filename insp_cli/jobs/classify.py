@@ -59,17 +59,43 @@ def run_classify(cfg: DictConfig, run_dir: str | Path) -> float:
 
 # ----------------------------------------------------------------------------------------------- data
 
-def open_split(paths, limit, what: str) -> INRStore:
+def open_split(paths, limit, what: str, offset: int = 0) -> INRStore:
+    """The labelled INRs ``offset .. offset + limit`` of the store(s) at ``paths`` (limit None: to the end)."""
     paths = list(paths) if isinstance(paths, (list, tuple)) or OmegaConf.is_list(paths) else [paths]
     store = INRStore.open([str(p) for p in paths])
     if store.labels is None:
         raise InspError(f"{what} store {', '.join(map(str, paths))} has no labels; classification needs INRs "
                         "fitted from a labelled dataset (mnist, fashion_mnist, cifar10)")
-    if limit is not None:
-        if int(limit) < 1:
-            raise InspError(f"{what}_limit must be >= 1, got {limit}")
-        store = store.subset(np.arange(min(int(limit), len(store))))
+    offset = int(offset or 0)
+    if limit is not None and int(limit) < 1:
+        raise InspError(f"{what}_limit must be >= 1, got {limit}")
+    if offset < 0 or offset >= len(store):
+        raise InspError(f"{what}_offset={offset} is outside the {len(store)} INRs of {', '.join(map(str, paths))}")
+    end = len(store) if limit is None else min(offset + int(limit), len(store))
+    if offset or end < len(store):
+        store = store.subset(np.arange(offset, end))
     return store
+
+
+def _split_rows(cfg: DictConfig, what: str, n: int) -> range:
+    start = int(cfg.get(f"{what}_offset") or 0)
+    return range(start, start + n)
+
+
+def check_disjoint(cfg: DictConfig, n_train: int, n_test: int) -> None:
+    """InspError when train and test read the same store(s) and their INR ranges overlap (a validation split
+    taken from the training store must not share INRs with the training part)."""
+    def norm(p):
+        p = list(p) if isinstance(p, (list, tuple)) or OmegaConf.is_list(p) else [p]
+        return [str(Path(str(x)).resolve()) for x in p]
+
+    if norm(cfg.train_store) != norm(cfg.test_store):
+        return
+    a, b = _split_rows(cfg, "train", n_train), _split_rows(cfg, "test", n_test)
+    lo, hi = max(a.start, b.start), min(a.stop, b.stop)
+    if lo < hi:
+        raise InspError(f"train and test read the same store and share INRs {lo}..{hi - 1}; give them disjoint "
+                        "ranges with train_offset/train_limit and test_offset/test_limit")
 
 
 def check_pair(train: INRStore, test: INRStore) -> list[str]:
@@ -393,8 +419,9 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
     device = pick_device(str(cfg.device))
     jets_compile(cfg)
     t_start = time.time()
-    train = open_split(cfg.train_store, cfg.train_limit, "train")
-    test = open_split(cfg.test_store, cfg.test_limit, "test")
+    train = open_split(cfg.train_store, cfg.train_limit, "train", cfg.get("train_offset", 0))
+    test = open_split(cfg.test_store, cfg.test_limit, "test", cfg.get("test_offset", 0))
+    check_disjoint(cfg, len(train), len(test))
     classes = check_pair(train, test)
     kind = str(cfg.model.kind)
     src = train.header.source
@@ -436,6 +463,8 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
         "model": kind, "dataset": src.get("name"), "train_count": len(train), "test_count": len(test),
         "test_accuracy": acc, "scale": str(cfg.scale), "classes": classes, "per_class_accuracy": per_class,
         "confusion": conf.tolist(), "train_store": _as_list(cfg.train_store), "test_store": _as_list(cfg.test_store),
+        "train_rows": [r.start, r.stop] if (r := _split_rows(cfg, "train", len(train))) else None,
+        "test_rows": [r.start, r.stop] if (r := _split_rows(cfg, "test", len(test))) else None,
         "inr": _arch(train.spec), "device": str(device), "seconds": round(time.time() - t_start, 2), **info,
     }
     note = _not_a_result(train, test)
