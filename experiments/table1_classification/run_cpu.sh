@@ -4,7 +4,10 @@
 #   bash experiments/table1_classification/run_cpu.sh fit        # the two INR stores
 #   bash experiments/table1_classification/run_cpu.sh classify   # the four classifiers, then the table
 #   bash experiments/table1_classification/run_cpu.sh all
-# Run directories (metrics.json, history.csv, confusion.png, logs) go under experiments/table1_classification/cpu/;
+#   SEEDS="1 2" bash experiments/table1_classification/run_cpu.sh classify   # more seeds (default: 0 1 2)
+#   bash experiments/table1_classification/run_cpu.sh table      # only rebuild the table from what ran
+# Run directories (metrics.json, history.csv, confusion.png, logs) go under experiments/table1_classification/cpu/
+# (seed 0 in cpu/<model>, seed k in cpu/seed<k>/<model>); the table shows mean ± std over the seeds that ran;
 # the INR stores to stores/table1-cpu-w10/ (git-ignored data). times.txt gets wall/user/sys seconds per command.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,23 +32,43 @@ fit() {
     hydra.run.dir=$OUT/fit-train
 }
 
+run_dir() {  # run_dir MODEL SEED
+  if [ "$2" = 0 ]; then echo "$OUT/$1"; else echo "$OUT/seed$2/$1"; fi
+}
+
 classify() {
-  # INSP-ConvNet: 2 INSP-Conv layers of order 2 (inputs: the INRs' jets up to order 4)
-  timed classify-insp_convnet insp classify model=insp_convnet "${STORES[@]}" "${COORD[@]}" \
-    hydra.run.dir=$OUT/insp_convnet
-  # its pixel twin: 2 depthwise 3x3 layers on the images decoded from the same INRs (at the same augmented points)
-  timed classify-depthwise_cnn insp classify model=depthwise_cnn "${STORES[@]}" "${COORD[@]}" \
-    hydra.run.dir=$OUT/depthwise_cnn
-  timed classify-pca_svm insp classify model=pca_svm "${STORES[@]}" hydra.run.dir=$OUT/pca_svm
-  timed classify-weight_mlp insp classify model=weight_mlp "${STORES[@]}" hydra.run.dir=$OUT/weight_mlp
-  insp table table=table1 "runs=[$OUT/insp_convnet,$OUT/depthwise_cnn,$OUT/pca_svm,$OUT/weight_mlp]" \
-    out=experiments/table1_classification
+  local seed d
+  for seed in ${SEEDS:-0 1 2}; do
+    # INSP-ConvNet: 2 INSP-Conv layers of order 2 (inputs: the INRs' jets up to order 4)
+    d=$(run_dir insp_convnet "$seed")
+    timed "classify-insp_convnet-seed$seed" insp classify model=insp_convnet "${STORES[@]}" "${COORD[@]}" \
+      seed="$seed" hydra.run.dir="$d"
+    # its pixel twin: 2 depthwise 3x3 layers on the images decoded from the same INRs (at the same augmented points)
+    d=$(run_dir depthwise_cnn "$seed")
+    timed "classify-depthwise_cnn-seed$seed" insp classify model=depthwise_cnn "${STORES[@]}" "${COORD[@]}" \
+      seed="$seed" hydra.run.dir="$d"
+    for m in pca_svm weight_mlp; do
+      timed "classify-$m-seed$seed" insp classify model=$m "${STORES[@]}" seed="$seed" hydra.run.dir="$(run_dir $m "$seed")"
+    done
+  done
+  table
+}
+
+table() {  # every finished run of the four models, all seeds
+  local runs=() m d
+  for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
+    for d in "$OUT/$m" "$OUT"/seed*/"$m"; do
+      [ -f "$d/metrics.json" ] && runs+=("$d")
+    done
+  done
+  insp table table=table1 "runs=[$(IFS=,; echo "${runs[*]}")]" out=experiments/table1_classification
 }
 
 mkdir -p "$OUT"
 case "${1:-all}" in
   fit) fit ;;
   classify) classify ;;
+  table) table ;;
   all) fit; classify ;;
-  *) echo "usage: $0 fit|classify|all" >&2; exit 2 ;;
+  *) echo "usage: $0 fit|classify|table|all" >&2; exit 2 ;;
 esac
