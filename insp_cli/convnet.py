@@ -33,6 +33,7 @@ Coordinate augmentation (rotation, zoom) is x -> A x + t folded into the INR's f
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -208,6 +209,9 @@ class InspConv(nn.Module):
 class InspConvNet(nn.Module):
     """L INSP-Conv layers of order K, average pooling over the evaluation points, a linear head.
 
+    order: K for every layer, or one K_l per layer (e.g. (2, 1, 1): three nonlinearities on the same order-4
+    input jet as two layers of order 2).
+
     in_channels: C of the INRs (1 MNIST, 3 CIFAR); width: channels of every layer; the first layer's depthwise
     step gives each input channel ``width // in_channels`` (at least 1) derivative combinations.
     spacing: pixel spacing per coordinate axis of the INRs' native grid (``pixel_spacings(size)``).
@@ -218,23 +222,28 @@ class InspConvNet(nn.Module):
     """
 
     def __init__(self, in_channels: int, num_classes: int, spacing: tuple[float, ...], layers: int = 2,
-                 order: int = 2, width: int = 32, pool: int = 4, final_norm: bool | None = None,
+                 order: int | Sequence[int] = 2, width: int = 32, pool: int = 4, final_norm: bool | None = None,
                  activation: str = "relu"):
         super().__init__()
-        if layers < 1 or order < 1 or width < 1 or pool < 1:
-            raise InspError(f"INSP-ConvNet needs layers >= 1, order >= 1, width >= 1, pool >= 1 "
-                            f"(got layers={layers}, order={order}, width={width}, pool={pool})")
+        orders = [int(order)] * layers if isinstance(order, int) else [int(k) for k in order]
+        if layers < 1 or len(orders) != layers or min(orders) < 1 or width < 1 or pool < 1:
+            raise InspError(f"INSP-ConvNet needs layers >= 1, an order >= 1 per layer (one number, or a list of "
+                            f"{layers}), width >= 1, pool >= 1 (got layers={layers}, order={order}, "
+                            f"width={width}, pool={pool})")
         self.pool = pool
         self.m = len(spacing)
         self.spacing = tuple(float(h) for h in spacing)
-        self.in_channels, self.num_classes, self.order, self.width = in_channels, num_classes, order, width
+        self.in_channels, self.num_classes, self.width = in_channels, num_classes, width
+        self.orders = tuple(orders)
+        # layer i returns the jet of its output up to the orders of the layers after it
+        self.orders_out = tuple(sum(orders[i + 1:]) for i in range(layers))
         mult = max(1, width // in_channels)
         # Every layer is Algorithm 1's INSP-Conv -> InstanceNorm -> ReLU, except the last one when a single
         # global average (pool = 1) follows: InstanceNorm gives every sample's channel mean 0 and variance 1
         # over the points, and the average of its ReLU would only see the shape of that distribution (we
         # measured chance-level training accuracy), so there it keeps its scale (a bias instead of the norm).
         final_norm = pool > 1 if final_norm is None else final_norm
-        convs = [InspConv(self.m, order, c_in, width, multiplier=mult if i == 0 else 1,
+        convs = [InspConv(self.m, orders[i], c_in, width, multiplier=mult if i == 0 else 1,
                           norm=i < layers - 1 or final_norm, activation=activation)
                  for i, c_in in enumerate([in_channels] + [width] * (layers - 1))]
         self.convs = nn.ModuleList(convs)
@@ -242,8 +251,8 @@ class InspConvNet(nn.Module):
 
     @property
     def input_order(self) -> int:
-        """Order of the input jet: layer l consumes K orders, so L * K in all."""
-        return len(self.convs) * self.order
+        """Order of the input jet: layer l consumes its K_l orders, so K_1 + ... + K_L (L * K) in all."""
+        return sum(self.orders)
 
     def input_jet(self, spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor,
                   affine=None, chunk_size: int | None = None) -> torch.Tensor:
@@ -258,7 +267,7 @@ class InspConvNet(nn.Module):
                             f"(order {self.input_order}), got {tuple(jet.shape)}")
         y = jet
         for i, conv in enumerate(self.convs):
-            y = conv(y, (len(self.convs) - 1 - i) * self.order)
+            y = conv(y, self.orders_out[i])
         return y[:, 0]
 
     def forward(self, jet: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:
@@ -296,13 +305,13 @@ class InspConvNet(nn.Module):
             k = jet_space(self.m, conv.order).size
             rms = y[:, :k].pow(2).mean(dim=(0, 2, 3)).sqrt()
             conv.alpha_scale.copy_(1.0 / rms.clamp_min(1e-6))
-            y = conv(y, (len(self.convs) - 1 - i) * self.order)
+            y = conv(y, self.orders_out[i])
 
     def activation_bytes(self, batch: int, points: int, itemsize: int = 4) -> int:
         """Estimated bytes of the activations autograd keeps for one training step (forward + backward)."""
         total = batch * jet_space(self.m, self.input_order).size * points * self.in_channels
         for i, conv in enumerate(self.convs):
-            m_out = jet_space(self.m, (len(self.convs) - 1 - i) * self.order).size
+            m_out = jet_space(self.m, self.orders_out[i]).size
             # depthwise output, mixed output, normalised output, ReLU output
             total += batch * m_out * points * (conv.in_channels * conv.multiplier + 3 * conv.out_channels)
         return total * itemsize * 2  # gradients of the same size during backward

@@ -24,7 +24,8 @@ def _inrs(n: int, channels: int = 1, seed: int = 0):
 
 
 @pytest.mark.parametrize("layers,order,width,channels,augment,pool,activation", [
-    (2, 2, 2, 1, True, 4, "relu"), (2, 1, 2, 3, False, 2, "softplus"), (3, 1, 1, 1, False, 1, "relu")])
+    (2, 2, 2, 1, True, 4, "relu"), (2, 1, 2, 3, False, 2, "softplus"), (3, 1, 1, 1, False, 1, "relu"),
+    (3, (2, 1, 1), 2, 1, True, 2, "relu")])
 def test_jets_network_equals_nested_autograd(layers, order, width, channels, augment, pool, activation):
     """Logits AND gradients w.r.t. every weight agree with the nested-autograd network (float64)."""
     torch.manual_seed(1)
@@ -46,6 +47,8 @@ def test_jets_network_equals_nested_autograd(layers, order, width, channels, aug
     for a, b in zip(g_jets, g_ref):
         assert (a - b).abs().max() <= 1e-8 * max(1e-3, b.abs().max().item())
     assert any(g.abs().max() > 1e-6 for g in g_jets[:-2])  # the conv weights really receive gradient
+    orders = [order] * layers if isinstance(order, int) else list(order)
+    assert [c.order for c in net.convs] == orders and net.input_order == sum(orders)
 
 
 @pytest.mark.parametrize("name, fn", [("softplus", torch.nn.functional.softplus), ("relu", torch.relu)])
@@ -98,6 +101,11 @@ def test_evaluation_points_are_a_set():
     assert net(net.input_jet(spec, params, random_points), random_points).shape == (2, 10)
     with pytest.raises(InspError, match="coordinates"):
         net(net.input_jet(spec, params, coords))
+
+
+def test_per_layer_orders_must_match_the_layers():
+    with pytest.raises(InspError, match="an order >= 1 per layer"):
+        InspConvNet(1, 10, pixel_spacings((28, 28)), layers=3, order=(2, 1))
 
 
 def test_cell_pooling_averages_each_cell():

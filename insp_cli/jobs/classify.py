@@ -166,7 +166,7 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
     cache = str(cfg.cache_inputs).lower()
     augment = _augmenting(cfg)
     if mc.kind == "insp_convnet":
-        model = InspConvNet(c, len(classes), pixel_spacings(size), layers=int(mc.layers), order=int(mc.order),
+        model = InspConvNet(c, len(classes), pixel_spacings(size), layers=int(mc.layers), order=_orders(mc.order),
                             width=int(mc.width), pool=int(mc.pool), activation=str(mc.activation))
         side = size if mc.points is None else (int(mc.points), int(mc.points))
         coords = grid_coords(side, device=device)
@@ -237,12 +237,19 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
     return model, model, train_in, test_in, desc
 
 
+def _orders(order):
+    """model.order: one K for every layer, or a list with one K per layer."""
+    if isinstance(order, (list, tuple)) or OmegaConf.is_list(order):
+        return [int(k) for k in order]
+    return int(order)
+
+
 def _check_memory(cfg: DictConfig, model: InspConvNet, points: int, per_inr: int) -> None:
     batch = int(cfg.batch_size)
     need = model.activation_bytes(batch, points) + per_inr * batch
     limit = float(cfg.max_memory_gb) * 2**30
     if need > limit:
-        raise InspError(f"model.layers={len(model.convs)} x model.order={model.order} needs derivatives up to "
+        raise InspError(f"model.layers={len(model.convs)} with orders {list(model.orders)} needs derivatives up to "
                         f"order {model.input_order} (M={jet_space(2, model.input_order).size} per channel): "
                         f"~{need / 2**30:.1f} GiB per batch of {batch} INRs at {points} points, over "
                         f"max_memory_gb={cfg.max_memory_gb}; lower model.order, model.layers, model.width or "

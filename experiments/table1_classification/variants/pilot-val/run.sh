@@ -18,6 +18,9 @@ declare -A RUNS=(
   [insp-softplus]="model=insp_convnet model.activation=softplus"
   [insp-ep20]="model=insp_convnet epochs=20"
   [cnn-ep20]="model=depthwise_cnn epochs=20"
+  [insp-orders211]="model=insp_convnet model.layers=3 model.order=[2,1,1]"
+  [insp-orders31]="model=insp_convnet model.order=[3,1]"
+  [insp-orders13]="model=insp_convnet model.order=[1,3]"
 )
 for name in "${@:-insp-base cnn-base}"; do
   for r in $name; do
