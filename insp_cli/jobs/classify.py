@@ -61,8 +61,8 @@ def run_classify(cfg: DictConfig, run_dir: str | Path) -> float:
 
 def open_split(paths, limit, what: str, offset: int = 0) -> INRStore:
     """The labelled INRs ``offset .. offset + limit`` of the store(s) at ``paths`` (limit None: to the end)."""
-    paths = list(paths) if isinstance(paths, (list, tuple)) or OmegaConf.is_list(paths) else [paths]
-    store = INRStore.open([str(p) for p in paths])
+    paths = _as_list(paths)
+    store = INRStore.open(paths)
     if store.labels is None:
         raise InspError(f"{what} store {', '.join(map(str, paths))} has no labels; classification needs INRs "
                         "fitted from a labelled dataset (mnist, fashion_mnist, cifar10)")
@@ -77,22 +77,22 @@ def open_split(paths, limit, what: str, offset: int = 0) -> INRStore:
     return store
 
 
-def _split_rows(cfg: DictConfig, what: str, n: int) -> range:
+def _split_rows(cfg: DictConfig, what: str, n: int) -> list[int]:
+    """[first, last + 1] of the n INRs read from the ``what`` (train | test) store(s)."""
     start = int(cfg.get(f"{what}_offset") or 0)
-    return range(start, start + n)
+    return [start, start + n]
 
 
 def check_disjoint(cfg: DictConfig, n_train: int, n_test: int) -> None:
     """InspError when train and test read the same store(s) and their INR ranges overlap (a validation split
     taken from the training store must not share INRs with the training part)."""
     def norm(p):
-        p = list(p) if isinstance(p, (list, tuple)) or OmegaConf.is_list(p) else [p]
-        return [str(Path(str(x)).resolve()) for x in p]
+        return [str(Path(x).resolve()) for x in _as_list(p)]
 
     if norm(cfg.train_store) != norm(cfg.test_store):
         return
-    a, b = _split_rows(cfg, "train", n_train), _split_rows(cfg, "test", n_test)
-    lo, hi = max(a.start, b.start), min(a.stop, b.stop)
+    (a0, a1), (b0, b1) = _split_rows(cfg, "train", n_train), _split_rows(cfg, "test", n_test)
+    lo, hi = max(a0, b0), min(a1, b1)
     if lo < hi:
         raise InspError(f"train and test read the same store and share INRs {lo}..{hi - 1}; give them disjoint "
                         "ranges with train_offset/train_limit and test_offset/test_limit")
@@ -470,8 +470,7 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
         "model": kind, "dataset": src.get("name"), "train_count": len(train), "test_count": len(test),
         "test_accuracy": acc, "scale": str(cfg.scale), "classes": classes, "per_class_accuracy": per_class,
         "confusion": conf.tolist(), "train_store": _as_list(cfg.train_store), "test_store": _as_list(cfg.test_store),
-        "train_rows": [r.start, r.stop] if (r := _split_rows(cfg, "train", len(train))) else None,
-        "test_rows": [r.start, r.stop] if (r := _split_rows(cfg, "test", len(test))) else None,
+        "train_rows": _split_rows(cfg, "train", len(train)), "test_rows": _split_rows(cfg, "test", len(test)),
         "inr": _arch(train.spec), "device": str(device), "seconds": round(time.time() - t_start, 2), **info,
     }
     note = _not_a_result(train, test)
