@@ -79,7 +79,7 @@ def test_table1_numbers_paper_columns_failed_runs_and_files(table1_runs, tmp_pat
     assert cifar["ours_accuracy"] == "" and cifar["paper_accuracy"] == "62.5"
     assert by[("MNIST", "MLP classifier")]["ours_accuracy"] == "" and by[("MNIST", "MLP classifier")]["runs"] == "0"
     md = (tmp_path / "out" / "table1.md").read_text()
-    assert "| MNIST | INSP-ConvNet | 85.0 ± 7.1 | 88.1 |" in md
+    assert "| MNIST | INSP-ConvNet | 85.00 ± 7.07 | 88.1 |" in md
     assert "Ours: test accuracy (%)" in md and "Paper: test accuracy (%)" in md
     assert "**2 run(s) did not complete**" in md and "NaN loss in epoch 2" in md and "no metrics.json" in md
     assert (tmp_path / "out" / "table1.png").stat().st_size > 5000
@@ -181,7 +181,7 @@ def test_recorded_table_rebuilds_identically_with_readme(table1_runs, tmp_path, 
     run_table(compose("table", [f"experiments={exp}"]), tmp_path / "t2")  # plain `insp table`: table=all
     assert {p: p.read_bytes() for p in files} == files
     readme = (exp / "README.md").read_text()
-    assert "## Table 1: classification of INRs" in readme and "| MNIST | INSP-ConvNet | 85.0 ± 7.1 | 88.1 |" in readme
+    assert "## Table 1: classification of INRs" in readme and "| MNIST | INSP-ConvNet | 85.00 ± 7.07 | 88.1 |" in readme
     assert "table1_classification/README.md" in readme and "**Scale:** cpu (6 runs)" in readme
     assert "## Table 2: denoising" in readme and "Not recorded yet." in readme
     assert (folder / "README.md").read_text() == "notes of the engineer\n"  # others' files are left alone
