@@ -8,7 +8,6 @@ Because degrees are contiguous, truncating a jet to a lower order is a prefix sl
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from itertools import accumulate
@@ -134,10 +133,20 @@ class JetSpace:
         return self.cached(("tensor", table, str(device), dtype), build)
 
 
-@functools.lru_cache(maxsize=None)
+_SPACES: dict[tuple[int, int], JetSpace] = {}
+
+
 def jet_space(m: int, order: int) -> JetSpace:
-    """The cached JetSpace of input dimension m and order K."""
-    return JetSpace(m, order)
+    """The cached JetSpace of input dimension m and order K.
+
+    A plain dict rather than functools.lru_cache: torch.compile looks through an lru_cache and traces the
+    JetSpace constructor at every call (a graph break that sends whole layers back to eager), while a lookup
+    in a dict of already-built spaces traces to a constant.
+    """
+    space = _SPACES.get((m, order))
+    if space is None:
+        space = _SPACES[(m, order)] = JetSpace(m, order)
+    return space
 
 
 def to_taylor(jet: torch.Tensor, space: JetSpace) -> torch.Tensor:

@@ -21,6 +21,10 @@ declare -A RUNS=(
   [insp-orders211]="model=insp_convnet model.layers=3 model.order=[2,1,1]"
   [insp-orders31]="model=insp_convnet model.order=[3,1]"
   [insp-orders13]="model=insp_convnet model.order=[1,3]"
+  [insp-pool4]="model=insp_convnet model.pool=4"
+  # the same rows of the omega0 = 30 training store (the first recording's INRs, 50.6 dB)
+  [insp-omega30]="model=insp_convnet train_store=stores/table1-cpu/mnist-train test_store=stores/table1-cpu/mnist-train"
+  [cnn-omega30]="model=depthwise_cnn train_store=stores/table1-cpu/mnist-train test_store=stores/table1-cpu/mnist-train"
 )
 for name in "${@:-insp-base cnn-base}"; do
   for r in $name; do
