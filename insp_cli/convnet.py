@@ -138,7 +138,7 @@ class InspConv(nn.Module):
     """
 
     def __init__(self, m: int, order: int, in_channels: int, out_channels: int, multiplier: int = 1,
-                 norm: bool = True, activation: str | None = "relu"):
+                 norm: bool = True, activation: str | None = "relu", axis_order: int | None = None):
         super().__init__()
         if activation is not None and activation not in ACTIVATIONS:
             raise InspError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
@@ -156,14 +156,22 @@ class InspConv(nn.Module):
         else:  # without InstanceNorm the ReLU needs its own threshold
             self.bias = nn.Parameter(torch.zeros(out_channels))
         self.register_buffer("alpha_scale", torch.ones(mk))
+        # axis_order: only the D^alpha with every alpha_i <= axis_order (a (2a+1)^m pixel kernel's moments)
+        alphas = jet_space(m, order).alphas
+        keep = [axis_order is None or max(a) <= axis_order for a in alphas]
+        self.register_buffer("alpha_mask", torch.tensor(keep, dtype=torch.float32), persistent=False)
         self._shift_index: dict = {}
+
+    def kernel(self) -> torch.Tensor:
+        """(C_in, mult, M_K) the derivative weights as applied: theta times the fixed scale and mask."""
+        return self.theta * (self.alpha_scale * self.alpha_mask)
 
     def derivative_combination(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
         """(N, M_in, Q, C_in) jet of order K + order_out -> (N, M_out, Q, C_in * mult) jet of order order_out."""
         n, m_in, q, c = jet.shape
         if self.multiplier > 1:
             jet = jet.unsqueeze(-1).expand(n, m_in, q, c, self.multiplier).reshape(n, m_in, q, -1)
-        theta = (self.theta * self.alpha_scale).reshape(-1, self.theta.shape[-1])
+        theta = self.kernel().reshape(-1, self.theta.shape[-1])
         return derivative_combination(jet, jet_space(self.m, self.order + order_out), theta, order_out)
 
     def pre_norm(self, jet: torch.Tensor, order_out: int) -> torch.Tensor:
@@ -174,7 +182,7 @@ class InspConv(nn.Module):
         # Fan-out layer (C_in = 1 or 3, mult = width / C_in): mix . depthwise is one full combination
         # W[o, c, alpha] = sum_j mix[o, (c, j)] theta[c, j, alpha]; applying W directly costs C_in * M_K
         # multiply-adds per output coefficient instead of mult * (M_K + C_out), and copies no fanned-out jet.
-        theta = self.theta * self.alpha_scale  # (C_in, mult, M_K)
+        theta = self.kernel()  # (C_in, mult, M_K)
         w = torch.einsum("ocj,cja->oca", self.mix.view(-1, self.in_channels, self.multiplier), theta)
         idx = self.shift_index(order_out, jet.device)  # (M_K, M_out)
         z = torch.einsum("nabqc,oca->nbqo", jet[:, idx], w.to(jet.dtype))
@@ -211,6 +219,8 @@ class InspConvNet(nn.Module):
 
     order: K for every layer, or one K_l per layer (e.g. (2, 1, 1): three nonlinearities on the same order-4
     input jet as two layers of order 2).
+    axis_order: keep only the derivatives with every alpha_i <= axis_order (None: all |alpha| <= K). With
+    K = 4, axis_order = 2 a layer reads the 9 moments a 3 x 3 pixel kernel sees instead of the 6 of K = 2.
 
     in_channels: C of the INRs (1 MNIST, 3 CIFAR); width: channels of every layer; the first layer's depthwise
     step gives each input channel ``width // in_channels`` (at least 1) derivative combinations.
@@ -223,7 +233,7 @@ class InspConvNet(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, spacing: tuple[float, ...], layers: int = 2,
                  order: int | Sequence[int] = 2, width: int = 32, pool: int = 4, final_norm: bool | None = None,
-                 activation: str = "relu"):
+                 activation: str = "relu", axis_order: int | None = None):
         super().__init__()
         orders = [int(order)] * layers if isinstance(order, int) else [int(k) for k in order]
         if layers < 1 or len(orders) != layers or min(orders) < 1 or width < 1 or pool < 1:
@@ -244,7 +254,7 @@ class InspConvNet(nn.Module):
         # measured chance-level training accuracy), so there it keeps its scale (a bias instead of the norm).
         final_norm = pool > 1 if final_norm is None else final_norm
         convs = [InspConv(self.m, orders[i], c_in, width, multiplier=mult if i == 0 else 1,
-                          norm=i < layers - 1 or final_norm, activation=activation)
+                          norm=i < layers - 1 or final_norm, activation=activation, axis_order=axis_order)
                  for i, c_in in enumerate([in_channels] + [width] * (layers - 1))]
         self.convs = nn.ModuleList(convs)
         self.head = nn.Linear(width * pool**self.m, num_classes)
@@ -347,7 +357,7 @@ class InspConvNet(nn.Module):
             conv = self.convs[l - 1]
             y = phi(u) if l == 1 else layer(l - 1, u)
             d = _nested_derivatives(y, u, conv.order)  # (N, M_K, Q, C_in)
-            theta = conv.theta * conv.alpha_scale  # (C_in, mult, M_K)
+            theta = conv.kernel()  # (C_in, mult, M_K)
             z = torch.einsum("cja,naqc->nqcj", theta, d).reshape(n, -1, conv.in_channels * conv.multiplier)
             return torch.nn.functional.linear(z, conv.mix, None if conv.norm else conv.bias)
 

@@ -103,6 +103,22 @@ def test_evaluation_points_are_a_set():
         net(net.input_jet(spec, params, coords))
 
 
+def test_axis_order_keeps_a_pixel_kernels_moments_and_matches_nested_autograd():
+    """order 2 with axis_order 1: f, fx, fy, fxy (a 2 x 2 kernel's moments), never fxx or fyy."""
+    torch.manual_seed(2)
+    spec, params = _inrs(2)
+    coords = grid_coords(5, dtype=torch.float64)
+    net = InspConvNet(1, 5, pixel_spacings((28, 28)), layers=2, order=2, width=2, pool=2, axis_order=1).double()
+    assert net.convs[0].alpha_mask.tolist() == [1, 1, 1, 0, 1, 0]  # f fx fy fxx fxy fyy
+    net.calibrate(net.input_jet(spec, params, coords))
+    jets = net(net.input_jet(spec, params, coords), coords)
+    ref = net.forward_autograd(spec, params, coords)
+    assert (jets - ref).abs().max() < 1e-10 * max(1.0, ref.abs().max().item())
+    g = torch.autograd.grad(jets.sum(), net.convs[1].theta)[0]
+    assert g[..., 3].abs().max() == 0 and g[..., 5].abs().max() == 0 and g[..., 4].abs().max() > 0
+    assert "alpha_mask" not in net.state_dict()  # derived from the configuration, not saved
+
+
 def test_per_layer_orders_must_match_the_layers():
     with pytest.raises(InspError, match="an order >= 1 per layer"):
         InspConvNet(1, 10, pixel_spacings((28, 28)), layers=3, order=(2, 1))

@@ -167,7 +167,8 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
     augment = _augmenting(cfg)
     if mc.kind == "insp_convnet":
         model = InspConvNet(c, len(classes), pixel_spacings(size), layers=int(mc.layers), order=_orders(mc.order),
-                            width=int(mc.width), pool=int(mc.pool), activation=str(mc.activation))
+                            width=int(mc.width), pool=int(mc.pool), activation=str(mc.activation),
+                            axis_order=None if mc.get("axis_order") is None else int(mc.axis_order))
         side = size if mc.points is None else (int(mc.points), int(mc.points))
         coords = grid_coords(side, device=device)
         m_in = jet_space(2, model.input_order).size

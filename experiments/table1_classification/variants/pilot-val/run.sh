@@ -22,6 +22,8 @@ declare -A RUNS=(
   [insp-orders31]="model=insp_convnet model.order=[3,1]"
   [insp-orders13]="model=insp_convnet model.order=[1,3]"
   [insp-pool4]="model=insp_convnet model.pool=4"
+  # the 9 moments of a 3x3 kernel per layer (every alpha_i <= 2 of |alpha| <= 4): input jets of order 8
+  [insp-axis2]="model=insp_convnet model.order=4 model.axis_order=2"
   # the same rows of the omega0 = 30 training store (the first recording's INRs, 50.6 dB)
   [insp-omega30]="model=insp_convnet train_store=stores/table1-cpu/mnist-train test_store=stores/table1-cpu/mnist-train"
   [cnn-omega30]="model=depthwise_cnn train_store=stores/table1-cpu/mnist-train test_store=stores/table1-cpu/mnist-train"
