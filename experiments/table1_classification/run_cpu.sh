@@ -37,18 +37,14 @@ run_dir() {  # run_dir MODEL SEED
 }
 
 classify() {
-  local seed d
+  # INSP-ConvNet: 2 INSP-Conv layers of order 2 (inputs: the INRs' jets up to order 4); its pixel twin: 2 depthwise
+  # 3x3 layers on the images decoded from the same INRs (at the same augmented points); then the weight-space pair
+  local seed m extra
   for seed in ${SEEDS:-0}; do
-    # INSP-ConvNet: 2 INSP-Conv layers of order 2 (inputs: the INRs' jets up to order 4)
-    d=$(run_dir insp_convnet "$seed")
-    timed "classify-insp_convnet-seed$seed" insp classify model=insp_convnet "${STORES[@]}" "${COORD[@]}" \
-      seed="$seed" hydra.run.dir="$d"
-    # its pixel twin: 2 depthwise 3x3 layers on the images decoded from the same INRs (at the same augmented points)
-    d=$(run_dir depthwise_cnn "$seed")
-    timed "classify-depthwise_cnn-seed$seed" insp classify model=depthwise_cnn "${STORES[@]}" "${COORD[@]}" \
-      seed="$seed" hydra.run.dir="$d"
-    for m in pca_svm weight_mlp; do
-      timed "classify-$m-seed$seed" insp classify model=$m "${STORES[@]}" seed="$seed" hydra.run.dir="$(run_dir $m "$seed")"
+    for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
+      extra=(); case $m in insp_convnet|depthwise_cnn) extra=("${COORD[@]}") ;; esac
+      timed "classify-$m-seed$seed" insp classify model=$m "${STORES[@]}" "${extra[@]}" seed="$seed" \
+        hydra.run.dir="$(run_dir $m "$seed")"
     done
   done
   table

@@ -16,7 +16,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,14 +58,14 @@ def run_classify(cfg: DictConfig, run_dir: str | Path) -> float:
 
 # ----------------------------------------------------------------------------------------------- data
 
-def open_split(paths, limit, what: str, offset: int = 0) -> INRStore:
-    """The labelled INRs ``offset .. offset + limit`` of the store(s) at ``paths`` (limit None: to the end)."""
-    paths = _as_list(paths)
+def open_split(cfg: DictConfig, what: str) -> INRStore:
+    """The labelled INRs ``<what>_offset .. + <what>_limit`` (limit None: to the end) of the store(s)
+    ``<what>_store``, what = train | test."""
+    paths, limit, offset = _as_list(cfg[f"{what}_store"]), cfg[f"{what}_limit"], _offset(cfg, what)
     store = INRStore.open(paths)
     if store.labels is None:
         raise InspError(f"{what} store {', '.join(map(str, paths))} has no labels; classification needs INRs "
                         "fitted from a labelled dataset (mnist, fashion_mnist, cifar10)")
-    offset = int(offset or 0)
     if limit is not None and int(limit) < 1:
         raise InspError(f"{what}_limit must be >= 1, got {limit}")
     if offset < 0 or offset >= len(store):
@@ -77,10 +76,13 @@ def open_split(paths, limit, what: str, offset: int = 0) -> INRStore:
     return store
 
 
+def _offset(cfg: DictConfig, what: str) -> int:
+    return int(cfg.get(f"{what}_offset") or 0)
+
+
 def _split_rows(cfg: DictConfig, what: str, n: int) -> list[int]:
     """[first, last + 1] of the n INRs read from the ``what`` (train | test) store(s)."""
-    start = int(cfg.get(f"{what}_offset") or 0)
-    return [start, start + n]
+    return [_offset(cfg, what), _offset(cfg, what) + n]
 
 
 def check_disjoint(cfg: DictConfig, n_train: int, n_test: int) -> None:
@@ -232,7 +234,6 @@ def build(cfg: DictConfig, train: INRStore, test: INRStore, classes: list[str], 
         forward = lambda x: model(x, coords)  # noqa: E731
         if compile_enabled():
             # fused jet layers, ~1.6x faster forward + backward; one compilation per batch size and grad mode
-            warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
             forward = torch.compile(forward, dynamic=False)
         return model, forward, train_in, test_in, desc
     return model, model, train_in, test_in, desc
@@ -427,8 +428,7 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
     device = pick_device(str(cfg.device))
     jets_compile(cfg)
     t_start = time.time()
-    train = open_split(cfg.train_store, cfg.train_limit, "train", cfg.get("train_offset", 0))
-    test = open_split(cfg.test_store, cfg.test_limit, "test", cfg.get("test_offset", 0))
+    train, test = open_split(cfg, "train"), open_split(cfg, "test")
     check_disjoint(cfg, len(train), len(test))
     classes = check_pair(train, test)
     kind = str(cfg.model.kind)
