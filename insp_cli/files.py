@@ -1,0 +1,103 @@
+"""File helpers every module shares: atomic writes that always clean up, and sha256 of a file.
+
+``atomic_write(path)`` is the one way insp writes a file that others may read: the bytes go to a temporary
+name beside ``path`` (``.NAME.tmp-PID``), are flushed and fsynced, get the usual mode (0644 under the
+default umask, not mkstemp's 0600), and only then replace ``path``. On any failure the temporary file is
+removed and the error is raised again; an ``ENOSPC`` becomes one clear ``InspError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .errors import InspError
+
+TMP_MARK = ".tmp-"
+
+
+def temporary_name(path: Path) -> Path:
+    """``.NAME.tmp-PID`` beside ``path``: hidden, and recognisable as unfinished by ``is_temporary``."""
+    return path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+
+
+def is_temporary(path: Path) -> bool:
+    """A file some process is writing or was writing when it died (never a finished output)."""
+    return path.name.startswith(".") and TMP_MARK in path.name
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def os_error_message(e: OSError, path: Path | str) -> str:
+    """One line for a file-system fault (no traceback): ENOSPC says so and names the path."""
+    if e.errno == errno.ENOSPC:
+        return f"no space left on device: {path}"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write {path}: {e.strerror}"
+    return f"cannot write {path}: {e.strerror or e}"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path to write ``path`` through (for writers that want a file name, e.g.
+    safetensors' ``save_file``); on success it is fsynced and renamed over ``path``, on failure removed."""
+    path = Path(path)
+    tmp = temporary_name(path)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise InspError(os_error_message(e, path)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None]) -> None:
+    """Write ``data`` (bytes, text, or a function that writes the file name it is given) to ``path``
+    atomically: readers see the old file or the complete new one, never a part."""
+    with atomic_path(path) as tmp:
+        if callable(data):
+            data(tmp)
+        else:
+            with open(tmp, "wb") as f:
+                f.write(data.encode() if isinstance(data, str) else data)
+
+
+def atomic_write_json(path: str | Path, obj: Any, default: Callable | None = None) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, default=default))
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
