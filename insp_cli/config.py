@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import InspError
+from .schema import validate
 
 
 def conf_dir() -> Path:
@@ -125,6 +126,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
         for overrides in variants:  # every value of every sweep, the others at their first value
             cfg = compose_with_hydra(config_name, overrides)
             OmegaConf.to_container(cfg, resolve=True)  # surfaces bad interpolations now, not mid-job
+            validate(cfg, config_name)  # types and ranges (schema.py), one line per bad value
     except (HydraException, OmegaConfBaseException, ValueError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InspError(f"bad override: {first_line}") from None
