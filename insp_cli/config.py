@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import sys
 from pathlib import Path
 from typing import Callable
 
 from .errors import InspError
 from .schema import validate
+
+
+_RUN_UID = f"{os.getpid() % 100000:05d}{secrets.token_hex(1)}"  # one per process: stable while it runs
+
+
+def register_resolvers() -> None:
+    """``${insp_uid:}`` in run-directory names (conf/common.yaml): the same for the whole process, different for
+    two processes started in the same second (pid + random), so their run directories never collide."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("insp_uid"):
+        OmegaConf.register_new_resolver("insp_uid", lambda: _RUN_UID)
+
+
+register_resolvers()
 
 
 def conf_dir() -> Path:

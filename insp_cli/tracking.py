@@ -112,7 +112,7 @@ class Run:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None and not (self.dir / "metrics.json").exists():
-            status = "interrupted" if exc_type is KeyboardInterrupt else "failed"
+            status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
             self.finish({"error": str(exc) or exc_type.__name__}, status=status)
         elif self.wandb is not None:
             self.wandb.finish()
