@@ -41,9 +41,13 @@ def quote_non_ascii(arg: str) -> str:
 
 def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     from .config import check_overrides, run_hydra_app
+    from .jobs import is_multirun, pin_sweep_dir
 
     argv = [quote_non_ascii(a) for a in argv]
-    from .jobs import is_multirun, pin_sweep_dir
+    if is_multirun(argv) and any(a in ("--cfg", "-c", "--info", "-i") for a in argv):
+        typer.echo(f"error: --cfg/--info and -m do not combine (Hydra prints one job's config): drop -m, e.g. insp "
+                   f"{config_name.replace('_', '-')} --cfg job <overrides with one value each>", err=True)
+        raise typer.Exit(2)
 
     def task(cfg):
         from hydra.core.hydra_config import HydraConfig

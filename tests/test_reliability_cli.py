@@ -71,3 +71,11 @@ def test_non_ascii_values_are_quoted_for_hydra(workdir):
     _, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     assert (workdir / "stö" / "store.json").exists()
+
+
+def test_cfg_with_multirun_is_one_line_in_either_order():
+    for args in (["-m", "data.limit=8,16", "--cfg", "job"], ["--cfg", "job", "-m", "data.limit=8,16"]):
+        r = subprocess.run([sys.executable, "-m", "insp_cli.cli", "fit", *args], capture_output=True, text=True,
+                           cwd=ROOT)
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.returncode == 2 and len(lines) == 1 and "do not combine" in lines[0], r.stderr
