@@ -95,7 +95,8 @@ def read_shard_bytes(path: Path, verify: str) -> tuple[dict, dict[str, np.ndarra
         if not isinstance(head, dict) or not isinstance(meta, dict):
             raise ValueError("header is not an object")
     except (ValueError, UnicodeDecodeError):
-        raise InspError(f"{path} is corrupt: its header is not valid JSON") from None
+        raise InspError(f"{path} is corrupt: the {hlen}-byte header its length field announces is not valid "
+                        "JSON") from None
     arrays, end = {}, 0
     for name, spec in sorted(head.items(), key=lambda kv: _offsets(kv[1])[0] if isinstance(kv[1], dict) else 0):
         if not isinstance(spec, dict) or spec.get("dtype") not in DTYPES or not _shape_ok(spec.get("shape")):

@@ -131,6 +131,8 @@ def prepare_store(directory: str | Path, header: StoreHeader) -> Path:
     """Create a store directory, or check that an existing one holds INRs of the same kind (resume).
     Safe when several processes (the jobs of a sweep) prepare the same directory at once."""
     directory = Path(directory)
+    if ".." in directory.parts:  # x/../y: work in what the path means (y), never create an empty x on the way
+        directory = Path(os.path.realpath(directory))
     what = describe_path(directory)
     if what not in ("is a directory", "does not exist"):
         raise InspError(f"store {directory} {what}, not a store directory; pass another store=PATH")
@@ -141,8 +143,7 @@ def prepare_store(directory: str | Path, header: StoreHeader) -> Path:
         if strangers and not manifest.exists():  # re-check: another job may have created it meanwhile
             raise InspError(f"{directory} exists and is not an INR store; pass another store=PATH")
         try:
-            # x/../y: create what the path means (y), never an empty x on the way
-            Path(os.path.realpath(directory)).mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True)
             if _create_json_once(manifest, header.to_json()):
                 return directory
         except OSError as e:
@@ -235,6 +236,7 @@ def _read_shard(path: Path, expected: StoreHeader | None, verify: str = "full",
         why = expected.same_kind(header)
         if why:
             raise InspError(f"{path} does not belong with the other shards: {why}")
+    check_tensors(arrays, header.spec.num_params, path)
     recorded = (entry or {}).get("sha256") or meta.get(SHA_KEY)
     if entry and entry.get("bytes") != facts["bytes"]:
         raise InspError(f"{path} is damaged: {facts['bytes']} bytes, the manifest recorded {entry.get('bytes')}")
@@ -246,7 +248,6 @@ def _read_shard(path: Path, expected: StoreHeader | None, verify: str = "full",
     if facts["sha256"] is not None and recorded is not None and facts["sha256"] != recorded:
         raise InspError(f"{path} is damaged: the sha256 of its data does not match the one recorded when it was "
                         "written; refit it (rerun the `insp fit` command: damaged shards are moved aside)")
-    check_tensors(arrays, header.spec.num_params, path)
     if recorded is None:
         warn_once(str(path.parent), f"store {path.parent} has format version {header.version}: its shards carry no "
                                      "checksums, so damage inside them cannot be detected (refit to add them)")
