@@ -41,7 +41,7 @@ class FitResult:
     psnr: torch.Tensor  # (N,) final PSNR in dB of the decoded INR vs its target (observed pixels only)
     steps: torch.Tensor  # (N,) steps run per INR (less than settings.steps where target_psnr stopped it)
     ok: torch.Tensor  # (N,) bool; False = non-finite or not above ``floor`` after the retries (never used as fine)
-    floor: torch.Tensor | None = None  # (N,) the PSNR an INR had to beat (gray_psnr of its data)
+    floor: torch.Tensor | None = None  # (N,) the PSNR an INR had to beat: min(gray_psnr, PSNR at init)
 
 
 def decode_pixels(values: torch.Tensor) -> torch.Tensor:
@@ -188,8 +188,9 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
     mask: (N, Q) bool, True where a pixel is observed (None = all). indices: (N,) the images' positions in
     their source (default 0..N-1). INR i is initialised and samples its pixels from its own generator,
     seeded by ``inr_seed(seed, indices[i])``, so it fits identically in any batch, resumed or not.
-    An INR is ``ok`` when its PSNR is finite and above ``gray_psnr`` (the flat mid-gray image); the others are
-    refitted ``settings.retries`` times at half the learning rate each.
+    An INR is ``ok`` when its PSNR is finite and above its floor: the lower of ``gray_psnr`` (a flat mid-gray
+    image) and the PSNR of its initialisation, i.e. the fit did not diverge; the others are refitted
+    ``settings.retries`` times at half the learning rate each.
     ``on_step(step, n_active, mse_pixels (n_active,))`` is called after every step (progress bars).
     """
     device, n = pixels.device, pixels.shape[0]
@@ -197,7 +198,8 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
     gens = [torch.Generator().manual_seed(inr_seed(seed, i)) for i in indices]
     params = init_inrs(spec, gens, device)
     targets = encode_pixels(pixels)
-    floor = gray_psnr(pixels, mask)
+    # the floor: a fit must not end worse than both a flat mid-gray image and its own initialisation
+    floor = torch.minimum(gray_psnr(pixels, mask), psnr_of_fit(spec, params, coords, pixels, mask).nan_to_num(0.0))
     params, steps = _fit_once(spec, targets, coords, mask, settings, params, gens, on_step)
     psnr = psnr_of_fit(spec, params, coords, pixels, mask)
     ok = torch.isfinite(psnr) & (psnr > floor)

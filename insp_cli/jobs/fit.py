@@ -113,7 +113,8 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     source["size"] = [int(h), int(w)]
     header = StoreHeader(spec=spec, source=source, degradation=degraded.params,
                          fit={**settings.__dict__, "seed": int(cfg.seed), "shard_size": shard_size,
-                              "seeding": SEEDING, "psnr_floor": "above the flat mid-gray image (docs/fit.md)"})
+                              "seeding": SEEDING,
+                              "psnr_floor": "above min(flat mid-gray image, initialisation) (docs/fit.md)"})
     store_dir = prepare_store(cfg.store, header)
     plan_range(store_dir, lo, hi)
     verify_for_resume(store_dir, header, lo, hi)  # bad shards are moved aside and so refitted below
@@ -178,8 +179,8 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
           + f"\n  store   {store_dir}\n  run dir {run.dir}")
     if flagged:
         nonfinite = int((~np.isfinite(psnr_all)).sum())
-        why = (f"{nonfinite} non-finite, {flagged - nonfinite} not above the PSNR of a flat mid-gray image, after "
-               f"{cfg.fit.retries} refit(s) at half the learning rate")
+        why = (f"{nonfinite} non-finite, {flagged - nonfinite} worse than both a flat mid-gray image and their "
+               f"initialisation, after {cfg.fit.retries} refit(s) at half the learning rate")
         if flagged == len(store):
             raise InspError(f"the fit diverged: all {flagged} INRs failed ({why}); lower fit.lr (now "
                             f"{settings.lr:g}) or check the data; they are flagged in {store_dir}", exit_code=3)
