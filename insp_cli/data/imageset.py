@@ -135,6 +135,11 @@ def conform(pixels: np.ndarray | list[np.ndarray], size: int | None, channels: i
             return arr.astype(np.float32) / np.float32(255)
         if channels == 3:
             return np.repeat(arr, 3, axis=3).astype(np.float32) / np.float32(255)
+    small = [min(p.shape[:2]) for p in pixels if size is not None and min(p.shape[:2]) < size]
+    if small:
+        log.warning("warning: %d image(s) are smaller than size=%d (the smallest is %d pixels on a side) and are "
+                    "upscaled, which invents detail; pass a smaller size= to keep them native", len(small), size,
+                    min(small))
     out = [conform_one(to_pil(p), size, channels) for p in pixels]
     shapes = {a.shape for a in out}
     if len(shapes) > 1:
