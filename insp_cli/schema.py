@@ -113,9 +113,7 @@ EVAL: dict[str, Rule] = {
     "batch_inrs": ("int", 1, None),
 }
 
-TABLE: dict[str, Rule] = {
-    "mixed_scales": (("refuse", "separate"), None, None),
-}
+TABLE: dict[str, Rule] = {}  # table's options are checked by the table job itself (mixed_scales, table=...)
 
 RULES: dict[str, dict[str, Rule]] = {
     "fit": {**COMMON, **FIT},
