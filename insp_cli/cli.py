@@ -25,7 +25,7 @@ def _root() -> None:
 
 def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     from .config import check_overrides, run_hydra_app
-    from .jobs import is_multirun, pin_sweep_dir
+    from .sweeps import is_multirun, pin_sweep_dir
 
     def task(cfg):
         from hydra.core.hydra_config import HydraConfig

@@ -20,7 +20,7 @@ from ..inr.store import INRStore, StoreHeader, finished_shards, prepare_store, w
 from ..progress import FitProgress
 from ..tracking import Run
 from ..viz import save_grid, tile
-from . import hydra_run_dir
+from ..config import hydra_run_dir
 
 log = logging.getLogger("insp")
 
