@@ -41,7 +41,7 @@ def quote_non_ascii(arg: str) -> str:
 
 def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     from .config import check_overrides, run_hydra_app
-    from .jobs import is_multirun, pin_sweep_dir
+    from .sweeps import is_multirun, pin_sweep_dir
 
     argv = [quote_non_ascii(a) for a in argv]
     if is_multirun(argv) and any(a in ("--cfg", "-c", "--info", "-i") for a in argv):

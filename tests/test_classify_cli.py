@@ -57,7 +57,7 @@ def test_insp_convnet_learns_and_writes_its_run_dir(stores, tmp_path):
     assert np.array(m["confusion"]).sum() == 100 and np.trace(np.array(m["confusion"])) == round(acc * 100)
     rows = list(csv.DictReader(open(run / "history.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4] and float(rows[-1]["test_accuracy"]) == acc
-    assert (run / "confusion.png").stat().st_size > 1000 and (run / "checkpoint.pt").exists()
+    assert (run / "confusion.png").stat().st_size > 1000 and (run / "checkpoint.safetensors").exists()
 
     # an explicit resume continues the same run: the first epochs are the checkpoint's, one more is trained
     more = tmp_path / "more"
@@ -74,7 +74,7 @@ def test_rerunning_an_interrupted_run_resumes_it(stores, tmp_path):
     m = _metrics(runs / "a")
     (runs / "a" / "metrics.json").write_text(json.dumps({**m, "status": "interrupted"}))  # as Ctrl-C leaves it
     run_classify(_cfg(stores, *args, "epochs=3"), runs / "b")  # resume=auto finds a's checkpoint
-    assert _metrics(runs / "b")["resumed_from"] == str(runs / "a" / "checkpoint.pt")
+    assert _metrics(runs / "b")["resumed_from"] == str(runs / "a" / "checkpoint.safetensors")
     assert len(list(csv.DictReader(open(runs / "b" / "history.csv")))) == 3
     run_classify(_cfg(stores, *args, "epochs=3", "lr=2e-3"), runs / "c")  # another configuration: a fresh run
     assert _metrics(runs / "c")["resumed_from"] is None

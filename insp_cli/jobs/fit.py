@@ -21,7 +21,7 @@ from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, pre
 from ..progress import FitProgress
 from ..tracking import Run
 from ..viz import save_grid, tile
-from . import hydra_run_dir
+from ..config import hydra_run_dir
 
 log = logging.getLogger("insp")
 
