@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
@@ -39,6 +40,34 @@ def quote_non_ascii(arg: str) -> str:
     return f"{key}={quote}{value}{quote}"
 
 
+def os_fault(e: OSError) -> str:
+    """One line for an OSError: 'no space left on device: PATH', else the system's words and the path."""
+    from .files import os_error_message
+
+    path = e.filename or "?"
+    if e.errno == errno.ENOSPC or e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return os_error_message(e, path)
+    return f"{e.strerror or e}: {path}"
+
+
+def check_runs_root() -> None:
+    """The runs folder (INSP_RUNS, default runs/) must take a new run directory; checked before Hydra writes
+    one, so that a missing, read-only or full disk is one line, not Hydra's traceback."""
+    import os
+    from pathlib import Path
+
+    from .files import atomic_write
+
+    root = Path(os.environ.get("INSP_RUNS") or "runs")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write(root / ".insp-write-check", b"ok")  # InspError for ENOSPC (full disk), with the path
+        (root / ".insp-write-check").unlink(missing_ok=True)
+    except (OSError, InspError) as e:
+        why = os_fault(e) if isinstance(e, OSError) else str(e)
+        raise InspError(f"cannot create run directories in {root} (set INSP_RUNS): {why}") from None
+
+
 def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     from .config import check_overrides, run_hydra_app
     from .sweeps import is_multirun, pin_sweep_dir
@@ -54,7 +83,10 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
         from hydra.types import RunMode
 
         try:
-            return job(cfg)
+            try:
+                return job(cfg)
+            except OSError as e:  # a file-system fault the job did not foresee: one line, never a traceback
+                raise InspError(os_fault(e), exit_code=1) from None
         except InspError as e:
             if HydraConfig.get().mode == RunMode.MULTIRUN:
                 # the job's metrics.json says failed; the sweep goes on and the summary reports it
@@ -65,6 +97,8 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
 
     try:
         check_overrides(config_name, argv)
+        if not any(a in ("--cfg", "-c", "--info", "-i", "-h", "--hydra-help") for a in argv):
+            check_runs_root()
         sweep = None
         if is_multirun(argv):  # pinned, so that the jobs' metrics.json can be read when the sweep ends
             argv, sweep = pin_sweep_dir(config_name, argv)

@@ -51,7 +51,7 @@ def train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loss_at: Cal
                 group["lr"] = lr_at(i)
             loss = loss_at(i)
             if not torch.isfinite(loss):
-                raise InspError(f"the training loss became {float(loss)} at {where(i)}; {hint}", exit_code=3)
+                raise InspError(f"the training loss became {float(loss.detach())} at {where(i)}; {hint}", exit_code=3)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

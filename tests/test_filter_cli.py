@@ -180,3 +180,13 @@ def test_run_eval_direct_matches_paths(stores, tmp_path):
                                   "scale=tiny"]), tmp_path / "ev")
     assert m["scale"]["label"] == "tiny" and m["decode_2x"] is None and m["rows"]["insp_net"]["lpips"] is None
     assert m["rows"]["insp_net"]["psnr"] > m["rows"]["input"]["psnr"] - 1.0
+
+
+def test_a_diverging_filter_ends_failed_and_writes_no_filter(stores, tmp_path):
+    out = tmp_path / "diverged.safetensors"
+    with pytest.raises(InspError, match="(?i)nan|inf|non-finite") as e:
+        run_train_filter(compose("train_filter", TRAIN + [f"store={stores / 'train'}", f"filter={out}",
+                                                          "train.lr=1e30", "train.steps=40"]), tmp_path / "run")
+    assert e.value.exit_code != 0
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"
+    assert not out.exists() and not list(tmp_path.glob(".*tmp*"))

@@ -79,3 +79,22 @@ def test_cfg_with_multirun_is_one_line_in_either_order():
                            cwd=ROOT)
         lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
         assert r.returncode == 2 and len(lines) == 1 and "do not combine" in lines[0], r.stderr
+
+
+def test_runs_folder_on_a_full_disk_or_missing_is_one_line(tmp_path, monkeypatch):
+    """ENOSPC is real here: the write check's temporary name is a symlink to /dev/full (in-process: known PID)."""
+    from typer.testing import CliRunner
+
+    from insp_cli.cli import app
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    (root / f"..insp-write-check.tmp-{os.getpid()}").symlink_to("/dev/full")
+    monkeypatch.setenv("INSP_RUNS", str(root))
+    r = CliRunner().invoke(app, ["fit", *TINY, "data.limit=2", f"store={tmp_path}/st"])
+    assert r.exit_code == 2 and r.stderr.strip() == f"error: cannot create run directories in {root} (set INSP_RUNS):"\
+        f" no space left on device: {root / '.insp-write-check'}", r.stderr
+    assert not (tmp_path / "st").exists() and [p.name for p in root.iterdir()] == []
+    monkeypatch.setenv("INSP_RUNS", "/proc/no-such-folder")
+    r = CliRunner().invoke(app, ["fit", *TINY, "data.limit=2", f"store={tmp_path}/st"])
+    assert r.exit_code == 2 and r.stderr.startswith("error: cannot create run directories in /proc/no-such-folder")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from insp_cli.errors import InspError
@@ -12,35 +10,48 @@ from insp_cli.inr.store import INRStore
 
 def open_split(paths: list[str], limit: int | None, offset: int, what: str) -> INRStore:
     """The labelled INRs ``offset .. offset + limit`` (limit None: to the end) of the store(s) ``paths``;
-    what = train | test (for messages)."""
-    store = INRStore.open(paths)
+    what = train | test (for messages). INRs flagged as failed fits are left out (and counted in the message
+    when nothing is left)."""
+    where = ", ".join(map(str, paths))
+    every = INRStore.open(paths, only_ok=False)
+    store = every.subset(np.nonzero(every.ok)[0]) if not every.ok.all() else every
     if store.labels is None:
-        raise InspError(f"{what} store {', '.join(map(str, paths))} has no labels; classification needs INRs "
+        raise InspError(f"{what} store {where} has no labels; classification needs INRs "
                         "fitted from a labelled dataset (mnist, fashion_mnist, cifar10)")
+    if len(store) == 0:
+        raise InspError(f"{what} store {where} holds no usable INRs: all {len(every)} are flagged as failed fits "
+                        "(ok=0); refit them (docs/fit.md, PSNR floor)")
     if limit is not None and int(limit) < 1:
         raise InspError(f"{what}_limit must be >= 1, got {limit}")
     if offset < 0 or offset >= len(store):
-        raise InspError(f"{what}_offset={offset} is outside the {len(store)} INRs of {', '.join(map(str, paths))}")
+        flagged = f" ({len(every) - len(store)} more are flagged as failed fits)" if len(every) > len(store) else ""
+        raise InspError(f"{what}_offset={offset} is outside the {len(store)} usable INRs of {where}{flagged}")
     end = len(store) if limit is None else min(offset + int(limit), len(store))
     if offset or end < len(store):
         store = store.subset(np.arange(offset, end))
     return store
 
 
-def check_disjoint(train_paths: list[str], test_paths: list[str], train_rows: list[int], test_rows: list[int]
-                   ) -> None:
-    """InspError when train and test read the same store(s) and their row ranges [first, last + 1] overlap (a
-    validation split taken from the training store must not share INRs with the training part)."""
-    def norm(paths):
-        return [str(Path(x).resolve()) for x in paths]
+def source_identity(store: INRStore) -> tuple:
+    """What makes two stores' source indices comparable: the dataset, its split and where its files came from
+    (a folder of photos, a package). Degradation and fit settings do not matter: a noisy and a clean INR of
+    one image are the same image for a train/test split."""
+    s = store.header.source
+    return tuple(str(s.get(k)) for k in ("name", "split", "folder", "origin"))
 
-    if norm(train_paths) != norm(test_paths):
+
+def check_disjoint(train: INRStore, test: INRStore) -> None:
+    """InspError when train and test hold INRs of the same source images, whatever the store paths: the same
+    store read twice with overlapping ranges, or two stores fitted from one split (a validation split taken
+    from the training data must not share images with the training part)."""
+    if source_identity(train) != source_identity(test):
         return
-    (a0, a1), (b0, b1) = train_rows, test_rows
-    lo, hi = max(a0, b0), min(a1, b1)
-    if lo < hi:
-        raise InspError(f"train and test read the same store and share INRs {lo}..{hi - 1}; give them disjoint "
-                        "ranges with train_offset/train_limit and test_offset/test_limit")
+    shared = np.intersect1d(train.indices, test.indices)
+    if len(shared):
+        s = train.header.source
+        raise InspError(f"train and test share {len(shared)} source images of {s.get('name')} {s.get('split')} "
+                        f"(indices {', '.join(map(str, shared[:3]))}{', ...' if len(shared) > 3 else ''}); give "
+                        "them disjoint ranges with train_offset/train_limit and test_offset/test_limit, or other data")
 
 
 def check_pair(train: INRStore, test: INRStore) -> list[str]:

@@ -101,7 +101,7 @@ def bundled_split(split: str) -> RawSplit:
 def folder_split(folder: str | Path, split: str, train_count: int = DEFAULT_TRAIN_COUNT) -> RawSplit:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        from insp_cli.inr.integrity import describe_path
+        from insp_cli.files import describe_path
 
         raise InspError(f"image folder {folder} {describe_path(folder)}, not a folder of images")
     if split not in SPLITS:

@@ -7,13 +7,13 @@ it would receive alone, and Adam is elementwise, so the batch changes throughput
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
+from ..training import cosine_factor
 from .siren import SirenSpec, init_params, siren_forward, siren_mse_and_grad
 
 
@@ -31,8 +31,7 @@ class FitSettings:
     def lr_at(self, step: int) -> float:
         if self.steps <= 1 or self.lr_final == self.lr:
             return self.lr
-        t = step / (self.steps - 1)
-        return self.lr_final + 0.5 * (self.lr - self.lr_final) * (1 + math.cos(math.pi * t))
+        return self.lr_final + (self.lr - self.lr_final) * cosine_factor(step, self.steps - 1)
 
 
 @dataclass

@@ -15,12 +15,10 @@ read, change, write atomically, so no update is lost.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import logging
 import os
-import stat
 import time
 from pathlib import Path
 from typing import Iterator
@@ -29,7 +27,7 @@ import numpy as np
 from safetensors.numpy import save
 
 from ..errors import InspError
-from ..files import TMP_MARK, atomic_write_json
+from ..files import TMP_MARK, atomic_write_json, describe_path
 
 log = logging.getLogger("insp")
 MANIFEST = "manifest.json"
@@ -40,27 +38,6 @@ DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int
           "U8": np.uint8, "I8": np.int8, "BOOL": np.bool_}
 _warned: set[str] = set()
 STALE_SECONDS = 60  # a temporary file untouched this long whose writer is not running is debris
-
-
-def describe_path(p: Path) -> str:
-    """What a path really is, for messages: 'does not exist', 'is a directory', 'is a symlink loop', ..."""
-    try:
-        st = os.stat(p)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return "is a symlink loop"
-        if os.path.islink(p):
-            return f"is a broken symlink (to {os.readlink(p)})"
-        if e.errno == errno.ENOTDIR:
-            return "does not exist (a part of its path is a file, not a folder)"
-        if e.errno == errno.EACCES:
-            return "cannot be read (permission denied)"
-        return "does not exist"
-    if stat.S_ISDIR(st.st_mode):
-        return "is a directory"
-    if stat.S_ISREG(st.st_mode):
-        return "is a file"
-    return "is not a regular file (a device, pipe or socket)"
 
 
 def shard_bytes(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:

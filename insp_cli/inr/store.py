@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from ..errors import InspError
-from ..files import atomic_write, is_temporary, os_error_message, temporary_name
+from ..files import atomic_write, describe_path, is_temporary, os_error_message, temporary_name
 from .fit import decode_pixels
-from .integrity import (LOCK, SHA_KEY, check_complete, check_tensors, describe_path, locked_manifest, merge_ranges,
+from .integrity import (LOCK, SHA_KEY, check_complete, check_tensors, locked_manifest, merge_ranges,
                         read_manifest, read_shard_bytes, remove_stale_temporaries, shard_bytes, warn_once)
 from .siren import SirenSpec, grid_coords, siren_forward
 

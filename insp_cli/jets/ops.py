@@ -160,7 +160,7 @@ def coordinate_map_operator(space: JetSpace, a: torch.Tensor) -> torch.Tensor:
     coefficients of prod_i (A_i . x)^beta_i, L[alpha, beta] = alpha! / beta! * P_beta[alpha].
     a: (N, m, m). Built with small (N, M) tensors; cheap next to any jet.
     """
-    n, m = a.shape[0], space.m
+    n = a.shape[0]
     polys = [None] * space.size  # P_beta as degree-|beta| blocks (N, n_d)
     polys[0] = a.new_ones(n, 1)
     for pos in range(1, space.size):

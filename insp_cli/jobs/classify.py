@@ -84,8 +84,7 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
     split = {w: open_split(_paths(cfg[f"{w}_store"]), cfg[f"{w}_limit"], _rows(cfg, w, 0)[0], w)
              for w in ("train", "test")}
     train, test = split["train"], split["test"]
-    check_disjoint(_paths(cfg.train_store), _paths(cfg.test_store), _rows(cfg, "train", len(train)),
-                   _rows(cfg, "test", len(test)))
+    check_disjoint(train, test)
     classes = check_pair(train, test)
     kind = str(cfg.model.kind)
     src = train.header.source

@@ -19,7 +19,7 @@ from ..inr.siren import SirenSpec, grid_coords
 from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, prepare_store, verify_for_resume,
                          write_shard)
 from ..progress import FitProgress
-from ..tracking import Run
+from ..tracking import Run, run_job
 from ..viz import save_grid, tile
 from ..config import hydra_run_dir
 
@@ -81,10 +81,7 @@ def fit_job(cfg: DictConfig) -> float | None:
 
 def run_fit(cfg: DictConfig, run_dir: str | Path) -> float:
     """Fit the INRs that ``cfg`` asks for into ``cfg.store`` and write the run directory. Returns mean PSNR."""
-    with Run(cfg, run_dir, job="fit") as run:
-        metrics = _fit(cfg, run)
-        run.finish(metrics)
-    return metrics["psnr_mean"]
+    return run_job(cfg, run_dir, "fit", _fit)["psnr_mean"]
 
 
 def _fit(cfg: DictConfig, run: Run) -> dict:
@@ -100,7 +97,6 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     settings = fit_settings(cfg)
     shard_size = int(cfg.fit.shard_size)
     lo, hi = part_range(lo, hi, int(d.shard), int(d.num_shards), shard_size)
-    keep = (images.indices >= lo) & (images.indices < hi)
     deg = OmegaConf.to_container(cfg.degradation, resolve=True)
     kind = deg.pop("kind")
     degraded = degrade(images.images, kind, deg, seed=int(cfg.seed), indices=images.indices)
