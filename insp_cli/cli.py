@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import signal
 import sys
 from typing import Callable
 
@@ -23,16 +25,68 @@ def _root() -> None:
     """insp: fit, filter, classify and score INRs; each command is a Hydra app."""
 
 
+def _epilog(command: str) -> str:
+    return (f"Every config key and group: insp {command} -h (Hydra's help). The composed config: insp {command} "
+            f"--cfg job. Overrides: key=value; -m for a sweep.")
+
+
+def quote_non_ascii(arg: str) -> str:
+    """``store=/data/é`` as ``store='/data/é'``: Hydra's override grammar takes non-ASCII text only quoted. Values
+    that are already quoted, or hold a sweep (``,``) or a list/dict, are left as typed."""
+    key, eq, value = arg.partition("=")
+    if not eq or arg.startswith("-") or value.isascii() or value[:1] in "'\"[{" or "," in value:
+        return arg
+    quote = "'" if "'" not in value else '"'
+    return f"{key}={quote}{value}{quote}"
+
+
+def os_fault(e: OSError) -> str:
+    """One line for an OSError: 'no space left on device: PATH', else the system's words and the path."""
+    from .files import os_error_message
+
+    path = e.filename or "?"
+    if e.errno == errno.ENOSPC or e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return os_error_message(e, path)
+    return f"{e.strerror or e}: {path}"
+
+
+def check_runs_root() -> None:
+    """The runs folder (INSP_RUNS, default runs/) must take a new run directory; checked before Hydra writes
+    one, so that a missing, read-only or full disk is one line, not Hydra's traceback."""
+    import os
+    from pathlib import Path
+
+    from .files import atomic_write
+
+    root = Path(os.environ.get("INSP_RUNS") or "runs")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write(root / ".insp-write-check", b"ok")  # InspError for ENOSPC (full disk), with the path
+        (root / ".insp-write-check").unlink(missing_ok=True)
+    except (OSError, InspError) as e:
+        why = os_fault(e) if isinstance(e, OSError) else str(e)
+        raise InspError(f"cannot create run directories in {root} (set INSP_RUNS): {why}") from None
+
+
 def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     from .config import check_overrides, run_hydra_app
-    from .jobs import is_multirun, pin_sweep_dir
+    from .sweeps import is_multirun, pin_sweep_dir
+
+    argv = [quote_non_ascii(a) for a in argv]
+    if is_multirun(argv) and any(a in ("--cfg", "-c", "--info", "-i") for a in argv):
+        typer.echo(f"error: --cfg/--info and -m do not combine (Hydra prints one job's config): drop -m, e.g. insp "
+                   f"{config_name.replace('_', '-')} --cfg job <overrides with one value each>", err=True)
+        raise typer.Exit(2)
 
     def task(cfg):
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
         try:
-            return job(cfg)
+            try:
+                return job(cfg)
+            except OSError as e:  # a file-system fault the job did not foresee: one line, never a traceback
+                raise InspError(os_fault(e), exit_code=1) from None
         except InspError as e:
             if HydraConfig.get().mode == RunMode.MULTIRUN:
                 # the job's metrics.json says failed; the sweep goes on and the summary reports it
@@ -43,6 +97,8 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
 
     try:
         check_overrides(config_name, argv)
+        if not any(a in ("--cfg", "-c", "--info", "-i", "-h", "--hydra-help") for a in argv):
+            check_runs_root()
         sweep = None
         if is_multirun(argv):  # pinned, so that the jobs' metrics.json can be read when the sweep ends
             argv, sweep = pin_sweep_dir(config_name, argv)
@@ -57,9 +113,10 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     except InspError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(e.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("interrupted: finished work is kept; rerun the same command to resume", err=True)
-        raise typer.Exit(130)
+    except KeyboardInterrupt as e:
+        what = "terminated" if isinstance(e, Terminated) else "interrupted"
+        typer.echo(f"{what}: finished work is kept; rerun the same command to resume", err=True)
+        raise typer.Exit(143 if isinstance(e, Terminated) else 130)
 
 
 def _report_sweep(sweep) -> None:
@@ -74,7 +131,7 @@ def _report_sweep(sweep) -> None:
         raise typer.Exit(1)
 
 
-@app.command(context_settings=HYDRA_ARGS)
+@app.command(context_settings=HYDRA_ARGS, epilog=_epilog("fit"))
 def fit(ctx: typer.Context) -> None:
     """Fit a dataset of SIREN INRs into an INR store (insp fit data=mnist data.limit=256)."""
     from .jobs.fit import fit_job
@@ -82,7 +139,7 @@ def fit(ctx: typer.Context) -> None:
     _hydra_command("fit", fit_job, ctx.args)
 
 
-@app.command(context_settings=HYDRA_ARGS)
+@app.command(context_settings=HYDRA_ARGS, epilog=_epilog("classify"))
 def classify(ctx: typer.Context) -> None:
     """Train and test a classifier on labelled INR stores (insp classify model=insp_convnet train_store=PATH
     test_store=PATH); model=insp_convnet | depthwise_cnn | pca_svm | weight_mlp."""
@@ -91,7 +148,7 @@ def classify(ctx: typer.Context) -> None:
     _hydra_command("classify", classify_job, model_alias(ctx.args))
 
 
-@app.command("train-filter", context_settings=HYDRA_ARGS)
+@app.command("train-filter", context_settings=HYDRA_ARGS, epilog=_epilog("train-filter"))
 def train_filter(ctx: typer.Context) -> None:
     """Train an INSP-Net filter on INRs of degraded images, or apply a hand-made one
     (insp train-filter task=denoise store=PATH; task=edges store=PATH decode.size=128)."""
@@ -100,7 +157,7 @@ def train_filter(ctx: typer.Context) -> None:
     _hydra_command("train_filter", train_filter_job, ctx.args)
 
 
-@app.command("eval", context_settings=HYDRA_ARGS)
+@app.command("eval", context_settings=HYDRA_ARGS, epilog=_epilog("eval"))
 def eval_(ctx: typer.Context) -> None:
     """Score a filter on a test INR store against the clean images and classical filters
     (insp eval filter=CKPT store=PATH)."""
@@ -109,7 +166,7 @@ def eval_(ctx: typer.Context) -> None:
     _hydra_command("eval", eval_job, ctx.args)
 
 
-@app.command(context_settings=HYDRA_ARGS)
+@app.command(context_settings=HYDRA_ARGS, epilog=_epilog("table"))
 def table(ctx: typer.Context) -> None:
     """Rebuild the paper's tables from run directories, ours beside the paper's numbers (insp table
     table=table1 runs=[RUN_DIRS] [out=experiments/NAME]); plain `insp table` rebuilds every recorded table."""
@@ -118,7 +175,16 @@ def table(ctx: typer.Context) -> None:
     _hydra_command("table", table_job, ctx.args)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, SLURM's time limit, a container stop): handled exactly like Ctrl-C."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated("terminated by SIGTERM")
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except KeyboardInterrupt:

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import sys
 from pathlib import Path
 from typing import Callable
 
 from .errors import InspError
+from .schema import validate
+
+
+_RUN_UID = f"{os.getpid() % 100000:05d}{secrets.token_hex(1)}"  # one per process: stable while it runs
+
+
+def register_resolvers() -> None:
+    """``${insp_uid:}`` in run-directory names (conf/common.yaml): the same for the whole process, different for
+    two processes started in the same second (pid + random), so their run directories never collide."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("insp_uid"):
+        OmegaConf.register_new_resolver("insp_uid", lambda: _RUN_UID)
+
+
+register_resolvers()
 
 
 def conf_dir() -> Path:
@@ -34,13 +51,31 @@ def run_hydra_app(config_name: str, task: Callable, argv: list[str]) -> None:
         sys.argv = old
 
 
-def compose(config_name: str, overrides: list[str] | None = None):
-    """The composed config of a command without running it (tests and notebooks call job functions with it)."""
+def compose(config_name: str, overrides: list[str] | None = None, hydra: bool = False):
+    """The composed config of a command without running it (tests and notebooks call job functions with it).
+
+    hydra=True keeps the ``hydra`` node (the sweep and run directories, ``${hydra:...}`` interpolations)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=False)
+        return hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=hydra)
+
+
+def hydra_run_dir() -> Path:
+    """The run directory Hydra made for the job being run (its output dir)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def required(cfg, key: str, hint: str):
+    """cfg[key], or one clear line when it was left at ``???``."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_missing(cfg, key) or cfg[key] in (None, ""):
+        raise InspError(f"pass {key}=... ({hint})")
+    return cfg[key]
 
 
 def seed_everything(seed: int) -> None:
@@ -86,58 +121,53 @@ def threads_from_env() -> None:
         torch.set_num_threads(int(n))
 
 
-_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--info", "-i", "--config-path", "-cp", "--config-name",
-                     "-cn", "--config-dir", "-cd", "--experimental-rerun"}
+FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--info", "-i", "--config-path", "-cp", "--config-name",
+                    "-cn", "--config-dir", "-cd", "--experimental-rerun"}
+
+
+def plain_overrides(argv: list[str]) -> list[str]:
+    """The key=value overrides of a command line, without Hydra's flags (-m, --cfg job, ...) and their values."""
+    plain, skip = [], False
+    for a in argv:
+        if skip or a.startswith("-"):
+            skip = not skip and a in FLAGS_WITH_VALUE and a not in ("--info", "-i")  # --info: optional value
+            continue
+        plain.append(a)
+    return plain
+
+
+def first_of_each_sweep(argv: list[str]) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(the overrides with every sweep at its first value, [(position, the sweep's other values)])."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    base, sweeps = [], []
+    for o in OverridesParser.create().parse_overrides(plain_overrides(argv)):
+        if o.is_sweep_override():
+            values = [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+            if values:
+                base.append(values[0])
+                sweeps.append((len(base) - 1, values[1:]))
+        else:
+            base.append(o.input_line)
+    return base, sweeps
 
 
 def check_overrides(config_name: str, argv: list[str]) -> None:
-    """Compose the config once with the user's overrides (first value of each sweep) so that an unknown
-    key or a wrong value fails with one clear line before any job starts."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    """Compose the config once per sweep value (the others at their first value) so that an unknown key or a
+    wrong value fails with one clear line before any job starts."""
     from hydra.errors import HydraException
+    from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
-    plain, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a in _FLAGS_WITH_VALUE:
-            skip = a not in ("--info", "-i")  # --info takes an optional value
-            continue
-        if a.startswith("-"):
-            continue
-        plain.append(a)
     try:
-        from omegaconf import OmegaConf
-
-        parsed = OverridesParser.create().parse_overrides(plain)
-        base, sweeps = [], []
-        for o in parsed:
-            if o.is_sweep_override():
-                values = [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
-                if values:
-                    base.append(values[0])
-                    sweeps.append((len(base) - 1, values[1:]))
-            else:
-                base.append(o.input_line)
+        base, sweeps = first_of_each_sweep(argv)
         variants = [base] + [base[:i] + [v] + base[i + 1:] for i, rest in sweeps for v in rest]
-        for overrides in variants:  # every value of every sweep, the others at their first value
-            cfg = compose_with_hydra(config_name, overrides)
+        for overrides in variants:
+            cfg = compose(config_name, overrides, hydra=True)
+            with open_dict(cfg):
+                del cfg["hydra"]
             OmegaConf.to_container(cfg, resolve=True)  # surfaces bad interpolations now, not mid-job
+            validate(cfg, config_name)  # types and ranges (schema.py), one line per bad value
     except (HydraException, OmegaConfBaseException, ValueError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InspError(f"bad override: {first_line}") from None
-
-
-def compose_with_hydra(config_name: str, overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
-    from omegaconf import open_dict
-
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg

@@ -13,6 +13,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -80,6 +81,27 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None]) -
 
 def atomic_write_json(path: str | Path, obj: Any, default: Callable | None = None) -> None:
     atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, default=default))
+
+
+def describe_path(p: Path) -> str:
+    """What a path really is, for messages: 'does not exist', 'is a directory', 'is a symlink loop', ..."""
+    try:
+        st = os.stat(p)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "is a symlink loop"
+        if os.path.islink(p):
+            return f"is a broken symlink (to {os.readlink(p)})"
+        if e.errno == errno.ENOTDIR:
+            return "does not exist (a part of its path is a file, not a folder)"
+        if e.errno == errno.EACCES:
+            return "cannot be read (permission denied)"
+        return "does not exist"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory"
+    if stat.S_ISREG(st.st_mode):
+        return "is a file"
+    return "is not a regular file (a device, pipe or socket)"
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

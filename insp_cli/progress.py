@@ -1,13 +1,42 @@
-"""Progress bars (rich) for long loops: throughput and running quality on one line."""
+"""The progress bar (rich) of every long loop: done / total, a line of running quality, time left. Shown on a
+terminal only (stderr), so logs and tests stay clean."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
+from typing import Iterator
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+def progress_bar(label: str, enabled: bool | None = None) -> Progress:
+    """label | bar | done/total | info | time left."""
+    enabled = sys.stderr.isatty() if enabled is None else enabled
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                    TimeRemainingColumn(), transient=False, disable=not enabled)
+
+
+class StepBar:
+    """``update(done, info)``: the bar of a training loop (``training.train_steps``)."""
+
+    def __init__(self, progress: Progress, task):
+        self.progress, self.task = progress, task
+
+    def update(self, done: int, info: str | None = None) -> None:
+        if info is None:
+            self.progress.update(self.task, completed=done)
+        else:
+            self.progress.update(self.task, completed=done, info=info)
+
+
+@contextlib.contextmanager
+def step_progress(label: str, total: int, completed: int = 0) -> Iterator[StepBar]:
+    with progress_bar(label) as progress:
+        yield StepBar(progress, progress.add_task(label, total=total, completed=completed, info=""))
 
 
 class FitProgress:
@@ -15,9 +44,7 @@ class FitProgress:
 
     def __init__(self, total: int, steps: int, enabled: bool | None = None):
         self.total, self.steps, self.done, self.t0 = total, steps, 0, time.time()
-        enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.progress = Progress(TextColumn("fit"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                 TimeRemainingColumn(), transient=False, disable=not enabled)
+        self.progress = progress_bar("fit", enabled)
         self.task = None
 
     def __enter__(self):

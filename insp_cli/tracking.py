@@ -8,25 +8,19 @@ tests, online only for a logged-in user; it never prompts.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import InspError
+from .files import atomic_write_json
 
 log = logging.getLogger("insp")
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
-    os.replace(tmp, path)
 
 
 def _json_default(o):
@@ -102,7 +96,7 @@ class Run:
         """Write metrics.json (atomically) and close W&B."""
         self.metrics = {"job": self.job, "status": status, "seconds": round(time.time() - self.started, 3),
                         **metrics}
-        write_json_atomic(self.dir / "metrics.json", self.metrics)
+        atomic_write_json(self.dir / "metrics.json", self.metrics, default=_json_default)
         if self.wandb is not None:
             for k, v in metrics.items():
                 if isinstance(v, (int, float, str)):
@@ -112,10 +106,19 @@ class Run:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None and not (self.dir / "metrics.json").exists():
-            status = "interrupted" if exc_type is KeyboardInterrupt else "failed"
+            status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
             self.finish({"error": str(exc) or exc_type.__name__}, status=status)
         elif self.wandb is not None:
             self.wandb.finish()
+
+
+def run_job(cfg: DictConfig, run_dir: str | Path, job: str, body: Callable[[DictConfig, Run], dict]) -> dict:
+    """``body(cfg, run)`` inside the run directory of ``job``: its metrics become metrics.json (complete), an
+    exception leaves metrics.json with status failed or interrupted. Returns the metrics."""
+    with Run(cfg, run_dir, job=job) as run:
+        metrics = body(cfg, run)
+        run.finish(metrics)
+    return metrics
 
 
 def _has_netrc_login() -> bool:

@@ -1,12 +1,15 @@
-"""PNG grids of decoded images (fit samples, filter results, edge maps)."""
+"""Pictures of a run: PNG grids of decoded images (fit samples, filter results, edge maps) and confusion matrices."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from insp_cli.files import atomic_write
+
+_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}  # the temporary name has no suffix to go by
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
@@ -41,12 +44,36 @@ def save_grid(rows: list[list[np.ndarray]], path: str | Path, titles: list[str] 
                 im = im.resize((c.shape[1] * scale, c.shape[0] * scale), Image.NEAREST)
             canvas.paste(im, (pad + j * (w + pad), top + pad + i * (h + pad)))
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    canvas.save(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: canvas.save(tmp, format=_FORMATS.get(path.suffix.lower(), "PNG")))
     return path
 
 
 def tile(images: np.ndarray, ncol: int = 8) -> list[list[np.ndarray]]:
     """(N, H, W, C) -> rows of ncol images for save_grid."""
     return [list(images[i:i + ncol]) for i in range(0, len(images), ncol)]
+
+
+def save_confusion(conf: np.ndarray, classes: list[str], path: Path, title: str) -> Path:
+    """A confusion matrix (k, k) of counts (row = true class) as a PNG, shaded by the rate within each row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.5 * k, 1.0 + 0.5 * k), dpi=100)
+    rates = conf / conf.sum(axis=1, keepdims=True).clip(min=1)
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(conf[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(k), classes, rotation=90 if max(map(len, classes)) > 2 else 0, fontsize=8)
+    ax.set_yticks(range(k), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+    return path

@@ -31,7 +31,8 @@ def _peak_rss_mib() -> float:
 
 def _setup(a):
     """The batch and the network, built once and shared by both sides through a file."""
-    from insp_cli.convnet import InspConvNet, pixel_spacings
+    from insp_cli.classifiers.convnet import InspConvNet
+    from insp_cli.jets import grid_spacing
     from insp_cli.inr.siren import SirenSpec, grid_coords, init_params
 
     if a.store:
@@ -43,7 +44,7 @@ def _setup(a):
         spec = SirenSpec(in_features=2, out_features=a.channels, hidden=32, depth=3)
         params, size = init_params(spec, a.batch, generator=torch.Generator().manual_seed(0)), (a.side, a.side)
     torch.manual_seed(0)
-    net = InspConvNet(spec.out_features, 10, pixel_spacings(size), layers=a.layers, order=a.order, width=a.width)
+    net = InspConvNet(spec.out_features, 10, grid_spacing(size), layers=a.layers, order=a.order, width=a.width)
     coords = grid_coords(size)
     net.calibrate(net.input_jet(spec, params, coords))
     return {"spec": spec.to_dict(), "size": list(size), "params": params, "coords": coords, "net": net.state_dict()}
@@ -51,7 +52,8 @@ def _setup(a):
 
 def worker(a) -> None:
     """One side of the comparison; writes {seconds, peak_mib, logits} to a.result."""
-    from insp_cli.convnet import InspConvNet, pixel_spacings
+    from insp_cli.classifiers.convnet import InspConvNet
+    from insp_cli.jets import grid_spacing
     from insp_cli.inr.siren import SirenSpec
 
     if a.threads:
@@ -60,7 +62,7 @@ def worker(a) -> None:
     dtype = torch.float64 if a.float64 else torch.float32
     state = torch.load(a.setup, weights_only=True)
     spec = SirenSpec.from_dict(state["spec"])
-    net = InspConvNet(spec.out_features, 10, pixel_spacings(tuple(state["size"])), layers=a.layers,
+    net = InspConvNet(spec.out_features, 10, grid_spacing(tuple(state["size"])), layers=a.layers,
                       order=a.order, width=a.width)
     net.load_state_dict(state["net"])
     net = net.to(device, dtype)

@@ -28,7 +28,8 @@ def step_seconds(f, jet, coords, runs: int = 7) -> float:
 
 
 def main() -> None:
-    from insp_cli.convnet import InspConvNet, pixel_spacings
+    from insp_cli.classifiers.convnet import InspConvNet
+    from insp_cli.jets import grid_spacing
     from insp_cli.inr.siren import SirenSpec, grid_coords, init_params
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,7 +46,7 @@ def main() -> None:
     print(f"batch {a.batch}, width {a.width}, pool 7, {torch.get_num_threads()} threads; forward + backward")
     for layers, order in [(2, 2), (3, (2, 1, 1))]:
         torch.manual_seed(0)
-        net = InspConvNet(1, 10, pixel_spacings((28, 28)), layers=layers, order=order, width=a.width, pool=7)
+        net = InspConvNet(1, 10, grid_spacing((28, 28)), layers=layers, order=order, width=a.width, pool=7)
         jet = net.input_jet(spec, params, coords)
         net.calibrate(jet)
         eager = step_seconds(net, jet, coords)

@@ -30,7 +30,7 @@ import torch
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
 from insp_cli.jets import jet_size, siren_jet
 from insp_cli.jets.taylor import set_compile
-from insp_cli.jets_reference import jet_relative_error, siren_jet_reference
+from insp_cli.jets.reference import jet_relative_error, siren_jet_reference
 
 # name: (INRs, hidden, depth, grid side, orders with jets, orders with the reference as well)
 CASES = {

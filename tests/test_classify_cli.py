@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,7 @@ def test_insp_convnet_learns_and_writes_its_run_dir(stores, tmp_path):
     assert np.array(m["confusion"]).sum() == 100 and np.trace(np.array(m["confusion"])) == round(acc * 100)
     rows = list(csv.DictReader(open(run / "history.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4] and float(rows[-1]["test_accuracy"]) == acc
-    assert (run / "confusion.png").stat().st_size > 1000 and (run / "checkpoint.pt").exists()
+    assert (run / "confusion.png").stat().st_size > 1000 and (run / "checkpoint.safetensors").exists()
 
     # an explicit resume continues the same run: the first epochs are the checkpoint's, one more is trained
     more = tmp_path / "more"
@@ -74,7 +75,7 @@ def test_rerunning_an_interrupted_run_resumes_it(stores, tmp_path):
     m = _metrics(runs / "a")
     (runs / "a" / "metrics.json").write_text(json.dumps({**m, "status": "interrupted"}))  # as Ctrl-C leaves it
     run_classify(_cfg(stores, *args, "epochs=3"), runs / "b")  # resume=auto finds a's checkpoint
-    assert _metrics(runs / "b")["resumed_from"] == str(runs / "a" / "checkpoint.pt")
+    assert _metrics(runs / "b")["resumed_from"] == str(runs / "a" / "checkpoint.safetensors")
     assert len(list(csv.DictReader(open(runs / "b" / "history.csv")))) == 3
     run_classify(_cfg(stores, *args, "epochs=3", "lr=2e-3"), runs / "c")  # another configuration: a fresh run
     assert _metrics(runs / "c")["resumed_from"] is None
@@ -107,9 +108,9 @@ def test_validation_split_from_the_training_store(stores, tmp_path):
     assert np.array(m["confusion"]).sum(axis=1).tolist() == np.bincount(labels[300:], minlength=10).tolist()
     assert 0 <= acc <= 1
     same = {"train": stores["train"], "test": stores["train"]}
-    with pytest.raises(InspError, match="share INRs 250..299"):
+    with pytest.raises(InspError, match="share 50 source images of mnist train"):
         run_classify(_cfg(same, "classifier=pca_svm", "train_limit=300", "test_offset=250"), tmp_path / "bad")
-    with pytest.raises(InspError, match="outside the 100 INRs"):
+    with pytest.raises(InspError, match="outside the 100 usable INRs"):
         run_classify(_cfg(stores, "classifier=pca_svm", "test_offset=100"), tmp_path / "bad2")
 
 
@@ -131,7 +132,36 @@ def test_compiled_run_matches_the_eager_run(stores, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- bad input
 
-def _write_store(path: Path, like: INRStore, spec=None, labels: np.ndarray | None | str = "same") -> Path:
+def test_overlap_is_found_by_source_and_indices_not_by_path(stores, tmp_path):
+    """A copy of the training store under another path is the same images: refused, not a 100 % accuracy."""
+    copy = shutil.copytree(stores["train"], tmp_path / "copy")
+    with pytest.raises(InspError, match="share 100 source images of mnist train"):
+        run_classify(_cfg({"train": stores["train"], "test": copy}, "classifier=pca_svm", "train_limit=300",
+                          "test_offset=200"), tmp_path / "bad")
+    # other rows of the copy are other images: allowed
+    run_classify(_cfg({"train": stores["train"], "test": copy}, "classifier=pca_svm", "train_limit=300",
+                      "test_offset=300"), tmp_path / "ok")
+
+
+@pytest.mark.parametrize("model", ["insp_convnet", "weight_mlp"])
+def test_a_diverging_classifier_ends_failed_not_complete(stores, tmp_path, model):
+    with pytest.raises(InspError, match="(?i)non-finite|nan|inf") as e:
+        run_classify(_cfg(stores, f"classifier={model}", "epochs=2", "lr=1e30", "train_limit=64", "test_limit=32",
+                          "model.width=8" if model == "insp_convnet" else "model.hidden=16"), tmp_path / model)
+    assert e.value.exit_code != 0
+    m = _metrics(tmp_path / model)
+    assert m["status"] == "failed" and "test_accuracy" not in m
+
+
+def test_a_store_of_failed_fits_is_named_as_such(stores, tmp_path):
+    like = INRStore.open(stores["train"])
+    failed = _write_store(tmp_path / "failed", like, ok=0)
+    with pytest.raises(InspError, match="all 16 are flagged as failed fits"):
+        run_classify(_cfg({"train": failed, "test": stores["test"]}, "classifier=pca_svm"), tmp_path / "bad")
+
+
+def _write_store(path: Path, like: INRStore, spec=None, labels: np.ndarray | None | str = "same", ok: int = 1
+                 ) -> Path:
     spec = spec or like.spec
     header = StoreHeader(spec=spec, source=like.header.source, degradation=like.header.degradation,
                          fit=like.header.fit)
@@ -139,7 +169,7 @@ def _write_store(path: Path, like: INRStore, spec=None, labels: np.ndarray | Non
     n = 16
     params = like.params[:n] if spec == like.spec else init_params(spec, n)
     lab = like.labels[:n] if isinstance(labels, str) else labels
-    write_shard(path, header, 0, n, params, np.arange(n), np.full(n, 30.0), np.ones(n, np.uint8), lab)
+    write_shard(path, header, 0, n, params, np.arange(n), np.full(n, 30.0), np.full(n, ok, np.uint8), lab)
     return path
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from insp_cli.config import compose
 from insp_cli.errors import InspError
+from insp_cli.files import is_temporary
 from insp_cli.inr.store import INRStore, finished_shards
 from insp_cli.jobs import fit as fit_job
 
@@ -97,7 +98,7 @@ def test_interrupted_fit_resumes_identically(workdir, monkeypatch):
         fit_job.run_fit(cfg, workdir / "run1")
     assert json.loads((workdir / "run1" / "metrics.json").read_text())["status"] == "interrupted"
     assert list(finished_shards(workdir / "st")) == [(0, 4)]
-    assert not [p for p in (workdir / "st").iterdir() if p.name.startswith(".")]  # nothing half-written
+    assert not [p for p in (workdir / "st").iterdir() if is_temporary(p)]  # nothing half-written
     monkeypatch.setattr(fit_job, "fit_inrs", real)
     fit_job.run_fit(cfg, workdir / "run2")
     m = json.loads((workdir / "run2" / "metrics.json").read_text())

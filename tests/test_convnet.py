@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from insp_cli.baselines.depthwise_cnn import DepthwiseCNN
-from insp_cli.baselines.weight_space import WeightMLP, WeightStandardizer, pca_svm
-from insp_cli.convnet import InspConvNet, jet_activation, pixel_spacings, random_affines
+from insp_cli.classifiers.depthwise_cnn import DepthwiseCNN
+from insp_cli.classifiers.weight_space import WeightMLP, WeightStandardizer, pca_svm
+from insp_cli.classifiers.convnet import InspConvNet, jet_activation, random_affines
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
-from insp_cli.jets import jet_space, siren_jet
-from insp_cli.jets_reference import nested_autograd_jet
+from insp_cli.jets import grid_spacing, jet_space, siren_jet
+from insp_cli.jets.reference import nested_autograd_jet
 
 
 def _inrs(n: int, channels: int = 1, seed: int = 0):
@@ -31,7 +31,7 @@ def test_jets_network_equals_nested_autograd(layers, order, width, channels, aug
     torch.manual_seed(1)
     spec, params = _inrs(2, channels)
     coords = grid_coords(5, dtype=torch.float64)
-    net = InspConvNet(channels, 5, pixel_spacings((28, 28)), layers=layers, order=order, width=width,
+    net = InspConvNet(channels, 5, grid_spacing((28, 28)), layers=layers, order=order, width=width,
                       pool=pool, activation=activation).double()
     net.calibrate(net.input_jet(spec, params, coords))
     affine = None
@@ -68,7 +68,7 @@ def test_layer_output_is_instance_normalised_jet_of_lower_order():
     torch.manual_seed(0)
     spec, params = _inrs(3)
     coords = grid_coords(9, dtype=torch.float64)
-    net = InspConvNet(1, 10, pixel_spacings((9, 9)), layers=2, order=2, width=4).double()
+    net = InspConvNet(1, 10, grid_spacing((9, 9)), layers=2, order=2, width=4).double()
     jet = net.input_jet(spec, params, coords)
     assert jet.shape == (3, jet_space(2, 4).size, 81, 1)
     conv = net.convs[0]
@@ -91,7 +91,7 @@ def test_evaluation_points_are_a_set():
     """The network sees a set of points: permuting them changes nothing; any number of points works."""
     torch.manual_seed(0)
     spec, params = _inrs(2)
-    net = InspConvNet(1, 10, pixel_spacings((28, 28)), layers=2, order=1, width=4, pool=3).double()
+    net = InspConvNet(1, 10, grid_spacing((28, 28)), layers=2, order=1, width=4, pool=3).double()
     coords = grid_coords(12, dtype=torch.float64)
     perm = torch.randperm(coords.shape[0])
     a = net(net.input_jet(spec, params, coords), coords)
@@ -108,7 +108,7 @@ def test_axis_order_keeps_a_pixel_kernels_moments_and_matches_nested_autograd():
     torch.manual_seed(2)
     spec, params = _inrs(2)
     coords = grid_coords(5, dtype=torch.float64)
-    net = InspConvNet(1, 5, pixel_spacings((28, 28)), layers=2, order=2, width=2, pool=2, axis_order=1).double()
+    net = InspConvNet(1, 5, grid_spacing((28, 28)), layers=2, order=2, width=2, pool=2, axis_order=1).double()
     assert net.convs[0].alpha_mask.tolist() == [1, 1, 1, 0, 1, 0]  # f fx fy fxx fxy fyy
     net.calibrate(net.input_jet(spec, params, coords))
     jets = net(net.input_jet(spec, params, coords), coords)
@@ -121,11 +121,11 @@ def test_axis_order_keeps_a_pixel_kernels_moments_and_matches_nested_autograd():
 
 def test_per_layer_orders_must_match_the_layers():
     with pytest.raises(InspError, match="an order >= 1 per layer"):
-        InspConvNet(1, 10, pixel_spacings((28, 28)), layers=3, order=(2, 1))
+        InspConvNet(1, 10, grid_spacing((28, 28)), layers=3, order=(2, 1))
 
 
 def test_cell_pooling_averages_each_cell():
-    net = InspConvNet(1, 10, pixel_spacings((28, 28)), pool=2, width=1)
+    net = InspConvNet(1, 10, grid_spacing((28, 28)), pool=2, width=1)
     coords = torch.tensor([[-0.9, -0.9], [-0.1, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.9, 0.9], [0.2, 0.2]])
     feats = torch.tensor([1.0, 3.0, 5.0, 7.0, 10.0, 20.0]).view(1, 6, 1)
     # cells row-major with x fastest: (x<0, y<0), (x>0, y<0), (x<0, y>0), (x>0, y>0)
@@ -146,11 +146,11 @@ def test_random_affines_are_rotations_times_zoom():
 
 
 def test_memory_estimate_grows_with_order_and_bad_settings_fail():
-    small = InspConvNet(1, 10, pixel_spacings((28, 28)), layers=2, order=2, width=32)
-    big = InspConvNet(1, 10, pixel_spacings((28, 28)), layers=2, order=6, width=32)
+    small = InspConvNet(1, 10, grid_spacing((28, 28)), layers=2, order=2, width=32)
+    big = InspConvNet(1, 10, grid_spacing((28, 28)), layers=2, order=6, width=32)
     assert big.activation_bytes(128, 784) > 3 * small.activation_bytes(128, 784)
     with pytest.raises(InspError, match="layers >= 1"):
-        InspConvNet(1, 10, pixel_spacings((28, 28)), layers=0)
+        InspConvNet(1, 10, grid_spacing((28, 28)), layers=0)
     with pytest.raises(InspError, match="expects an input jet"):
         small(torch.zeros(2, 6, 10, 1), grid_coords(4)[:10])
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from insp_cli.baselines.classical import gaussian_psf
+from insp_cli.filters.baselines.images import gaussian_psf
 from insp_cli.data import DEGRADATIONS, degrade, load_images
 from insp_cli.data import mnist as mnist_mod
 from insp_cli.data.images import BUNDLED

@@ -19,7 +19,8 @@ from insp_cli.errors import InspError
 from insp_cli.inr.store import INRStore, StoreHeader, prepare_store, write_shard
 from insp_cli.jobs.evaluate import run_eval
 from insp_cli.jobs.fit import run_fit
-from insp_cli.jobs.train_filter import read_filter, run_train_filter
+from insp_cli.filters.checkpoint import read_filter
+from insp_cli.jobs.train_filter import run_train_filter
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT = ["data=images", "data.size=32", "degradation=noise", "model.hidden=32", "fit.steps=60", "samples=0"]
@@ -87,6 +88,7 @@ def test_train_filter_then_eval_end_to_end(stores):
 
 
 def test_interrupted_training_resumes_to_the_same_filter(stores, tmp_path, monkeypatch):
+    from insp_cli.filters.checkpoint import load_filter
     from insp_cli.jobs import train_filter as tf
 
     d = stores
@@ -111,7 +113,7 @@ def test_interrupted_training_resumes_to_the_same_filter(stores, tmp_path, monke
     meta, _ = read_filter(part)
     assert meta["train"]["step"] == 60 and not meta["complete"]
     with pytest.raises(InspError, match="unfinished"):
-        tf.load_filter(part)
+        load_filter(part)
     assert run_train_filter(cfg, tmp_path / "r3")["resumed_from"] == 60
     a, b = read_filter(full)[1], read_filter(part)[1]
     for k in a:
@@ -178,3 +180,13 @@ def test_run_eval_direct_matches_paths(stores, tmp_path):
                                   "scale=tiny"]), tmp_path / "ev")
     assert m["scale"]["label"] == "tiny" and m["decode_2x"] is None and m["rows"]["insp_net"]["lpips"] is None
     assert m["rows"]["insp_net"]["psnr"] > m["rows"]["input"]["psnr"] - 1.0
+
+
+def test_a_diverging_filter_ends_failed_and_writes_no_filter(stores, tmp_path):
+    out = tmp_path / "diverged.safetensors"
+    with pytest.raises(InspError, match="(?i)nan|inf|non-finite") as e:
+        run_train_filter(compose("train_filter", TRAIN + [f"store={stores / 'train'}", f"filter={out}",
+                                                          "train.lr=1e30", "train.steps=40"]), tmp_path / "run")
+    assert e.value.exit_code != 0
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"
+    assert not out.exists() and not list(tmp_path.glob(".*tmp*"))

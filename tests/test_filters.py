@@ -9,13 +9,14 @@ import pytest
 import torch
 from skimage import data, transform
 
-from insp_cli.baselines.classical import gaussian_filter, sobel
+from insp_cli.filters.baselines.images import gaussian_filter, sobel
 from insp_cli.errors import InspError
 from insp_cli.filters import (HANDMADE, FeatureScaler, INSPFilter, LearnedFusion, PixelSampler, box_downsample,
-                              augment, dihedral_tables, grid_spacing, gradient_magnitude, jet_features, pixel_jets,
+                              augment, dihedral_tables, gradient_magnitude, jet_features, pixel_jets,
                               subpixel_grid)
 from insp_cli.inr.fit import FitSettings, fit_inrs
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
+from insp_cli.jets import grid_spacing
 
 SIDE = 32
 

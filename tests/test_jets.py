@@ -27,7 +27,7 @@ from insp_cli.jets import (
     to_pixel_units,
     truncate,
 )
-from insp_cli.jets_reference import autograd_derivatives, jet_relative_error, nested_autograd_jet, siren_jet_reference
+from insp_cli.jets.reference import autograd_derivatives, jet_relative_error, nested_autograd_jet, siren_jet_reference
 
 F64 = torch.float64
 

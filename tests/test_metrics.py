@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from insp_cli import metrics
+from insp_cli.metrics import images as metrics
 from insp_cli.errors import InspError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lpips"

@@ -114,4 +114,5 @@ def test_flagged_inrs_are_skipped(tmp_path):
 
 def test_no_temporary_files_left_behind(tmp_path):
     make_store(tmp_path / "s")
-    assert sorted(f.name for f in (tmp_path / "s").iterdir()) == ["shard-0000000-0000010.safetensors", "store.json"]
+    assert sorted(f.name for f in (tmp_path / "s").iterdir()) == [
+        ".manifest.lock", "manifest.json", "shard-0000000-0000010.safetensors", "store.json"]

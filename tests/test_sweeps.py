@@ -40,8 +40,9 @@ def test_joblib_sweep_shards_into_one_store_and_reports_failed_jobs(workdir):
     assert str(jobs[2]) in tail[1] and tail[1].endswith("failed: data.shard=5 must be in [0, data.num_shards=2)")
     whole = INRStore.open(store)  # both parts, written concurrently by two processes, open as one dataset
     assert list(whole.indices) == [0, 1, 2, 3] and np.isfinite(whole.psnr).all()
-    assert sorted(p.name for p in store.iterdir()) == [
+    assert sorted(p.name for p in store.iterdir()) == [".manifest.lock", "manifest.json",
         "shard-0000000-0000002.safetensors", "shard-0000002-0000004.safetensors", "store.json"]
+    assert len(json.loads((store / "manifest.json").read_text())["shards"]) == 2  # no lost manifest update
 
 
 def test_slurm_launcher_config_composes_into_an_sbatch_script(tmp_path, monkeypatch):

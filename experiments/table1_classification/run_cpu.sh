@@ -13,13 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=experiments/table1_classification/cpu
 S=stores/table1-cpu-w10
-# The INRs: SIREN 3x32 with omega0 10 (smoother than the usual 30: their derivatives are better features,
-# README.md), the MNIST recipe of `insp fit` (60 full-batch Adam steps 5e-3 -> 1.5e-4, batches of 512).
-FIT=(data=mnist model.omega0=10 tracking.mode=disabled samples=16)
-STORES=(train_store=$S/mnist-train test_store=$S/mnist-test epochs=20 scale=cpu tracking.mode=disabled)
-# INSP-ConvNet and its pixel twin alike: width 64, pooling over 7x7 cells, rotation +-10 deg and zoom +-10 %
-# (affine maps of the coordinates, fresh for every batch); the weight-space baselines see no coordinates.
-COORD=(model.width=64 model.pool=7 augment.rotation=10 augment.zoom=0.1)
+# The settings are Hydra configs, conf/experiment/table1_cpu/: fit.yaml (the INRs: SIREN 3x32, omega0 10) and
+# one per classifier (classify.yaml: the stores below, 20 epochs; INSP-ConvNet and its pixel twin: width 64, pool
+# 7, rotation and zoom augmentation). This script only loops over the models and seeds.
 
 timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt
   local name=$1; shift
@@ -27,8 +23,9 @@ timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seco
 }
 
 fit() {
-  timed fit-test insp fit "${FIT[@]}" data.split=test data.limit=2000 store=$S/mnist-test hydra.run.dir=$OUT/fit-test
-  timed fit-train insp fit "${FIT[@]}" data.split=train data.limit=10000 store=$S/mnist-train \
+  timed fit-test insp fit +experiment=table1_cpu/fit data.split=test data.limit=2000 store=$S/mnist-test \
+    hydra.run.dir=$OUT/fit-test
+  timed fit-train insp fit +experiment=table1_cpu/fit data.split=train data.limit=10000 store=$S/mnist-train \
     hydra.run.dir=$OUT/fit-train
 }
 
@@ -39,11 +36,10 @@ run_dir() {  # run_dir MODEL SEED
 classify() {
   # INSP-ConvNet: 2 INSP-Conv layers of order 2 (inputs: the INRs' jets up to order 4); its pixel twin: 2 depthwise
   # 3x3 layers on the images decoded from the same INRs (at the same augmented points); then the weight-space pair
-  local seed m extra
+  local seed m
   for seed in ${SEEDS:-0}; do
     for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
-      extra=(); case $m in insp_convnet|depthwise_cnn) extra=("${COORD[@]}") ;; esac
-      timed "classify-$m-seed$seed" insp classify model=$m "${STORES[@]}" "${extra[@]}" seed="$seed" \
+      timed "classify-$m-seed$seed" insp classify +experiment=table1_cpu/$m seed="$seed" \
         hydra.run.dir="$(run_dir $m "$seed")"
     done
   done

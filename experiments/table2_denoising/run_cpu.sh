@@ -9,14 +9,9 @@ cd "$(dirname "$0")/../.."
 OUT=experiments/table2_denoising/cpu
 S=stores/table2-cpu
 F=filters/table2-cpu
-# The INR: SIREN 3x128, omega0 30, 300 full-batch Adam steps (1e-3 -> 5e-5): it memorises the degraded image,
-# as in the paper (its noisy inputs decode at 20.5 dB, the noisy images' own PSNR).
-FIT=(data=images model.hidden=128 model.depth=3 fit.steps=300 fit.lr=1e-3 fit.lr_final=5e-5 tracking.mode=disabled)
-# Pi: MLP 4x256 on the jets up to order 4 (45 features for RGB); AdamW 1e-3 -> 1e-5 cosine, 1200 steps x 4096
-# random pixels, each randomly flipped / turned (on the jet) and colour-permuted.
-TRAIN=(fusion.order=4 fusion.hidden=256 fusion.layers=4 train.steps=1200 train.batch_points=4096 train.lr=1e-3
-       train.lr_final=1e-5 train.augment=true tracking.mode=disabled)
-EVAL=(scale=cpu tracking.mode=disabled)
+# The settings are Hydra configs, conf/experiment/table2_cpu/: fit.yaml (the INR: SIREN 3x128, 300 full-batch Adam
+# steps), train_filter.yaml (Pi: MLP 4x256 on the jets up to order 4, 1200 augmented steps) and eval.yaml.
+# This script only loops over the tasks.
 
 timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt
   local name=$1; shift
@@ -30,12 +25,12 @@ run_task() {  # run_task TASK DEGRADATION
       echo "fit $deg $split: done earlier ($S/$deg-$split), kept"  # keeps that run's metrics.json
       continue
     fi
-    timed "fit-$deg-$split" insp fit "${FIT[@]}" data.split=$split degradation=$deg store=$S/$deg-$split \
+    timed "fit-$deg-$split" insp fit +experiment=table2_cpu/fit data.split=$split degradation=$deg store=$S/$deg-$split \
       hydra.run.dir=$OUT/$task/fit-$split
   done
-  timed "train-filter-$task" insp train-filter task=$task "${TRAIN[@]}" store=$S/$deg-train \
+  timed "train-filter-$task" insp train-filter +experiment=table2_cpu/train_filter task=$task store=$S/$deg-train \
     filter=$F/$task.safetensors hydra.run.dir=$OUT/$task/train-filter
-  timed "eval-$task" insp eval filter=$F/$task.safetensors store=$S/$deg-test "${EVAL[@]}" \
+  timed "eval-$task" insp eval +experiment=table2_cpu/eval filter=$F/$task.safetensors store=$S/$deg-test \
     hydra.run.dir=$OUT/$task/eval
 }
 

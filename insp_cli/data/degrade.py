@@ -156,7 +156,7 @@ def gaussian_blur(x: np.ndarray, sigma: float, size: int) -> np.ndarray:
     """x: (N, H, W, C) -> same shape and dtype: each image through the project's one Gaussian blur,
     ``baselines.classical.gaussian_filter`` (convolution with ``gaussian_psf(sigma, size)``, scipy 'reflect'
     border: d c b a | a b c d | d c b a), so blurred data and the classical baselines agree."""
-    from insp_cli.baselines.classical import gaussian_filter
+    from insp_cli.filters.baselines.images import gaussian_filter
 
     return np.stack([gaussian_filter(img, sigma, size) for img in x]) if len(x) else x.copy()
 

@@ -101,7 +101,9 @@ def bundled_split(split: str) -> RawSplit:
 def folder_split(folder: str | Path, split: str, train_count: int = DEFAULT_TRAIN_COUNT) -> RawSplit:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise InspError(f"image folder {folder} does not exist")
+        from insp_cli.files import describe_path
+
+        raise InspError(f"image folder {folder} {describe_path(folder)}, not a folder of images")
     if split not in SPLITS:
         raise InspError(f"unknown split {split!r} for an image folder (use {', '.join(SPLITS)})")
     if train_count < 0:

@@ -9,12 +9,9 @@ Also here: foolbox's 20 bundled test images, the offline fallback shared by CIFA
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from insp_cli.errors import InspError
+from insp_cli.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -135,19 +133,16 @@ def conform(pixels: np.ndarray | list[np.ndarray], size: int | None, channels: i
             return arr.astype(np.float32) / np.float32(255)
         if channels == 3:
             return np.repeat(arr, 3, axis=3).astype(np.float32) / np.float32(255)
+    small = [min(p.shape[:2]) for p in pixels if size is not None and min(p.shape[:2]) < size]
+    if small:
+        log.warning("warning: %d image(s) are smaller than size=%d (the smallest is %d pixels on a side) and are "
+                    "upscaled, which invents detail; pass a smaller size= to keep them native", len(small), size,
+                    min(small))
     out = [conform_one(to_pil(p), size, channels) for p in pixels]
     shapes = {a.shape for a in out}
     if len(shapes) > 1:
         raise InspError(f"images have different sizes {sorted(shapes)[:3]}...; pass size=N to resize them")
     return np.stack(out).astype(np.float32) / np.float32(255)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def package_dir(module: str) -> Path | None:
@@ -170,17 +165,13 @@ def package_version(dist: str) -> str | None:
 
 
 def save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    """Write to a temp name in the same folder, then rename: a crash never leaves a half-written cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    """``files.atomic_write`` of a .npy: a crash never leaves a half-written cache; readable by others."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.save would append .npy to the temporary name
             np.save(f, array, allow_pickle=False)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shared data root must stay readable by others
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, write)
 
 
 def foolbox_samples(prefix: str) -> list[tuple[Path, int]]:

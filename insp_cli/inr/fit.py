@@ -7,12 +7,13 @@ it would receive alone, and Adam is elementwise, so the batch changes throughput
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 
+from ..training import cosine_factor
 from .siren import SirenSpec, init_params, siren_forward, siren_mse_and_grad
 
 
@@ -30,8 +31,7 @@ class FitSettings:
     def lr_at(self, step: int) -> float:
         if self.steps <= 1 or self.lr_final == self.lr:
             return self.lr
-        t = step / (self.steps - 1)
-        return self.lr_final + 0.5 * (self.lr - self.lr_final) * (1 + math.cos(math.pi * t))
+        return self.lr_final + (self.lr - self.lr_final) * cosine_factor(step, self.steps - 1)
 
 
 @dataclass
@@ -39,7 +39,8 @@ class FitResult:
     params: torch.Tensor  # (N, P) float32 on CPU
     psnr: torch.Tensor  # (N,) final PSNR in dB of the decoded INR vs its target (observed pixels only)
     steps: torch.Tensor  # (N,) steps run per INR (less than settings.steps where target_psnr stopped it)
-    ok: torch.Tensor  # (N,) bool; False = still non-finite after the retries (never to be used as fine)
+    ok: torch.Tensor  # (N,) bool; False = non-finite or not above ``floor`` after the retries (never used as fine)
+    floor: torch.Tensor | None = None  # (N,) the PSNR an INR had to beat: min(gray_psnr, PSNR at init)
 
 
 def decode_pixels(values: torch.Tensor) -> torch.Tensor:
@@ -64,7 +65,7 @@ def psnr_of_fit(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, tar
     count = torch.zeros(n, dtype=torch.float64, device=params.device)
     with torch.no_grad():
         for a in range(0, coords.shape[0], chunk):
-            pred = decode_pixels(siren_forward(spec, params, coords[a : a + chunk]))
+            pred = decode_pixels(_as_batch(siren_forward, spec, params, coords[a : a + chunk]))
             err = (pred - targets[:, a : a + chunk]).double().pow(2).sum(-1)
             if mask is not None:
                 m = mask[:, a : a + chunk].double()
@@ -78,6 +79,18 @@ def psnr_of_fit(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, tar
     psnr = -10.0 * torch.log10(mse.clamp_min(1e-20))
     finite = torch.isfinite(params).all(dim=1)
     return torch.where(finite, psnr, torch.full_like(psnr, float("nan"))).float()
+
+
+def _as_batch(fn, spec, params, coords, *rows):
+    """``fn(spec, params, coords, *rows)`` with a single INR computed as a batch of two identical ones:
+    torch's bmm takes another kernel for a batch of one (weight gradients differ by ~1e-7, and 60 Adam steps
+    turn that into ~0.2 dB), so without this an INR would fit differently when it ends up alone in a batch."""
+    if params.shape[0] != 1:
+        return fn(spec, params, coords, *rows)
+    two = [None if t is None else t.expand(2, *t.shape[1:]) for t in (params, *rows)]
+    x = coords.expand(2, *coords.shape[1:]) if coords.dim() == 3 else coords
+    out = fn(spec, two[0].contiguous(), x, *two[1:])
+    return tuple(o[:1] for o in out) if isinstance(out, tuple) else out[:1]
 
 
 class _BatchedAdam:
@@ -100,8 +113,9 @@ class _BatchedAdam:
         self.m, self.v = self.m[rows], self.v[rows]
 
 
-def _fit_once(spec, targets, coords, mask, settings, params, generator, on_step):
-    """Runs Adam on all rows; returns (params, steps_run). targets: (N, Q, c) in [-1, 1]."""
+def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step):
+    """Runs Adam on all rows; returns (params, steps_run). targets: (N, Q, c) in [-1, 1]; generators: one per
+    row (each row samples its own pixels when ``batch_pixels`` is set, so a row's fit ignores its batch)."""
     n, q = targets.shape[0], coords.shape[0]
     device = targets.device
     params = params.clone()
@@ -111,14 +125,16 @@ def _fit_once(spec, targets, coords, mask, settings, params, generator, on_step)
     opt = _BatchedAdam(work)
     for step in range(settings.steps):
         if settings.batch_pixels and settings.batch_pixels < q:
-            pix = torch.randint(q, (settings.batch_pixels,), generator=generator).to(device)
-            x, y = coords[pix], targets[active][:, pix]
-            mk = mask[active][:, pix] if mask is not None else None
+            pix = torch.stack([torch.randint(q, (settings.batch_pixels,), generator=generators[int(r)])
+                               for r in active.cpu()]).to(device)  # (n_active, batch_pixels)
+            x = coords[pix]  # (n_active, batch_pixels, m): per-INR coordinates
+            y = targets[active].gather(1, pix.unsqueeze(-1).expand(-1, -1, targets.shape[-1]))
+            mk = mask[active].gather(1, pix) if mask is not None else None
         else:
             x = coords
             y = targets if len(active) == n else targets[active]
             mk = None if mask is None else (mask if len(active) == n else mask[active])
-        per_inr, grad = siren_mse_and_grad(spec, work, x, y, mk)
+        per_inr, grad = _as_batch(siren_mse_and_grad, spec, work, x, y, mk)
         opt.step(work, grad, settings.lr_at(step))
         mse_pix = per_inr / 4.0  # targets live in [-1, 1]: pixel-scale MSE is a quarter
         if on_step is not None:
@@ -139,23 +155,53 @@ def _fit_once(spec, targets, coords, mask, settings, params, generator, on_step)
     return params, steps_run
 
 
+SEEDING = "per-inr: torch.Generator(SeedSequence([seed, index]))"  # recorded in store headers
+
+
+def inr_seed(seed: int, index: int, attempt: int = 0) -> int:
+    """The seed of INR ``index`` (its position in the source split) under run ``seed``: fixes its initialisation
+    and its pixel sampling, whatever batch it shares. ``attempt`` > 0 for refits. SeedSequence mixes the numbers,
+    so (seed, index) pairs never collide as ``seed * K + index`` would."""
+    entropy = [int(seed) % 2**64, int(index) % 2**64] + ([int(attempt)] if attempt else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def gray_psnr(pixels: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """PSNR (dB) of the flat mid-gray image (what an INR that outputs 0 everywhere decodes to) against the
+    data: the floor a fitted INR must beat. pixels: (N, Q, c) in [0, 1]; mask: (N, Q). Returns (N,)."""
+    err = (pixels.double() - 0.5).pow(2).sum(-1)
+    if mask is None:
+        mse = err.mean(1) / pixels.shape[-1]
+    else:
+        m = mask.double()
+        mse = (err * m).sum(1) / (m.sum(1).clamp_min(1) * pixels.shape[-1])
+    return (-10.0 * torch.log10(mse.clamp_min(1e-20))).float()
+
+
 def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settings: FitSettings,
-             mask: torch.Tensor | None = None, seed: int = 0,
+             mask: torch.Tensor | None = None, seed: int = 0, indices=None,
              on_step: Callable[[int, int, torch.Tensor], None] | None = None) -> FitResult:
     """Fit N SIRENs to N images at once.
 
     pixels: (N, Q, c) in [0, 1] on the target device; coords: (Q, m) in [-1, 1];
-    mask: (N, Q) bool, True where a pixel is observed (None = all). ``seed`` fixes the initialisation and
-    the pixel sampling, so a batch fits identically whenever it is refitted.
+    mask: (N, Q) bool, True where a pixel is observed (None = all). indices: (N,) the images' positions in
+    their source (default 0..N-1). INR i is initialised and samples its pixels from its own generator,
+    seeded by ``inr_seed(seed, indices[i])``, so it fits identically in any batch, resumed or not.
+    An INR is ``ok`` when its PSNR is finite and above its floor: the lower of ``gray_psnr`` (a flat mid-gray
+    image) and the PSNR of its initialisation, i.e. the fit did not diverge; the others are refitted
+    ``settings.retries`` times at half the learning rate each.
     ``on_step(step, n_active, mse_pixels (n_active,))`` is called after every step (progress bars).
     """
-    device = pixels.device
-    gen = torch.Generator().manual_seed(seed)
-    params = init_params(spec, pixels.shape[0], generator=gen, device=device)
+    device, n = pixels.device, pixels.shape[0]
+    indices = range(n) if indices is None else [int(i) for i in indices]
+    gens = [torch.Generator().manual_seed(inr_seed(seed, i)) for i in indices]
+    params = init_inrs(spec, gens, device)
     targets = encode_pixels(pixels)
-    params, steps = _fit_once(spec, targets, coords, mask, settings, params, gen, on_step)
+    # the floor: a fit must not end worse than both a flat mid-gray image and its own initialisation
+    floor = torch.minimum(gray_psnr(pixels, mask), psnr_of_fit(spec, params, coords, pixels, mask).nan_to_num(0.0))
+    params, steps = _fit_once(spec, targets, coords, mask, settings, params, gens, on_step)
     psnr = psnr_of_fit(spec, params, coords, pixels, mask)
-    ok = torch.isfinite(psnr)
+    ok = torch.isfinite(psnr) & (psnr > floor)
     lr_scale = 1.0
     for attempt in range(settings.retries):
         bad = (~ok).nonzero().flatten()
@@ -164,11 +210,17 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
         lr_scale *= 0.5
         retry = FitSettings(**{**settings.__dict__, "lr": settings.lr * lr_scale,
                                "lr_final": settings.lr_final * lr_scale})
-        gen_r = torch.Generator().manual_seed(seed + 7919 * (attempt + 1))
-        p0 = init_params(spec, len(bad), generator=gen_r, device=device)
-        pb, sb = _fit_once(spec, targets[bad], coords, None if mask is None else mask[bad], retry, p0, gen_r,
+        gens_r = [torch.Generator().manual_seed(inr_seed(seed, indices[int(k)], attempt + 1)) for k in bad]
+        p0 = init_inrs(spec, gens_r, device)
+        pb, sb = _fit_once(spec, targets[bad], coords, None if mask is None else mask[bad], retry, p0, gens_r,
                            None)
         params[bad], steps[bad.cpu()] = pb, sb
         psnr[bad] = psnr_of_fit(spec, pb, coords, pixels[bad], None if mask is None else mask[bad])
-        ok = torch.isfinite(psnr)
-    return FitResult(params=params.detach().float().cpu(), psnr=psnr.cpu(), steps=steps, ok=ok.cpu())
+        ok = torch.isfinite(psnr) & (psnr > floor)
+    return FitResult(params=params.detach().float().cpu(), psnr=psnr.cpu(), steps=steps, ok=ok.cpu(),
+                     floor=floor.cpu())
+
+
+def init_inrs(spec: SirenSpec, generators: list[torch.Generator], device="cpu") -> torch.Tensor:
+    """SIREN initialisation of one INR per generator: (N, P), row i drawn from generators[i] alone."""
+    return torch.cat([init_params(spec, 1, generator=g) for g in generators]).to(device)

@@ -6,6 +6,8 @@ Every op maps the jet of y (N, M, Q, C) -- plain derivatives D^alpha y, axis M i
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from insp_cli.errors import InspError
@@ -90,6 +92,50 @@ def jet_sin(jet: torch.Tensor, space: JetSpace) -> torch.Tensor:
     return from_taylor(sin_cos_taylor(to_taylor(jet, space), space), space)
 
 
+def softplus_derivatives(u: torch.Tensor, k: int) -> list[torch.Tensor]:
+    """softplus and its first k derivatives at u: softplus' = s = sigmoid(u), and every further derivative is
+    a polynomial p(s) whose derivative is p'(s) s (1 - s)."""
+    s = torch.sigmoid(u)
+    out = [torch.nn.functional.softplus(u)]
+    poly = [0.0, 1.0]  # coefficients of p_1(s) = s, lowest power first
+    for _ in range(k):
+        out.append(sum(c * s**i for i, c in enumerate(poly) if c))
+        dp = [i * c for i, c in enumerate(poly)][1:]  # p'(s)
+        # p'(s) * (s - s^2)
+        nxt = [0.0] * (len(dp) + 2)
+        for i, c in enumerate(dp):
+            nxt[i + 1] += c
+            nxt[i + 2] -= c
+        poly = nxt
+    return out
+
+
+def jet_softplus(jet: torch.Tensor, space: JetSpace) -> torch.Tensor:
+    """Jet of softplus(y), exact to the jet's order: (N, M, Q, C) -> (N, M, Q, C).
+
+    softplus is composed with the Taylor polynomial of y (Faa di Bruno by Horner): sigma(y0 + d) =
+    sum_k sigma^(k)(y0) / k! d^k, d = y - y0 without its constant term, products truncated at the jet's order.
+    Unlike ReLU's (a mask times y's jet) it carries products of derivatives (e.g. |grad y|^2 in the second
+    derivatives), which a next layer can combine.
+    """
+    _check(jet, space)
+    K = space.order
+    coef = to_taylor(jet, space)
+    blocks = [coef[:, space.block(d)] for d in range(K + 1)]
+    derivs = softplus_derivatives(blocks[0], K)  # each (N, 1, Q, C)
+    # Horner: r = c_K; r = c_k + d * r for k = K-1 .. 0, with c_k = sigma^(k)(y0) / k!
+    r = [derivs[K] / math.factorial(K)] + [torch.zeros_like(b) for b in blocks[1:]]
+    for k in range(K - 1, -1, -1):
+        prod = [derivs[k] / math.factorial(k)]
+        for d in range(1, K + 1):
+            terms = [(blocks[j][:, :, None] * r[d - j][:, None]).flatten(1, 2)  # (N, n_j * n_{d-j}, Q, C)
+                     for j in range(1, d + 1)]
+            idx = torch.cat([space.tensor(("outer", d, j), jet.device) for j in range(1, d + 1)])
+            prod.append(blocks[d].new_zeros(blocks[d].shape).index_add(1, idx, torch.cat(terms, dim=1)))
+        r = prod
+    return from_taylor(torch.cat(r, dim=1), space)
+
+
 def jet_affine(jet: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Jet of scale * y + shift with per-sample, per-channel constants (N, C), e.g. instance norm whose
     statistics are treated as constants of the sample. The shift only moves the order-0 coefficient."""
@@ -114,7 +160,7 @@ def coordinate_map_operator(space: JetSpace, a: torch.Tensor) -> torch.Tensor:
     coefficients of prod_i (A_i . x)^beta_i, L[alpha, beta] = alpha! / beta! * P_beta[alpha].
     a: (N, m, m). Built with small (N, M) tensors; cheap next to any jet.
     """
-    n, m = a.shape[0], space.m
+    n = a.shape[0]
     polys = [None] * space.size  # P_beta as degree-|beta| blocks (N, n_d)
     polys[0] = a.new_ones(n, 1)
     for pos in range(1, space.size):

@@ -8,7 +8,17 @@ from collections.abc import Iterable, Sequence
 import torch
 
 from insp_cli.errors import InspError
+from insp_cli.inr.siren import pixel_spacing
 from insp_cli.jets.space import JetSpace
+
+
+def grid_spacing(size: Sequence[int]) -> tuple[float, ...]:
+    """Pixel pitch per coordinate axis (x, y[, z]) of a grid of array shape ``size`` = (H, W[, D]) in
+    ``grid_coords``' [-1, 1] coordinates: coordinate 0 (x) runs along the LAST array axis, so its pitch
+    comes from the last side."""
+    if min(size) < 2:
+        raise InspError(f"a pixel grid needs sides >= 2, got {tuple(size)}")
+    return tuple(pixel_spacing(s) for s in reversed(size))
 
 
 def to_pixel_units(jet: torch.Tensor, space: JetSpace, spacing: float | Sequence[float]) -> torch.Tensor:

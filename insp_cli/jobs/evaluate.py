@@ -10,34 +10,28 @@ Run directory: ``per_image.csv`` (one row per image and method), ``table2.md`` /
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from ..baselines import classical as C
-from ..config import jets_compile, pick_device, seed_everything
+from ..config import hydra_run_dir, jets_compile, pick_device, required, seed_everything
 from ..data import degrade
 from ..errors import InspError
+from ..files import atomic_write
 from ..filters import box_downsample
-from ..metrics import lpips_distance, psnr, ssim
-from ..report import PAPER_TABLE2  # the paper's Table 2, for reference only
-from ..tracking import Run
+from ..filters.baselines.images import BASELINES, apply_baseline
+from ..filters.checkpoint import check_filter_fits, load_filter
+from ..filters.tasks import check_inputs, clean_targets, open_store, task_targets
+from ..metrics import image_scores, psnr_where_missing
+from ..report import PAPER_TABLE2, Column, Table, label, to_markdown
+from ..tracking import Run, run_job
 from ..viz import save_grid
-from . import hydra_run_dir
-from .train_filter import (check_filter_fits, check_inputs, clean_images, load_filter, load_targets, open_store,
-                           required, task_targets)
 
 log = logging.getLogger("insp")
-
-LABELS = {"input": "Input (decoded from INR)", "mean_filter": "Mean Filter (3x3)",
-          "median_filter": "Median Filter (3x3)", "gaussian_filter": "Gaussian Filter (3x3, sigma 1)",
-          "box_filter": "Box Filter (3x3)", "wiener": "Wiener Filter (known PSF)", "insp_net": "INSP-Net"}
-BASELINES = ("mean_filter", "median_filter", "gaussian_filter", "box_filter", "wiener")
-PAPER_LABELS = {"mprnet": "MPRNet", "maxim": "MAXIM", "mean_filter": "Mean Filter"}
 
 
 def eval_job(cfg: DictConfig) -> float | None:
@@ -46,44 +40,7 @@ def eval_job(cfg: DictConfig) -> float | None:
 
 def run_eval(cfg: DictConfig, run_dir: str | Path) -> dict:
     """Score ``cfg.filter`` on ``cfg.store`` and write the run directory. Returns the metrics."""
-    with Run(cfg, run_dir, job="eval") as run:
-        metrics = _evaluate(cfg, run)
-        run.finish(metrics)
-    return metrics
-
-
-def _baseline(name: str, img: np.ndarray, degradation: dict, cfg: DictConfig) -> np.ndarray:
-    """A classical filter applied to one decoded input image (H, W, c)."""
-    if name == "mean_filter":
-        return C.mean_filter(img, 3)
-    if name == "median_filter":
-        return C.median_filter(img, 3)
-    if name == "gaussian_filter":
-        return C.gaussian_filter(img, 1.0, 3)
-    if name == "box_filter":
-        return C.box_filter(img, 3)
-    if name == "wiener":
-        if degradation.get("kind") != "gaussian_blur":
-            raise InspError("the Wiener baseline needs INRs of Gaussian-blurred images (a known PSF)")
-        return C.wiener_deblur(img, degradation["sigma"], degradation["size"], float(cfg.wiener_balance))
-    raise InspError(f"unknown baseline {name!r} (choose from {', '.join(BASELINES)})")
-
-
-def _scores(pred: np.ndarray, gt: np.ndarray, device, with_lpips: bool) -> dict[str, np.ndarray]:
-    """pred, gt: (n, H, W, c) in [0, 1] -> {"psnr", "ssim", "lpips"}: (n,) each."""
-    x = torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32)).permute(0, 3, 1, 2)
-    y = torch.from_numpy(np.ascontiguousarray(gt, dtype=np.float32)).permute(0, 3, 1, 2)
-    out = {"psnr": psnr(x, y).numpy(), "ssim": ssim(x, y).numpy()}
-    out["lpips"] = lpips_distance(x.to(device), y.to(device)).cpu().numpy() if with_lpips else np.full(len(x), np.nan)
-    return out
-
-
-def _psnr_missing(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """PSNR over the removed pixels only (mask False), (n,)."""
-    miss = ~mask[..., None]
-    err = ((pred.astype(np.float64) - gt) ** 2 * miss).sum(axis=(1, 2, 3))
-    cnt = np.maximum(miss.sum(axis=(1, 2, 3)) * gt.shape[-1], 1)
-    return -10 * np.log10(np.maximum(err / cnt, 1e-20))
+    return run_job(cfg, run_dir, "eval", _evaluate)
 
 
 def _evaluate(cfg: DictConfig, run: Run) -> dict:
@@ -96,7 +53,7 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     where = f"store {cfg.store}"
     check_filter_fits(meta, store, where)
     check_inputs(task, store, where)
-    clean = load_targets(str(cfg.targets), store, where) if cfg.targets else clean_images(store, cfg.data_root, where)
+    clean = clean_targets(cfg.targets, cfg.data_root, store, where)
     gt = task_targets(task, clean).astype(np.float64)
     deg = dict(store.header.degradation)
     mask = None
@@ -128,19 +85,20 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
             up[rows] = box_downsample(filt.decode(store.spec, params, (h, w), factor=2), 2).cpu().numpy()
     decode_seconds = time.time() - t0
     for b in names:
-        outs[b] = np.stack([_baseline(b, img, deg, cfg) for img in outs["input"]]).astype(np.float32)
+        outs[b] = np.stack([apply_baseline(b, img, deg, float(cfg.wiener_balance))
+                            for img in outs["input"]]).astype(np.float32)
 
-    scores = {m: _scores(outs[m], gt, device, with_lpips) for m in methods}
+    scores = {m: image_scores(outs[m], gt, device, with_lpips) for m in methods}
     if mask is not None:
         for m in methods:
-            scores[m]["psnr_missing"] = _psnr_missing(outs[m], gt, mask)
+            scores[m]["psnr_missing"] = psnr_where_missing(outs[m], gt, mask)
     rows_summary = {m: {k: float(np.nanmean(v)) if np.isfinite(v).any() else None for k, v in s.items()}
                     for m, s in scores.items()}
     check = None
     if up is not None:
         p1 = scores["insp_net"]["psnr"]
-        p2 = _scores(up, gt, device, False)["psnr"]
-        pc = _scores(up, outs["insp_net"], device, False)["psnr"]
+        p2 = image_scores(up, gt, device, False)["psnr"]
+        pc = image_scores(up, outs["insp_net"], device, False)["psnr"]
         check = {"psnr_1x": float(p1.mean()), "psnr_2x_down": float(p2.mean()),
                  "delta_db": float(p2.mean() - p1.mean()), "max_abs_delta_db": float(np.abs(p2 - p1).max()),
                  "psnr_2x_down_vs_1x": float(pc.mean()), "within_0_5_db": bool(abs(p2.mean() - p1.mean()) <= 0.5)}
@@ -182,12 +140,13 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
 
 def _write_per_image(path: Path, indices: np.ndarray, scores: dict) -> None:
     keys = ["psnr", "ssim", "lpips", "psnr_missing", "psnr_vs_1x"]
-    with open(path, "w", newline="") as f:
-        wr = csv.writer(f)
-        wr.writerow(["index", "method"] + keys)
-        for m, s in scores.items():
-            for i, j in enumerate(indices):
-                wr.writerow([int(j), m] + [_fmt(s[k][i]) if k in s else "" for k in keys])
+    buf = io.StringIO()
+    wr = csv.writer(buf)
+    wr.writerow(["index", "method"] + keys)
+    for m, s in scores.items():
+        for i, j in enumerate(indices):
+            wr.writerow([int(j), m] + [_fmt(s[k][i]) if k in s else "" for k in keys])
+    atomic_write(path, buf.getvalue())
 
 
 def _fmt(v) -> str:
@@ -197,34 +156,33 @@ def _fmt(v) -> str:
 def _write_table(run_dir: Path, task: str, methods: list[str], rows: dict, missing: bool) -> None:
     """Table 2's layout (method | PSNR | SSIM | LPIPS), as markdown and CSV; the paper's numbers below, labelled."""
     cols = ["psnr", "ssim", "lpips"] + (["psnr_missing"] if missing else [])
-    head = {"psnr": "PSNR", "ssim": "SSIM", "lpips": "LPIPS", "psnr_missing": "PSNR (removed pixels)"}
     order = ["input"] + [m for m in methods if m not in ("input", "insp_net")] + ["insp_net"]
-    lines = [f"Task: {task} (ours, this run)", "", "| Method | " + " | ".join(head[c] for c in cols) + " |",
-             "|---|" + "---|" * len(cols)]
-    with open(run_dir / "table2.csv", "w", newline="") as f:
-        wr = csv.writer(f)
-        wr.writerow(["method", "label"] + cols)
-        for m in order:
-            vals = [rows[m].get(c) for c in cols]
-            wr.writerow([m, LABELS[m]] + [_fmt(v) for v in vals])
-            lines.append(f"| {LABELS[m]} | " + " | ".join(_fmt2(c, v) for c, v in zip(cols, vals)) + " |")
+    buf = io.StringIO()
+    wr = csv.writer(buf)
+    wr.writerow(["method", "label"] + cols)
+    for m in order:
+        wr.writerow([m, label(m)] + [_fmt(rows[m].get(c)) for c in cols])
+    atomic_write(run_dir / "table2.csv", buf.getvalue())
+    columns = [Column("method", "Method"), Column("psnr", "PSNR", 2), Column("ssim", "SSIM", 3),
+               Column("lpips", "LPIPS", 3)] + ([Column("psnr_missing", "PSNR (removed pixels)", 2)] if missing else [])
+    ours = Table("eval", f"Task: {task} (ours, this run)", None, columns,
+                 [{"method": label(m), **rows[m]} for m in order],
+                 notes=["Classical filters: 3x3 windows (Gaussian: sigma 1); Wiener: deconvolution with the known "
+                        "PSF."])
+    tables = [ours]
     if task == "denoise":
-        lines += ["", "The paper's Table 2 (DIV2K 256x256, 100 test INRs; reference only, not this run):", "",
-                  "| Method | PSNR | SSIM | LPIPS |", "|---|---|---|---|"]
-        for m, (p, s, lp) in PAPER_TABLE2.items():
-            lines.append(f"| {PAPER_LABELS.get(m, LABELS.get(m, m))} (paper) | {p:.2f} | {s:.2f} | {lp:.2f} |")
-    (run_dir / "table2.md").write_text("\n".join(lines) + "\n")
-
-
-def _fmt2(col: str, v) -> str:
-    if v is None or not np.isfinite(v):
-        return "n/a"
-    return f"{v:.2f}" if col.startswith("psnr") else f"{v:.3f}"
+        paper = [Column("method", "Method"), Column("psnr", "PSNR", 2), Column("ssim", "SSIM", 2),
+                 Column("lpips", "LPIPS", 2)]
+        paper_rows = [{"method": f"{label(m)} (paper)", "psnr": p, "ssim": s, "lpips": lp}
+                for m, (p, s, lp) in PAPER_TABLE2.items()]
+        tables.append(Table("paper", "The paper's Table 2 (DIV2K 256x256, 100 test INRs; reference only, not this "
+                            "run)", None, paper, paper_rows))
+    atomic_write(run_dir / "table2.md", to_markdown(tables))
 
 
 def _write_grid(path: Path, outs: dict, gt: np.ndarray, methods: list[str], count: int) -> Path:
     shown = ["input", "insp_net"] + [m for m in methods if m not in ("input", "insp_net")]
     rows = [[outs[m][i] for m in shown] + [gt[i]] for i in range(min(count, len(gt)))]
     size = gt.shape[1]
-    return save_grid(rows, path, titles=[LABELS[m].split(" (")[0] for m in shown] + ["ground truth"],
+    return save_grid(rows, path, titles=[label(m).split(" (")[0] for m in shown] + ["ground truth"],
                      scale=max(1, 128 // size))

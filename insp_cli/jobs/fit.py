@@ -14,13 +14,14 @@ from ..config import pick_device, seed_everything
 from ..data import load_images
 from ..data.degrade import degrade
 from ..errors import InspError
-from ..inr.fit import FitSettings, fit_inrs
+from ..inr.fit import SEEDING, FitSettings, fit_inrs
 from ..inr.siren import SirenSpec, grid_coords
-from ..inr.store import INRStore, StoreHeader, finished_shards, prepare_store, write_shard
+from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, prepare_store, verify_for_resume,
+                         write_shard)
 from ..progress import FitProgress
-from ..tracking import Run
+from ..tracking import Run, run_job
 from ..viz import save_grid, tile
-from . import hydra_run_dir
+from ..config import hydra_run_dir
 
 log = logging.getLogger("insp")
 
@@ -80,10 +81,7 @@ def fit_job(cfg: DictConfig) -> float | None:
 
 def run_fit(cfg: DictConfig, run_dir: str | Path) -> float:
     """Fit the INRs that ``cfg`` asks for into ``cfg.store`` and write the run directory. Returns mean PSNR."""
-    with Run(cfg, run_dir, job="fit") as run:
-        metrics = _fit(cfg, run)
-        run.finish(metrics)
-    return metrics["psnr_mean"]
+    return run_job(cfg, run_dir, "fit", _fit)["psnr_mean"]
 
 
 def _fit(cfg: DictConfig, run: Run) -> dict:
@@ -99,10 +97,10 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     settings = fit_settings(cfg)
     shard_size = int(cfg.fit.shard_size)
     lo, hi = part_range(lo, hi, int(d.shard), int(d.num_shards), shard_size)
-    keep = (images.indices >= lo) & (images.indices < hi)
     deg = OmegaConf.to_container(cfg.degradation, resolve=True)
     kind = deg.pop("kind")
     degraded = degrade(images.images, kind, deg, seed=int(cfg.seed), indices=images.indices)
+    check_finite_input(images.images, degraded.images, images.indices, d.name, kind)
 
     h, w, c = images.images.shape[1:]
     spec = SirenSpec(in_features=2, out_features=c, hidden=int(cfg.model.hidden), depth=int(cfg.model.depth),
@@ -110,8 +108,12 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     source = {k: v for k, v in images.meta.items() if k not in ("start", "limit", "root")}
     source["size"] = [int(h), int(w)]
     header = StoreHeader(spec=spec, source=source, degradation=degraded.params,
-                         fit={**settings.__dict__, "seed": int(cfg.seed), "shard_size": shard_size})
+                         fit={**settings.__dict__, "seed": int(cfg.seed), "shard_size": shard_size,
+                              "seeding": SEEDING,
+                              "psnr_floor": "above min(flat mid-gray image, initialisation) (docs/fit.md)"})
     store_dir = prepare_store(cfg.store, header)
+    plan_range(store_dir, lo, hi)
+    verify_for_resume(store_dir, header, lo, hi)  # bad shards are moved aside and so refitted below
     todo = missing_ranges(lo, hi, shard_size, list(finished_shards(store_dir)))
     n_total = hi - lo
     log.info("fit %d %s %s INRs [%d, %d) -> %s (%d to fit, %d already done); SIREN %dx%d, %d params, %s",
@@ -131,9 +133,10 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
                 pix = torch.from_numpy(degraded.images[r]).reshape(len(r), h * w, c).to(device)
                 mask = None if degraded.masks is None else torch.from_numpy(
                     degraded.masks[r]).reshape(len(r), h * w).to(device)
-                # the seed depends on the INR's global index only: a resumed or sharded fit is identical
-                res = fit_inrs(spec, pix, coords, settings, mask=mask,
-                               seed=int(cfg.seed) * 1_000_003 + a + s, on_step=bar.on_step)
+                # each INR's seed depends on (seed, its source index) only: batch size, resume and parts
+                # change nothing
+                res = fit_inrs(spec, pix, coords, settings, mask=mask, seed=int(cfg.seed),
+                               indices=images.indices[r], on_step=bar.on_step)
                 params.append(res.params), psnr.append(res.psnr.numpy()), ok.append(res.ok.numpy())
                 bar.batch_done(len(r), res.psnr)
             psnr_a, ok_a = np.concatenate(psnr), np.concatenate(ok)
@@ -144,7 +147,8 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
                      "inrs_per_second": fitted / max(time.time() - t0, 1e-9)})
     seconds = time.time() - t0
 
-    store = INRStore.open(store_dir, only_ok=False)
+    mine = [p for (a, b), p in finished_shards(store_dir).items() if a < hi and b > lo]
+    store = INRStore.open(mine, only_ok=False)
     sel = np.nonzero((store.indices >= lo) & (store.indices < hi))[0]
     store = store.subset(sel)
     psnr_all = store.psnr.astype(np.float64)
@@ -170,10 +174,24 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
           + (f", {_rate(fitted, seconds)}" if fitted else ", all shards already done")
           + f"\n  store   {store_dir}\n  run dir {run.dir}")
     if flagged:
-        raise InspError(f"{flagged} of {len(store)} INRs did not converge (non-finite loss after "
-                        f"{cfg.fit.retries} refit); they are flagged in {store_dir} and skipped when it is opened",
-                        exit_code=3)
+        nonfinite = int((~np.isfinite(psnr_all)).sum())
+        why = (f"{nonfinite} non-finite, {flagged - nonfinite} worse than both a flat mid-gray image and their "
+               f"initialisation, after {cfg.fit.retries} refit(s) at half the learning rate")
+        if flagged == len(store):
+            raise InspError(f"the fit diverged: all {flagged} INRs failed ({why}); lower fit.lr (now "
+                            f"{settings.lr:g}) or check the data; they are flagged in {store_dir}", exit_code=3)
+        raise InspError(f"{flagged} of {len(store)} INRs did not converge ({why}); they are flagged in {store_dir} "
+                        "and skipped when it is opened", exit_code=3)
     return metrics
+
+
+def check_finite_input(clean: np.ndarray, degraded: np.ndarray, indices: np.ndarray, name: str, kind: str) -> None:
+    """NaN or inf in the pixels is a fault of the data or its degradation, not of the fit: say which."""
+    for what, arr in (("the images", clean), (f"the degraded images (degradation={kind})", degraded)):
+        bad = ~np.isfinite(arr).reshape(len(arr), -1).all(1)
+        if bad.any():
+            raise InspError(f"{what} of {name} contain NaN or inf pixels ({int(bad.sum())} images, first index "
+                            f"{int(indices[np.argmax(bad)])}): fix the data or the degradation's parameters")
 
 
 def _rate(n: int, seconds: float) -> str:

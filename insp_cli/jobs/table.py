@@ -8,11 +8,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from ..config import hydra_run_dir
 from ..errors import InspError
 from ..report import (TABLES, build_tables, find_runs, read_run, rebuild, rebuild_recorded, record, to_markdown,
                       write_tables)
-from ..tracking import Run
-from . import hydra_run_dir
+from ..tracking import Run, run_job
 
 
 def table_job(cfg: DictConfig) -> dict | None:
@@ -24,10 +24,7 @@ def run_table(cfg: DictConfig, run_dir: str | Path) -> dict:
     table = str(cfg.table)
     if table != "all" and table not in TABLES:
         raise InspError(f"unknown table {table!r}; choose {', '.join(TABLES)} or all (rebuild experiments/)")
-    with Run(cfg, run_dir, job="table") as run:
-        metrics = _rebuild_all(cfg) if table == "all" else _build(cfg, run, table)
-        run.finish(metrics)
-    return metrics
+    return run_job(cfg, run_dir, "table", lambda cfg, run: _rebuild_all(cfg) if table == "all" else _build(cfg, run, table))
 
 
 def _rebuild_all(cfg: DictConfig) -> dict:

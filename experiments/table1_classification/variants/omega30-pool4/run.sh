@@ -11,10 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 OUT=experiments/table1_classification/variants/omega30-pool4
 S=stores/table1-cpu
-# The INRs: SIREN 3x32, omega0 30, 80 full-batch Adam steps 3e-3 -> 1.5e-4, batches of 512 (the MNIST recipe of
-# `insp fit` when these were recorded; it is 60 steps at 5e-3 since, docs/benchmarks.md).
-FIT=(data=mnist fit.steps=80 fit.lr=3e-3 tracking.mode=disabled samples=16)
-STORES=(train_store=$S/mnist-train test_store=$S/mnist-test scale=cpu tracking.mode=disabled)
+# The settings are Hydra configs, conf/experiment/table1_omega30/: fit.yaml (SIREN 3x32, omega0 30, 80 full-batch
+# Adam steps 3e-3 -> 1.5e-4) and classify.yaml (the stores below; every classifier at its defaults).
 
 timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt
   local name=$1; shift
@@ -22,18 +20,19 @@ timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seco
 }
 
 fit() {
-  timed fit-test insp fit "${FIT[@]}" data.split=test data.limit=2000 store=$S/mnist-test hydra.run.dir=$OUT/fit-test
-  timed fit-train insp fit "${FIT[@]}" data.split=train data.limit=10000 store=$S/mnist-train \
+  timed fit-test insp fit +experiment=table1_omega30/fit data.split=test data.limit=2000 store=$S/mnist-test \
+    hydra.run.dir=$OUT/fit-test
+  timed fit-train insp fit +experiment=table1_omega30/fit data.split=train data.limit=10000 store=$S/mnist-train \
     hydra.run.dir=$OUT/fit-train
 }
 
 classify() {
-  # INSP-ConvNet: 2 INSP-Conv layers of order 2 (inputs: the INRs' jets up to order 4), width 32
-  timed classify-insp_convnet insp classify model=insp_convnet "${STORES[@]}" hydra.run.dir=$OUT/insp_convnet
-  # its pixel twin: 2 depthwise 3x3 layers, width 32, on the images decoded from the same INRs
-  timed classify-depthwise_cnn insp classify model=depthwise_cnn "${STORES[@]}" hydra.run.dir=$OUT/depthwise_cnn
-  timed classify-pca_svm insp classify model=pca_svm "${STORES[@]}" hydra.run.dir=$OUT/pca_svm
-  timed classify-weight_mlp insp classify model=weight_mlp "${STORES[@]}" hydra.run.dir=$OUT/weight_mlp
+  # INSP-ConvNet (2 INSP-Conv layers of order 2, width 32), its pixel twin (2 depthwise 3x3 layers, width 32) and
+  # the weight-space pair, on the same INRs
+  local m
+  for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
+    timed classify-$m insp classify model=$m +experiment=table1_omega30/classify hydra.run.dir=$OUT/$m
+  done
   insp table table=table1 "runs=[$OUT/insp_convnet,$OUT/depthwise_cnn,$OUT/pca_svm,$OUT/weight_mlp]" \
     out=$OUT
 }

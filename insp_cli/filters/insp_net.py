@@ -6,14 +6,15 @@ unsharp masking) or a learned MLP (the paper's 4 hidden ReLU layers of 256).
 
 Units. Jets come w.r.t. the [-1, 1] coordinates of the INR and of its raw output. ``pixel_jet`` turns them into
 derivatives of the pixel intensity (0.5 Phi + 0.5) per pixel of a reference grid (the grid the INRs were
-fitted on): D^alpha -> 0.5 * D^alpha * prod_i h_i^alpha_i with h_i = 2 / (side_i - 1) (``jets.to_pixel_units``).
+fitted on): D^alpha -> 0.5 * D^alpha * prod_i h_i^alpha_i with h_i = 2 / (side_i - 1) (``jets.grid_spacing``,
+``jets.to_pixel_units``).
 With these units a filter means the same thing whatever resolution Psi is decoded at, and the learned Pi sees
 features of comparable size across orders (with omega0 = 30, raw 4th derivatives reach 1e6). The learned Pi
 then standardises each feature with statistics of the training INRs (``FeatureScaler``).
 
 Layouts: jets are (N, M, Q, c) with axis M in ``jet_space`` graded order; features are (N, Q, c * M), channel
 major (channel 0's M derivatives first). Pixel outputs are (N, Q, c_out).
-Nothing here knows about Hydra, W&B or files.
+Training data for a learned Pi: ``filters.sampler``. Nothing here knows about Hydra, W&B or files.
 """
 
 from __future__ import annotations
@@ -26,21 +27,13 @@ from torch import nn
 
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, grid_coords, pixel_spacing
-from insp_cli.jets import JetStandardizer, jet_space, siren_jet, to_pixel_units
+from insp_cli.jets import JetStandardizer, grid_spacing, jet_space, siren_jet, to_pixel_units
 
-# ITU-R BT.709 luma weights, as skimage.color.rgb2gray (which Sobel/Prewitt/Canny in baselines use).
+# ITU-R BT.709 luma weights, as skimage.color.rgb2gray (which Sobel/Prewitt/Canny in baselines/images.py use).
 LUMA = (0.2125, 0.7154, 0.0721)
 
 
 # ------------------------------------------------------------------------------------------------ units
-
-
-def grid_spacing(size: tuple[int, ...]) -> list[float]:
-    """Pixel pitch per coordinate axis (x, y[, z]) of a grid of array shape ``size`` = (H, W[, D]):
-    coordinate 0 (x) runs along the LAST array axis, so its pitch comes from the last side."""
-    if min(size) < 2:
-        raise InspError(f"a pixel grid needs sides >= 2, got {tuple(size)}")
-    return [pixel_spacing(s) for s in reversed(size)]
 
 
 def pixel_jet(jet: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
@@ -220,7 +213,7 @@ def subpixel_grid(size: tuple[int, int], factor: int) -> torch.Tensor:
     """
     axes = []
     for s in size:
-        h = 2.0 / (s - 1)
+        h = pixel_spacing(s)
         centres = torch.linspace(-1.0, 1.0, s, dtype=torch.float64)
         offs = h * ((torch.arange(factor, dtype=torch.float64) + 0.5) / factor - 0.5)
         axes.append((centres[:, None] + offs[None, :]).reshape(-1).float())
@@ -232,86 +225,3 @@ def box_downsample(images: torch.Tensor, factor: int) -> torch.Tensor:
     """(N, H f, W f, c) -> (N, H, W, c): the mean of each f x f block."""
     n, hh, ww, c = images.shape
     return images.reshape(n, hh // factor, factor, ww // factor, factor, c).mean(dim=(2, 4))
-
-
-# ------------------------------------------------------------------------------------------------ training
-
-
-class PixelSampler:
-    """Random (INR, pixel) pairs with the jet features of the INR there and the target pixel.
-
-    params: (N, P) INRs fitted on an H x W grid; targets: (N, H * W, c) target pixels on that grid.
-    Features are pixel-unit jets (``jet_features``), computed without autograd (the INR is fixed). When
-    N * H * W * F floats fit in ``cache_bytes`` every pixel's features are computed once up front (each
-    training step then costs only Pi); otherwise each batch computes the jets of its own points.
-    """
-
-    def __init__(self, spec: SirenSpec, params: torch.Tensor, targets: torch.Tensor, order: int,
-                 size: tuple[int, int], cache_bytes: float = 2e9, images_per_batch: int = 8,
-                 inrs_per_chunk: int = 8):
-        n, q, c = targets.shape
-        if params.shape[0] != n or q != size[0] * size[1]:
-            raise InspError(f"{params.shape[0]} INRs on a {size[0]}x{size[1]} grid do not match targets "
-                            f"{tuple(targets.shape)}")
-        self.spec, self.params, self.targets, self.order, self.size = spec, params, targets, order, tuple(size)
-        self.coords = grid_coords(self.size).to(params)
-        self.images_per_batch = images_per_batch
-        self.num_features = c * jet_space(2, order).size
-        self.cache = None
-        if n * q * self.num_features * 4 <= cache_bytes:
-            self.cache = torch.cat([jet_features(pixel_jets(spec, params[a:a + inrs_per_chunk], self.coords,
-                                                            order, self.size))
-                                    for a in range(0, n, inrs_per_chunk)]).float()
-
-    def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features (B, F), targets (B, c)) for B random pixels of random INRs."""
-        n, q, _ = self.targets.shape
-        if self.cache is not None:
-            dev = self.cache.device
-            img = torch.randint(n, (batch,), generator=generator).to(dev)
-            pix = torch.randint(q, (batch,), generator=generator).to(dev)
-            return self.cache[img, pix], self.targets[img, pix]
-        k = min(self.images_per_batch, batch)
-        per = -(-batch // k)
-        dev = self.params.device
-        img = torch.randint(n, (k,), generator=generator).to(dev)
-        pix = torch.randint(q, (k, per), generator=generator).to(dev)
-        feats = jet_features(pixel_jets(self.spec, self.params[img], self.coords[pix], self.order,
-                                        self.size)).float()
-        return feats.reshape(k * per, -1)[:batch], self.targets[img[:, None], pix].reshape(k * per, -1)[:batch]
-
-
-def dihedral_tables(order: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The 8 flips/quarter turns of the plane acting on a 2-D jet: (index (8, M), sign (8, M)).
-
-    For Phi'(x, y) = Phi(s_x x, s_y y), D^(a, b) Phi' = s_x^a s_y^b D^(a, b) Phi at the mapped point; for
-    Phi'(x, y) = Phi(s_y y, s_x x) it is s_x^a s_y^b D^(b, a) Phi. So jet'[i] = sign[i] * jet[index[i]].
-    """
-    space = jet_space(2, order)
-    index, sign = [], []
-    for swap in (False, True):
-        for sx in (1, -1):
-            for sy in (1, -1):
-                index.append([space.index[(b, a) if swap else (a, b)] for a, b in space.alphas])
-                sign.append([sx ** a * sy ** b for a, b in space.alphas])
-    return torch.tensor(index), torch.tensor(sign, dtype=torch.float32)
-
-
-def augment(features: torch.Tensor, targets: torch.Tensor, order: int, generator: torch.Generator
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random flips / quarter turns and colour-channel permutations, one per point.
-
-    features: (B, c * M) channel major; targets: (B, c). The geometric maps act on the jet (``dihedral_tables``)
-    and leave the target pixel alone; a channel permutation moves features and target together. Both keep
-    i.i.d. pixel noise i.i.d., so a denoiser learns the same task on more varied signals (with 27 small
-    training images, the MLP otherwise learns one image set's orientations and hues).
-    """
-    b, c = targets.shape
-    x = features.reshape(b, c, -1)
-    index, sign = dihedral_tables(order)
-    g = torch.randint(8, (b,), generator=generator)
-    idx = index[g].to(x.device)[:, None, :].expand_as(x)
-    x = torch.gather(x, 2, idx) * sign[g].to(x)[:, None, :]
-    perm = torch.argsort(torch.rand(b, c, generator=generator), dim=1).to(x.device)
-    x = torch.gather(x, 1, perm[:, :, None].expand_as(x))
-    return x.reshape(b, -1), torch.gather(targets, 1, perm)

@@ -110,3 +110,26 @@ def prewitt(img: np.ndarray) -> np.ndarray:
 def canny(img: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     """Canny edges of the luminance as 0/1 floats. img: (H, W[, C]) -> (H, W)."""
     return feature.canny(_luminance(img), sigma=sigma).astype(np.float64)
+
+
+# The baselines of eval's tables, each applied to one decoded input image (H, W, c) with the settings of the
+# paper's small classical filters: 3x3 windows, Gaussian sigma 1, Wiener deconvolution with the known PSF.
+BASELINES = ("mean_filter", "median_filter", "gaussian_filter", "box_filter", "wiener")
+
+
+def apply_baseline(name: str, img: np.ndarray, degradation: dict, wiener_balance: float = 0.01) -> np.ndarray:
+    """The classical filter ``name`` (one of BASELINES) applied to one decoded input image (H, W, c);
+    ``degradation``: the store's degradation parameters (the Wiener filter needs the blur's PSF)."""
+    if name == "mean_filter":
+        return mean_filter(img, 3)
+    if name == "median_filter":
+        return median_filter(img, 3)
+    if name == "gaussian_filter":
+        return gaussian_filter(img, 1.0, 3)
+    if name == "box_filter":
+        return box_filter(img, 3)
+    if name == "wiener":
+        if degradation.get("kind") != "gaussian_blur":
+            raise InspError("the Wiener baseline needs INRs of Gaussian-blurred images (a known PSF)")
+        return wiener_deblur(img, degradation["sigma"], degradation["size"], wiener_balance)
+    raise InspError(f"unknown baseline {name!r} (choose from {', '.join(BASELINES)})")

@@ -6,7 +6,7 @@ from scipy import ndimage
 from skimage import data, transform
 from skimage.metrics import peak_signal_noise_ratio
 
-from insp_cli.baselines import classical as C
+from insp_cli.filters.baselines import images as C
 from insp_cli.errors import InspError
 
 

@@ -40,15 +40,11 @@ from torch import nn
 
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, siren_forward
-from insp_cli.jets import (derivative_combination, from_taylor, jet_affine, jet_channel_mix, jet_relu, jet_space,
-                          siren_jet, to_pixel_units, to_taylor)
+from insp_cli.jets import (derivative_combination, jet_affine, jet_channel_mix, jet_relu, jet_softplus, jet_space,
+                          siren_jet, to_pixel_units)
+from insp_cli.jets.reference import nested_derivatives
 
 NORM_EPS = 1e-5
-
-
-def pixel_spacings(size: tuple[int, ...]) -> tuple[float, ...]:
-    """Pixel spacing along each coordinate axis (x = columns first) of an image of ``size`` = (H, W[, D])."""
-    return tuple(2.0 / (s - 1) for s in reversed(size))
 
 
 def inr_jet(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order: int, spacing: tuple[float, ...],
@@ -82,51 +78,13 @@ def random_affines(n: int, rotation: float = 0.0, zoom: float = 0.0, translate: 
 ACTIVATIONS = ("relu", "softplus")
 
 
-def _softplus_derivatives(u: torch.Tensor, k: int) -> list[torch.Tensor]:
-    """softplus and its first k derivatives at u: sigma' = s = sigmoid(u), and every further derivative is a
-    polynomial p(s) whose derivative is p'(s) s (1 - s)."""
-    s = torch.sigmoid(u)
-    out = [torch.nn.functional.softplus(u)]
-    poly = [0.0, 1.0]  # coefficients of p_1(s) = s, lowest power first
-    for _ in range(k):
-        out.append(sum(c * s**i for i, c in enumerate(poly) if c))
-        dp = [i * c for i, c in enumerate(poly)][1:]  # p'(s)
-        # p'(s) * (s - s^2)
-        nxt = [0.0] * (len(dp) + 2)
-        for i, c in enumerate(dp):
-            nxt[i + 1] += c
-            nxt[i + 2] -= c
-        poly = nxt
-    return out
-
-
 def jet_activation(jet: torch.Tensor, space, name: str) -> torch.Tensor:
-    """Jet of sigma(y) for sigma = relu | softplus: (N, M, Q, C) -> (N, M, Q, C), M = space.size.
-
-    ReLU is ``jets.jet_relu``. A smooth sigma is composed with the Taylor polynomial of y (Faa di Bruno by
-    Horner): sigma(y0 + d) = sum_k sigma^(k)(y0) / k! d^k, d = y - y0 without its constant term, products
-    truncated at the jet's order. Unlike ReLU's (a mask times y's jet) it carries products of derivatives
-    (e.g. |grad y|^2 in the second derivatives), which a next layer can combine.
-    """
+    """Jet of sigma(y) for sigma = relu | softplus (``jets.jet_relu``, ``jets.jet_softplus``): (N, M, Q, C)."""
     if name == "relu":
         return jet_relu(jet)
     if name != "softplus":
         raise InspError(f"unknown activation {name!r} (choose from {', '.join(ACTIVATIONS)})")
-    K = space.order
-    coef = to_taylor(jet, space)
-    blocks = [coef[:, space.block(d)] for d in range(K + 1)]
-    derivs = _softplus_derivatives(blocks[0], K)  # each (N, 1, Q, C)
-    # Horner: r = c_K; r = c_k + d * r for k = K-1 .. 0, with c_k = sigma^(k)(y0) / k!
-    r = [derivs[K] / math.factorial(K)] + [torch.zeros_like(b) for b in blocks[1:]]
-    for k in range(K - 1, -1, -1):
-        prod = [derivs[k] / math.factorial(k)]
-        for d in range(1, K + 1):
-            terms = [(blocks[j][:, :, None] * r[d - j][:, None]).flatten(1, 2)  # (N, n_j * n_{d-j}, Q, C)
-                     for j in range(1, d + 1)]
-            idx = torch.cat([space.tensor(("outer", d, j), jet.device) for j in range(1, d + 1)])
-            prod.append(blocks[d].new_zeros(blocks[d].shape).index_add(1, idx, torch.cat(terms, dim=1)))
-        r = prod
-    return from_taylor(torch.cat(r, dim=1), space)
+    return jet_softplus(jet, space)
 
 
 class InspConv(nn.Module):
@@ -224,7 +182,7 @@ class InspConvNet(nn.Module):
 
     in_channels: C of the INRs (1 MNIST, 3 CIFAR); width: channels of every layer; the first layer's depthwise
     step gives each input channel ``width // in_channels`` (at least 1) derivative combinations.
-    spacing: pixel spacing per coordinate axis of the INRs' native grid (``pixel_spacings(size)``).
+    spacing: pixel spacing per coordinate axis of the INRs' native grid (``jets.grid_spacing(size)``).
     pool: the last layer's values are averaged over each of pool^m equal cells of [-1, 1]^m (pool = 1: one
     global average); final_norm: InstanceNorm in the last layer too (default: when pool > 1).
     Input of ``forward``: the pixel-unit jet (N, M_{L K}, Q, C) from ``inr_jet`` at points coords (Q, m); Q is
@@ -356,7 +314,7 @@ class InspConvNet(nn.Module):
             """Layer l's derivative combination + mix at points u: (N, Q, C_out)."""
             conv = self.convs[l - 1]
             y = phi(u) if l == 1 else layer(l - 1, u)
-            d = _nested_derivatives(y, u, conv.order)  # (N, M_K, Q, C_in)
+            d = nested_derivatives(y, u, conv.order)  # (N, M_K, Q, C_in)
             theta = conv.kernel()  # (C_in, mult, M_K)
             z = torch.einsum("cja,naqc->nqcj", theta, d).reshape(n, -1, conv.in_channels * conv.multiplier)
             return torch.nn.functional.linear(z, conv.mix, None if conv.norm else conv.bias)
@@ -378,22 +336,3 @@ class InspConvNet(nn.Module):
             u = (coords / h).detach().requires_grad_(True)
             return self.head(self.pooled(layer(last, u), coords[0]))
 
-
-def _nested_derivatives(y: torch.Tensor, u: torch.Tensor, order: int) -> torch.Tensor:
-    """D^alpha y for |alpha| <= order by nested autograd, graph kept: y (N, Q, C) of u (N, Q, m) -> (N, M, Q, C).
-
-    Points must be independent (the gradient of a sum is then the per-point gradient).
-    """
-    space = jet_space(u.shape[-1], order)
-    channels = []
-    for c in range(y.shape[-1]):
-        d = [y[..., c]]
-        for alpha in space.alphas[1:]:
-            i = next(k for k, a in enumerate(alpha) if a)
-            parent = d[space.index[tuple(a - (k == i) for k, a in enumerate(alpha))]]
-            g = None
-            if parent.requires_grad:
-                g = torch.autograd.grad(parent.sum(), u, create_graph=True, allow_unused=True)[0]
-            d.append(torch.zeros_like(parent) if g is None else g[..., i])
-        channels.append(torch.stack(d, dim=1))
-    return torch.stack(channels, dim=-1)

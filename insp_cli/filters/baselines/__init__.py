@@ -1,0 +1,1 @@
+"""Classical filters the paper compares INSP-Net against, one module per modality (``images``)."""

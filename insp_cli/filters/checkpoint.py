@@ -1,0 +1,69 @@
+"""The filter file: one checkpoint (``training.save_checkpoint``, format ``insp-filter``) holding Pi's weights
+and feature statistics (``fusion.*``), the AdamW state and the sampler's random state (so an interrupted run
+resumes where it stopped), and JSON metadata: the task, the order K, the pixel grid of the units, the INR
+architecture the filter expects, what it was trained on, the training settings and whether it is complete.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from insp_cli.errors import InspError
+from insp_cli.filters.insp_net import INSPFilter, LearnedFusion
+from insp_cli.inr.siren import SirenSpec
+from insp_cli.inr.store import INRStore
+from insp_cli.training import model_state, read_checkpoint, save_checkpoint
+
+FORMAT, VERSION = "insp-filter", 1
+PREFIX = "fusion."
+
+
+def save_filter(path: Path, fusion: LearnedFusion, meta: dict, optimizer: torch.optim.Optimizer | None = None,
+                generator: torch.Generator | None = None) -> None:
+    """Write a filter checkpoint atomically (temporary name, then rename)."""
+    save_checkpoint(path, FORMAT, VERSION, meta, fusion, PREFIX, optimizer, generator, hint="lower train.lr")
+
+
+def read_filter(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(metadata, tensors) of a filter checkpoint; InspError for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise InspError(f"filter {path} does not exist; train one with `insp train-filter`")
+    return read_checkpoint(path, FORMAT, VERSION, "insp filter checkpoint")
+
+
+def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> LearnedFusion:
+    f = meta["fusion"]
+    fusion = LearnedFusion(channels=int(meta["channels"]), order=int(meta["order"]), hidden=int(f["hidden"]),
+                           layers=int(f["layers"]), residual=bool(f["residual"]))
+    if tensors is not None:
+        try:
+            fusion.load_state_dict(model_state(tensors, PREFIX))
+        except RuntimeError as e:
+            raise InspError(f"filter weights do not match its metadata ({str(e).splitlines()[0]})") from None
+    return fusion
+
+
+def load_filter(path: str | Path) -> tuple[INSPFilter, dict]:
+    """A trained filter ready to apply, and its metadata. Refuses an unfinished checkpoint."""
+    meta, tensors = read_filter(path)
+    if not meta.get("complete"):
+        raise InspError(f"filter {path} is unfinished ({meta['train']['step']}/{meta['train']['steps']} steps); "
+                        "rerun its `insp train-filter` command to resume")
+    fusion = build_fusion(meta, tensors).eval()
+    return INSPFilter(fusion=fusion, order=int(meta["order"]), units=tuple(meta["units"])), meta
+
+
+def check_filter_fits(meta: dict, store: INRStore, where: str) -> None:
+    """The filter was trained on INRs of this architecture, channel count and degradation kind."""
+    spec = SirenSpec.from_dict(meta["architecture"])
+    if spec != store.spec:
+        raise InspError(f"the filter expects SIREN INRs {spec.depth}x{spec.hidden} (omega0 {spec.omega0:g}, "
+                        f"{spec.out_features} channels) but {where} holds {store.spec.depth}x{store.spec.hidden} "
+                        f"(omega0 {store.spec.omega0:g}, {store.spec.out_features} channels)")
+    want = meta["trained_on"]["degradation"].get("kind")
+    have = store.header.degradation.get("kind")
+    if want != have:
+        raise InspError(f"the filter was trained on INRs of {want} images but {where} holds INRs of {have} images")

@@ -1,0 +1,111 @@
+"""INSP-Net's tasks: which INRs each takes, and what Psi should output (its targets).
+
+Learned tasks (denoise, blur, deblur, inpaint, inpaint_text) train Pi; hand-made ones (``insp_net.HANDMADE``:
+edges, laplacian, unsharp) apply a fixed Pi. A task's config (conf/task/) names its inputs (the degradation of
+the INRs it takes), its target (the clean image, or for blur the clean image through the task's blur) and its
+classical baselines. The clean images come back from the store's header (its source), or from a .npy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from insp_cli.data import degrade, load_images
+from insp_cli.errors import InspError
+from insp_cli.filters.insp_net import HANDMADE
+from insp_cli.inr.store import INRStore
+
+LEARNED = ("denoise", "blur", "deblur", "inpaint", "inpaint_text")
+TASKS = LEARNED + tuple(HANDMADE)
+
+
+def task_of(cfg_task) -> dict:
+    """The task config as a plain dict, checked."""
+    task = OmegaConf.to_container(cfg_task, resolve=True) if isinstance(cfg_task, DictConfig) else dict(cfg_task)
+    if task.get("name") not in TASKS:
+        raise InspError(f"unknown task {task.get('name')!r} (choose from {', '.join(TASKS)})")
+    return task
+
+
+def open_store(paths) -> INRStore:
+    paths = list(paths) if isinstance(paths, (list, tuple)) or OmegaConf.is_list(paths) else [paths]
+    store = INRStore.open(paths)
+    if store.spec.in_features != 2 or store.size is None:
+        raise InspError(f"store {paths[0]} does not hold 2-D images with a recorded size; INSP-Net filters here "
+                        "take image INRs")
+    return store
+
+
+def check_inputs(task: dict, store: INRStore, where: str) -> None:
+    """The store's INRs are of the kind the task takes (e.g. denoise: INRs of noisy images)."""
+    kind = store.header.degradation.get("kind", "clean")
+    takes = task.get("inputs")
+    if takes and kind not in takes:
+        raise InspError(f"task={task['name']} takes INRs of {' or '.join(takes)} images, but {where} holds INRs "
+                        f"of {kind} images (fit them with the matching degradation=...)")
+
+
+def clean_images(store: INRStore, data_root: str, where: str) -> np.ndarray:
+    """The clean images the store's INRs were fitted from, reloaded from its header: (N, H, W, c) in [0, 1]."""
+    src = store.header.source
+    if not src.get("name") or not src.get("split"):
+        raise InspError(f"{where} records no ground-truth source (dataset name and split) in its header; "
+                        "pass targets=FILE.npy with the clean images")
+    folder = src.get("path") if src.get("origin") == "folder" else None
+    lo, hi = int(store.indices.min()), int(store.indices.max()) + 1
+    h, w = store.size
+    try:
+        images = load_images(src["name"], split=src["split"], start=lo, limit=hi - lo, size=h,
+                             channels=src.get("channels"), root=data_root, folder=folder,
+                             train_count=int(src.get("train_count", 90)))
+    except InspError as e:
+        raise InspError(f"cannot reload the clean images of {where}: {e}") from None
+    pos = {int(j): i for i, j in enumerate(images.indices)}
+    missing = [int(j) for j in store.indices if int(j) not in pos]
+    if missing:
+        raise InspError(f"the source of {where} no longer has images {missing[:5]} (it changed since the fit)")
+    clean = images.images[[pos[int(j)] for j in store.indices]]
+    check_targets(clean, store, where)
+    return clean
+
+
+def check_targets(targets: np.ndarray, store: INRStore, where: str) -> None:
+    h, w = store.size
+    c = store.spec.out_features
+    if targets.ndim != 4 or targets.shape != (len(store), h, w, c):
+        raise InspError(f"targets {tuple(targets.shape)} do not match the {len(store)} INRs of {where} "
+                        f"({h}x{w}, {c} channels): expected ({len(store)}, {h}, {w}, {c})")
+
+
+def clean_targets(targets: str | None, data_root: str, store: INRStore, where: str) -> np.ndarray:
+    """The clean images of the store's INRs: from ``targets`` (a .npy) when given, else reloaded from its source."""
+    return load_targets(str(targets), store, where) if targets else clean_images(store, data_root, where)
+
+
+def load_targets(path: str, store: INRStore, where: str) -> np.ndarray:
+    """Clean images from a .npy (or .npz with one array): (N, H, W, c) floats in [0, 1], in store order."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+        if isinstance(arr, np.lib.npyio.NpzFile):
+            arr = arr[arr.files[0]]
+    except (OSError, ValueError) as e:
+        raise InspError(f"cannot read targets {path}: {e}") from None
+    check_targets(arr, store, where)
+    return arr.astype(np.float32)
+
+
+def task_targets(task: dict, clean: np.ndarray) -> np.ndarray:
+    """What Psi should output: the clean image, or for task=blur the clean image through the task's blur."""
+    if task.get("target", "clean") == "clean":
+        return clean
+    if task["target"] == "blur":
+        return degrade(clean, "gaussian_blur", dict(task.get("blur") or {})).images
+    raise InspError(f"task {task['name']}: unknown target {task['target']!r} (clean or blur)")
+
+
+def store_summary(store: INRStore) -> dict:
+    h = store.header
+    return {"source": {k: h.source.get(k) for k in ("name", "split", "size", "channels", "origin")},
+            "degradation": h.degradation, "count": len(store),
+            "indices": [int(store.indices.min()), int(store.indices.max())]}

@@ -1,0 +1,291 @@
+"""Table builders: run records -> the paper's tables (rows of plain values), ours beside the paper's numbers.
+
+One builder per table kind (``table1`` classification, ``table2`` denoising, ``tasks`` every low-level task,
+``grid`` any metric against any setting); rendering is ``report.render``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from insp_cli.errors import InspError
+from insp_cli.report.paper import PAPER_TABLE1, PAPER_TABLE2, label
+from insp_cli.report.runs import _MISSING, STATUS_OK, RunRecord
+
+TABLES = ("table1", "table2", "tasks", "grid")
+MIXED = ("refuse", "separate")
+
+
+@dataclass
+class Column:
+    key: str  # CSV header
+    title: str  # markdown header
+    digits: int | None = None  # decimals of a number in markdown
+    std: str | None = None  # key of the spread shown as "mean ± std" in markdown
+
+
+@dataclass
+class Table:
+    """A built table: rows of plain values (None = not run / not in the paper)."""
+
+    id: str
+    title: str
+    scale: str | None
+    columns: list[Column]
+    rows: list[dict]
+    notes: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # one line per run that did not complete
+    runs: list[Path] = field(default_factory=list)
+
+
+def build_tables(table: str, records: list[RunRecord], scale: str | None = None, mixed: str = "refuse",
+                 grid: dict | None = None) -> list[Table]:
+    """The table ``table`` (one of TABLES) from run records: one Table, or one per scale when
+    ``mixed="separate"``. Runs of several scales are refused otherwise: their numbers are not comparable."""
+    if table not in TABLES:
+        raise InspError(f"unknown table {table!r}; choose {', '.join(TABLES)} (or all: rebuild experiments/)")
+    if mixed not in MIXED:
+        raise InspError(f"mixed_scales must be refuse or separate, not {mixed!r}")
+    grid = dict(grid or {})
+    job = {"table1": "classify", "table2": "eval", "tasks": "eval"}.get(table) or grid.get("job")
+    recs = [r for r in records if r.job != "table" and (job is None or r.job == job)]
+    if not recs:
+        kinds = sorted({r.job for r in records})
+        raise InspError(f"{table} needs {job or 'any'} runs; the {len(records)} run directories given hold "
+                        f"{', '.join(kinds) or 'none'}")
+    if scale is not None:
+        have = sorted({str(r.scale) for r in recs})
+        recs = [r for r in recs if r.scale == str(scale)]
+        if not recs:
+            raise InspError(f"no runs of scale {scale!r} (the runs given are of scale {', '.join(have)})")
+    groups: dict[str | None, list[RunRecord]] = defaultdict(list)
+    for r in recs:
+        groups[r.scale].append(r)
+    if len(groups) > 1 and mixed == "refuse":
+        have = ", ".join(f"{s}: {len(v)} runs" for s, v in sorted(groups.items(), key=lambda kv: str(kv[0])))
+        raise InspError(f"runs of mixed scales in one table ({have}); pick one with scale=LABEL or pass "
+                        "mixed_scales=separate for one table per scale")
+    build = {"table1": _table1, "table2": _table2, "tasks": _tasks, "grid": _grid}[table]
+    out = []
+    for s, rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        t = build(rs, s, grid) if table == "grid" else build(rs, s)
+        t.runs = [r.dir for r in rs]
+        out.append(t)
+    return out
+
+
+def _need(r: RunRecord, *keys: str) -> dict:
+    missing = [k for k in keys if r.get_metric(k) is _MISSING]
+    if missing:
+        raise InspError(f"{r.dir}: metrics.json has no {', '.join(missing)} (written by an older insp {r.job}?); "
+                        "rerun it or leave it out")
+    return r.metrics
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    v = [float(x) for x in values if x is not None and math.isfinite(float(x))]
+    if not v:
+        return None, None
+    m = sum(v) / len(v)
+    return m, (math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else None)
+
+
+def _failed_line(r: RunRecord, what: str = "") -> str:
+    return f"{r.status}: {r.dir}{f' ({what})' if what else ''}: {r.error}"
+
+
+def _table1(records: list[RunRecord], scale: str | None) -> Table:
+    cells: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
+    failed = []
+    for r in records:
+        if r.status != STATUS_OK:
+            kind = r.get_config("model.kind")
+            failed.append(_failed_line(r, "" if kind is _MISSING else label(str(kind))))
+            continue
+        m = _need(r, "model", "dataset", "test_accuracy", "train_count", "test_count")
+        cells[(str(m["dataset"]), str(m["model"]))].append(r)
+    datasets = list(PAPER_TABLE1) + sorted({d for d, _ in cells} - set(PAPER_TABLE1))
+    methods = list(PAPER_TABLE1["mnist"]) + sorted({k for _, k in cells} - set(PAPER_TABLE1["mnist"]))
+    rows = []
+    for d in datasets:
+        for k in methods:
+            runs = cells.get((d, k), [])
+            paper = PAPER_TABLE1.get(d, {}).get(k)
+            if not runs and paper is None:
+                continue
+            sizes = {(r.metrics["train_count"], r.metrics["test_count"]) for r in runs}
+            if len(sizes) > 1:
+                raise InspError(f"table1: the {label(k)} runs on {label(d)} differ in size (train/test INRs "
+                                f"{', '.join(f'{a}/{b}' for a, b in sorted(sizes))}); one cell holds one "
+                                "setting: pass those runs to separate tables, or use table=grid")
+            acc, std = _mean_std([100 * r.metrics["test_accuracy"] for r in runs])
+            notes = sorted({f"not a result: {r.metrics['not_a_result']}" for r in runs
+                            if r.metrics.get("not_a_result")})
+            train, test = next(iter(sizes)) if sizes else (None, None)
+            rows.append({"dataset": label(d), "method": label(k), "ours_accuracy": acc, "ours_std": std,
+                         "paper_accuracy": paper, "train_inrs": train, "test_inrs": test, "runs": len(runs),
+                         "note": "; ".join(notes) or ("not run" if not runs else "")})
+    cols = [Column("dataset", "Dataset"), Column("method", "Method"),
+            Column("ours_accuracy", "Ours: test accuracy (%)", 2, std="ours_std"),  # 2,000 INRs: steps of 0.05
+            Column("paper_accuracy", "Paper: test accuracy (%)", 1),
+            Column("train_inrs", "Train INRs"), Column("test_inrs", "Test INRs"), Column("runs", "Runs"),
+            Column("note", "Note")]
+    return Table("table1", "Table 1: classification of INRs, test accuracy (%)", scale, cols, rows,
+                 notes=["Ours: mean ± std over runs (seeds) where a cell has several. Paper: full MNIST / "
+                        "CIFAR-10, 1,000 epochs (Sec. 5.3)."],
+                 failed=failed)
+
+
+# Table 2's score columns (metrics.json rows.<method>.<key>): ours as mean ± std over runs, the paper's beside
+_SCORES = (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 3), ("lpips", "LPIPS", 3))
+_SCORE_COLUMNS = ([Column(f"ours_{n}", f"Ours: {t}", d, std=f"ours_{n}_std") for n, t, d in _SCORES]
+                  + [Column(f"paper_{n}", f"Paper: {t}", 2) for n, t, _ in _SCORES])
+
+
+def _score_cells(ours: list[dict], paper: tuple | None) -> dict:
+    """The score cells of one method: ours (its rows of several runs) and the paper's (psnr, ssim, lpips)."""
+    cells: dict[str, Any] = {}
+    for i, (name, _, _) in enumerate(_SCORES):
+        cells[f"ours_{name}"], cells[f"ours_{name}_std"] = _mean_std([o.get(name) for o in ours])
+        cells[f"paper_{name}"] = paper[i] if paper else None
+    return cells
+
+
+def _test_set(runs: list[RunRecord], what: str, per: str) -> tuple[int, tuple] | None:
+    """(images, image size) of the test set these eval runs share (None without runs); runs of different test
+    sets are refused: their scores do not average."""
+    sizes = {(r.metrics["n_images"], tuple(r.get_metric("scale.image_size") or ())) for r in runs}
+    if len(sizes) > 1:
+        raise InspError(f"{what} differ in test set (images x size "
+                        f"{', '.join(f'{n} x {s}' for n, s in sorted(sizes))}); pass one setting per {per}")
+    return next(iter(sizes), None)
+
+
+def _table2(records: list[RunRecord], scale: str | None) -> Table:
+    runs, failed, other = [], [], defaultdict(int)
+    for r in records:
+        if r.status != STATUS_OK:
+            failed.append(_failed_line(r, "eval"))
+            continue
+        m = _need(r, "task", "rows", "n_images")
+        if m["task"] != "denoise":
+            other[str(m["task"])] += 1
+            continue
+        runs.append(r)
+    if not runs and not failed:
+        raise InspError(f"table2 is denoising; the eval runs given are of other tasks ({', '.join(sorted(other))})")
+    test_set = _test_set(runs, "table2: the eval runs", "table")
+    methods = list(PAPER_TABLE2)
+    for r in runs:
+        methods += [k for k in r.metrics["rows"] if k not in methods]
+    rows = []
+    for k in methods:
+        ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
+        rows.append({"method": label(k), **_score_cells(ours, PAPER_TABLE2.get(k)), "runs": len(ours),
+                     "note": "" if ours else ("not run (no insp implementation)" if k in ("mprnet", "maxim")
+                                              else "not run")})
+    cols = [Column("method", "Method"), *_SCORE_COLUMNS, Column("runs", "Runs"), Column("note", "Note")]
+    notes = []
+    if runs:
+        s = runs[0].metrics.get("scale") if isinstance(runs[0].metrics.get("scale"), dict) else {}
+        n, size = test_set
+        detail = ", ".join(f"{k} {v}" for k, v in s.items() if k not in ("label", "image_size"))
+        notes.append(f"Ours: {n} test INRs of {'x'.join(map(str, size)) or '?'} images"
+                     + (f"; {detail}" if detail else "") + "; mean ± std over runs where several.")
+    notes.append("Paper: 100 DIV2K test images, RGB Gaussian noise; MPRNet and MAXIM are pretrained "
+                 "restoration networks (App., Table 2).")
+    if other:
+        notes.append("Left out: eval runs of other tasks (" + ", ".join(f"{k}: {v}" for k, v in sorted(other.items()))
+                     + ").")
+    return Table("table2", "Table 2: denoising (PSNR / SSIM / LPIPS)", scale, cols, rows, notes=notes,
+                 failed=failed)
+
+
+TASK_ORDER = ("denoise", "deblur", "blur", "inpaint", "inpaint_text")
+
+
+def _tasks(records: list[RunRecord], scale: str | None) -> Table:
+    """Every low-level task side by side (Table 2's layout, one block of rows per task): INSP-Net and the
+    classical filters on each task's held-out test INRs. The paper's numbers exist for denoising only."""
+    by_task: dict[str, list[RunRecord]] = defaultdict(list)
+    failed = []
+    for r in records:
+        if r.status != STATUS_OK:
+            failed.append(_failed_line(r, "eval"))
+            continue
+        by_task[str(_need(r, "task", "rows", "n_images")["task"])].append(r)
+    tasks = [t for t in TASK_ORDER if t in by_task] + sorted(set(by_task) - set(TASK_ORDER))
+    rows = []
+    for task in tasks:
+        runs = by_task[task]
+        n = _test_set(runs, f"tasks: the {task} eval runs", "task")[0]
+        seen = list(dict.fromkeys(k for r in runs for k in r.metrics["rows"]))
+        methods = [k for k in ("input",) if k in seen] + [k for k in seen if k not in ("input", "insp_net")] + \
+            [k for k in ("insp_net",) if k in seen]  # input first, INSP-Net last, as in Table 2
+        for k in methods:
+            ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
+            paper = PAPER_TABLE2.get(k) if task == "denoise" else None
+            rows.append({"task": task, "method": label(k), **_score_cells(ours, paper), "test_inrs": n,
+                         "runs": len(ours)})
+    cols = [Column("task", "Task"), Column("method", "Method"), *_SCORE_COLUMNS, Column("test_inrs", "Test INRs"),
+            Column("runs", "Runs")]
+    notes = ["Each task: its own test INRs of degraded images, scored against the clean images (blur: against "
+             "the blurred clean image); mean ± std over runs where several. Paper: Table 2 reports denoising "
+             "only (100 DIV2K test images); the paper shows the other tasks as figures."]
+    return Table("tasks", "INSP-Net on every low-level task (PSNR / SSIM / LPIPS)", scale, cols, rows, notes=notes,
+                 failed=failed)
+
+
+def _sortable(v):
+    return (0, float(v), "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0.0, str(v))
+
+
+def _grid(records: list[RunRecord], scale: str | None, grid: dict) -> Table:
+    x, y, series = grid.get("x"), grid.get("y"), grid.get("series")
+    if not x or not y:
+        raise InspError("table=grid needs grid.x=KEY (a config key, e.g. fit.steps) and grid.y=METRIC "
+                        "(a metrics.json key, e.g. psnr_mean or rows.insp_net.psnr)")
+    jobs = sorted({r.job for r in records})
+    if len(jobs) > 1:
+        raise InspError(f"table=grid got runs of several commands ({', '.join(jobs)}); pick one with grid.job=NAME")
+    points: dict[tuple, list[RunRecord]] = defaultdict(list)
+    failed: list[str] = []
+    failed_at: dict[tuple, int] = defaultdict(int)
+    for r in records:
+        xv = r.get_config(x)
+        xv = r.get_metric(x) if xv is _MISSING else xv
+        sv = None if not series else r.get_config(series)
+        if xv is _MISSING or sv is _MISSING:
+            raise InspError(f"{r.dir}: its config has no {x if xv is _MISSING else series} (an older config?)")
+        key = (_hashable(sv), _hashable(xv))
+        if r.status != STATUS_OK:
+            failed.append(_failed_line(r, f"{x}={xv}"))
+            failed_at[key] += 1
+            continue
+        if r.get_metric(y) is _MISSING:
+            raise InspError(f"{r.dir}: metrics.json has no {y} (its metrics: "
+                            f"{', '.join(sorted(k for k in r.metrics if not isinstance(r.metrics[k], (list, dict))))})")
+        points[key].append(r)
+    rows = []
+    for key in sorted(set(points) | set(failed_at), key=lambda k: (_sortable(k[0]), _sortable(k[1]))):
+        vals = [r.get_metric(y) for r in points.get(key, [])]
+        if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in vals if v is not None):
+            raise InspError(f"grid.y={y} is not a number in every run (got {vals[0]!r})")
+        mean, std = _mean_std(vals)
+        rows.append({**({"series": key[0]} if series else {}), "x": key[1], "y": mean, "y_std": std,
+                     "runs": len(vals), "failed": failed_at.get(key, 0)})
+    cols = ([Column("series", series)] if series else []) + [
+        Column("x", x), Column("y", y, 4, std="y_std"), Column("runs", "Runs"), Column("failed", "Failed")]
+    job = jobs[0] if jobs else "?"
+    return Table("grid", f"{y} vs {x}" + (f" by {series}" if series else "") + f" ({job} runs)", scale, cols,
+                 rows, notes=["mean ± std over runs where a point has several; failed runs are marked."],
+                 failed=failed)
+
+
+def _hashable(v):
+    return json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v

@@ -1,0 +1,210 @@
+"""Types and ranges of every config value a user sets, checked where the config is composed.
+
+Hydra composes YAML without types, so ``data.limit=abc`` or ``model.hidden=0`` used to reach the math as a
+string or a zero and end in a traceback. ``validate(cfg, command)`` checks the composed config against the
+rules below and raises one ``InspError`` line naming the key, the value and what it must be. It knows nothing
+of Hydra: it reads a plain mapping (an OmegaConf ``DictConfig`` works), so tests call it directly.
+
+A rule is ``(kind, low, high)``:
+- kind: ``int``, ``float``, ``+float`` (strictly above ``low``), ``bool``, ``str``, ``order`` (an int or a list
+  of ints), or a tuple of allowed strings; a leading ``?`` makes the value optional (null allowed).
+- low / high: inclusive bounds for numbers (None = unbounded).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Mapping
+
+from .errors import InspError
+
+Rule = tuple  # (kind, low, high)
+
+COMMON: dict[str, Rule] = {
+    "seed": ("int", 0, None),
+    "device": ("str", None, None),
+    "compile": ("bool", None, None),
+    "tracking.mode": (("offline", "online", "disabled"), None, None),
+}
+
+FIT: dict[str, Rule] = {
+    "data.name": ("str", None, None),
+    "data.split": ("str", None, None),
+    "data.start": ("int", 0, None),
+    "data.limit": ("?int", 1, None),
+    "data.shard": ("int", 0, None),
+    "data.num_shards": ("int", 1, None),
+    "data.size": ("?int", 1, 8192),
+    "data.channels": ("?int", 1, 3),
+    "data.download": ("bool", None, None),
+    "data.train_count": ("int", 1, None),
+    "model.hidden": ("int", 1, 4096),
+    "model.depth": ("int", 1, 64),
+    "model.omega0": ("+float", 0, None),
+    "fit.steps": ("int", 1, None),
+    "fit.lr": ("+float", 0, None),
+    "fit.lr_final": ("+float", 0, None),
+    "fit.batch_size": ("int", 1, None),
+    "fit.batch_pixels": ("?int", 1, None),
+    "fit.target_psnr": ("?+float", 0, None),
+    "fit.retries": ("int", 0, 20),
+    "fit.shard_size": ("int", 1, None),
+    "samples": ("int", 0, 1024),
+}
+
+CLASSIFY: dict[str, Rule] = {
+    "train_limit": ("?int", 1, None),
+    "test_limit": ("?int", 1, None),
+    "train_offset": ("int", 0, None),
+    "test_offset": ("int", 0, None),
+    "epochs": ("int", 1, None),
+    "batch_size": ("int", 1, None),
+    "lr": ("+float", 0, None),
+    "lr_schedule": (("cosine", "constant"), None, None),
+    "weight_decay": ("float", 0, None),
+    "augment.rotation": ("float", 0, 180),
+    "augment.zoom": ("float", 0, 0.99),
+    "augment.translate": ("float", 0, 1),
+    "cache_gb": ("float", 0, None),
+    "max_memory_gb": ("+float", 0, None),
+    "model.layers": ("int", 1, 16),
+    "model.order": ("order", 0, 16),
+    "model.width": ("int", 1, 4096),
+    "model.axis_order": ("?int", 0, 16),
+    "model.pool": ("int", 1, 64),
+    "model.activation": (("relu", "softplus"), None, None),
+    "model.points": ("?int", 2, 4096),
+    "model.chunk_size": ("?int", 1, None),
+    "model.kernel_size": ("int", 1, 31),
+    "model.components": ("int", 1, None),
+    "model.C": ("+float", 0, None),
+    "model.hidden": ("int", 1, 1 << 16),
+    "model.depth": ("int", 1, 64),
+    "model.dropout": ("float", 0, 0.99),
+}
+
+TRAIN_FILTER: dict[str, Rule] = {
+    "fusion.order": ("int", 0, 16),
+    "fusion.hidden": ("int", 1, 1 << 16),
+    "fusion.layers": ("int", 1, 64),
+    "fusion.residual": ("bool", None, None),
+    "overwrite": ("bool", None, None),
+    "train.steps": ("int", 1, None),
+    "train.batch_points": ("int", 1, None),
+    "train.lr": ("+float", 0, None),
+    "train.lr_final": ("?+float", 0, None),
+    "train.weight_decay": ("float", 0, None),
+    "train.augment": ("bool", None, None),
+    "train.feature_cache_gb": ("float", 0, None),
+    "train.images_per_batch": ("int", 1, None),
+    "train.stat_points": ("int", 1, None),
+    "train.log_every": ("int", 1, None),
+    "train.save_every": ("int", 1, None),
+    "decode.size": ("?int", 2, 8192),
+    "decode.samples": ("int", 0, 1024),
+}
+
+EVAL: dict[str, Rule] = {
+    "wiener_balance": ("+float", 0, None),
+    "lpips": ("bool", None, None),
+    "check_2x": ("bool", None, None),
+    "grid": ("int", 0, 1024),
+    "batch_inrs": ("int", 1, None),
+}
+
+TABLE: dict[str, Rule] = {}  # table's options are checked by the table job itself (mixed_scales, table=...)
+
+RULES: dict[str, dict[str, Rule]] = {
+    "fit": {**COMMON, **FIT},
+    "classify": {**COMMON, **CLASSIFY},
+    "train_filter": {**COMMON, **TRAIN_FILTER},
+    "eval": {**COMMON, **EVAL},
+    "table": {**COMMON, **TABLE},
+}
+
+_MISSING = object()
+
+
+def _lookup(cfg: Mapping, dotted: str) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        try:
+            if part not in node:
+                return _MISSING
+            node = node[part]
+        except TypeError:  # a scalar where a group was expected
+            return _MISSING
+    return node
+
+
+def _as_number(value: Any, kind: str) -> float | int | None:
+    """The value as an int or float if it is one (YAML's 1e-3 is a str to OmegaConf: accept numeric strings)."""
+    if isinstance(value, bool):
+        return None
+    if kind == "int":
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _describe(kind: str, low, high, strict: bool) -> str:
+    what = {"int": "an integer", "float": "a number"}[kind]
+    if low is not None and high is not None:
+        return f"{what} in [{low}, {high}]"
+    if low is not None:
+        return f"{what} {'>' if strict else '>='} {low}"
+    return what
+
+
+def check_value(key: str, value: Any, rule: Rule) -> None:
+    """Raise one InspError line if ``value`` breaks ``rule``."""
+    kind, low, high = rule
+    optional = isinstance(kind, str) and kind.startswith("?")
+    if optional:
+        kind = kind[1:]
+    if value is None:
+        if optional:
+            return
+        raise InspError(f"bad value: {key}=null; it must be set")
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise InspError(f"bad value: {key}={value!r}; choose {' | '.join(kind)}")
+        return
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise InspError(f"bad value: {key}={value!r}; it must be true or false")
+        return
+    if kind == "str":
+        if not isinstance(value, str) or not value:
+            raise InspError(f"bad value: {key}={value!r}; it must be a non-empty string")
+        return
+    if kind == "order":
+        for v in (value if isinstance(value, Sequence) and not isinstance(value, str) else [value]):
+            check_value(key, v, ("int", low, high))
+        return
+    strict = kind.startswith("+")
+    base = kind.lstrip("+")
+    number = _as_number(value, base)
+    if number is None or (base == "float" and not math.isfinite(number)):
+        raise InspError(f"bad value: {key}={value!r}; it must be {_describe(base, low, high, strict)}")
+    if (low is not None and (number <= low if strict else number < low)) or (high is not None and number > high):
+        raise InspError(f"bad value: {key}={value!r}; it must be {_describe(base, low, high, strict)}")
+
+
+def validate(cfg: Mapping, command: str) -> None:
+    """Check every rule of ``command`` whose key the composed config has (keys of other groups are skipped)."""
+    for key, rule in RULES.get(command, {}).items():
+        value = _lookup(cfg, key)
+        if value is not _MISSING:
+            check_value(key, value, rule)

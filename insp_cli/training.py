@@ -1,0 +1,122 @@
+"""The one training loop of insp (filters, classifiers, and whatever trains next), with its checkpoint format.
+
+``train_steps`` runs optimizer steps ``start .. stop - 1`` of a loss the caller computes: it sets the learning
+rate of each step, stops with one clear line (``InspError``, exit code 3) as soon as the loss or a weight is not
+finite, shows one progress bar and calls the caller back after each step (logging, evaluation, checkpoints).
+A checkpoint is one safetensors file: the model's state dict under a prefix, the optimizer's per-parameter state
+(``optim.<i>.<name>``), a random generator's state (``rng``) and JSON metadata (``insp``: format, version,
+the caller's fields, the optimizer's parameter groups). Written atomically; loads without pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from .errors import InspError
+from .files import atomic_path
+from .progress import step_progress
+
+
+def cosine_factor(step: int, span: int) -> float:
+    """The cosine decay 1 -> 0 over ``span`` steps (and 0 after it): lr(step) = lr_final + (lr - lr_final) *
+    cosine_factor(step, span)."""
+    return 0.5 * (1 + math.cos(math.pi * min(step, span) / span))
+
+
+def check_finite_weights(model: nn.Module, where: str, hint: str) -> None:
+    """InspError (exit 3) when a parameter or buffer of ``model`` holds NaN or infinity."""
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise InspError(f"the weights became non-finite ({name}) at {where}; {hint}", exit_code=3)
+
+
+def train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loss_at: Callable[[int], torch.Tensor],
+                start: int, stop: int, lr_at: Callable[[int], float], after_step: Callable[[int], str | None],
+                label: str, where: Callable[[int], str], hint: str) -> None:
+    """Optimizer steps ``start .. stop - 1``. Step i: lr_at(i) into every parameter group, loss = loss_at(i)
+    (the caller's forward pass), backward, optimizer step, then ``after_step(i + 1)``, whose text (if any) the
+    progress bar shows. ``where(i)`` names step i in error messages ("epoch 3", "step 120"), ``hint`` says
+    what to change. The weights are checked once the loop ends (and by ``save_checkpoint`` before any write)."""
+    with step_progress(label, total=stop, completed=start) as bar:
+        for i in range(start, stop):
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(i)
+            loss = loss_at(i)
+            if not torch.isfinite(loss):
+                raise InspError(f"the training loss became {float(loss.detach())} at {where(i)}; {hint}", exit_code=3)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            bar.update(i + 1, after_step(i + 1))
+    if stop > start:
+        check_finite_weights(model, where(stop - 1), hint)
+
+
+# ------------------------------------------------------------------------------------------------ checkpoint
+
+
+def save_checkpoint(path: str | Path, fmt: str, version: int, meta: dict, model: nn.Module, prefix: str,
+                    optimizer: torch.optim.Optimizer | None = None, generator: torch.Generator | None = None,
+                    hint: str = "lower the learning rate") -> None:
+    """Write a checkpoint (module docstring) atomically. Refuses non-finite weights: a checkpoint that exists
+    is one worth resuming from."""
+    check_finite_weights(model, f"the checkpoint {Path(path).name}", hint)
+    tensors = {f"{prefix}{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    groups = None
+    if optimizer is not None:
+        sd = optimizer.state_dict()
+        for i, state in sd["state"].items():
+            for k, v in state.items():
+                tensors[f"optim.{i}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
+        groups = sd["param_groups"]
+    if generator is not None:
+        tensors["rng"] = generator.get_state()
+    meta = {"format": fmt, "version": version, **meta, "optimizer_groups": groups}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"insp": json.dumps(meta, sort_keys=True)})
+
+
+def read_checkpoint(path: str | Path, fmt: str, version: int, what: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(metadata, tensors) of a checkpoint of format ``fmt``; InspError naming ``what`` for anything else."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {}).get("insp", "null") or "null")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (OSError, SafetensorError, json.JSONDecodeError, ValueError) as e:
+        raise InspError(f"{path} is not an {what} ({type(e).__name__})") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        raise InspError(f"{path} is not an {what}")
+    if int(meta.get("version", 0)) > version:
+        raise InspError(f"{path} was written by a newer insp ({fmt} format {meta['version']}); upgrade insp")
+    return meta, tensors
+
+
+def model_state(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The model's state dict out of a checkpoint's tensors."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def restore(meta: dict, tensors: dict[str, torch.Tensor], model: nn.Module, prefix: str,
+            optimizer: torch.optim.Optimizer | None = None, generator: torch.Generator | None = None) -> None:
+    """Load a checkpoint's model, optimizer and generator state in place (resume)."""
+    model.load_state_dict(model_state(tensors, prefix))
+    state: dict[int, dict] = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, i, name = k.split(".", 2)
+            state.setdefault(int(i), {})[name] = v
+    if optimizer is not None and state:
+        optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer_groups"]})
+    if generator is not None and "rng" in tensors:
+        generator.set_state(tensors["rng"])
