@@ -9,13 +9,13 @@ import pytest
 import torch
 from scipy.io import wavfile
 
-from insp_cli import audio_baselines as B
-from insp_cli.audio_metrics import audio_metrics, pesq_nb, si_sdr, snr, stoi
+from insp_cli.filters.baselines import audio as B
+from insp_cli.metrics.audio import audio_metrics, pesq_nb, si_sdr, snr, stoi
 from insp_cli.data.audio import (PACKAGES, fit_length, load_audio, phrase_of, phrase_split, read_wav, write_wav)
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, init_params
 from insp_cli.jets import jet_space, siren_jet
-from insp_cli.jets_reference import jet_relative_error, siren_jet_reference
+from insp_cli.jets.reference import jet_relative_error, siren_jet_reference
 
 RATE = 8000
 SIGMA = 25 / 255

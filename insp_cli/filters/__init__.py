@@ -3,7 +3,7 @@
 Rooms: ``insp_net`` (pixel-unit jets, the fusions Pi, hand-made and learned, the filter that decodes Psi),
 ``sampler`` (training pixels and jet augmentations), ``tasks`` (each task's inputs and targets),
 ``checkpoint`` (the filter file), ``handmade`` (hand-made Pi beside the pixel operators), ``baselines/``
-(classical filters per modality: ``images``).
+(classical filters per modality: ``images``, ``audio``).
 """
 
 from insp_cli.filters.insp_net import (HANDMADE, LUMA, FeatureScaler, INSPFilter, LearnedFusion, box_downsample,

@@ -1,1 +1,1 @@
-"""Classical filters the paper compares INSP-Net against, one module per modality (``images``)."""
+"""Classical filters the paper compares INSP-Net against, one module per modality (``images``, ``audio``)."""
