@@ -39,9 +39,13 @@ FIT: dict[str, Rule] = {
     "data.channels": ("?int", 1, 3),
     "data.download": ("bool", None, None),
     "data.train_count": ("int", 1, None),
+    "data.length": ("int", 2, None),
+    "data.rate": ("int", 1, None),
+    "data.min_seconds": ("float", 0, None),
     "model.hidden": ("int", 1, 4096),
     "model.depth": ("int", 1, 64),
     "model.omega0": ("+float", 0, None),
+    "model.coord_scale": ("+float", 0, None),
     "fit.steps": ("int", 1, None),
     "fit.lr": ("+float", 0, None),
     "fit.lr_final": ("+float", 0, None),
@@ -89,6 +93,8 @@ TRAIN_FILTER: dict[str, Rule] = {
     "fusion.hidden": ("int", 1, 1 << 16),
     "fusion.layers": ("int", 1, 64),
     "fusion.residual": ("bool", None, None),
+    "fusion.context": ("int", 0, 1 << 16),
+    "fusion.context_step": ("int", 1, 1 << 16),
     "overwrite": ("bool", None, None),
     "train.steps": ("int", 1, None),
     "train.batch_points": ("int", 1, None),
@@ -111,6 +117,7 @@ EVAL: dict[str, Rule] = {
     "check_2x": ("bool", None, None),
     "grid": ("int", 0, 1024),
     "batch_inrs": ("int", 1, None),
+    "audio_examples": ("int", 0, 1024),
 }
 
 TABLE: dict[str, Rule] = {}  # table's options are checked by the table job itself (mixed_scales, table=...)

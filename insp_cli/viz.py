@@ -1,4 +1,5 @@
-"""Pictures of a run: PNG grids of decoded images (fit samples, filter results, edge maps) and confusion matrices."""
+"""Pictures of a run: PNG grids of decoded images (fit samples, filter results, edge maps), confusion matrices,
+and waveforms / spectrograms of audio clips."""
 
 from __future__ import annotations
 
@@ -74,6 +75,38 @@ def save_confusion(conf: np.ndarray, classes: list[str], path: Path, title: str)
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+    return path
+
+
+def save_waveforms(path: Path, rows: list[list[np.ndarray]], row_titles: list[str], col_titles: list[str],
+                   rate: int, spectrogram: bool = False) -> Path:
+    """Audio clips as a grid of plots: rows[r][c] is a (T,) clip; waveforms, or log-power spectrograms (dB)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nr, nc = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(nr, nc, figsize=(3.2 * nc, 1.9 * nr), dpi=100, squeeze=False, sharey=True)
+    for i, row in enumerate(rows):
+        for j, clip in enumerate(row):
+            ax = axes[i][j]
+            if spectrogram:
+                with np.errstate(divide="ignore"):  # silent (zero-padded) stretches: log of 0 -> -inf, drawn dark
+                    ax.specgram(np.asarray(clip, dtype=np.float64), NFFT=256, Fs=rate, noverlap=192, cmap="magma",
+                                vmin=-110, vmax=-20)
+            else:
+                ax.plot(np.arange(len(clip)) / rate, clip, lw=0.4, color="k")
+                ax.set_ylim(-1.2, 1.2)
+            ax.tick_params(labelsize=6)
+            if i == 0 and j < len(col_titles):
+                ax.set_title(col_titles[j], fontsize=8)
+            if j == 0:
+                ax.set_ylabel(row_titles[i] if i < len(row_titles) else "", fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
     return path

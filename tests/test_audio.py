@@ -13,7 +13,7 @@ from insp_cli.filters.baselines import audio as B
 from insp_cli.metrics.audio import audio_metrics, pesq_nb, si_sdr, snr, stoi
 from insp_cli.data.audio import (PACKAGES, fit_length, load_audio, phrase_of, phrase_split, read_wav, write_wav)
 from insp_cli.errors import InspError
-from insp_cli.inr.siren import SirenSpec, init_params
+from insp_cli.inr.siren import SirenSpec, init_params, siren_forward, siren_mse_and_grad
 from insp_cli.jets import jet_space, siren_jet
 from insp_cli.jets.reference import jet_relative_error, siren_jet_reference
 
@@ -204,12 +204,32 @@ def test_baselines_improve_snr_on_noisy_clips():
 
 @pytest.mark.parametrize("scale", [1.0, 100.0])
 def test_audio_jets_order_8_match_nested_autograd(scale):
-    """m = 1 jets up to order 8 of a SIREN whose coordinates are scaled (the audio recipe's large omega0)."""
-    spec = SirenSpec(in_features=1, out_features=1, hidden=16, depth=3)
+    """m = 1 jets up to order 8 of a SIREN with the audio recipe's coordinate scale (first-layer omega0 30 s)."""
+    spec = SirenSpec(in_features=1, out_features=1, hidden=16, depth=3, coord_scale=scale)
     g = torch.Generator().manual_seed(0)
     params = init_params(spec, 2, generator=g, dtype=torch.float64)
-    coords = (torch.rand(9, 1, generator=g, dtype=torch.float64) * 2 - 1) * scale
+    coords = torch.rand(9, 1, generator=g, dtype=torch.float64) * 2 - 1
     ref = siren_jet_reference(spec, params, coords, 8)
     jet = siren_jet(spec, params, coords, 8)
     assert jet.shape == (2, jet_space(1, 8).size, 9, 1) == (2, 9, 9, 1)
     assert jet_relative_error(jet, ref) < 1e-8
+    # the same SIREN without the scale, at scaled coordinates: D^k differ by s^k exactly
+    plain = siren_jet(SirenSpec(in_features=1, out_features=1, hidden=16, depth=3), params, coords * scale, 8)
+    powers = torch.tensor([scale ** k for k in range(9)], dtype=torch.float64).view(1, -1, 1, 1)
+    assert jet_relative_error(jet, plain * powers) < 1e-10
+
+
+def test_coord_scale_forward_and_gradient():
+    spec = SirenSpec(in_features=1, out_features=1, hidden=8, depth=2, coord_scale=100.0)
+    assert "coord_scale" in spec.to_dict() and SirenSpec.from_dict(spec.to_dict()) == spec
+    assert "coord_scale" not in SirenSpec().to_dict()  # image stores keep their header
+    g = torch.Generator().manual_seed(1)
+    params = init_params(spec, 3, generator=g, dtype=torch.float64)
+    x = torch.linspace(-1, 1, 50, dtype=torch.float64).unsqueeze(1)
+    plain = SirenSpec(in_features=1, out_features=1, hidden=8, depth=2)
+    assert torch.allclose(siren_forward(spec, params, x), siren_forward(plain, params, 100 * x), atol=1e-12)
+    target = torch.randn(3, 50, 1, generator=g, dtype=torch.float64)
+    mse, grad = siren_mse_and_grad(spec, params, x, target)
+    p = params.clone().requires_grad_(True)
+    ((siren_forward(spec, p, x) - target) ** 2).mean(dim=(1, 2)).sum().backward()
+    assert torch.allclose(grad, p.grad, rtol=1e-9, atol=1e-12)

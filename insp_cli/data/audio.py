@@ -291,6 +291,7 @@ def load_audio(name: str = "speech", split: str = "train", start: int = 0, limit
             and folder is None else "phrase = path minus trailing -<digits>; sha256(phrase) in [0,.7) train, "
             "[.7,.8) val, [.8,1) test")
     meta.update(name=name if folder is None else "folder", split=split, count=len(clips), start=int(start),
-                limit=limit, length=int(length), rate=int(rate), normalize=bool(normalize), rule=rule)
+                limit=limit, length=int(length), rate=int(rate), normalize=bool(normalize),
+                min_seconds=float(min_seconds), rule=rule)
     return AudioSet(clips=data, lengths=np.asarray([reals[i] for i in idx], dtype=np.int64),
                     indices=np.asarray(idx, dtype=np.int64), names=[names[i] for i in idx], rate=int(rate), meta=meta)

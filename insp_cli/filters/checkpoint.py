@@ -1,7 +1,7 @@
 """The filter file: one checkpoint (``training.save_checkpoint``, format ``insp-filter``) holding Pi's weights
 and feature statistics (``fusion.*``), the AdamW state and the sampler's random state (so an interrupted run
 resumes where it stopped), and JSON metadata: the task, the order K, the pixel grid of the units, the INR
-architecture the filter expects, what it was trained on, the training settings and whether it is complete.
+architecture the filter expects (and ``modality: audio`` for an audio filter), what it was trained on, the training settings and whether it is complete.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from pathlib import Path
 import torch
 
 from insp_cli.errors import InspError
+from insp_cli.filters.audio import AudioFusion
 from insp_cli.filters.insp_net import INSPFilter, LearnedFusion
+from insp_cli.filters.tasks import modality
 from insp_cli.inr.siren import SirenSpec
 from insp_cli.inr.store import INRStore
 from insp_cli.training import model_state, read_checkpoint, save_checkpoint
@@ -34,10 +36,14 @@ def read_filter(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return read_checkpoint(path, FORMAT, VERSION, "insp filter checkpoint")
 
 
-def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> LearnedFusion:
+def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> LearnedFusion | AudioFusion:
     f = meta["fusion"]
-    fusion = LearnedFusion(channels=int(meta["channels"]), order=int(meta["order"]), hidden=int(f["hidden"]),
-                           layers=int(f["layers"]), residual=bool(f["residual"]))
+    if meta.get("modality") == "audio":
+        fusion = AudioFusion(order=int(meta["order"]), offsets=[int(o) for o in f["offsets"]],
+                             hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]))
+    else:
+        fusion = LearnedFusion(channels=int(meta["channels"]), order=int(meta["order"]), hidden=int(f["hidden"]),
+                               layers=int(f["layers"]), residual=bool(f["residual"]))
     if tensors is not None:
         try:
             fusion.load_state_dict(model_state(tensors, PREFIX))
@@ -46,18 +52,25 @@ def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> 
     return fusion
 
 
-def load_filter(path: str | Path) -> tuple[INSPFilter, dict]:
-    """A trained filter ready to apply, and its metadata. Refuses an unfinished checkpoint."""
+def load_filter(path: str | Path) -> tuple[INSPFilter | AudioFusion, dict]:
+    """A trained filter ready to apply (an audio filter's Pi, ``AudioFusion``), and its metadata. Refuses an
+    unfinished checkpoint."""
     meta, tensors = read_filter(path)
     if not meta.get("complete"):
         raise InspError(f"filter {path} is unfinished ({meta['train']['step']}/{meta['train']['steps']} steps); "
                         "rerun its `insp train-filter` command to resume")
     fusion = build_fusion(meta, tensors).eval()
+    if meta.get("modality") == "audio":
+        return fusion, meta
     return INSPFilter(fusion=fusion, order=int(meta["order"]), units=tuple(meta["units"])), meta
 
 
 def check_filter_fits(meta: dict, store: INRStore, where: str) -> None:
-    """The filter was trained on INRs of this architecture, channel count and degradation kind."""
+    """The filter was trained on INRs of this modality, architecture, channel count and degradation kind."""
+    want_m, have_m = meta.get("modality", "images"), modality(store)
+    if want_m != have_m:
+        raise InspError(f"the filter was trained on {want_m} INRs but {where} holds {have_m} INRs; train one on "
+                        f"{have_m} with `insp train-filter store=...`")
     spec = SirenSpec.from_dict(meta["architecture"])
     if spec != store.spec:
         raise InspError(f"the filter expects SIREN INRs {spec.depth}x{spec.hidden} (omega0 {spec.omega0:g}, "

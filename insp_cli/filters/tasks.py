@@ -11,10 +11,14 @@ from __future__ import annotations
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+import logging
+
 from insp_cli.data import degrade, load_images
 from insp_cli.errors import InspError
 from insp_cli.filters.insp_net import HANDMADE
 from insp_cli.inr.store import INRStore
+
+log = logging.getLogger("insp")
 
 LEARNED = ("denoise", "blur", "deblur", "inpaint", "inpaint_text")
 TASKS = LEARNED + tuple(HANDMADE)
@@ -28,9 +32,19 @@ def task_of(cfg_task) -> dict:
     return task
 
 
+def modality(store: INRStore) -> str:
+    """'audio' for 1-D INRs of clips (``insp fit data=audio``), else 'images'."""
+    return "audio" if store.header.source.get("modality") == "audio" else "images"
+
+
 def open_store(paths) -> INRStore:
+    """Image or audio INRs; InspError for anything else."""
     paths = list(paths) if isinstance(paths, (list, tuple)) or OmegaConf.is_list(paths) else [paths]
     store = INRStore.open(paths)
+    if modality(store) == "audio":
+        if store.spec.in_features != 1 or not store.header.source.get("length"):
+            raise InspError(f"store {paths[0]} says it holds audio but its INRs are not 1-D clips of a known length")
+        return store
     if store.spec.in_features != 2 or store.size is None:
         raise InspError(f"store {paths[0]} does not hold 2-D images with a recorded size; INSP-Net filters here "
                         "take image INRs")
@@ -70,6 +84,26 @@ def clean_images(store: INRStore, data_root: str, where: str) -> np.ndarray:
     return clean
 
 
+def clean_clips(store: INRStore, data_root: str, where: str) -> np.ndarray:
+    """The clean clips of an audio store's INRs, reloaded from its header: (N, T) amplitudes, in store order."""
+    from insp_cli.data.audio import load_audio
+
+    src = store.header.source
+    lo, hi = int(store.indices.min()), int(store.indices.max()) + 1
+    try:
+        clips = load_audio(src.get("source", "speech"), split=src["split"], start=lo, limit=hi - lo,
+                           length=int(src["length"]), rate=int(src["rate"]), root=data_root,
+                           folder=src.get("path") if src.get("origin") == "folder" else None,
+                           normalize=bool(src.get("normalize", True)), min_seconds=float(src.get("min_seconds", 0.5)))
+    except (InspError, KeyError) as e:
+        raise InspError(f"cannot reload the clean clips of {where}: {e}") from None
+    pos = {int(j): i for i, j in enumerate(clips.indices)}
+    missing = [int(j) for j in store.indices if int(j) not in pos]
+    if missing:
+        raise InspError(f"the source of {where} no longer has clips {missing[:5]} (it changed since the fit)")
+    return clips.clips[[pos[int(j)] for j in store.indices]]
+
+
 def check_targets(targets: np.ndarray, store: INRStore, where: str) -> None:
     h, w = store.size
     c = store.spec.out_features
@@ -104,8 +138,22 @@ def task_targets(task: dict, clean: np.ndarray) -> np.ndarray:
     raise InspError(f"task {task['name']}: unknown target {task['target']!r} (clean or blur)")
 
 
+def held_out(trained_on: dict, store: INRStore) -> bool:
+    """False when a test store may share items with the filter's training store (same source split, overlapping
+    index ranges): a warning, since scores on training items are not held-out scores."""
+    src = trained_on["source"]
+    same = all(src.get(k) == store.header.source.get(k) for k in ("name", "split", "origin", "source"))
+    lo, hi = int(store.indices.min()), int(store.indices.max())
+    ok = not (same and trained_on["indices"][0] <= hi and lo <= trained_on["indices"][1])
+    if not ok:
+        log.warning("the test INRs may include training items of the filter (same split, overlapping indices)")
+    return ok
+
+
 def store_summary(store: INRStore) -> dict:
     h = store.header
-    return {"source": {k: h.source.get(k) for k in ("name", "split", "size", "channels", "origin")},
+    keys = ("name", "split", "size", "channels", "origin") + (("modality", "source", "length", "rate")
+                                                             if modality(store) == "audio" else ())
+    return {"source": {k: h.source.get(k) for k in keys},
             "degradation": h.degradation, "count": len(store),
             "indices": [int(store.indices.min()), int(store.indices.max())]}

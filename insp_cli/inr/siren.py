@@ -25,9 +25,13 @@ class SirenSpec:
     hidden: int = 32
     depth: int = 3  # number of sine layers; one linear output layer follows
     omega0: float = 30.0
+    # coordinates are multiplied by coord_scale before the first layer: sin(omega0 (W0 (s x) + b0)), i.e. a
+    # first-layer frequency of omega0 * s (audio needs s ~ 100, the SIREN authors' [-100, 100] coordinates)
+    coord_scale: float = 1.0
 
     def __post_init__(self):
-        if self.in_features < 1 or self.out_features < 1 or self.hidden < 1 or self.depth < 1:
+        if self.in_features < 1 or self.out_features < 1 or self.hidden < 1 or self.depth < 1 or \
+                not self.coord_scale > 0:
             raise ValueError(f"invalid SIREN architecture {self}")
 
     @property
@@ -54,7 +58,10 @@ class SirenSpec:
         return sum(o * n + o for o, n in self.layer_dims)
 
     def to_dict(self) -> dict:
-        return {"kind": "siren", **asdict(self)}
+        d = {"kind": "siren", **asdict(self)}
+        if self.coord_scale == 1.0:
+            del d["coord_scale"]  # image stores keep the header they always had
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "SirenSpec":
@@ -95,6 +102,10 @@ def init_params(spec: SirenSpec, n: int, generator: torch.Generator | None = Non
     return torch.cat(chunks, dim=1).to(device)
 
 
+def _scaled(spec: SirenSpec, coords: torch.Tensor) -> torch.Tensor:
+    return coords if spec.coord_scale == 1.0 else coords * spec.coord_scale
+
+
 def siren_forward(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
     """Evaluate N INRs.
 
@@ -103,7 +114,7 @@ def siren_forward(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor) -
     layers = unflatten(spec, params)
     w0 = spec.omega0
     n = params.shape[0]
-    h = coords if coords.dim() == 3 else coords.unsqueeze(0).expand(n, -1, -1)
+    h = _scaled(spec, coords if coords.dim() == 3 else coords.unsqueeze(0).expand(n, -1, -1))
     for i, (w, b) in enumerate(layers):
         if i < len(layers) - 1:
             # sin(omega0 * (h W^T + b)) with the scaling fused into baddbmm
@@ -145,7 +156,7 @@ def siren_mse_and_grad(spec: SirenSpec, params: torch.Tensor, coords: torch.Tens
     """
     layers = unflatten(spec, params)
     n, w0 = params.shape[0], spec.omega0
-    h = coords if coords.dim() == 3 else coords.unsqueeze(0).expand(n, -1, -1)
+    h = _scaled(spec, coords if coords.dim() == 3 else coords.unsqueeze(0).expand(n, -1, -1))
     inputs, pre = [h], []
     for w, b in layers[:-1]:
         z = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2), beta=w0, alpha=w0)

@@ -107,6 +107,7 @@ def _layers(spec: SirenSpec, params: torch.Tensor, affine) -> list[tuple[torch.T
     """[(W^T (N, in, out), b (N, out))] per layer, omega0 folded into the sine layers (done once, not per chunk)."""
     layers = unflatten(spec, params)
     w0, b0 = layers[0]
+    w0 = w0 * spec.coord_scale if spec.coord_scale != 1.0 else w0  # W0 (s x) = (s W0) x
     if affine is not None:
         # Phi(A x + t): fold the map into layer 0, W0 (A x + t) + b0 = (W0 A) x + (W0 t + b0)
         a, t = affine[0].to(w0), affine[1].to(w0)

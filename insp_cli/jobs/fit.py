@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..config import pick_device, seed_everything
 from ..data import load_images
+from ..data.audio import load_audio
 from ..data.degrade import degrade
 from ..errors import InspError
 from ..inr.fit import SEEDING, FitSettings, fit_inrs
@@ -20,7 +22,7 @@ from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, pre
                          write_shard)
 from ..progress import FitProgress
 from ..tracking import Run, run_job
-from ..viz import save_grid, tile
+from ..viz import save_grid, save_waveforms, tile
 from ..config import hydra_run_dir
 
 log = logging.getLogger("insp")
@@ -88,26 +90,13 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     seed_everything(int(cfg.seed))
     device = pick_device(str(cfg.device))
     d = cfg.data
-    images = load_images(d.name, split=d.split, start=int(d.start), limit=d.limit, size=d.size,
-                         channels=d.channels, root=d.root, folder=d.folder, download=bool(d.download),
-                         train_count=int(d.train_count))
-    if len(images) == 0:
-        raise InspError(f"no images selected from {d.name} {d.split} (start={d.start}, limit={d.limit})")
-    lo, hi = int(images.indices[0]), int(images.indices[-1]) + 1
+    sig = audio_signals(cfg) if d.name == "audio" else image_signals(cfg)
+    lo, hi = int(sig.indices[0]), int(sig.indices[-1]) + 1
     settings = fit_settings(cfg)
     shard_size = int(cfg.fit.shard_size)
     lo, hi = part_range(lo, hi, int(d.shard), int(d.num_shards), shard_size)
-    deg = OmegaConf.to_container(cfg.degradation, resolve=True)
-    kind = deg.pop("kind")
-    degraded = degrade(images.images, kind, deg, seed=int(cfg.seed), indices=images.indices)
-    check_finite_input(images.images, degraded.images, images.indices, d.name, kind)
-
-    h, w, c = images.images.shape[1:]
-    spec = SirenSpec(in_features=2, out_features=c, hidden=int(cfg.model.hidden), depth=int(cfg.model.depth),
-                     omega0=float(cfg.model.omega0))
-    source = {k: v for k, v in images.meta.items() if k not in ("start", "limit", "root")}
-    source["size"] = [int(h), int(w)]
-    header = StoreHeader(spec=spec, source=source, degradation=degraded.params,
+    spec = sig.spec
+    header = StoreHeader(spec=spec, source=sig.source, degradation=sig.degradation,
                          fit={**settings.__dict__, "seed": int(cfg.seed), "shard_size": shard_size,
                               "seeding": SEEDING,
                               "psnr_floor": "above min(flat mid-gray image, initialisation) (docs/fit.md)"})
@@ -120,8 +109,9 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
              n_total, d.name, d.split, lo, hi, store_dir, sum(b - a for a, b in todo),
              n_total - sum(b - a for a, b in todo), spec.depth, spec.hidden, spec.num_params, device)
 
-    coords = grid_coords((h, w), device=device)
-    pos = {int(j): i for i, j in enumerate(images.indices)}
+    coords = sig.coords.to(device)
+    q, c = sig.targets.shape[1:]
+    pos = {int(j): i for i, j in enumerate(sig.indices)}
     batch = int(cfg.fit.batch_size)
     fitted, t0 = 0, time.time()
     with FitProgress(total=sum(b - a for a, b in todo), steps=settings.steps) as bar:
@@ -130,18 +120,17 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
             params, psnr, ok = [], [], []
             for s in range(0, len(rows), batch):
                 r = rows[s:s + batch]
-                pix = torch.from_numpy(degraded.images[r]).reshape(len(r), h * w, c).to(device)
-                mask = None if degraded.masks is None else torch.from_numpy(
-                    degraded.masks[r]).reshape(len(r), h * w).to(device)
+                pix = torch.from_numpy(sig.targets[r]).to(device)
+                mask = None if sig.masks is None else torch.from_numpy(sig.masks[r]).to(device)
                 # each INR's seed depends on (seed, its source index) only: batch size, resume and parts
                 # change nothing
                 res = fit_inrs(spec, pix, coords, settings, mask=mask, seed=int(cfg.seed),
-                               indices=images.indices[r], on_step=bar.on_step)
+                               indices=sig.indices[r], on_step=bar.on_step)
                 params.append(res.params), psnr.append(res.psnr.numpy()), ok.append(res.ok.numpy())
                 bar.batch_done(len(r), res.psnr)
             psnr_a, ok_a = np.concatenate(psnr), np.concatenate(ok)
-            write_shard(store_dir, header, a, b, torch.cat(params), images.indices[rows], psnr_a, ok_a,
-                        None if images.labels is None else images.labels[rows])
+            write_shard(store_dir, header, a, b, torch.cat(params), sig.indices[rows], psnr_a, ok_a,
+                        None if sig.labels is None else sig.labels[rows])
             fitted += len(rows)
             run.log({"shard_psnr_mean": float(np.nanmean(psnr_a)), "inrs_fitted": fitted,
                      "inrs_per_second": fitted / max(time.time() - t0, 1e-9)})
@@ -161,15 +150,18 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         "psnr_min": float(good.min()) if len(good) else float("nan"),
         "fitted_now": fitted, "fit_seconds": round(seconds, 3),
         "inrs_per_second": fitted / seconds if fitted else None,
-        "device": str(device), "params_per_inr": spec.num_params, "degradation": degraded.params["kind"],
+        "device": str(device), "params_per_inr": spec.num_params, "degradation": sig.degradation["kind"],
     }
-    _log_samples(cfg, run, store, (h, w))
+    if d.name == "audio":
+        _log_audio_samples(cfg, run, store)
+    else:
+        _log_samples(cfg, run, store, store.size)
     run.log_histogram("psnr_per_inr", good)
     run.log_table("inrs", ["index", "label", "psnr", "ok"],
                   [[int(i), None if store.labels is None else int(store.labels[k]), float(store.psnr[k]),
                     bool(store.ok[k])] for k, i in enumerate(store.indices[:10000])])
     run.log({"psnr_mean": metrics["psnr_mean"], "psnr_p5": metrics["psnr_p5"]})
-    print(f"fit {len(store)} INRs ({d.name} {d.split} [{lo}, {hi}), {degraded.params['kind']}): "
+    print(f"fit {len(store)} INRs ({d.name} {d.split} [{lo}, {hi}), {sig.degradation['kind']}): "
           f"PSNR mean {metrics['psnr_mean']:.2f} dB, p5 {metrics['psnr_p5']:.2f} dB"
           + (f", {_rate(fitted, seconds)}" if fitted else ", all shards already done")
           + f"\n  store   {store_dir}\n  run dir {run.dir}")
@@ -185,6 +177,73 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     return metrics
 
 
+@dataclass
+class Signals:
+    """What a fit needs from a data source, whatever the modality.
+
+    targets: (N, Q, c) fit targets in pixel units [0, 1] (``encode_pixels`` maps them to the INR's [-1, 1]);
+    masks: (N, Q) True where observed, or None; coords: (Q, m) in [-1, 1]; indices, labels: (N,) from the source.
+    """
+
+    targets: np.ndarray
+    masks: np.ndarray | None
+    coords: torch.Tensor
+    indices: np.ndarray
+    labels: np.ndarray | None
+    spec: SirenSpec
+    source: dict
+    degradation: dict
+
+
+def _spec(cfg: DictConfig, m: int, c: int) -> SirenSpec:
+    return SirenSpec(in_features=m, out_features=c, hidden=int(cfg.model.hidden), depth=int(cfg.model.depth),
+                     omega0=float(cfg.model.omega0), coord_scale=float(cfg.model.get("coord_scale", 1.0)))
+
+
+def _degraded(cfg: DictConfig, x: np.ndarray, indices: np.ndarray, name: str, clip: bool | None = None):
+    deg = OmegaConf.to_container(cfg.degradation, resolve=True)
+    kind = deg.pop("kind")
+    if clip is not None and "clip" in deg:
+        deg["clip"] = clip
+    out = degrade(x, kind, deg, seed=int(cfg.seed), indices=indices)
+    check_finite_input(x, out.images, indices, name, kind)
+    return out
+
+
+def image_signals(cfg: DictConfig) -> Signals:
+    d = cfg.data
+    images = load_images(d.name, split=d.split, start=int(d.start), limit=d.limit, size=d.size,
+                         channels=d.channels, root=d.root, folder=d.folder, download=bool(d.download),
+                         train_count=int(d.train_count))
+    if len(images) == 0:
+        raise InspError(f"no images selected from {d.name} {d.split} (start={d.start}, limit={d.limit})")
+    degraded = _degraded(cfg, images.images, images.indices, d.name)
+    n, h, w, c = images.images.shape
+    source = {k: v for k, v in images.meta.items() if k not in ("start", "limit", "root")}
+    source["size"] = [int(h), int(w)]
+    masks = None if degraded.masks is None else degraded.masks.reshape(n, h * w)
+    return Signals(targets=degraded.images.reshape(n, h * w, c), masks=masks, coords=grid_coords((h, w)),
+                   indices=images.indices, labels=images.labels, spec=_spec(cfg, 2, c), source=source,
+                   degradation=degraded.params)
+
+
+def audio_signals(cfg: DictConfig) -> Signals:
+    """Audio clips (N, T) with amplitudes in [-1, 1] (peak 1): noise is added to the amplitude (sigma/255 of
+    the peak, never clipped: amplitudes are signed), and the fit targets are (x + 1) / 2."""
+    d = cfg.data
+    clips = load_audio(str(d.source), split=d.split, start=int(d.start), limit=d.limit, length=int(d.length),
+                       rate=int(d.rate), root=d.root, folder=d.folder, min_seconds=float(d.min_seconds))
+    degraded = _degraded(cfg, clips.clips[:, None, :, None], clips.indices, f"audio {d.source}", clip=False)
+    if degraded.masks is not None:
+        raise InspError(f"degradation={degraded.params['kind']} is for images; audio takes clean or gaussian_noise")
+    n, t = clips.clips.shape
+    source = {k: v for k, v in clips.meta.items() if k not in ("start", "limit", "root")}
+    source.update(name="audio", modality="audio", source=str(d.source), length=int(t), rate=clips.rate)
+    return Signals(targets=(degraded.images.reshape(n, t, 1) + 1) / 2, masks=None, coords=grid_coords((t,)),
+                   indices=clips.indices, labels=None, spec=_spec(cfg, 1, 1), source=source,
+                   degradation=degraded.params)
+
+
 def check_finite_input(clean: np.ndarray, degraded: np.ndarray, indices: np.ndarray, name: str, kind: str) -> None:
     """NaN or inf in the pixels is a fault of the data or its degradation, not of the fit: say which."""
     for what, arr in (("the images", clean), (f"the degraded images (degradation={kind})", degraded)):
@@ -196,6 +255,17 @@ def check_finite_input(clean: np.ndarray, degraded: np.ndarray, indices: np.ndar
 
 def _rate(n: int, seconds: float) -> str:
     return f"{n / seconds:.1f} INR/s" if n >= seconds else f"{seconds / n:.2f} s/INR"
+
+
+def _log_audio_samples(cfg: DictConfig, run: Run, store: INRStore) -> None:
+    n = min(int(cfg.samples), len(store), 8)
+    if n == 0:
+        return
+    t = int(store.header.source["length"])
+    clips = store.evaluate(grid_coords((t,)), rows=np.arange(n))[..., 0].numpy()
+    path = save_waveforms(run.dir / "samples.png", [[c] for c in clips], [str(int(i)) for i in store.indices[:n]],
+                          ["decoded INR"], int(store.header.source["rate"]))
+    run.log_image("samples", path, caption=f"first {n} INRs decoded at their {t} samples")
 
 
 def _log_samples(cfg: DictConfig, run: Run, store: INRStore, size) -> None:

@@ -23,7 +23,9 @@ from ..errors import InspError
 from ..files import atomic_write
 from ..filters import HANDMADE, INSPFilter, PixelSampler, augment, handmade
 from ..filters.checkpoint import build_fusion, read_filter, save_filter
-from ..filters.tasks import check_inputs, clean_targets, open_store, store_summary, task_of, task_targets
+from ..filters.audio import ClipSampler, context_offsets, sample_jets
+from ..filters.tasks import (check_inputs, clean_clips, clean_targets, modality, open_store, store_summary, task_of,
+                             task_targets)
 from ..tracking import Run, run_job
 from ..training import cosine_factor, restore, train_steps
 from ..viz import save_grid
@@ -57,16 +59,24 @@ def _train(cfg: DictConfig, run: Run) -> dict:
     store = open_store(required(cfg, "store", "an INR store fitted with `insp fit`"))
     where = f"store {cfg.store}"
     check_inputs(task, store, where)
-    targets = task_targets(task, clean_targets(cfg.targets, cfg.data_root, store, where))
     t = OmegaConf.to_container(cfg.train, resolve=True)
     fz = OmegaConf.to_container(cfg.fusion, resolve=True)
     order = int(fz["order"])
-    h, w = store.size
-    c = store.spec.out_features
-    meta = {"task": task, "order": order, "units": [h, w], "channels": c,
+    meta = {"task": task, "order": order, "channels": store.spec.out_features,
             "fusion": {k: fz[k] for k in ("hidden", "layers", "residual")},
             "architecture": store.spec.to_dict(), "trained_on": store_summary(store),
             "train": {**t, "step": 0, "seed": int(cfg.seed)}, "complete": False}
+    audio = modality(store) == "audio"
+    offsets = context_offsets(int(fz.get("context") or 0), int(fz.get("context_step") or 1))
+    if audio:
+        length = int(store.header.source["length"])
+        meta.update(modality="audio", units=[length])
+        meta["fusion"]["offsets"] = offsets
+        meta["train"]["augment"] = False  # flips and colour permutations are image symmetries
+    else:
+        if offsets != [0]:
+            raise InspError("fusion.context (neighbouring samples' jets) applies to audio filters only")
+        meta["units"] = list(store.size)
 
     path = Path(str(cfg.filter))
     fusion = build_fusion(meta).to(device)
@@ -81,23 +91,33 @@ def _train(cfg: DictConfig, run: Run) -> dict:
 
     t0 = time.time()
     params = store.params.to(device)
-    tg = torch.from_numpy(np.ascontiguousarray(targets)).reshape(len(store), h * w, c).to(device)
-    sampler = PixelSampler(store.spec, params, tg, order, (h, w), cache_bytes=float(t["feature_cache_gb"]) * 2**30,
-                           images_per_batch=int(t["images_per_batch"]))
+    if audio:
+        clean = torch.from_numpy(clean_clips(store, cfg.data_root, where)).to(device)
+        jets = sample_jets(store.spec, params, length, order, pad=max(abs(o) for o in offsets)).float()
+        sampler = ClipSampler(jets, clean, offsets)
+        shape, channels = f"{length} samples, {len(offsets)} offsets", len(offsets)
+    else:
+        h, w = store.size
+        c = store.spec.out_features
+        targets = task_targets(task, clean_targets(cfg.targets, cfg.data_root, store, where))
+        tg = torch.from_numpy(np.ascontiguousarray(targets)).reshape(len(store), h * w, c).to(device)
+        sampler = PixelSampler(store.spec, params, tg, order, (h, w),
+                               cache_bytes=float(t["feature_cache_gb"]) * 2**30,
+                               images_per_batch=int(t["images_per_batch"]))
+        shape, channels = f"{h}x{w}", c
     if start == 0:
         feats, _ = sampler.sample(int(t["stat_points"]), torch.Generator().manual_seed(int(cfg.seed) + 1))
-        fusion.scaler.fit(feats, channels=c)
-    log.info("train-filter %s: %d INRs %dx%d, K=%d (%d features), Pi %dx%d, %d steps of %d points from step %d, "
-             "features %s, augment %s, %s", task["name"], len(store), h, w, order, sampler.num_features,
-             fz["layers"], fz["hidden"], t["steps"], t["batch_points"], start,
-             "cached" if sampler.cache is not None else "per batch", bool(t["augment"]), device)
+        fusion.scaler.fit(feats, channels=channels)
+    log.info("train-filter %s: %d INRs %s, K=%d (%d features), Pi %dx%d, %d steps of %d points from step %d, "
+             "augment %s, %s", task["name"], len(store), shape, order, sampler.num_features, fz["layers"],
+             fz["hidden"], t["steps"], t["batch_points"], start, bool(meta["train"]["augment"]), device)
 
     steps, batch, every, save_every = int(t["steps"]), int(t["batch_points"]), int(t["log_every"]), int(t["save_every"])
     running: list[float] = []
 
     def loss_at(step: int) -> torch.Tensor:
         x, y = sampler.sample(batch, gen)
-        if t["augment"]:
+        if meta["train"]["augment"]:
             x, y = augment(x, y, order, gen)
         loss = (fusion(x) - y).pow(2).mean()
         running.append(float(loss.detach()))
@@ -138,7 +158,7 @@ def _resume(path: Path, meta: dict, fusion, opt, gen, overwrite: bool) -> int | 
     if overwrite or not path.exists():
         return 0
     old, tensors = read_filter(path)
-    same = ("task", "order", "units", "channels", "fusion", "architecture", "trained_on")
+    same = ("task", "order", "units", "channels", "fusion", "architecture", "trained_on", "modality")
     diff = [k for k in same if old.get(k) != meta.get(k)]
     t_old = {k: v for k, v in old["train"].items() if k not in ("step", "final_psnr", "seconds")}
     t_new = {k: v for k, v in meta["train"].items() if k != "step"}
@@ -157,7 +177,9 @@ def _resume(path: Path, meta: dict, fusion, opt, gen, overwrite: bool) -> int | 
 @torch.no_grad()
 def _train_psnr(fusion, sampler: PixelSampler, seed: int, points: int = 65536) -> float:
     x, y = sampler.sample(points, torch.Generator().manual_seed(seed + 2))
-    mse = float((fusion(x).clamp(0, 1) - y).pow(2).mean())
+    out = fusion(x)
+    out = out.clamp(-1, 1) if isinstance(sampler, ClipSampler) else out.clamp(0, 1)  # audio: amplitudes
+    mse = float((out - y).pow(2).mean())
     return -10 * math.log10(max(mse, 1e-20))
 
 

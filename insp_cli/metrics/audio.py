@@ -85,6 +85,9 @@ def stoi(clean, estimate, rate: int):
     return _out(values, single)
 
 
+AUDIO_METRICS = ("snr", "si_sdr", "pesq", "stoi")
+
+
 def audio_metrics(clean, estimate, rate: int) -> dict[str, np.ndarray]:
     """All four per clip: {'snr', 'si_sdr', 'pesq', 'stoi'} -> (N,) for (N, T) inputs."""
     c, e = np.atleast_2d(clean), np.atleast_2d(estimate)

@@ -14,7 +14,8 @@ LABELS = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNI
           "insp_convnet": "INSP-ConvNet", "input": "Input (decoded from INR)", "mprnet": "MPRNet",
           "maxim": "MAXIM", "mean_filter": "Mean filter", "median_filter": "Median filter",
           "gaussian_filter": "Gaussian filter", "box_filter": "Box filter", "wiener": "Wiener filter",
-          "insp_net": "INSP-Net"}
+          "insp_net": "INSP-Net", "scipy_wiener": "scipy.signal.wiener", "stft_wiener": "STFT Wiener (known sigma)",
+          "spectral_subtraction": "Spectral subtraction", "speech": "Speech", "music": "Music"}
 
 
 def label(key: str) -> str:

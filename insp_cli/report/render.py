@@ -85,12 +85,13 @@ BARS = {
                    (("ours_accuracy", "ours"), ("paper_accuracy", "paper")), "test accuracy (%)", ran_only=True),
     "table2": Bars(lambda row: row["method"], OURS_VS_PAPER_PSNR, "PSNR (dB)", ran_only=True),
     "tasks": Bars(lambda row: f"{row['task']}\n{row['method']}", OURS_VS_PAPER_PSNR, "PSNR (dB)", ran_only=False),
+    "audio": Bars(lambda row: row["method"].replace(" (", "\n("), (("snr", "ours"),), "SNR (dB)", ran_only=True),
 }
 
 
 def plot(t: Table, path: Path) -> Path | None:
-    """A PNG of the table where a picture reads faster: bars (ours vs paper, ``BARS``) for table1, table2 and
-    tasks, lines (a sweep: y against x, one line per series) for grid. None when there is nothing to draw."""
+    """A PNG of the table where a picture reads faster: bars (ours vs paper, ``BARS``) for table1, table2,
+    tasks and audio (ours only: the paper has no audio number), lines (a sweep: y against x, one line per series) for grid. None when there is nothing to draw."""
     bars = BARS.get(t.id)
     rows = [row for row in t.rows if row["runs"]] if bars and bars.ran_only else t.rows
     if not rows:

@@ -17,7 +17,7 @@ from insp_cli.errors import InspError
 from insp_cli.report.paper import PAPER_TABLE1, PAPER_TABLE2, label
 from insp_cli.report.runs import _MISSING, STATUS_OK, RunRecord
 
-TABLES = ("table1", "table2", "tasks", "grid")
+TABLES = ("table1", "table2", "tasks", "audio", "grid")
 MIXED = ("refuse", "separate")
 
 
@@ -52,8 +52,10 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
     if mixed not in MIXED:
         raise InspError(f"mixed_scales must be refuse or separate, not {mixed!r}")
     grid = dict(grid or {})
-    job = {"table1": "classify", "table2": "eval", "tasks": "eval"}.get(table) or grid.get("job")
+    job = {"table1": "classify", "table2": "eval", "tasks": "eval", "audio": "eval"}.get(table) or grid.get("job")
     recs = [r for r in records if r.job != "table" and (job is None or r.job == job)]
+    if table in ("table2", "tasks", "audio"):  # audio evals have their own table and metrics
+        recs = [r for r in recs if (_modality(r) == "audio") == (table == "audio")]
     if not recs:
         kinds = sorted({r.job for r in records})
         raise InspError(f"{table} needs {job or 'any'} runs; the {len(records)} run directories given hold "
@@ -70,13 +72,20 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
         have = ", ".join(f"{s}: {len(v)} runs" for s, v in sorted(groups.items(), key=lambda kv: str(kv[0])))
         raise InspError(f"runs of mixed scales in one table ({have}); pick one with scale=LABEL or pass "
                         "mixed_scales=separate for one table per scale")
-    build = {"table1": _table1, "table2": _table2, "tasks": _tasks, "grid": _grid}[table]
+    build = {"table1": _table1, "table2": _table2, "tasks": _tasks, "audio": _audio, "grid": _grid}[table]
     out = []
     for s, rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         t = build(rs, s, grid) if table == "grid" else build(rs, s)
         t.runs = [r.dir for r in rs]
         out.append(t)
     return out
+
+
+def _modality(r: RunRecord) -> str:
+    m = r.get_metric("modality")
+    if m is _MISSING:  # a failed run has no metrics: its store says it
+        m = "audio" if "audio" in str(r.get_config("store")) else "images"
+    return str(m)
 
 
 def _need(r: RunRecord, *keys: str) -> dict:
@@ -156,10 +165,15 @@ def _score_cells(ours: list[dict], paper: tuple | None) -> dict:
     return cells
 
 
-def _test_set(runs: list[RunRecord], what: str, per: str) -> tuple[int, tuple] | None:
+def _test_set(runs: list[RunRecord], what: str, per: str, size_key: str = "scale.image_size"
+              ) -> tuple[int, tuple] | None:
     """(images, image size) of the test set these eval runs share (None without runs); runs of different test
     sets are refused: their scores do not average."""
-    sizes = {(r.metrics["n_images"], tuple(r.get_metric("scale.image_size") or ())) for r in runs}
+    sizes = set()
+    for r in runs:
+        size = r.get_metric(size_key)
+        size = [size] if isinstance(size, int) else ([] if size is _MISSING or size is None else size)
+        sizes.add((r.metrics["n_images"], tuple(size)))
     if len(sizes) > 1:
         raise InspError(f"{what} differ in test set (images x size "
                         f"{', '.join(f'{n} x {s}' for n, s in sorted(sizes))}); pass one setting per {per}")
@@ -239,6 +253,45 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
              "only (100 DIV2K test images); the paper shows the other tasks as figures."]
     return Table("tasks", "INSP-Net on every low-level task (PSNR / SSIM / LPIPS)", scale, cols, rows, notes=notes,
                  failed=failed)
+
+
+AUDIO_METHODS = ("input", "scipy_wiener", "stft_wiener", "spectral_subtraction", "insp_net")
+_AUDIO_SCORES = (("snr", "SNR (dB)", 2), ("si_sdr", "SI-SDR (dB)", 2), ("pesq", "PESQ-nb", 2), ("stoi", "STOI", 3))
+
+
+def _audio(records: list[RunRecord], scale: str | None) -> Table:
+    """Fig. 15 as a table: INSP-Net and the classical denoisers on held-out audio INRs (SNR, SI-SDR, PESQ-nb,
+    STOI against the clean clips). The paper reports no number for audio."""
+    runs, failed = [], []
+    for r in records:
+        if r.status != STATUS_OK:
+            failed.append(_failed_line(r, "eval"))
+            continue
+        runs.append(r)
+        _need(r, "rows", "n_images")
+    n = _test_set(runs, "audio: the eval runs", "table", "scale.clip_samples")
+    rows = []
+    for k in AUDIO_METHODS:
+        ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
+        cells: dict[str, Any] = {}
+        for name, _, _ in _AUDIO_SCORES:
+            cells[name], cells[f"{name}_std"] = _mean_std([o.get(name) for o in ours])
+        rows.append({"method": label(k), **cells, "runs": len(ours)})
+    cols = [Column("method", "Method")] + [Column(name, t, d, std=f"{name}_std") for name, t, d in _AUDIO_SCORES] + \
+        [Column("runs", "Runs")]
+    notes = []
+    if runs:
+        s = runs[0].metrics.get("scale") or {}
+        sigma = (runs[0].metrics.get("degradation") or {}).get("sigma")
+        kept = "held-out" if all(r.metrics.get("held_out") for r in runs) else "NOT held-out (they overlap training)"
+        notes.append(f"Ours: {n[0] if n else '?'} {kept} test clips of {s.get('clip_samples')} samples at "
+                     f"{s.get('rate')} Hz, Gaussian noise sigma {sigma}/255 of each clip's peak; INR {s.get('inr')}; "
+                     f"Pi {s.get('pi')} on the jets up to order {s.get('order')} at "
+                     f"{len(s.get('context') or [0])} offsets; {s.get('n_train')} training INRs. Baselines are "
+                     "applied to the decoded input with the known sigma; mean ± std over runs where several.")
+    notes.append("Paper (App. F, Fig. 15): one Bach clip, figures only, no number.")
+    return Table("audio", "Fig. 15: audio denoising (SNR / SI-SDR / PESQ-nb / STOI)", scale, cols, rows,
+                 notes=notes, failed=failed)
 
 
 def _sortable(v):

@@ -90,5 +90,3 @@ BASELINES = {
     "stft_wiener": stft_wiener,
     "spectral_subtraction": spectral_subtraction,
 }
-LABELS = {"input": "Input (decoded noisy INR)", "scipy_wiener": "scipy.signal.wiener",
-          "stft_wiener": "STFT Wiener (known sigma)", "spectral_subtraction": "Spectral subtraction"}

@@ -1,0 +1,117 @@
+"""INSP-Net on audio INRs (m = 1, paper App. F): Psi(x) = Pi(jets of Phi at x and at neighbouring samples).
+
+Features. For a SIREN Phi fitted to a clip of T samples on [-1, 1] (sample spacing h = 2 / (T - 1)), the jet
+D^k Phi, k = 0..K, is taken in per-sample units (D^k Phi * h^k, ``jets.to_pixel_units``) at x + o h for every
+offset o of ``offsets`` (in samples). offsets = (0,) is the paper's pointwise Pi; a context of neighbouring
+offsets lets Pi see as far as a classical filter's window does (the pilot: +-64 samples, step 4). Psi is still an
+operator on the continuous INR: shift-invariant and decodable at any x. Features are (B, len(offsets) * (K+1)),
+offset major (offset 0's K+1 derivatives first), standardised by ``FeatureScaler``.
+
+Pi is an MLP (ReLU) predicting a correction to Phi(x) (``residual``; the last layer starts at zero, so training
+starts from Psi = Phi). Amplitudes are the INR's own values (a clip in [-1, 1]), not pixels.
+Nothing here knows about Hydra, W&B or files.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from insp_cli.errors import InspError
+from insp_cli.filters.insp_net import FeatureScaler
+from insp_cli.inr.siren import SirenSpec, pixel_spacing
+from insp_cli.jets import jet_space, siren_jet, to_pixel_units
+
+
+def context_offsets(reach: int, step: int) -> list[int]:
+    """Sample offsets -reach, -reach + step, ..., reach (0 included): [0] for reach 0."""
+    if reach < 0 or step < 1 or (reach and reach % step):
+        raise InspError(f"fusion.context={reach} must be >= 0 and a multiple of fusion.context_step={step} >= 1")
+    return list(range(-reach, reach + 1, step))
+
+
+def sample_jets(spec: SirenSpec, params: torch.Tensor, length: int, order: int, pad: int = 0,
+                inrs_per_chunk: int = 4) -> torch.Tensor:
+    """Per-sample-unit jets of N audio INRs at their ``length`` samples, extended by ``pad`` samples each side.
+
+    params: (N, P) with spec.in_features == 1. Returns (N, length + 2 pad, K + 1); row p is sample p - pad.
+    """
+    if spec.in_features != 1:
+        raise InspError(f"audio filters take 1-D INRs, not {spec.in_features}-D ones")
+    h = pixel_spacing(length)
+    x = (torch.arange(-pad, length + pad, dtype=params.dtype, device=params.device) * h - 1.0).unsqueeze(1)
+    with torch.no_grad():
+        jet = torch.cat([siren_jet(spec, params[a:a + inrs_per_chunk], x, order)
+                         for a in range(0, len(params), inrs_per_chunk)])  # (N, K+1, Q, 1)
+    return to_pixel_units(jet, jet_space(1, order), h)[..., 0].transpose(1, 2).contiguous()
+
+
+def gather(jets: torch.Tensor, clip: torch.Tensor, pos: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tensor:
+    """Features (B, len(offsets) * (K+1)) of samples ``pos`` (B,) of clips ``clip`` (B,) from ``sample_jets``."""
+    idx = pos[:, None] + pad + offsets[None, :]  # (B, n_offsets)
+    return jets[clip[:, None], idx].reshape(len(pos), -1)
+
+
+class AudioFusion(nn.Module):
+    """Pi for audio: features (B, len(offsets) * (K+1)) -> amplitudes (B,)."""
+
+    def __init__(self, order: int, offsets: list[int], hidden: int = 256, layers: int = 4, residual: bool = True):
+        super().__init__()
+        if 0 not in offsets:
+            raise InspError(f"audio filter offsets {offsets} must include 0 (the point itself)")
+        self.order, self.offsets, self.residual = order, list(offsets), residual
+        self.M = jet_space(1, order).size
+        nf = len(offsets) * self.M
+        self.scaler = FeatureScaler(nf)
+        self.value = self.offsets.index(0) * self.M  # Phi(x) among the features
+        dims = [nf] + [hidden] * layers
+        mods: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            mods += [nn.Linear(a, b), nn.ReLU()]
+        last = nn.Linear(dims[-1], 1)
+        if residual:
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+        self.mlp = nn.Sequential(*mods, last)
+
+    @property
+    def pad(self) -> int:
+        return max(abs(o) for o in self.offsets)
+
+    def offsets_tensor(self, device=None) -> torch.Tensor:
+        return torch.tensor(self.offsets, dtype=torch.long, device=device)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        out = self.mlp(self.scaler(features))[..., 0]
+        return out + features[..., self.value] if self.residual else out
+
+
+class ClipSampler:
+    """Random (clip, sample) pairs of the training INRs: their features and the clean amplitude there.
+
+    jets: (N, T + 2 pad, K+1) from ``sample_jets``; targets: (N, T) clean clips.
+    """
+
+    def __init__(self, jets: torch.Tensor, targets: torch.Tensor, offsets: list[int]):
+        self.jets, self.targets = jets, targets
+        self.offsets = torch.tensor(offsets, dtype=torch.long, device=jets.device)
+        self.pad = max(abs(o) for o in offsets)
+        self.num_features = len(offsets) * jets.shape[-1]
+
+    def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        n, t = self.targets.shape
+        clip = torch.randint(n, (batch,), generator=generator).to(self.jets.device)
+        pos = torch.randint(t, (batch,), generator=generator).to(self.jets.device)
+        return gather(self.jets, clip, pos, self.offsets, self.pad), self.targets[clip, pos]
+
+
+@torch.no_grad()
+def denoise_clips(fusion: AudioFusion, spec: SirenSpec, params: torch.Tensor, length: int) -> torch.Tensor:
+    """Psi of N audio INRs decoded at their ``length`` samples: (N, length) amplitudes."""
+    pad, offs = fusion.pad, fusion.offsets_tensor(params.device)
+    out = []
+    for a in range(0, len(params), 4):
+        jets = sample_jets(spec, params[a:a + 4], length, fusion.order, pad).float()
+        pos = torch.arange(length, device=params.device)
+        out += [fusion(gather(jets, torch.full_like(pos, i), pos, offs, pad)) for i in range(len(jets))]
+    return torch.stack(out)
