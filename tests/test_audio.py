@@ -172,6 +172,8 @@ def test_pesq_and_stoi_fall_with_noise():
     m = audio_metrics(np.stack([clean, clean]), np.stack([clean, clean + 0.1 * noise]), RATE)
     assert set(m) == {"snr", "si_sdr", "pesq", "stoi"} and all(v.shape == (2,) for v in m.values())
     assert np.isnan(pesq_nb(np.zeros(16000), np.zeros(16000), RATE))  # no utterance: NaN, not an exception
+    assert np.isnan(pesq_nb(clean[:1000], clean[:1000], RATE))  # under 0.25 s: NaN
+    assert np.isnan(stoi(clean[:1000], clean[:1000], RATE))  # under 30 frames: NaN, not pystoi's 1e-5
 
 
 # ----------------------------------------------------------------------------------------------- baselines

@@ -7,8 +7,9 @@ returns a float (or (N,) floats). Pure functions: no files, no config.
   the projection a* clean of the estimate on the clean signal, a = <estimate, clean> / |clean|^2, and
   SI-SDR = 10 log10(|a clean|^2 / |estimate - a clean|^2) dB. Insensitive to the estimate's gain.
 - PESQ: ITU-T P.862 narrow band (MOS-LQO, about 1.0 .. 4.5) through PyPI ``pesq``; 8 or 16 kHz only.
-  NaN where P.862 finds no utterance in the reference (a silent clip).
-- STOI (Taal et al. 2011) through PyPI ``pystoi``, in [0, 1] (0..1 intelligibility; resampled to 10 kHz inside).
+  NaN where P.862 finds no utterance in the reference (a silent clip) or the clip is shorter than 0.25 s.
+- STOI (Taal et al. 2011) through PyPI ``pystoi``, in [0, 1] (resampled to 10 kHz inside); NaN where the clip
+  has fewer than 30 frames of speech once silent frames are dropped (pystoi itself returns 1e-5 there).
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ def si_sdr(clean, estimate):
 
 
 def pesq_nb(clean, estimate, rate: int):
-    """PESQ narrow band (P.862 MOS-LQO): (T,) -> float, (N, T) -> (N,); NaN where no utterance is found."""
+    """PESQ narrow band (P.862 MOS-LQO): (T,) -> float, (N, T) -> (N,); NaN where no utterance is found or the
+    clip is shorter than 0.25 s."""
     try:
-        from pesq import NoUtterancesError, pesq
+        from pesq import BufferTooShortError, NoUtterancesError, pesq
     except ImportError:
         raise InspError("PESQ needs the PyPI package pesq (pip install pesq==0.0.4)") from None
     if rate not in (8000, 16000):
@@ -65,7 +67,7 @@ def pesq_nb(clean, estimate, rate: int):
         try:
             with np.errstate(invalid="ignore", divide="ignore"):  # pesq divides by the peak of a silent clip
                 values[i] = pesq(rate, c[i], e[i], "nb")
-        except NoUtterancesError:
+        except (NoUtterancesError, BufferTooShortError):  # silent reference, or a clip under 0.25 s
             values[i] = np.nan
     return _out(values, single)
 
@@ -79,9 +81,13 @@ def stoi(clean, estimate, rate: int):
     import warnings
 
     c, e, single = _pair(clean, estimate)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pystoi warns (and returns 1e-5) when a clip is too short
-        values = np.array([_stoi(c[i], e[i], rate, extended=False) for i in range(len(c))])
+    values = np.empty(len(c))
+    for i in range(len(c)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            values[i] = _stoi(c[i], e[i], rate, extended=False)
+        if any("Not enough STFT frames" in str(w.message) for w in caught):
+            values[i] = np.nan  # pystoi returns 1e-5 for clips of under 30 frames (~0.4 s of speech)
     return _out(values, single)
 
 
