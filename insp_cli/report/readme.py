@@ -37,7 +37,11 @@ PAPER_ITEMS = [
      ["insp fit data=images degradation=mask ... && insp train-filter task=inpaint store=STORE && insp eval ...",
       "# text removal: degradation=text, task=inpaint_text"]),
     ("fig8", "Fig. 8, 14: geometry (SDF) smoothing", (), None),
-    ("fig15", "Fig. 15: audio denoising", (), None),
+    ("fig15", "Fig. 15: audio denoising (SNR / SI-SDR / PESQ-nb / STOI on held-out speech clips)", (),
+     ["insp fit data=audio degradation=noise && insp fit data=audio data.split=test degradation=noise",
+      "insp train-filter task=denoise store=STORE fusion.order=8 fusion.context=64",
+      "insp eval filter=FILTER store=TEST_STORE  # audio.md, WAV files, waveform.png, spectrogram.png",
+      "insp table table=audio runs=[runs/eval/DATE] out=experiments/fig15_audio"]),
 ]
 README_HEAD = """# Experiments: every table and figure of the paper
 
