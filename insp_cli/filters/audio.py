@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from insp_cli.errors import InspError
-from insp_cli.filters.insp_net import FeatureScaler
+from insp_cli.filters.insp_net import FeatureScaler, fusion_mlp
 from insp_cli.inr.siren import SirenSpec, pixel_spacing
 from insp_cli.jets import jet_space, siren_jet, to_pixel_units
 
@@ -64,15 +64,7 @@ class AudioFusion(nn.Module):
         nf = len(offsets) * self.M
         self.scaler = FeatureScaler(nf)
         self.value = self.offsets.index(0) * self.M  # Phi(x) among the features
-        dims = [nf] + [hidden] * layers
-        mods: list[nn.Module] = []
-        for a, b in zip(dims[:-1], dims[1:]):
-            mods += [nn.Linear(a, b), nn.ReLU()]
-        last = nn.Linear(dims[-1], 1)
-        if residual:
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
-        self.mlp = nn.Sequential(*mods, last)
+        self.mlp = fusion_mlp(nf, hidden, layers, 1, zero_last=residual)
 
     @property
     def pad(self) -> int:

@@ -92,6 +92,20 @@ class FeatureScaler(nn.Module):
 # ----------------------------------------------------------------------------------------------- fusions
 
 
+def fusion_mlp(features: int, hidden: int, layers: int, outputs: int, zero_last: bool) -> nn.Sequential:
+    """Pi's MLP: ``layers`` hidden ReLU layers of ``hidden`` units, then a linear layer to ``outputs``; with
+    zero_last the last layer starts at zero (a residual Pi then starts as the identity)."""
+    dims = [features] + [hidden] * layers
+    mods: list[nn.Module] = []
+    for a, b in zip(dims[:-1], dims[1:]):
+        mods += [nn.Linear(a, b), nn.ReLU()]
+    last = nn.Linear(dims[-1], outputs)
+    if zero_last:
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+    return nn.Sequential(*mods, last)
+
+
 class LearnedFusion(nn.Module):
     """Pi as an MLP: features (..., c * M) -> pixels (..., c).
 
@@ -107,15 +121,7 @@ class LearnedFusion(nn.Module):
         self.M = jet_space(m, order).size
         nf = channels * self.M
         self.scaler = FeatureScaler(nf)
-        dims = [nf] + [hidden] * layers
-        mods: list[nn.Module] = []
-        for a, b in zip(dims[:-1], dims[1:]):
-            mods += [nn.Linear(a, b), nn.ReLU()]
-        last = nn.Linear(dims[-1], channels)
-        if residual:
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
-        self.mlp = nn.Sequential(*mods, last)
+        self.mlp = fusion_mlp(nf, hidden, layers, channels, zero_last=residual)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """features: (..., c * M) pixel-unit jets -> (..., c) pixels (not clamped)."""

@@ -140,8 +140,10 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     return metrics
 
 
-def _write_per_image(path: Path, indices: np.ndarray, scores: dict) -> None:
-    keys = ["psnr", "ssim", "lpips", "psnr_missing", "psnr_vs_1x"]
+def _write_per_image(path: Path, indices: np.ndarray, scores: dict,
+                     keys=("psnr", "ssim", "lpips", "psnr_missing", "psnr_vs_1x")) -> None:
+    """One CSV row per item and method: index, method, the scores ``keys`` (blank where missing)."""
+    keys = list(keys)
     buf = io.StringIO()
     wr = csv.writer(buf)
     wr.writerow(["index", "method"] + keys)
@@ -190,7 +192,7 @@ def _write_grid(path: Path, outs: dict, gt: np.ndarray, methods: list[str], coun
                      scale=max(1, 128 // size))
 
 
-AUDIO_METHODS = ("input", "scipy_wiener", "stft_wiener", "spectral_subtraction", "insp_net")
+AUDIO_METHODS = (*audio_baselines.BASELINES, "insp_net")  # input, the classical denoisers, INSP-Net
 
 
 def _evaluate_audio(cfg: DictConfig, run: Run, fusion, meta: dict, store, where: str, device) -> dict:
@@ -214,13 +216,7 @@ def _evaluate_audio(cfg: DictConfig, run: Run, fusion, meta: dict, store, where:
     scores = {m: audio_metrics(clean, outs[m], rate) for m in AUDIO_METHODS}
     summary = {m: {k: float(np.nanmean(v)) if np.isfinite(v).any() else None for k, v in s.items()}
                for m, s in scores.items()}
-    buf = io.StringIO()
-    wr = csv.writer(buf)
-    wr.writerow(["index", "method", *AUDIO_METRICS])
-    for m in AUDIO_METHODS:
-        for i, j in enumerate(store.indices):
-            wr.writerow([int(j), m] + [_fmt(scores[m][k][i]) for k in AUDIO_METRICS])
-    atomic_write(run.dir / "per_clip.csv", buf.getvalue())
+    _write_per_image(run.dir / "per_clip.csv", store.indices, scores, AUDIO_METRICS)
     cols = [Column("method", "Method"), Column("snr", "SNR (dB)", 2), Column("si_sdr", "SI-SDR (dB)", 2),
             Column("pesq", "PESQ-nb", 2), Column("stoi", "STOI", 3)]
     table = Table("eval", f"Audio denoising (ours, this run: {n} clips)", None, cols,

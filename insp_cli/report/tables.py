@@ -223,6 +223,13 @@ def _table2(records: list[RunRecord], scale: str | None) -> Table:
 TASK_ORDER = ("denoise", "deblur", "blur", "inpaint", "inpaint_text")
 
 
+def _method_order(runs: list[RunRecord]) -> list[str]:
+    """The methods of eval runs, input first and INSP-Net last, as in Table 2."""
+    seen = list(dict.fromkeys(k for r in runs for k in r.metrics["rows"]))
+    return [k for k in ("input",) if k in seen] + [k for k in seen if k not in ("input", "insp_net")] + \
+        [k for k in ("insp_net",) if k in seen]
+
+
 def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     """Every low-level task side by side (Table 2's layout, one block of rows per task): INSP-Net and the
     classical filters on each task's held-out test INRs. The paper's numbers exist for denoising only."""
@@ -238,10 +245,7 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     for task in tasks:
         runs = by_task[task]
         n = _test_set(runs, f"tasks: the {task} eval runs", "task")[0]
-        seen = list(dict.fromkeys(k for r in runs for k in r.metrics["rows"]))
-        methods = [k for k in ("input",) if k in seen] + [k for k in seen if k not in ("input", "insp_net")] + \
-            [k for k in ("insp_net",) if k in seen]  # input first, INSP-Net last, as in Table 2
-        for k in methods:
+        for k in _method_order(runs):
             ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
             paper = PAPER_TABLE2.get(k) if task == "denoise" else None
             rows.append({"task": task, "method": label(k), **_score_cells(ours, paper), "test_inrs": n,
@@ -255,7 +259,6 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
                  failed=failed)
 
 
-AUDIO_METHODS = ("input", "scipy_wiener", "stft_wiener", "spectral_subtraction", "insp_net")
 _AUDIO_SCORES = (("snr", "SNR (dB)", 2), ("si_sdr", "SI-SDR (dB)", 2), ("pesq", "PESQ-nb", 2), ("stoi", "STOI", 3))
 
 
@@ -271,7 +274,7 @@ def _audio(records: list[RunRecord], scale: str | None) -> Table:
         _need(r, "rows", "n_images")
     n = _test_set(runs, "audio: the eval runs", "table", "scale.clip_samples")
     rows = []
-    for k in AUDIO_METHODS:
+    for k in _method_order(runs):
         ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
         cells: dict[str, Any] = {}
         for name, _, _ in _AUDIO_SCORES:
