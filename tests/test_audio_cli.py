@@ -115,4 +115,7 @@ def test_bad_wav_in_fit_is_one_line(tmp_path, monkeypatch):
     write_wav(wavs / "a.wav", speech_like(0.2), 16000)
     code, out, err = insp_here("fit", *FIT, f"data.folder={wavs}", "data.split=all", f"store={tmp_path / 's'}")
     assert code == 2 and err.count("\n") == 1 and "16000 Hz, not the 8000 Hz" in err
+    code, out, err = insp_here("fit", *FIT, f"data.folder={wavs}", "data.rate=16000", "data.split=all",
+                               "degradation=blur", f"store={tmp_path / 's'}")
+    assert code == 2 and "audio takes clean or gaussian_noise" in err
     assert not (tmp_path / "s").exists() or not list((tmp_path / "s").glob("shard-*"))

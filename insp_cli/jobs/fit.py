@@ -233,9 +233,10 @@ def audio_signals(cfg: DictConfig) -> Signals:
     d = cfg.data
     clips = load_audio(str(d.source), split=d.split, start=int(d.start), limit=d.limit, length=int(d.length),
                        rate=int(d.rate), root=d.root, folder=d.folder, min_seconds=float(d.min_seconds))
+    kind = str(cfg.degradation.kind)
+    if kind not in ("clean", "gaussian_noise"):
+        raise InspError(f"degradation {kind} is for images; audio takes clean or gaussian_noise (degradation=noise)")
     degraded = _degraded(cfg, clips.clips[:, None, :, None], clips.indices, f"audio {d.source}", clip=False)
-    if degraded.masks is not None:
-        raise InspError(f"degradation={degraded.params['kind']} is for images; audio takes clean or gaussian_noise")
     n, t = clips.clips.shape
     source = {k: v for k, v in clips.meta.items() if k not in ("start", "limit", "root")}
     source.update(name="audio", modality="audio", source=str(d.source), length=int(t), rate=clips.rate)
