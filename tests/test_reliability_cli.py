@@ -25,7 +25,7 @@ def _records(workdir: Path) -> list[dict]:
 
 
 def test_sigterm_ends_like_ctrl_c_with_a_record_and_a_resumable_store(workdir):
-    p = _insp("fit", "data.split=test", "fit.steps=400", "fit.shard_size=16", "data.limit=4000", "samples=0",
+    p = _insp("fit", "data.split=test", "fit.steps=100", "fit.shard_size=8", "data.limit=4000", "samples=0",
               f"store={workdir}/st")
     deadline = time.time() + 240
     while not list((workdir / "st").glob("shard-*.safetensors")) and time.time() < deadline:
