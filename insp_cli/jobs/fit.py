@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from ..config import pick_device, seed_everything
 from ..data import load_images
 from ..data.degrade import degrade
 from ..errors import InspError
-from ..inr.fit import SEEDING, FitSettings, fit_inrs
+from ..inr.fit import SEEDING, FitSettings, fit_inrs, psnr_of_fit
+from ..inr.regularised import RegSettings
+from ..inr.regularisers import KINDS as REG_KINDS
 from ..inr.siren import SirenSpec, grid_coords
 from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, prepare_store, verify_for_resume,
                          write_shard)
@@ -72,7 +75,33 @@ def fit_settings(cfg: DictConfig) -> FitSettings:
         raise InspError(f"bad fit settings: {e}") from None
     if s.steps < 1 or not s.lr > 0 or batch < 1 or shard < 1:
         raise InspError("fit.steps, fit.lr, fit.batch_size and fit.shard_size must be positive")
+    s.reg = reg_settings(f)
     return s
+
+
+def reg_settings(f: DictConfig) -> RegSettings | None:
+    """fit.reg, its weight fit.reg_weights.<kind> and fit.reg_opts -> RegSettings (None for reg=none)."""
+    kind = str(f.get("reg", "none") or "none")
+    if kind not in REG_KINDS:
+        raise InspError(f"unknown regulariser fit.reg={kind!r} (choose from {', '.join(REG_KINDS)})")
+    if kind == "none":
+        return None
+    weights, opts = f.get("reg_weights") or {}, dict(f.get("reg_opts") or {})
+    try:
+        weight = float(weights[kind])
+        reg = RegSettings(kind=kind, weight=weight, **opts)
+    except KeyError:
+        raise InspError(f"fit.reg={kind} needs a weight fit.reg_weights.{kind}") from None
+    except (TypeError, ValueError) as e:
+        raise InspError(f"bad fit.reg_opts / fit.reg_weights: {e}") from None
+    if not (math.isfinite(reg.weight) and reg.weight >= 0):
+        raise InspError(f"fit.reg_weights.{kind}={weights[kind]} must be a finite number >= 0")
+    if not reg.lr > 0 or reg.g_hidden < 1 or reg.g_depth < 1 or not reg.g_omega0 > 0:
+        raise InspError("fit.reg_opts: lr and g_omega0 must be > 0, g_hidden and g_depth >= 1")
+    if f.batch_pixels is not None:
+        raise InspError(f"fit.reg={kind} decodes every pixel each step: set fit.batch_pixels=null "
+                        f"(it is {f.batch_pixels})")
+    return reg
 
 
 def fit_job(cfg: DictConfig) -> float | None:
@@ -111,8 +140,11 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
                      omega0=float(cfg.model.omega0))
     source = {k: v for k, v in images.meta.items() if k not in ("start", "limit", "root")}
     source["size"] = [int(h), int(w)]
+    fit_rec = {k: v for k, v in settings.__dict__.items() if k != "reg"}
+    if settings.reg is not None:  # only when used: stores fitted before fit.reg existed still resume
+        fit_rec["reg"] = settings.reg.to_dict()
     header = StoreHeader(spec=spec, source=source, degradation=degraded.params,
-                         fit={**settings.__dict__, "seed": int(cfg.seed), "shard_size": shard_size,
+                         fit={**fit_rec, "seed": int(cfg.seed), "shard_size": shard_size,
                               "seeding": SEEDING,
                               "psnr_floor": "above min(flat mid-gray image, initialisation) (docs/fit.md)"})
     store_dir = prepare_store(cfg.store, header)
@@ -140,7 +172,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
                 # each INR's seed depends on (seed, its source index) only: batch size, resume and parts
                 # change nothing
                 res = fit_inrs(spec, pix, coords, settings, mask=mask, seed=int(cfg.seed),
-                               indices=images.indices[r], on_step=bar.on_step)
+                               indices=images.indices[r], on_step=bar.on_step, shape=(h, w))
                 params.append(res.params), psnr.append(res.psnr.numpy()), ok.append(res.ok.numpy())
                 bar.batch_done(len(r), res.psnr)
             psnr_a, ok_a = np.concatenate(psnr), np.concatenate(ok)
@@ -167,6 +199,8 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         "inrs_per_second": fitted / seconds if fitted else None,
         "device": str(device), "params_per_inr": spec.num_params, "degradation": degraded.params["kind"],
     }
+    if degraded.masks is not None:  # inpainting: the fit against the clean image, everywhere and where missing
+        metrics.update(_clean_scores(store, images, degraded.masks, (h, w), device))
     _log_samples(cfg, run, store, (h, w))
     run.log_histogram("psnr_per_inr", good)
     run.log_table("inrs", ["index", "label", "psnr", "ok"],
@@ -182,11 +216,34 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         why = (f"{nonfinite} non-finite, {flagged - nonfinite} worse than both a flat mid-gray image and their "
                f"initialisation, after {cfg.fit.retries} refit(s) at half the learning rate")
         if flagged == len(store):
+            regw = (f" or fit.reg_weights.{settings.reg.kind} (now {settings.reg.weight:g})"
+                    if settings.reg is not None else "")
             raise InspError(f"the fit diverged: all {flagged} INRs failed ({why}); lower fit.lr (now "
-                            f"{settings.lr:g}) or check the data; they are flagged in {store_dir}", exit_code=3)
+                            f"{settings.lr:g}){regw} or check the data; they are flagged in {store_dir}", exit_code=3)
         raise InspError(f"{flagged} of {len(store)} INRs did not converge ({why}); they are flagged in {store_dir} "
                         "and skipped when it is opened", exit_code=3)
     return metrics
+
+
+def _clean_scores(store: INRStore, images, masks: np.ndarray, size, device) -> dict:
+    """PSNR (dB) of each decoded INR against the CLEAN image: on every pixel and on the missing pixels alone
+    (INRR's Table 1 reports the whole image). Returns psnr_full_mean, psnr_missing_mean and per_image."""
+    pos = {int(j): i for i, j in enumerate(images.indices)}
+    rows = np.array([pos[int(j)] for j in store.indices])
+    coords = grid_coords(size, device=device)
+    h, w = size
+    clean = torch.from_numpy(images.images[rows]).reshape(len(rows), h * w, -1).to(device)
+    miss = torch.from_numpy(~masks[rows]).reshape(len(rows), h * w).to(device)
+    params = store.params.float().to(device)
+    full = psnr_of_fit(store.spec, params, coords, clean).cpu().numpy()
+    gone = psnr_of_fit(store.spec, params, coords, clean, miss).cpu().numpy()
+    names = [images.names[int(r)] for r in rows]
+    per = [{"index": int(i), "name": n, "psnr_full": float(a), "psnr_missing": float(b),
+            "missing_fraction": float(miss[k].float().mean())}
+           for k, (i, n, a, b) in enumerate(zip(store.indices, names, full, gone))]
+    ok = np.asarray(store.ok, dtype=bool)
+    return {"psnr_full_mean": float(np.mean(full[ok])) if ok.any() else float("nan"),
+            "psnr_missing_mean": float(np.mean(gone[ok])) if ok.any() else float("nan"), "per_image": per}
 
 
 def check_finite_input(clean: np.ndarray, degraded: np.ndarray, indices: np.ndarray, name: str, kind: str) -> None:

@@ -85,6 +85,9 @@ BARS = {
                    (("ours_accuracy", "ours"), ("paper_accuracy", "paper")), "test accuracy (%)", ran_only=True),
     "table2": Bars(lambda row: row["method"], OURS_VS_PAPER_PSNR, "PSNR (dB)", ran_only=True),
     "tasks": Bars(lambda row: f"{row['task']}\n{row['method']}", OURS_VS_PAPER_PSNR, "PSNR (dB)", ran_only=False),
+    "inrr": Bars(lambda row: f"{row['image'].split(' ')[0]}\n{row['mask']}",
+                 (("ours_full_none", "ours INR"), ("ours_full_inrr", "ours INRR"), ("paper_inr", "paper INR"),
+                  ("paper_inrr", "paper INRR")), "PSNR (dB)", ran_only=True),
 }
 
 
