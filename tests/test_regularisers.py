@@ -210,16 +210,38 @@ def test_inrr_beats_the_plain_inr_on_a_masked_real_photo():
     from insp_cli.data.degrade import degrade
 
     torch.manual_seed(0)
-    img = load_images("images", split="all", start=8, limit=1, size=40, channels=1).images  # camera (cameraman)
+    img = load_images("images", split="all", start=8, limit=1, size=32, channels=1).images  # camera (cameraman)
     d = degrade(img, "random_mask", {"ratio": 0.5}, seed=0)
     n, h, w, c = img.shape
     pix, clean = (torch.from_numpy(a).reshape(n, h * w, c) for a in (d.images, img))
     mask = torch.from_numpy(d.masks).reshape(n, -1)
-    spec, coords = SirenSpec(2, 1, 48, 3), grid_coords((h, w))
+    spec, coords = SirenSpec(2, 1, 32, 3), grid_coords((h, w))
     out = {}
-    for kind, weight in (("none", 0.0), ("inrr", 1e-5)):
-        reg = None if kind == "none" else RegSettings(kind=kind, weight=weight)
+    for kind, weight in (("none", 0.0), ("inrr", 3e-5)):  # measured: 16.0 dB vs 19.5 dB on the missing pixels
+        reg = None if kind == "none" else RegSettings(kind=kind, weight=weight, lr=3e-3)
         res = fit_inrs(spec, pix, coords, FitSettings(steps=150, lr=1e-3, lr_final=1e-4, reg=reg), mask=mask,
                        shape=(h, w))
         out[kind] = float(psnr_of_fit(spec, res.params, coords, clean, ~mask)[0])
-    assert out["inrr"] > out["none"] + 0.5, out
+    assert out["inrr"] > out["none"] + 1.5, out
+
+
+@pytest.mark.parametrize("kind", ["tv", "l2", "inrr"])
+def test_regularised_gradient_equals_autograd_of_the_whole_loss(kind):
+    from insp_cli.inr.siren import siren_forward
+
+    spec = SirenSpec(2, 1, 16, 2)
+    h, w = 6, 7
+    p = init_params(spec, 2, generator=torch.Generator().manual_seed(0))
+    y = torch.rand(2, h * w, 1) * 2 - 1
+    mask = torch.rand(2, h * w, generator=torch.Generator().manual_seed(1)) > 0.4
+    reg = Regularised(RegSettings(kind=kind, weight=0.3, g_rank=4), spec, (h, w),
+                      [torch.Generator().manual_seed(i) for i in range(2)], "cpu")
+    st = [s.clone() for s in reg.state]
+    pp = p.clone().requires_grad_(True)
+    out = siren_forward(spec, pp, grid_coords((h, w)))
+    m = mask.float().unsqueeze(-1)
+    mse = ((out - y).pow(2) * m).sum((1, 2)) / m.sum((1, 2))
+    total = mse + 0.3 * reg.penalty(pp, out.view(2, h, w, 1).permute(0, 3, 1, 2), st)
+    want = torch.autograd.grad(total.sum(), pp)[0]
+    _, got = reg.loss_and_grad(p, grid_coords((h, w)), y, mask)
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)

@@ -40,8 +40,10 @@ for deg in random50 patch textural; do
       echo "fit $deg $reg: done earlier, kept"; continue
     fi
     rm -rf "$S/$deg-$reg"
+    extra=""
+    [ "$reg" = air ] && extra="fit.reg_opts.lr=0.1"  # AIR's free adjacency: its best Adam rate on validation
     timed "fit-$deg-$reg" insp fit +experiment=inrr_table1/fit data.folder="$ROOT/inrr_table1/test" \
-      degradation=$deg fit.reg=$reg store="$S/$deg-$reg" hydra.run.dir="$OUT/$deg-$reg"
+      degradation=$deg fit.reg=$reg $extra store="$S/$deg-$reg" hydra.run.dir="$OUT/$deg-$reg"
   done
 done
 timed table insp table table=inrr "runs=[$OUT/*]" out=experiments/inrr_table1 scale=cpu-96

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from . import regularisers as R
-from .siren import SirenSpec, init_params, siren_forward
+from .siren import SirenSpec, init_params, siren_backward, siren_forward_cached
 
 
 @dataclass
@@ -95,25 +95,32 @@ class Regularised:
                       mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """params: (N, P); coords: (H*W, 2) the full grid; targets: (N, H*W, c) in [-1, 1]; mask: (N, H*W).
         Returns the per-INR masked MSE (N,) and the gradient (N, P) of mse + weight * R; steps the
-        regulariser's own parameters."""
+        regulariser's own parameters. The SIREN's backward is the hand-written one (``siren_backward``);
+        autograd runs only through R, from the decoded image (and, for l2, the last layer)."""
         n = params.shape[0]
+        out, cache = siren_forward_cached(self.spec, params, coords)  # (N, Q, c)
+        diff = out - targets
+        if mask is None:
+            count = torch.full((n,), float(diff.shape[1] * diff.shape[2]), dtype=diff.dtype, device=diff.device)
+        else:
+            diff.mul_(mask.to(diff.dtype).unsqueeze(-1))
+            count = mask.to(diff.dtype).sum(1).clamp_min(1) * diff.shape[2]
+        mse = diff.pow(2).sum((1, 2)) / count
+        g_out = diff.mul_((2.0 / count).view(n, 1, 1))
         with torch.enable_grad():
+            x = out.detach().requires_grad_(True)
             p = params.detach().requires_grad_(True)
             st = [s.detach().requires_grad_(True) for s in self.state]
-            out = siren_forward(self.spec, p, coords)  # (N, Q, c)
-            diff = (out - targets).pow(2)
-            if mask is None:
-                mse = diff.mean((1, 2))
-            else:
-                m = mask.to(diff.dtype).unsqueeze(-1)
-                mse = (diff * m).sum((1, 2)) / (m.sum((1, 2)).clamp_min(1) * diff.shape[2])
-            x = out.view(n, self.h, self.w, -1).permute(0, 3, 1, 2)
-            total = mse + self.reg.weight * self.penalty(p, x, st)
-            grads = torch.autograd.grad(total.sum(), [p, *st])
+            img = x.view(n, self.h, self.w, -1).permute(0, 3, 1, 2)
+            pen = self.reg.weight * self.penalty(p, img, st)
+            leaves = [x, p, *st]
+            grads = torch.autograd.grad(pen.sum(), leaves, allow_unused=True)
+        grads = [torch.zeros_like(t) if g is None else g for t, g in zip(leaves, grads)]
+        grad = siren_backward(self.spec, cache, g_out.add_(grads[0])).add_(grads[1])
         if self.opt is not None:
             with torch.no_grad():
-                self.opt.step(self.state, list(grads[1:]))
-        return mse.detach(), grads[0]
+                self.opt.step(self.state, grads[2:])
+        return mse, grad
 
     def keep(self, rows: torch.Tensor) -> None:
         self.state = [s[rows] for s in self.state]
