@@ -54,6 +54,17 @@ FIT: dict[str, Rule] = {
     "fit.target_psnr": ("?+float", 0, None),
     "fit.retries": ("int", 0, 20),
     "fit.shard_size": ("int", 1, None),
+    "fit.reg": (("none", "tv", "l2", "air", "inrr"), None, None),
+    "fit.reg_weights.tv": ("float", 0, None),
+    "fit.reg_weights.l2": ("float", 0, None),
+    "fit.reg_weights.air": ("float", 0, None),
+    "fit.reg_weights.inrr": ("float", 0, None),
+    "fit.reg_opts.lr": ("+float", 0, None),
+    "fit.reg_opts.tv_p": ("+float", 0, None),
+    "fit.reg_opts.g_hidden": ("int", 1, 4096),
+    "fit.reg_opts.g_depth": ("int", 1, 64),
+    "fit.reg_opts.g_omega0": ("+float", 0, None),
+    "fit.reg_opts.g_rank": ("?int", 1, 65536),
     "samples": ("int", 0, 1024),
 }
 

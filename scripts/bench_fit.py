@@ -4,6 +4,7 @@ MNIST: the authors' recipe (VITA-Group/INSP): one INR at a time, Adam lr 1e-4, f
 against ours (N INRs per batch, the recipe of conf/data/mnist.yaml) on the same digits.
 Natural images: PSNR vs steps and seconds per step at 256x256 / width 256, and the CPU-scale recipe
 (conf/data/images.yaml) on real photos, projected to 100 images.
+Regularisers (fit.reg, INRR paper): seconds per step of each against reg=none (--skip mnist --skip images).
 
     python scripts/bench_fit.py                       # defaults: 2,048 ours, 8 reference INRs
     python scripts/bench_fit.py --ours 70000 --batch 2048 --device cuda
@@ -137,6 +138,34 @@ def bench_images(args, device):
           f">= 30 dB: {(psnr >= 30).sum()}/{n}; projected 100 images: {100 * secs / n / 60:.1f} min")
 
 
+def bench_regularisers(args, device):
+    """Seconds per fitting step with each fit.reg against reg=none, same INRs, same images, in this run.
+    reg=none uses the hand-written backward; a regulariser decodes the full grid and uses autograd."""
+    from insp_cli.inr.regularised import RegSettings
+
+    size, n = args.reg_size, args.reg_inrs
+    ims = load_images("images", "all", limit=n, size=size, channels=1)
+    pix = torch.from_numpy(ims.images).reshape(n, size * size, 1).to(device)
+    mask = torch.rand(n, size * size, generator=torch.Generator().manual_seed(0)).to(device) > 0.5
+    spec = SirenSpec(2, 1, args.reg_hidden, 3)
+    coords = grid_coords(size, device=device)
+    steps = args.reg_steps
+    print(f"\nRegularisers: {n} INRs of {size}x{size} gray, SIREN 3x{args.reg_hidden}, {steps} steps, 50 % mask, "
+          f"device {device}")
+    base = None
+    for kind in ("none", "tv", "l2", "air", "inrr"):
+        reg = None if kind == "none" else RegSettings(kind=kind, weight=1e-6)
+        settings = FitSettings(steps=steps, lr=1e-3, lr_final=1e-4, retries=0, reg=reg)
+        fit_inrs(spec, pix, coords, FitSettings(steps=2, retries=0, reg=reg), mask=mask, shape=(size, size))
+        sync(device)
+        t = time.perf_counter()
+        fit_inrs(spec, pix, coords, settings, mask=mask, shape=(size, size))
+        sync(device)
+        per = (time.perf_counter() - t) / steps
+        base = per if base is None else base
+        print(f"  reg={kind:5s} {1000 * per:8.1f} ms/step  x{per / base:.2f} of reg=none")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ours", type=int, default=2048, help="MNIST INRs fitted with our recipe")
@@ -146,7 +175,11 @@ def main():
     ap.add_argument("--images", type=int, default=40, help="natural images for the CPU-scale recipe")
     ap.add_argument("--images-folder", default=None, help="a folder of photos instead of the bundled ones")
     ap.add_argument("--big-steps", type=int, default=100, help="steps of the 256x256/width-256 curve (0 = skip)")
-    ap.add_argument("--skip", choices=["mnist", "images"], action="append", default=[])
+    ap.add_argument("--reg-size", type=int, default=96, help="image side of the regulariser case")
+    ap.add_argument("--reg-inrs", type=int, default=4)
+    ap.add_argument("--reg-hidden", type=int, default=96)
+    ap.add_argument("--reg-steps", type=int, default=30)
+    ap.add_argument("--skip", choices=["mnist", "images", "regularisers"], action="append", default=[])
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     device = pick_device(args.device)
@@ -155,6 +188,8 @@ def main():
         bench_mnist(args, device)
     if "images" not in args.skip:
         bench_images(args, device)
+    if "regularisers" not in args.skip:
+        bench_regularisers(args, device)
 
 
 if __name__ == "__main__":

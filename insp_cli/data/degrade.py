@@ -20,6 +20,11 @@ Kinds (defaults in DEFAULTS):
   ``max(6, scale * min(H, W))`` pixels high, antialiased, in ``color`` (white). masks are True where no text
   touches the pixel (as for random_mask: True = a clean observed pixel); the paper fits the contaminated
   image as it is, so the mask is there for baselines and metrics, and for a fitter that wants to ignore text.
+- patch_mask: ``count`` axis-aligned rectangles removed (INRR's "patch missing"), each side drawn uniformly
+  in [min_size, max_size] x the image side (rounded, >= 1 pixel), top-left corner uniform so that it fits;
+  rectangles may overlap. Default: 12 rectangles of 6-15 % of the side (about 10 % of the pixels). Mask and
+  fill as for random_mask.
+- INRR's "textural missing" is ``text`` with a denser overlay (conf/degradation/textural.yaml).
 - poisson: photon noise as in O-INR / WIRE: (Poisson(peak * x) + N(0, readout^2)) / peak with peak = 30
   photons and readout = 2 photons. Not clipped (values can leave [0, 1], as in WIRE's ``measure``).
 """
@@ -40,6 +45,7 @@ DEFAULTS: dict[str, dict] = {
     "gaussian_noise": {"sigma": 25.0, "clip": True},
     "gaussian_blur": {"sigma": 1.0, "size": None},
     "random_mask": {"ratio": 0.3, "fill": 0.0},
+    "patch_mask": {"count": 12, "min_size": 0.06, "max_size": 0.15, "fill": 0.0},
     "text": {"text": "INSP-Net", "count": 3, "scale": 0.12, "color": 1.0},
     "poisson": {"peak": 30.0, "readout": 2.0, "clip": False},
 }
@@ -83,6 +89,9 @@ def resolve_params(kind: str, params: dict | None, seed: int) -> dict:
             raise InspError(f"gaussian_blur size={p['size']} must be a positive odd number")
     if kind == "random_mask" and not 0 <= p["ratio"] < 1:
         raise InspError(f"random_mask ratio={p['ratio']} must be in [0, 1)")
+    if kind == "patch_mask" and not (int(p["count"]) >= 1 and 0 < p["min_size"] <= p["max_size"] <= 1):
+        raise InspError(f"patch_mask needs count >= 1 and 0 < min_size <= max_size <= 1 (fractions of the side), "
+                        f"got count={p['count']}, min_size={p['min_size']}, max_size={p['max_size']}")
     if kind == "poisson" and not (p["peak"] > 0 and p["readout"] >= 0):
         raise InspError(f"poisson peak={p['peak']} must be > 0 and readout={p['readout']} >= 0")
     if kind == "text" and not (int(p["count"]) >= 1 and p["scale"] > 0 and p["text"]):
@@ -122,7 +131,7 @@ def degrade(images: np.ndarray, kind: str, params: dict | None = None, seed: int
         y = gaussian_blur(x, p["sigma"], p["size"])
     else:
         y = np.empty_like(x)
-        masks = np.ones((n, h, w), dtype=bool) if kind in ("random_mask", "text") else None
+        masks = np.ones((n, h, w), dtype=bool) if kind in ("random_mask", "patch_mask", "text") else None
         for i, j in enumerate(indices):  # per image in float64, stored as float32 (60k MNIST fit in memory)
             y[i], m = _degrade_one(kind, x[i].astype(np.float64), p, image_rng(seed, j))
             if masks is not None:
@@ -144,6 +153,13 @@ def _degrade_one(kind: str, x: np.ndarray, p: dict, rng: np.random.Generator) ->
         keep = np.ones(h * w, dtype=bool)
         keep[rng.permutation(h * w)[:round(p["ratio"] * h * w)]] = False
         keep = keep.reshape(h, w)
+        return np.where(keep[..., None], x, p["fill"]), keep
+    if kind == "patch_mask":
+        keep = np.ones((h, w), dtype=bool)
+        for _ in range(int(p["count"])):
+            ph, pw = (max(1, round(rng.uniform(p["min_size"], p["max_size"]) * side)) for side in (h, w))
+            y0, x0 = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
+            keep[y0:y0 + ph, x0:x0 + pw] = False
         return np.where(keep[..., None], x, p["fill"]), keep
     if kind == "text":
         alpha = text_alpha(h, w, p, rng)[..., None]

@@ -13,7 +13,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..errors import InspError
 from ..training import cosine_factor
+from .regularised import RegSettings, Regularised
 from .siren import SirenSpec, init_params, siren_forward, siren_mse_and_grad
 
 
@@ -27,6 +29,7 @@ class FitSettings:
     batch_pixels: int | None = None  # None = full batch; else random pixels per step (shared by the batch)
     target_psnr: float | None = None  # stop an INR once its training PSNR reaches this (dB, pixel scale)
     retries: int = 1  # refits of INRs whose loss went NaN/inf, each with half the learning rate
+    reg: RegSettings | None = None  # a regulariser (fit.reg; needs the image shape and full-batch pixels)
 
     def lr_at(self, step: int) -> float:
         if self.steps <= 1 or self.lr_final == self.lr:
@@ -113,7 +116,7 @@ class _BatchedAdam:
         self.m, self.v = self.m[rows], self.v[rows]
 
 
-def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step):
+def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step, shape=None):
     """Runs Adam on all rows; returns (params, steps_run). targets: (N, Q, c) in [-1, 1]; generators: one per
     row (each row samples its own pixels when ``batch_pixels`` is set, so a row's fit ignores its batch)."""
     n, q = targets.shape[0], coords.shape[0]
@@ -123,6 +126,7 @@ def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step
     active = torch.arange(n, device=device)  # global row ids of the rows still being optimised
     work = params.clone()
     opt = _BatchedAdam(work)
+    reg = Regularised(settings.reg, spec, shape, generators, device) if settings.reg and settings.reg.active else None
     for step in range(settings.steps):
         if settings.batch_pixels and settings.batch_pixels < q:
             pix = torch.stack([torch.randint(q, (settings.batch_pixels,), generator=generators[int(r)])
@@ -134,7 +138,10 @@ def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step
             x = coords
             y = targets if len(active) == n else targets[active]
             mk = None if mask is None else (mask if len(active) == n else mask[active])
-        per_inr, grad = _as_batch(siren_mse_and_grad, spec, work, x, y, mk)
+        if reg is not None:  # full grid: the regulariser sees every pixel (docs/fit.md)
+            per_inr, grad = reg.loss_and_grad(work, x, y, mk)
+        else:
+            per_inr, grad = _as_batch(siren_mse_and_grad, spec, work, x, y, mk)
         opt.step(work, grad, settings.lr_at(step))
         mse_pix = per_inr / 4.0  # targets live in [-1, 1]: pixel-scale MSE is a quarter
         if on_step is not None:
@@ -149,6 +156,8 @@ def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step
                 if len(active) == 0:
                     break
                 opt.keep(keep)
+                if reg is not None:
+                    reg.keep(keep)
                 work = work[keep]
     if len(active):
         params[active] = work
@@ -180,7 +189,8 @@ def gray_psnr(pixels: torch.Tensor, mask: torch.Tensor | None = None) -> torch.T
 
 def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settings: FitSettings,
              mask: torch.Tensor | None = None, seed: int = 0, indices=None,
-             on_step: Callable[[int, int, torch.Tensor], None] | None = None) -> FitResult:
+             on_step: Callable[[int, int, torch.Tensor], None] | None = None,
+             shape: tuple[int, int] | None = None) -> FitResult:
     """Fit N SIRENs to N images at once.
 
     pixels: (N, Q, c) in [0, 1] on the target device; coords: (Q, m) in [-1, 1];
@@ -191,15 +201,17 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
     image) and the PSNR of its initialisation, i.e. the fit did not diverge; the others are refitted
     ``settings.retries`` times at half the learning rate each.
     ``on_step(step, n_active, mse_pixels (n_active,))`` is called after every step (progress bars).
+    ``shape``: (H, W) with H * W = Q, needed by ``settings.reg`` (which also needs ``batch_pixels`` None).
     """
     device, n = pixels.device, pixels.shape[0]
+    check_fit_inputs(pixels, coords, mask, settings, shape, indices)
     indices = range(n) if indices is None else [int(i) for i in indices]
     gens = [torch.Generator().manual_seed(inr_seed(seed, i)) for i in indices]
     params = init_inrs(spec, gens, device)
     targets = encode_pixels(pixels)
     # the floor: a fit must not end worse than both a flat mid-gray image and its own initialisation
     floor = torch.minimum(gray_psnr(pixels, mask), psnr_of_fit(spec, params, coords, pixels, mask).nan_to_num(0.0))
-    params, steps = _fit_once(spec, targets, coords, mask, settings, params, gens, on_step)
+    params, steps = _fit_once(spec, targets, coords, mask, settings, params, gens, on_step, shape)
     psnr = psnr_of_fit(spec, params, coords, pixels, mask)
     ok = torch.isfinite(psnr) & (psnr > floor)
     lr_scale = 1.0
@@ -213,7 +225,7 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
         gens_r = [torch.Generator().manual_seed(inr_seed(seed, indices[int(k)], attempt + 1)) for k in bad]
         p0 = init_inrs(spec, gens_r, device)
         pb, sb = _fit_once(spec, targets[bad], coords, None if mask is None else mask[bad], retry, p0, gens_r,
-                           None)
+                           None, shape)
         params[bad], steps[bad.cpu()] = pb, sb
         psnr[bad] = psnr_of_fit(spec, pb, coords, pixels[bad], None if mask is None else mask[bad])
         ok = torch.isfinite(psnr) & (psnr > floor)
@@ -224,3 +236,22 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
 def init_inrs(spec: SirenSpec, generators: list[torch.Generator], device="cpu") -> torch.Tensor:
     """SIREN initialisation of one INR per generator: (N, P), row i drawn from generators[i] alone."""
     return torch.cat([init_params(spec, 1, generator=g) for g in generators]).to(device)
+
+
+def check_fit_inputs(pixels, coords, mask, settings: FitSettings, shape, indices) -> None:
+    """One clear error for a mask of the wrong size, an image with no observed pixel, or a regulariser that
+    cannot run (needs the (H, W) grid and full-batch pixels)."""
+    n, q = pixels.shape[0], pixels.shape[1]
+    if mask is not None:
+        if tuple(mask.shape) != (n, q):
+            raise InspError(f"mask shape {tuple(mask.shape)} does not match {n} images of {q} pixels (N, Q)")
+        empty = (mask.reshape(n, -1).sum(1) == 0).nonzero().flatten()
+        if len(empty):
+            i = int(empty[0]) if indices is None else int(list(indices)[int(empty[0])])
+            raise InspError(f"{len(empty)} image(s) have every pixel missing (first: index {i}): nothing to fit")
+    if settings.reg is not None and settings.reg.active:
+        if shape is None or int(shape[0]) * int(shape[1]) != q or coords.shape[0] != q:
+            raise InspError(f"fit.reg={settings.reg.kind} needs the image grid: shape {shape} for {q} pixels")
+        if settings.batch_pixels:
+            raise InspError(f"fit.reg={settings.reg.kind} needs full-batch pixels (fit.batch_pixels=null), "
+                            f"got {settings.batch_pixels}")

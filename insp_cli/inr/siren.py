@@ -154,6 +154,22 @@ def siren_mse_and_grad(spec: SirenSpec, params: torch.Tensor, coords: torch.Tens
     params: (N, P); coords: (Q, m) or (N, Q, m); targets: (N, Q, c); mask: (N, Q) bool/float of observed pixels.
     Returns mse (N,) (mean over observed pixels and channels) and grad (N, P).
     """
+    out, cache = siren_forward_cached(spec, params, coords)
+    n = params.shape[0]
+    diff = out.sub_(targets)  # (N, Q, c)
+    if mask is None:
+        count = torch.full((n,), float(diff.shape[1] * diff.shape[2]), dtype=diff.dtype, device=diff.device)
+    else:
+        m = mask.to(diff.dtype)
+        diff.mul_(m.unsqueeze(-1))
+        count = m.sum(1).clamp_min(1) * diff.shape[2]
+    mse = diff.pow(2).sum((1, 2)) / count
+    g = diff.mul_((2.0 / count).view(n, 1, 1))  # d mse / d output
+    return mse, siren_backward(spec, cache, g)
+
+
+def siren_forward_cached(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor):
+    """``siren_forward`` that also returns what ``siren_backward`` needs: (out (N, Q, c), cache)."""
     layers = unflatten(spec, params)
     n, w0 = params.shape[0], spec.omega0
     h = _scaled(spec, coords if coords.dim() == 3 else coords.unsqueeze(0).expand(n, -1, -1))
@@ -164,15 +180,15 @@ def siren_mse_and_grad(spec: SirenSpec, params: torch.Tensor, coords: torch.Tens
         h = torch.sin(z)
         inputs.append(h)
     w_last, b_last = layers[-1]
-    diff = torch.baddbmm(b_last.unsqueeze(1), h, w_last.transpose(1, 2)).sub_(targets)  # (N, Q, c)
-    if mask is None:
-        count = torch.full((n,), float(diff.shape[1] * diff.shape[2]), dtype=diff.dtype, device=diff.device)
-    else:
-        m = mask.to(diff.dtype)
-        diff.mul_(m.unsqueeze(-1))
-        count = m.sum(1).clamp_min(1) * diff.shape[2]
-    mse = diff.pow(2).sum((1, 2)) / count
-    g = diff.mul_((2.0 / count).view(n, 1, 1))  # d mse / d output
+    return torch.baddbmm(b_last.unsqueeze(1), h, w_last.transpose(1, 2)), (layers, inputs, pre)
+
+
+def siren_backward(spec: SirenSpec, cache, g: torch.Tensor) -> torch.Tensor:
+    """The gradient (N, P) of a loss whose gradient with respect to the SIREN's output is g (N, Q, c), by the
+    hand-written backward pass (consumes ``cache`` from ``siren_forward_cached``: cos(z) overwrites z)."""
+    layers, inputs, pre = cache
+    n, w0 = g.shape[0], spec.omega0
+    w_last = layers[-1][0]
     grads = [(torch.bmm(g.transpose(1, 2), inputs[-1]), g.sum(1))]
     dh = torch.bmm(g, w_last)
     for i in range(len(layers) - 2, -1, -1):
@@ -180,5 +196,4 @@ def siren_mse_and_grad(spec: SirenSpec, params: torch.Tensor, coords: torch.Tens
         grads.append((torch.bmm(dz.transpose(1, 2), inputs[i]), dz.sum(1)))
         if i > 0:
             dh = torch.bmm(dz, layers[i][0])
-    flat = torch.cat([t.reshape(n, -1) for gw, gb in reversed(grads) for t in (gw, gb)], dim=1)
-    return mse, flat
+    return torch.cat([t.reshape(n, -1) for gw, gb in reversed(grads) for t in (gw, gb)], dim=1)

@@ -65,7 +65,7 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     gt = task_targets(task, clean).astype(np.float64)
     deg = dict(store.header.degradation)
     mask = None
-    if deg.get("kind") in ("random_mask", "text"):  # the same removed pixels as the fit saw
+    if deg.get("kind") in ("random_mask", "patch_mask", "text"):  # the same removed pixels as the fit saw
         kind, seed = deg.pop("kind"), int(deg.pop("seed", 0))
         mask = degrade(clean, kind, deg, seed=seed, indices=store.indices).masks
         deg = store.header.degradation

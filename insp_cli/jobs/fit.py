@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,9 @@ from ..data import load_images
 from ..data.audio import load_audio
 from ..data.degrade import degrade
 from ..errors import InspError
-from ..inr.fit import SEEDING, FitSettings, fit_inrs
+from ..inr.fit import SEEDING, FitSettings, fit_inrs, psnr_of_fit
+from ..inr.regularised import RegSettings
+from ..inr.regularisers import KINDS as REG_KINDS
 from ..inr.siren import SirenSpec, grid_coords
 from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, prepare_store, verify_for_resume,
                          write_shard)
@@ -74,7 +77,33 @@ def fit_settings(cfg: DictConfig) -> FitSettings:
         raise InspError(f"bad fit settings: {e}") from None
     if s.steps < 1 or not s.lr > 0 or batch < 1 or shard < 1:
         raise InspError("fit.steps, fit.lr, fit.batch_size and fit.shard_size must be positive")
+    s.reg = reg_settings(f)
     return s
+
+
+def reg_settings(f: DictConfig) -> RegSettings | None:
+    """fit.reg, its weight fit.reg_weights.<kind> and fit.reg_opts -> RegSettings (None for reg=none)."""
+    kind = str(f.get("reg", "none") or "none")
+    if kind not in REG_KINDS:
+        raise InspError(f"unknown regulariser fit.reg={kind!r} (choose from {', '.join(REG_KINDS)})")
+    if kind == "none":
+        return None
+    weights, opts = f.get("reg_weights") or {}, dict(f.get("reg_opts") or {})
+    try:
+        weight = float(weights[kind])
+        reg = RegSettings(kind=kind, weight=weight, **opts)
+    except KeyError:
+        raise InspError(f"fit.reg={kind} needs a weight fit.reg_weights.{kind}") from None
+    except (TypeError, ValueError) as e:
+        raise InspError(f"bad fit.reg_opts / fit.reg_weights: {e}") from None
+    if not (math.isfinite(reg.weight) and reg.weight >= 0):
+        raise InspError(f"fit.reg_weights.{kind}={weights[kind]} must be a finite number >= 0")
+    if not reg.lr > 0 or reg.g_hidden < 1 or reg.g_depth < 1 or not reg.g_omega0 > 0:
+        raise InspError("fit.reg_opts: lr and g_omega0 must be > 0, g_hidden and g_depth >= 1")
+    if f.batch_pixels is not None:
+        raise InspError(f"fit.reg={kind} decodes every pixel each step: set fit.batch_pixels=null "
+                        f"(it is {f.batch_pixels})")
+    return reg
 
 
 def fit_job(cfg: DictConfig) -> float | None:
@@ -96,8 +125,13 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     shard_size = int(cfg.fit.shard_size)
     lo, hi = part_range(lo, hi, int(d.shard), int(d.num_shards), shard_size)
     spec = sig.spec
+    if settings.reg is not None and len(sig.shape) != 2:
+        raise InspError(f"fit.reg={settings.reg.kind} regularises images (rows and columns); {d.name} is not")
+    fit_rec = {k: v for k, v in settings.__dict__.items() if k != "reg"}
+    if settings.reg is not None:  # only when used: stores fitted before fit.reg existed still resume
+        fit_rec["reg"] = settings.reg.to_dict()
     header = StoreHeader(spec=spec, source=sig.source, degradation=sig.degradation,
-                         fit={**settings.__dict__, "seed": int(cfg.seed), "shard_size": shard_size,
+                         fit={**fit_rec, "seed": int(cfg.seed), "shard_size": shard_size,
                               "seeding": SEEDING,
                               "psnr_floor": "above min(flat mid-gray image, initialisation) (docs/fit.md)"})
     store_dir = prepare_store(cfg.store, header)
@@ -125,7 +159,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
                 # each INR's seed depends on (seed, its source index) only: batch size, resume and parts
                 # change nothing
                 res = fit_inrs(spec, pix, coords, settings, mask=mask, seed=int(cfg.seed),
-                               indices=sig.indices[r], on_step=bar.on_step)
+                               indices=sig.indices[r], on_step=bar.on_step, shape=sig.shape)
                 params.append(res.params), psnr.append(res.psnr.numpy()), ok.append(res.ok.numpy())
                 bar.batch_done(len(r), res.psnr)
             psnr_a, ok_a = np.concatenate(psnr), np.concatenate(ok)
@@ -152,6 +186,8 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         "inrs_per_second": fitted / seconds if fitted else None,
         "device": str(device), "params_per_inr": spec.num_params, "degradation": sig.degradation["kind"],
     }
+    if sig.masks is not None and sig.clean is not None:  # inpainting: the fit against the clean image
+        metrics.update(_clean_scores(store, sig, device))
     if d.name == "audio":
         _log_audio_samples(cfg, run, store)
     else:
@@ -170,8 +206,10 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         why = (f"{nonfinite} non-finite, {flagged - nonfinite} worse than both a flat mid-gray image and their "
                f"initialisation, after {cfg.fit.retries} refit(s) at half the learning rate")
         if flagged == len(store):
+            regw = (f" or fit.reg_weights.{settings.reg.kind} (now {settings.reg.weight:g})"
+                    if settings.reg is not None else "")
             raise InspError(f"the fit diverged: all {flagged} INRs failed ({why}); lower fit.lr (now "
-                            f"{settings.lr:g}) or check the data; they are flagged in {store_dir}", exit_code=3)
+                            f"{settings.lr:g}){regw} or check the data; they are flagged in {store_dir}", exit_code=3)
         raise InspError(f"{flagged} of {len(store)} INRs did not converge ({why}); they are flagged in {store_dir} "
                         "and skipped when it is opened", exit_code=3)
     return metrics
@@ -182,7 +220,9 @@ class Signals:
     """What a fit needs from a data source, whatever the modality.
 
     targets: (N, Q, c) fit targets in pixel units [0, 1] (``encode_pixels`` maps them to the INR's [-1, 1]);
-    masks: (N, Q) True where observed, or None; coords: (Q, m) in [-1, 1]; indices, labels: (N,) from the source.
+    masks: (N, Q) True where observed, or None; coords: (Q, m) in [-1, 1]; indices, labels: (N,) from the source;
+    shape: the grid (H, W) or (T,) with prod(shape) = Q; clean: (N, Q, c) the undegraded signal (masked images:
+    the fit is also scored against it), names: (N,) item names.
     """
 
     targets: np.ndarray
@@ -193,6 +233,9 @@ class Signals:
     spec: SirenSpec
     source: dict
     degradation: dict
+    shape: tuple[int, ...]
+    clean: np.ndarray | None = None
+    names: list[str] | None = None
 
 
 def _spec(cfg: DictConfig, m: int, c: int) -> SirenSpec:
@@ -224,7 +267,8 @@ def image_signals(cfg: DictConfig) -> Signals:
     masks = None if degraded.masks is None else degraded.masks.reshape(n, h * w)
     return Signals(targets=degraded.images.reshape(n, h * w, c), masks=masks, coords=grid_coords((h, w)),
                    indices=images.indices, labels=images.labels, spec=_spec(cfg, 2, c), source=source,
-                   degradation=degraded.params)
+                   degradation=degraded.params, shape=(h, w), clean=images.images.reshape(n, h * w, c),
+                   names=list(images.names))
 
 
 def audio_signals(cfg: DictConfig) -> Signals:
@@ -242,7 +286,27 @@ def audio_signals(cfg: DictConfig) -> Signals:
     source.update(name="audio", modality="audio", source=str(d.source), length=int(t), rate=clips.rate)
     return Signals(targets=(degraded.images.reshape(n, t, 1) + 1) / 2, masks=None, coords=grid_coords((t,)),
                    indices=clips.indices, labels=None, spec=_spec(cfg, 1, 1), source=source,
-                   degradation=degraded.params)
+                   degradation=degraded.params, shape=(t,))
+
+
+def _clean_scores(store: INRStore, sig: Signals, device) -> dict:
+    """PSNR (dB) of each decoded INR against the CLEAN signal: on every pixel and on the missing pixels alone
+    (INRR's Table 1 reports the whole image). Returns psnr_full_mean, psnr_missing_mean and per_image."""
+    pos = {int(j): i for i, j in enumerate(sig.indices)}
+    rows = np.array([pos[int(j)] for j in store.indices])
+    coords = sig.coords.to(device)
+    clean = torch.from_numpy(sig.clean[rows]).to(device)
+    miss = torch.from_numpy(~sig.masks[rows]).to(device)
+    params = store.params.float().to(device)
+    full = psnr_of_fit(store.spec, params, coords, clean).cpu().numpy()
+    gone = psnr_of_fit(store.spec, params, coords, clean, miss).cpu().numpy()
+    names = [sig.names[int(r)] for r in rows] if sig.names is not None else [str(int(i)) for i in store.indices]
+    per = [{"index": int(i), "name": n, "psnr_full": float(a), "psnr_missing": float(b),
+            "missing_fraction": float(miss[k].float().mean())}
+           for k, (i, n, a, b) in enumerate(zip(store.indices, names, full, gone))]
+    ok = np.asarray(store.ok, dtype=bool)
+    return {"psnr_full_mean": float(np.mean(full[ok])) if ok.any() else float("nan"),
+            "psnr_missing_mean": float(np.mean(gone[ok])) if ok.any() else float("nan"), "per_image": per}
 
 
 def check_finite_input(clean: np.ndarray, degraded: np.ndarray, indices: np.ndarray, name: str, kind: str) -> None:

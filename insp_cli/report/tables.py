@@ -1,7 +1,7 @@
 """Table builders: run records -> the paper's tables (rows of plain values), ours beside the paper's numbers.
 
 One builder per table kind (``table1`` classification, ``table2`` denoising, ``tasks`` every low-level task,
-``grid`` any metric against any setting); rendering is ``report.render``.
+``grid`` any metric against any setting, ``inrr`` the INRR paper's Table 1 in ``inrr_table``); rendering is ``report.render``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from insp_cli.errors import InspError
 from insp_cli.report.paper import PAPER_TABLE1, PAPER_TABLE2, label
 from insp_cli.report.runs import _MISSING, STATUS_OK, RunRecord
 
-TABLES = ("table1", "table2", "tasks", "audio", "grid")
+TABLES = ("table1", "table2", "tasks", "audio", "grid", "inrr")
 MIXED = ("refuse", "separate")
 
 
@@ -52,7 +52,8 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
     if mixed not in MIXED:
         raise InspError(f"mixed_scales must be refuse or separate, not {mixed!r}")
     grid = dict(grid or {})
-    job = {"table1": "classify", "table2": "eval", "tasks": "eval", "audio": "eval"}.get(table) or grid.get("job")
+    jobs = {"table1": "classify", "table2": "eval", "tasks": "eval", "audio": "eval", "inrr": "fit"}
+    job = jobs.get(table) or grid.get("job")
     recs = [r for r in records if r.job != "table" and (job is None or r.job == job)]
     if table in ("table2", "tasks", "audio"):  # audio evals have their own table and metrics
         recs = [r for r in recs if (_modality(r) == "audio") == (table == "audio")]
@@ -72,7 +73,10 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
         have = ", ".join(f"{s}: {len(v)} runs" for s, v in sorted(groups.items(), key=lambda kv: str(kv[0])))
         raise InspError(f"runs of mixed scales in one table ({have}); pick one with scale=LABEL or pass "
                         "mixed_scales=separate for one table per scale")
-    build = {"table1": _table1, "table2": _table2, "tasks": _tasks, "audio": _audio, "grid": _grid}[table]
+    from insp_cli.report.inrr_table import inrr_table
+
+    build = {"table1": _table1, "table2": _table2, "tasks": _tasks, "audio": _audio, "grid": _grid,
+             "inrr": inrr_table}[table]
     out = []
     for s, rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         t = build(rs, s, grid) if table == "grid" else build(rs, s)

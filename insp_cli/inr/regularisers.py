@@ -1,0 +1,78 @@
+"""Regularisers of an INR fitted to an incomplete image (INRR paper, Li et al. 2023, Sec. 4 and Table 1).
+
+Each is a pure function of a batch of decoded images ``X: (N, C, H, W)`` (the INR's output on the full pixel
+grid, in the INR's [-1, 1] scale) and, for the learned ones, of the regulariser's own parameters; each returns
+one value per INR, ``(N,)``, so N INRs fitted together are regularised independently (the loss is a sum).
+
+- ``tv``: the INRR code's "TV" is the p-norm of the 4-neighbour Laplacian of the image on interior pixels,
+  divided by the number of rows: ``|| 4 X[i,j] - X[i,j-1] - X[i,j+1] - X[i-1,j] - X[i+1,j] ||_p / H`` (p = 1),
+  summed over channels.
+- ``l2``: the Frobenius norm of the INR's last-layer weight matrix (not squared).
+- ``dirichlet``: ``tr(T^T L T)`` with ``L = D - A`` (``D`` = diag of A's row sums) for rows of ``T`` = X (row
+  similarity, A: (N, H, H)) or ``T`` = X^T (column similarity, A: (N, W, W)); equals
+  ``1/2 sum_ij A_ij ||T_i - T_j||^2`` for a symmetric A.
+- ``air_adjacency``: AIR's learned adjacency: a free matrix per INR, row-wise softmin, symmetrised, zero
+  diagonal.
+- ``inrr_adjacency``: INRR's adjacency from a tiny SIREN g of the row (column) coordinate: ``S = G G^T`` with
+  ``G = g(u): (m', r)``, then the same row-wise normalisation (softmax), symmetrised, zero diagonal. The paper
+  writes one global normalisation (all of A sums to 1); the public code normalises row by row as AIR does.
+  We follow the code: minimising the energy over A under one global sum puts all the weight on the single
+  most similar pair of rows, while a row-wise softmax keeps every row tied to some others (docs/fit.md).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .siren import SirenSpec, siren_forward
+
+KINDS = ("none", "tv", "l2", "air", "inrr")
+
+
+def tv(x: torch.Tensor, p: float = 1.0) -> torch.Tensor:
+    """x: (N, C, H, W) -> (N,): ||4-neighbour Laplacian on interior pixels||_p / H, summed over channels."""
+    lap = (4 * x[..., 1:-1, 1:-1] - x[..., 1:-1, :-2] - x[..., 1:-1, 2:] - x[..., :-2, 1:-1] - x[..., 2:, 1:-1])
+    lap = lap.flatten(2)  # (N, C, (H-2)(W-2))
+    return torch.linalg.vector_norm(lap, ord=p, dim=2).sum(1) / x.shape[-2]
+
+
+def l2_last_layer(spec: SirenSpec, params: torch.Tensor) -> torch.Tensor:
+    """params: (N, P) -> (N,): Frobenius norm of the last layer's weights W_L (out_features x hidden)."""
+    o, n = spec.layer_dims[-1]
+    start = spec.num_params - (o * n + o)
+    return torch.linalg.vector_norm(params[:, start:start + o * n], dim=1)
+
+
+def laplacian(a: torch.Tensor) -> torch.Tensor:
+    """a: (N, m, m) adjacency -> L = D - A, D = diag(row sums of A)."""
+    return torch.diag_embed(a.sum(-1)) - a
+
+
+def dirichlet(x: torch.Tensor, a: torch.Tensor, axis: str) -> torch.Tensor:
+    """tr(T^T L T) summed over channels. x: (N, C, H, W); axis 'rows': T = X, a: (N, H, H);
+    axis 'cols': T = X^T, a: (N, W, W). Returns (N,)."""
+    t = x if axis == "rows" else x.transpose(-1, -2)  # (N, C, m, n): similarity between the m rows of T
+    lt = torch.einsum("bij,bcjk->bcik", laplacian(a), t)
+    return (t * lt).sum((1, 2, 3))
+
+
+def normalised_adjacency(scores: torch.Tensor, how: str) -> torch.Tensor:
+    """scores: (N, m, m) -> A: row-wise softmax ('softmax') or softmin ('softmin'), then (A + A^T) / 2 with a
+    zero diagonal. Entries in [0, 1]; A is symmetric, so L = D - A is positive semi-definite."""
+    a = torch.softmax(scores if how == "softmax" else -scores, dim=-1)
+    a = 0.5 * (a + a.transpose(-1, -2))
+    return a * (1 - torch.eye(a.shape[-1], dtype=a.dtype, device=a.device))
+
+
+def air_adjacency(free: torch.Tensor) -> torch.Tensor:
+    """AIR: free: (N, m, m) learned matrix -> adjacency (N, m, m) by row-wise softmin."""
+    return normalised_adjacency(free, "softmin")
+
+
+def inrr_adjacency(spec: SirenSpec, g_params: torch.Tensor, m: int) -> torch.Tensor:
+    """INRR: a tiny SIREN g: R -> R^r per INR (g_params: (N, P_g), spec.in_features = 1) evaluated at the m
+    coordinates u_i = i/m, i = 1..m -> G: (N, m, r); adjacency = row-softmax of G G^T, symmetric, zero
+    diagonal: (N, m, m)."""
+    u = torch.arange(1, m + 1, dtype=g_params.dtype, device=g_params.device).div_(m).unsqueeze(1)  # (m, 1)
+    g = siren_forward(spec, g_params, u)  # (N, m, r)
+    return normalised_adjacency(g @ g.transpose(1, 2), "softmax")
