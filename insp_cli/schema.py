@@ -39,6 +39,7 @@ FIT: dict[str, Rule] = {
     "data.channels": ("?int", 1, 3),
     "data.download": ("bool", None, None),
     "data.train_count": ("int", 1, None),
+    "data.crops": ("int", 1, 1000),
     "model.hidden": ("int", 1, 4096),
     "model.depth": ("int", 1, 64),
     "model.omega0": ("+float", 0, None),

@@ -90,7 +90,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     d = cfg.data
     images = load_images(d.name, split=d.split, start=int(d.start), limit=d.limit, size=d.size,
                          channels=d.channels, root=d.root, folder=d.folder, download=bool(d.download),
-                         train_count=int(d.train_count))
+                         train_count=int(d.train_count), crops=int(d.get("crops", 5)))
     if len(images) == 0:
         raise InspError(f"no images selected from {d.name} {d.split} (start={d.start}, limit={d.limit})")
     lo, hi = int(images.indices[0]), int(images.indices[-1]) + 1
