@@ -19,8 +19,8 @@ timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seco
   /usr/bin/time -f "$name %e %U %S" -a -o "$OUT/times.txt" "$@"
 }
 
-run_task() {  # run_task TASK DEGRADATION
-  local task=$1 deg=$2
+run_task() {  # run_task TASK DEGRADATION [EVAL OVERRIDES...]
+  local task=$1 deg=$2; shift 2
   for split in train val test; do
     if [ -f "$OUT/$task/fit-$split/metrics.json" ] && ls $S/$deg-$split/shard-* >/dev/null 2>&1; then
       echo "fit $deg $split: done earlier ($S/$deg-$split), kept"  # keeps that run's metrics.json
@@ -33,17 +33,19 @@ run_task() {  # run_task TASK DEGRADATION
   timed "train-filter-$task" insp train-filter +experiment=table2_cpu/train_filter task=$task store=$S/$deg-train \
     filter=$F/$task.safetensors hydra.run.dir=$OUT/$task/train-filter
   timed "eval-val-$task" insp eval +experiment=table2_cpu/eval filter=$F/$task.safetensors store=$S/$deg-val \
-    hydra.run.dir=$OUT/$task/eval-val
+    hydra.run.dir=$OUT/$task/eval-val "$@"
   timed "eval-$task" insp eval +experiment=table2_cpu/eval filter=$F/$task.safetensors store=$S/$deg-test \
-    hydra.run.dir=$OUT/$task/eval
+    hydra.run.dir=$OUT/$task/eval "$@"
 }
 
+# denoising is also scored against the strong classical denoisers, each given the known noise sigma
+DENOISERS="baselines=[mean_filter,median_filter,gaussian_filter,nl_means,tv_chambolle,wavelet,bm3d]"
 mkdir -p "$OUT"
 case "${1:-denoise}" in
-  denoise) run_task denoise noise ;;
+  denoise) run_task denoise noise "$DENOISERS" ;;
   deblur) run_task deblur blur ;;
   inpaint) run_task inpaint mask ;;
   blur) run_task blur clean ;;
-  all) run_task denoise noise; run_task deblur blur; run_task inpaint mask; run_task blur clean ;;
+  all) run_task denoise noise "$DENOISERS"; run_task deblur blur; run_task inpaint mask; run_task blur clean ;;
   *) echo "usage: $0 denoise|deblur|inpaint|blur|all" >&2; exit 2 ;;
 esac

@@ -14,7 +14,8 @@ LABELS = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNI
           "insp_convnet": "INSP-ConvNet", "input": "Input (decoded from INR)", "mprnet": "MPRNet",
           "maxim": "MAXIM", "mean_filter": "Mean filter", "median_filter": "Median filter",
           "gaussian_filter": "Gaussian filter", "box_filter": "Box filter", "wiener": "Wiener filter",
-          "insp_net": "INSP-Net"}
+          "insp_net": "INSP-Net", "nl_means": "Non-local means (known σ)", "tv_chambolle": "TV, Chambolle (known σ)",
+          "wavelet": "Wavelet, BayesShrink (known σ)", "bm3d": "BM3D (known σ)"}
 
 
 def label(key: str) -> str:
