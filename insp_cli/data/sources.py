@@ -14,13 +14,14 @@ from insp_cli.errors import InspError
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "images", "photos")
 
 
-def _raw_split(name: str, split: str, root: Path, folder, download: bool, train_count: int, size, crops) -> RawSplit:
+def _raw_split(name: str, split: str, root: Path, folder, download: bool, train_count: int, size, crops,
+               channels) -> RawSplit:
     if name in ("mnist", "fashion_mnist"):
         return mnist_split(name, split, root, download)
     if name == "cifar10":
         return cifar10_split(split, root, download)
     if name == "images":
-        return bundled_split(split) if folder is None else folder_split(folder, split, train_count)
+        return bundled_split(split) if folder is None else folder_split(folder, split, train_count, size, channels)
     if name == "photos":
         return photos_split(split, root, 128 if size is None else int(size), int(crops))
     raise InspError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")
@@ -43,7 +44,8 @@ def load_images(name: str, split: str = "train", start: int = 0, limit: int | No
     """
     if folder is not None and name != "images":
         raise InspError(f"folder= only applies to dataset 'images', not {name!r}")
-    raw = _raw_split(name, split, Path(root).expanduser(), folder, download, train_count, size, crops)
+    raw = _raw_split(name, split, Path(root).expanduser(), folder, download, train_count, size, crops,
+                     channels)
     idx = select_range(raw.count, start, limit, f"{name} {split}")
     channels = raw.channels if channels is None else channels
     size = raw.size if size is None else size
