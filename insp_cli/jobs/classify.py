@@ -84,8 +84,8 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
     split = {w: open_split(_paths(cfg[f"{w}_store"]), cfg[f"{w}_limit"], _rows(cfg, w, 0)[0], w)
              for w in ("train", "test")}
     train, test = split["train"], split["test"]
-    check_disjoint(train, test)
     classes = check_pair(train, test)
+    check_disjoint(train, test)
     kind = str(cfg.model.kind)
     src = train.header.source
     log.info("classify %s: %d train / %d test %s INRs (%s), %d classes, %s", kind, len(train), len(test),
