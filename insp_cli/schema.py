@@ -42,6 +42,7 @@ FIT: dict[str, Rule] = {
     "data.length": ("int", 2, None),
     "data.rate": ("int", 1, None),
     "data.min_seconds": ("float", 0, None),
+    "data.crops": ("int", 1, 1000),
     "model.hidden": ("int", 1, 4096),
     "model.depth": ("int", 1, 64),
     "model.omega0": ("+float", 0, None),

@@ -198,12 +198,20 @@ def test_folder_source_sorts_splits_crops_and_errors(tmp_path):
     for name in ("c.png", "d.jpg", "e.bmp"):
         Image.fromarray(np.full((24, 24, 3), 9, np.uint8)).save(folder / name)
     (folder / "notes.txt").write_text("not an image")
-    train = load_images("images", "train", folder=folder, train_count=3, size=10)
+    with pytest.raises(InspError, match=r"mixes grayscale and RGB images \(grayscale: b.png\)"):
+        load_images("images", "train", folder=folder, train_count=3, size=10)
+    train = load_images("images", "train", folder=folder, train_count=3, size=10, channels=1)  # luma: allowed
     test = load_images("images", "test", folder=folder, train_count=3, size=10)
     assert train.names == ["a", "b", "c"] and test.names == ["d", "e"] and list(test.indices) == [0, 1]
-    assert train.images.shape == (3, 10, 10, 3)
+    assert train.images.shape == (3, 10, 10, 1) and test.images.shape == (2, 10, 10, 3)
     assert np.all(_bytes(train.images[0]) == 200) and np.all(_bytes(train.images[1]) == 77)
-    assert len(load_images("images", "all", folder=folder, size=10)) == 5
+    assert len(load_images("images", "all", folder=folder, size=10, channels=1)) == 5
+    with pytest.raises(InspError, match=r"1 image\(s\) are smaller than size=21 \(a.png\)"):
+        load_images("images", "train", folder=folder, train_count=3, size=21, channels=1)
+    (folder / "z.png").write_bytes((folder / "c.png").read_bytes())  # a training image copied into the test split
+    with pytest.raises(InspError, match=r"copies of training images \(z.png = c.png\)"):
+        load_images("images", "test", folder=folder, train_count=3, size=10)
+    (folder / "z.png").unlink()
     json.dumps(test.meta)
     with pytest.raises(InspError, match="is empty"):
         load_images("images", "test", folder=folder, train_count=90, size=10)
@@ -211,7 +219,7 @@ def test_folder_source_sorts_splits_crops_and_errors(tmp_path):
         load_images("images", "test", folder=folder, train_count=3, start=2)
     (folder / "f.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
     with pytest.raises(InspError, match="cannot read image .*f.png"):
-        load_images("images", "all", folder=folder, size=10)
+        load_images("images", "all", folder=folder, size=10, channels=1)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(InspError, match="no images"):

@@ -50,7 +50,8 @@ def stores(tmp_path_factory):
         mp.setenv("INSP_FILTERS", str(d / "filters"))
         for name, extra in (("train", ["data.split=train", "data.limit=4"]),
                             ("test", ["data.split=test", "data.limit=2"]),
-                            ("wide", ["data.split=test", "data.limit=1", "model.hidden=16", "fit.steps=5"])):
+                            ("wide", ["data.split=test", "data.limit=1", "model.hidden=16", "fit.steps=5"]),
+                            ("small", ["data.split=test", "data.limit=1", "data.size=16", "fit.steps=5"])):
             run_fit(compose("fit", FIT + extra + [f"store={d / name}"]), d / "runs" / f"fit-{name}")
         yield d
 
@@ -81,6 +82,14 @@ def test_train_filter_then_eval_end_to_end(stores):
     assert "INSP-Net" in (run_dir / "table2.md").read_text() and "(paper)" in (run_dir / "table2.md").read_text()
     lines = (run_dir / "per_image.csv").read_text().splitlines()
     assert lines[0].startswith("index,method,psnr") and len(lines) == 1 + 2 * 6  # 5 methods + the 2x check
+    w = m["wins_vs_best_3x3"]  # INSP-Net against the best 3x3 filter, per image: wins.csv and wins.png
+    best = max(("mean_filter", "median_filter", "gaussian_filter"), key=lambda k: m["rows"][k]["psnr"])
+    assert w["best_3x3"] == best and w["n"] == 2 and 0 <= w["wins"] <= 2 and (run_dir / "wins.png").exists()
+    rows = (run_dir / "wins.csv").read_text().splitlines()
+    assert rows[0].startswith("image,insp_net_psnr") and rows[-1].endswith(f"{w['wins']}/2") and len(rows) == 4
+    deltas = [float(r.split(",")[3]) for r in rows[1:3]]
+    assert abs(np.mean(deltas) - w["mean_delta_db"]) < 1e-3
+    assert abs(w["mean_delta_db"] - (m["rows"]["insp_net"]["psnr"] - m["rows"][best]["psnr"])) < 1e-3
 
     # the same command again: already trained, nothing retrained
     code, out, _ = insp_here("train-filter", *TRAIN, f"store={d / 'train'}", f"filter={ckpt}")
@@ -140,6 +149,7 @@ def test_edges_and_unsharp_write_grids(stores, tmp_path):
     ("train-filter", ["task=denoise", "store=S_TRAIN", "targets=BADNPY"], "do not match"),
     ("train-filter", ["task=denoise"], "pass store="),
     ("eval", ["filter=CKPT", "store=S_WIDE"], "expects SIREN INRs 3x32"),
+    ("eval", ["filter=CKPT", "store=S_SMALL"], "trained on INRs of 32x32 images but store"),
     ("eval", ["filter=CKPT", "store=S_NOSRC"], "no ground-truth source"),
     ("eval", ["filter=S_TRAIN/store.json", "store=S_TEST"], "not an insp filter"),
 ])
@@ -155,7 +165,8 @@ def test_bad_input_gives_one_line_and_nonzero_exit(stores, tmp_path, command, ar
                          degradation=test.header.degradation, fit=test.header.fit)
     prepare_store(nosrc, header)
     write_shard(nosrc, header, 0, 2, test.params, test.indices, test.psnr, test.ok)
-    subs = {"S_TRAIN": str(d / "train"), "S_TEST": str(d / "test"), "S_WIDE": str(d / "wide"), "CKPT": str(ckpt),
+    subs = {"S_TRAIN": str(d / "train"), "S_TEST": str(d / "test"), "S_WIDE": str(d / "wide"),
+            "S_SMALL": str(d / "small"), "CKPT": str(ckpt),
             "S_NOSRC": str(nosrc), "BADNPY": str(tmp_path / "bad.npy"), "S_NONE": str(tmp_path / "none")}
     for k, v in subs.items():
         args = [a.replace(k, v) for a in args]

@@ -164,7 +164,7 @@ def test_dotdot_store_path_leaves_no_empty_folder(good, tmp_path, monkeypatch):
     assert not (tmp_path / "x").exists() and (tmp_path / "y" / "store.json").exists()
 
 
-def test_tiny_image_upscaled_gets_a_warning(tmp_path, monkeypatch):
+def test_folder_image_smaller_than_the_size_is_one_line(tmp_path, monkeypatch):
     from PIL import Image
 
     monkeypatch.setenv("INSP_RUNS", str(tmp_path / "runs"))
@@ -172,9 +172,9 @@ def test_tiny_image_upscaled_gets_a_warning(tmp_path, monkeypatch):
     Image.fromarray(np.arange(75, dtype=np.uint8).reshape(5, 5, 3) * 3).save(tmp_path / "imgs" / "a.png")
     code, out, err = insp("fit", "data=images", f"data.folder={tmp_path / 'imgs'}", "data.split=all", "data.size=64",
                           "model.hidden=8", "fit.steps=30", "samples=0", f"store={tmp_path / 'st'}")
-    assert code == 0 and "Traceback" not in out + err, err
-    warnings = [ln for ln in (out + err).splitlines() if "are upscaled" in ln]
-    assert len(warnings) == 1 and "5 pixels" in warnings[0] and "size=64" in warnings[0]
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code != 0 and "Traceback" not in out + err and len(lines) == 1, err
+    assert lines[0].startswith("error:") and "smaller than size=64 (a.png)" in lines[0]
 
 
 def test_disk_full_while_writing_a_shard(tmp_path, monkeypatch):

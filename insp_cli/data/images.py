@@ -75,9 +75,42 @@ def _palette_is_gray(img: Image.Image) -> bool:
     return bool((pal[..., 0] == pal[..., 1]).all() and (pal[..., 1] == pal[..., 2]).all())
 
 
-def _files_split(files: list[Path], names: list[str], meta: dict, size: int) -> RawSplit:
-    return RawSplit(count=len(files), read=lambda idx: [read_image(files[i]) for i in idx], labels=None,
+def _files_split(files: list[Path], names: list[str], meta: dict, size: int,
+                 read=None) -> RawSplit:
+    return RawSplit(count=len(files), read=read or (lambda idx: [read_image(files[i]) for i in idx]), labels=None,
                     names=lambda idx: [names[i] for i in idx], meta=meta, channels=3, size=size)
+
+
+def _checked_reader(files: list[Path], size: int | None, channels: int | None):
+    """A folder's reader that refuses, in one line naming the files, images smaller than ``size`` (they would be
+    upscaled, inventing detail) and grayscale images among RGB ones (unless channels=1 asks for luma)."""
+    def read(idx):
+        imgs = [read_image(files[i]) for i in idx]
+        small = [files[i].name for i, im in zip(idx, imgs) if size is not None and min(im.shape[:2]) < size]
+        if small:
+            raise InspError(f"{len(small)} image(s) are smaller than size={size} ({', '.join(small[:5])}"
+                            f"{', ...' if len(small) > 5 else ''}); pass a smaller data.size or remove them")
+        gray = [files[i].name for i, im in zip(idx, imgs) if im.ndim == 2]
+        if gray and len(gray) < len(imgs) and channels != 1:
+            raise InspError(f"the folder mixes grayscale and RGB images (grayscale: {', '.join(gray[:5])}"
+                            f"{', ...' if len(gray) > 5 else ''}); convert them, or pass data.channels=1 for luma")
+        return imgs
+    return read
+
+
+def _same_files(train: list[Path], test: list[Path]) -> list[tuple[str, str]]:
+    """(train file, test file) pairs with byte-identical content (sha256)."""
+    import hashlib
+
+    def digest(p: Path) -> str:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    seen = {digest(p): p.name for p in train}
+    return [(seen[d], p.name) for p in test if (d := digest(p)) in seen]
 
 
 def bundled_split(split: str) -> RawSplit:
@@ -98,7 +131,10 @@ def bundled_split(split: str) -> RawSplit:
     return _files_split(files, names, meta, DEFAULT_SIZE)
 
 
-def folder_split(folder: str | Path, split: str, train_count: int = DEFAULT_TRAIN_COUNT) -> RawSplit:
+def folder_split(folder: str | Path, split: str, train_count: int = DEFAULT_TRAIN_COUNT, size: int | None = None,
+                 channels: int | None = None) -> RawSplit:
+    """Files sorted by name; train = the first ``train_count``, test = the rest. Refused, one line naming the
+    files: a test file byte-identical to a train file, images smaller than ``size``, gray among RGB."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         from insp_cli.files import describe_path
@@ -116,8 +152,15 @@ def folder_split(folder: str | Path, split: str, train_count: int = DEFAULT_TRAI
     if not chosen:
         raise InspError(f"split {split} of folder {folder} is empty: it has {len(files)} images and "
                         f"train_count={train_count} (train = the first train_count by name, test = the rest)")
+    if split != "all":
+        dup = _same_files(files[:train_count], files[train_count:])
+        if dup:
+            raise InspError(f"{len(dup)} test image(s) of folder {folder} are copies of training images ("
+                            + ", ".join(f"{b} = {a}" for a, b in dup[:5]) + (", ..." if len(dup) > 5 else "")
+                            + "): remove the duplicates so that the test images are held out")
     first = 0 if split != "test" else min(train_count, len(files))
     meta = {"origin": "folder", "path": str(folder.resolve()), "train_count": train_count,
             "first_position": first, "folder_count": len(files),
             "rule": "files sorted by name; train = the first train_count, test = the rest"}
-    return _files_split(chosen, [p.stem for p in chosen], meta, DEFAULT_SIZE)
+    return _files_split(chosen, [p.stem for p in chosen], meta, DEFAULT_SIZE,
+                        read=_checked_reader(chosen, size or DEFAULT_SIZE, channels))

@@ -76,6 +76,12 @@ def check_filter_fits(meta: dict, store: INRStore, where: str) -> None:
         raise InspError(f"the filter expects SIREN INRs {spec.depth}x{spec.hidden} (omega0 {spec.omega0:g}, "
                         f"{spec.out_features} channels) but {where} holds {store.spec.depth}x{store.spec.hidden} "
                         f"(omega0 {store.spec.omega0:g}, {store.spec.out_features} channels)")
+    trained = (meta["trained_on"].get("source") or {}).get("size")
+    size = store.header.source.get("size")
+    if trained and size and list(trained) != list(size):
+        raise InspError(f"the filter was trained on INRs of {trained[0]}x{trained[1]} images but {where} holds INRs "
+                        f"of {size[0]}x{size[1]} images (its derivative units are per pixel of that size); fit the "
+                        "INRs at the filter's size or train a filter at theirs")
     want = meta["trained_on"]["degradation"].get("kind")
     have = store.header.degradation.get("kind")
     if want != have:

@@ -72,7 +72,7 @@ def clean_images(store: INRStore, data_root: str, where: str) -> np.ndarray:
     try:
         images = load_images(src["name"], split=src["split"], start=lo, limit=hi - lo, size=h,
                              channels=src.get("channels"), root=data_root, folder=folder,
-                             train_count=int(src.get("train_count", 90)))
+                             train_count=int(src.get("train_count", 90)), crops=int(src.get("crops_per_photo", 1)))
     except InspError as e:
         raise InspError(f"cannot reload the clean images of {where}: {e}") from None
     pos = {int(j): i for i, j in enumerate(images.indices)}

@@ -33,6 +33,7 @@ from ..metrics import image_scores, psnr_where_missing
 from ..metrics.audio import AUDIO_METRICS, audio_metrics
 from ..inr.siren import grid_coords
 from ..report import PAPER_TABLE2, Column, Table, label, to_csv as _csv, to_markdown
+from ..report.wins import image_names, wins_vs_best_3x3, write_wins
 from ..tracking import Run, run_job
 from ..viz import save_grid, save_waveforms
 
@@ -113,6 +114,9 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
         scores["insp_net_2x_down"] = {"psnr": p2, "psnr_vs_1x": pc}
 
     _write_per_image(run.dir / "per_image.csv", store.indices, scores)
+    wins = wins_vs_best_3x3(scores)
+    if wins is not None:  # wins.csv + wins.png: INSP-Net minus the best 3x3 filter, per image
+        wins = write_wins(run.dir, image_names(dict(store.header.source), store.indices), scores, wins)
     _write_table(run.dir, task["name"], methods, rows_summary, mask is not None)
     grid = _write_grid(run.dir / "grid.png", outs, gt, methods, int(cfg.grid))
     run.log_image("grid", grid, caption=" | ".join(methods + ["ground truth"]))
@@ -125,6 +129,7 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     spec = store.spec
     metrics = {
         "task": task["name"], "n_images": n, "held_out": is_held_out, "rows": rows_summary, "decode_2x": check,
+        "wins_vs_best_3x3": wins,
         "scale": {"label": str(cfg.scale), "image_size": [h, w], "channels": spec.out_features,
                   "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g}", "order": int(meta["order"]),
                   "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}",
@@ -136,6 +141,8 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     line = "  ".join(f"{m} {r[m]['psnr']:.2f}" for m in methods)
     print(f"eval {task['name']} on {n} INRs ({h}x{w}): PSNR {line}"
           + (f"\n  2x decode: {check['psnr_2x_down']:.2f} dB vs 1x {check['psnr_1x']:.2f} dB" if check else "")
+          + (f"\n  wins against {wins['best_3x3']}: {wins['wins']}/{wins['n']} (mean {wins['mean_delta_db']:+.2f} dB)"
+             if wins else "")
           + f"\n  table   {run.dir / 'table2.md'}\n  run dir {run.dir}")
     return metrics
 

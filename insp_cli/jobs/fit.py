@@ -257,7 +257,7 @@ def image_signals(cfg: DictConfig) -> Signals:
     d = cfg.data
     images = load_images(d.name, split=d.split, start=int(d.start), limit=d.limit, size=d.size,
                          channels=d.channels, root=d.root, folder=d.folder, download=bool(d.download),
-                         train_count=int(d.train_count))
+                         train_count=int(d.train_count), crops=int(d.get("crops", 5)))
     if len(images) == 0:
         raise InspError(f"no images selected from {d.name} {d.split} (start={d.start}, limit={d.limit})")
     degraded = _degraded(cfg, images.images, images.indices, d.name)

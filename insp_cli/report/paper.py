@@ -15,7 +15,9 @@ LABELS = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNI
           "maxim": "MAXIM", "mean_filter": "Mean filter", "median_filter": "Median filter",
           "gaussian_filter": "Gaussian filter", "box_filter": "Box filter", "wiener": "Wiener filter",
           "insp_net": "INSP-Net", "scipy_wiener": "scipy.signal.wiener", "stft_wiener": "STFT Wiener (known sigma)",
-          "spectral_subtraction": "Spectral subtraction", "speech": "Speech", "music": "Music"}
+          "spectral_subtraction": "Spectral subtraction", "speech": "Speech", "music": "Music",
+          "nl_means": "Non-local means (known σ)", "tv_chambolle": "TV, Chambolle (known σ)",
+          "wavelet": "Wavelet, BayesShrink (known σ)", "bm3d": "BM3D (known σ)"}
 
 
 def label(key: str) -> str:

@@ -215,6 +215,12 @@ def _table2(records: list[RunRecord], scale: str | None) -> Table:
         detail = ", ".join(f"{k} {v}" for k, v in s.items() if k not in ("label", "image_size"))
         notes.append(f"Ours: {n} test INRs of {'x'.join(map(str, size)) or '?'} images"
                      + (f"; {detail}" if detail else "") + "; mean ± std over runs where several.")
+        for r in runs:  # per-image wins against the best 3x3 filter (eval's wins.csv / wins.png)
+            w = r.metrics.get("wins_vs_best_3x3")
+            if w:
+                notes.append(f"INSP-Net beats the best 3x3 filter ({label(w['best_3x3'])}) on {w['wins']} of "
+                             f"{w['n']} test images, mean {w['mean_delta_db']:+.2f} dB (per image: wins.csv, "
+                             "wins.png in the eval run).")
     notes.append("Paper: 100 DIV2K test images, RGB Gaussian noise; MPRNet and MAXIM are pretrained "
                  "restoration networks (App., Table 2).")
     if other:
