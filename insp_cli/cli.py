@@ -16,6 +16,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Signal processing directly on implicit neural representations (INSP-Net).\n\n"
                        "Every command takes Hydra overrides (key=value), -m for sweeps, --cfg job to print "
                        "its config.")
+PRINT_ONLY = ("--cfg", "-c", "--info", "-i")  # Hydra flags that print a config and run no job
 HYDRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["--help"]}
 log = logging.getLogger("insp")
 
@@ -45,9 +46,7 @@ def os_fault(e: OSError) -> str:
     from .files import os_error_message
 
     path = e.filename or "?"
-    if e.errno == errno.ENOSPC or e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return os_error_message(e, path)
-    return f"{e.strerror or e}: {path}"
+    return os_error_message(e, path) if e.errno == errno.ENOSPC else f"{e.strerror or e}: {path}"
 
 
 def check_runs_root() -> None:
@@ -73,7 +72,7 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     from .sweeps import is_multirun, pin_sweep_dir
 
     argv = [quote_non_ascii(a) for a in argv]
-    if is_multirun(argv) and any(a in ("--cfg", "-c", "--info", "-i") for a in argv):
+    if is_multirun(argv) and any(a in PRINT_ONLY for a in argv):
         typer.echo(f"error: --cfg/--info and -m do not combine (Hydra prints one job's config): drop -m, e.g. insp "
                    f"{config_name.replace('_', '-')} --cfg job <overrides with one value each>", err=True)
         raise typer.Exit(2)
@@ -97,7 +96,7 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
 
     try:
         check_overrides(config_name, argv)
-        if not any(a in ("--cfg", "-c", "--info", "-i", "-h", "--hydra-help") for a in argv):
+        if not any(a in PRINT_ONLY + ("-h", "--hydra-help") for a in argv):
             check_runs_root()
         sweep = None
         if is_multirun(argv):  # pinned, so that the jobs' metrics.json can be read when the sweep ends

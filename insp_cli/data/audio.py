@@ -24,17 +24,17 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import struct
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from insp_cli.data.debian import unpacked_deb
 from insp_cli.data.imageset import select_range
 from insp_cli.errors import InspError
+from insp_cli.files import atomic_write
 
 DEFAULT_RATE = 8000
 DEFAULT_LENGTH = 12000  # 1.5 s at 8 kHz: covers the median speech prompt (1.39 s)
@@ -128,18 +128,13 @@ def read_wav(path: str | Path, rate: int = DEFAULT_RATE) -> np.ndarray:
 
 
 def write_wav(path: str | Path, clip: np.ndarray, rate: int) -> None:
-    """(T,) floats in [-1, 1] -> 16-bit PCM mono WAV (clipped), written under a temporary name then renamed."""
+    """(T,) floats in [-1, 1] -> 16-bit PCM mono WAV (clipped), written atomically (files.atomic_write)."""
     from scipy.io import wavfile
 
     path = Path(path)
     pcm = np.clip(np.rint(np.asarray(clip, dtype=np.float64) * 32767), -32768, 32767).astype(np.int16)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        wavfile.write(tmp, int(rate), pcm)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: wavfile.write(tmp, int(rate), pcm))
 
 
 # ----------------------------------------------------------------------------------------- Debian packages
@@ -154,26 +149,11 @@ def debian_folder(name: str, root: Path) -> Path:
     target = root / "debian" / package
     if (target / inside).is_dir():
         return target / inside
-    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
-        raise InspError(f"audio {name!r} needs Debian package {package}: apt-get/dpkg not found here; unpack the "
-                        f".deb into {target}/ (dpkg -x), or pass folder=DIR of 16-bit mono WAV files")
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root, prefix=".debian-") as tmp:
-        try:
-            subprocess.run(["apt-get", "download", package], cwd=tmp, check=True, capture_output=True, text=True,
-                           timeout=600)
-            deb = next(Path(tmp).glob(f"{package}_*.deb"))
-            subprocess.run(["dpkg", "-x", str(deb), str(Path(tmp) / "x")], check=True, capture_output=True,
-                           text=True, timeout=600)
-        except subprocess.CalledProcessError as e:
-            last = (e.stderr or e.stdout or "").strip().splitlines()
-            raise InspError(f"`apt-get download {package}` failed ({last[-1] if last else e.returncode}); run "
-                            f"`apt-get update` first, or pass folder=DIR of WAV files") from None
-        except (StopIteration, subprocess.TimeoutExpired, OSError) as e:
-            raise InspError(f"fetching Debian package {package} failed: {e}") from None
-        (Path(tmp) / "x" / "DEBIAN_VERSION").write_text(deb.name.split("_")[1] + "\n")
+    with unpacked_deb(package, root, f"unpack its .deb into {target}/ (dpkg -x), or pass folder=DIR of 16-bit mono "
+                                     "WAV files") as (tree, version):
+        (tree / "DEBIAN_VERSION").write_text(version + "\n")
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(Path(tmp) / "x", target)  # appears complete or not at all
+        os.replace(tree, target)  # appears complete or not at all
     return target / inside
 
 

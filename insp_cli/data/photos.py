@@ -17,13 +17,11 @@ at least ``size``), each seeded by (photo, crop number) only.
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from insp_cli.data.debian import unpacked_deb
 from insp_cli.data.images import read_image
 from insp_cli.data.imageset import RawSplit, package_dir, package_version
 from insp_cli.errors import InspError
@@ -115,21 +113,10 @@ def opencv_data(root: Path, fetch: bool = True) -> Path:
         raise InspError(f"opencv-doc's examples are not in {OPENCV_SYSTEM} nor {root / OPENCV_IN_ROOT}")
     how = (f"`apt-get download opencv-doc && dpkg -x opencv-doc_*.deb X` and move "
            f"X/usr/share/doc/opencv-doc/examples/data to {root / OPENCV_IN_ROOT}")
-    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
-        raise InspError(f"the photo set needs Debian package opencv-doc and this machine has no apt-get/dpkg: {how}")
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root, prefix=".opencv-doc-") as tmp:
-        try:
-            subprocess.run(["apt-get", "download", "opencv-doc"], cwd=tmp, check=True, capture_output=True)
-            deb = next(Path(tmp).glob("opencv-doc_*.deb"))
-            subprocess.run(["dpkg", "-x", str(deb), str(Path(tmp) / "x")], check=True, capture_output=True)
-        except (subprocess.CalledProcessError, StopIteration, OSError) as e:
-            err = getattr(e, "stderr", b"") or b""
-            why = err.decode(errors="replace").strip().splitlines()[-1:] or [str(e) or type(e).__name__]
-            raise InspError(f"could not fetch Debian package opencv-doc ({why[0]}): {how}") from None
+    with unpacked_deb("opencv-doc", root, how) as (tree, _):
         target = root / OPENCV_IN_ROOT
         target.parent.mkdir(parents=True, exist_ok=True)
-        (Path(tmp) / "x" / "usr/share/doc/opencv-doc/examples/data").rename(target)  # atomic: complete or absent
+        (tree / "usr/share/doc/opencv-doc/examples/data").rename(target)  # atomic: complete or absent
     return target
 
 
