@@ -36,9 +36,9 @@ def classify_run(root, name, model, dataset, acc, scale="cpu", seed=0, train=100
     return make_run(root / name, "classify", cfg, m, [f"model={model}", f"seed={seed}", f"scale={scale}"])
 
 
-def eval_run(root, name, rows, task="denoise", scale="cpu", n=8):
+def eval_run(root, name, rows, task="denoise", scale="cpu", n=8, **extra):
     cfg = {"seed": 0, "scale": scale, "filter": "f.safetensors", "store": "stores/t"}
-    m = {"task": task, "n_images": n, "rows": rows,
+    m = {"task": task, "n_images": n, "rows": rows, **extra,
          "scale": {"label": scale, "image_size": [32, 32], "channels": 3, "order": 2, "n_train": 16}}
     return make_run(root / name, "eval", cfg, m, ["filter=f.safetensors"])
 
@@ -129,6 +129,18 @@ def test_table2_rows_paper_columns_and_other_tasks(tmp_path):
     assert rows["denoise", "INSP-Net"]["ours_psnr"] == pytest.approx(25.0) and rows["denoise", "INSP-Net"]["runs"] == 2
     assert rows["denoise", "INSP-Net"]["paper_psnr"] == 23.86 and rows["deblur", "INSP-Net"]["paper_psnr"] is None
     assert rows["deblur", "INSP-Net"]["ours_psnr"] == 24.0 and ("deblur", "MPRNet") not in rows
+
+    # the same filter on INRs fitted with a prior (fit.reg=inrr) is its own block, after the plain one
+    r3 = json.loads(json.dumps(r))
+    r3["input"]["psnr"] = 21.5
+    eval_run(tmp_path / "r", "d", r3, task="deblur", inr_reg="inrr")
+    eval_run(tmp_path / "r", "e", r, task="inpaint", inr_reg="none")
+    (t,) = build_tables("tasks", [read_run(d) for d in find_runs([tmp_path / "r"])])
+    order = list(dict.fromkeys(row["task"] for row in t.rows))
+    assert order == ["denoise", "deblur", "deblur (INR + INRR)", "inpaint"]
+    rows = {(row["task"], row["method"]): row for row in t.rows}
+    assert rows["deblur (INR + INRR)", "Input (decoded from INR)"]["ours_psnr"] == 21.5
+    assert rows["deblur", "Input (decoded from INR)"]["ours_psnr"] == 20.0
 
 
 def test_grid_sweep_with_failed_point_and_plot(tmp_path, workdir):

@@ -135,6 +135,7 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
                   "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}",
                   "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
         "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
+        "inr_reg": str((store.header.fit.get("reg") or {}).get("kind", "none")),  # the input INRs' fitting prior
         "trained_on": meta["trained_on"], "decode_seconds": round(decode_seconds, 2),
     }
     r = rows_summary
@@ -255,6 +256,7 @@ def _evaluate_audio(cfg: DictConfig, run: Run, fusion, meta: dict, store, where:
                   "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}",
                   "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
         "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
+        "inr_reg": str((store.header.fit.get("reg") or {}).get("kind", "none")),  # the input INRs' fitting prior
         "trained_on": meta["trained_on"], "decode_seconds": round(decode_seconds, 2),
     }
     line = "  ".join(f"{m} {summary[m]['snr']:.2f}" for m in AUDIO_METHODS)

@@ -240,6 +240,13 @@ def _method_order(runs: list[RunRecord]) -> list[str]:
         [k for k in ("insp_net",) if k in seen]
 
 
+def _task_block(metrics: dict) -> str:
+    """A task's block of rows: its name, and the fitting prior of its input INRs where one was used
+    (``inpaint (INR + INRR)``: the same filter on INRs fitted with ``fit.reg=inrr``)."""
+    reg = str(metrics.get("inr_reg") or "none")
+    return metrics["task"] if reg == "none" else f"{metrics['task']} (INR + {reg.upper()})"
+
+
 def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     """Every low-level task side by side (Table 2's layout, one block of rows per task): INSP-Net and the
     classical filters on each task's held-out test INRs. The paper's numbers exist for denoising only."""
@@ -249,15 +256,16 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
         if r.status != STATUS_OK:
             failed.append(_failed_line(r, "eval"))
             continue
-        by_task[str(_need(r, "task", "rows", "n_images")["task"])].append(r)
-    tasks = [t for t in TASK_ORDER if t in by_task] + sorted(set(by_task) - set(TASK_ORDER))
+        by_task[_task_block(_need(r, "task", "rows", "n_images"))].append(r)
+    tasks = [t for base in TASK_ORDER for t in sorted(by_task) if t.split(" ")[0] == base] + \
+        sorted(t for t in by_task if t.split(" ")[0] not in TASK_ORDER)
     rows = []
     for task in tasks:
         runs = by_task[task]
         n = _test_set(runs, f"tasks: the {task} eval runs", "task")[0]
         for k in _method_order(runs):
             ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
-            paper = PAPER_TABLE2.get(k) if task == "denoise" else None
+            paper = PAPER_TABLE2.get(k) if task == "denoise" else None  # the paper's INRs: no prior
             rows.append({"task": task, "method": label(k), **_score_cells(ours, paper), "test_inrs": n,
                          "runs": len(ours)})
     cols = [Column("task", "Task"), Column("method", "Method"), *_SCORE_COLUMNS, Column("test_inrs", "Test INRs"),
