@@ -33,6 +33,7 @@ class FitSettings:
     target_psnr: float | None = None  # stop an INR once its training PSNR reaches this (dB, pixel scale)
     retries: int = 1  # refits of INRs whose loss went NaN/inf, each with half the learning rate
     reg: RegSettings | None = None  # a regulariser (fit.reg; needs the image shape and full-batch pixels)
+    shared_init: bool = False  # every INR starts from one initialisation (of ``seed`` alone): aligned weights
 
     def lr_at(self, step: int) -> float:
         if self.steps <= 1 or self.lr_final == self.lr:
@@ -212,7 +213,11 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
     check_fit_inputs(pixels, coords, mask, settings, shape, indices, spec)
     indices = range(n) if indices is None else [int(i) for i in indices]
     gens = [torch.Generator().manual_seed(inr_seed(seed, i)) for i in indices]
-    params = init_inrs(spec, gens, device)
+    if settings.shared_init:  # one draw for all: weight-space methods compare INRs coordinate by coordinate
+        one = torch.Generator().manual_seed(inr_seed(seed, 2**63))
+        params = init_inrs(spec, [one], device).expand(n, -1).contiguous()
+    else:
+        params = init_inrs(spec, gens, device)
     targets = encode_pixels(pixels)
     # the floor: a fit must not end worse than both a flat mid-gray image and its own initialisation
     floor = torch.minimum(gray_psnr(pixels, mask), psnr_of_fit(spec, params, coords, pixels, mask).nan_to_num(0.0))

@@ -72,7 +72,8 @@ def fit_settings(cfg: DictConfig) -> FitSettings:
     try:
         s = FitSettings(steps=int(f.steps), lr=float(f.lr), lr_final=float(f.lr_final),
                         batch_pixels=None if f.batch_pixels is None else int(f.batch_pixels),
-                        target_psnr=None if f.target_psnr is None else float(f.target_psnr), retries=int(f.retries))
+                        target_psnr=None if f.target_psnr is None else float(f.target_psnr), retries=int(f.retries),
+                        shared_init=bool(f.get("shared_init", False)))
         batch, shard = int(f.batch_size), int(f.shard_size)
     except (TypeError, ValueError) as e:
         raise InspError(f"bad fit settings: {e}") from None
@@ -132,7 +133,9 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         settings.batch_pixels = None
     if settings.reg is not None and len(sig.shape) != 2:
         raise InspError(f"fit.reg={settings.reg.kind} regularises images (rows and columns); {d.name} is not")
-    fit_rec = {k: v for k, v in settings.__dict__.items() if k != "reg"}
+    fit_rec = {k: v for k, v in settings.__dict__.items() if k not in ("reg", "shared_init")}
+    if settings.shared_init:  # only when used: older stores' headers (and resumes) stay as they were
+        fit_rec["shared_init"] = True
     if settings.reg is not None:  # only when used: stores fitted before fit.reg existed still resume
         fit_rec["reg"] = settings.reg.to_dict()
     header = StoreHeader(spec=spec, source=sig.source, degradation=sig.degradation,
@@ -324,13 +327,17 @@ PER_IMAGE_MAX = 64  # fits of at most this many images list each one in metrics.
 
 
 def _per_image(store: INRStore, sig: Signals, device) -> list[dict]:
-    """[{index, name, psnr (against the fitted, maybe degraded, image), psnr_clean (against the clean one)}]."""
+    """[{index, name, psnr (against the fitted, maybe degraded, image), psnr_clean (against the clean one),
+    psnr_input (the degraded image against the clean one; None for clean fits)}]."""
     pos = {int(j): i for i, j in enumerate(sig.indices)}
     rows = np.array([pos[int(j)] for j in store.indices])
     clean = torch.from_numpy(sig.clean[rows]).to(device)
     full = psnr_of_fit(store.spec, store.params.float().to(device), sig.coords.to(device), clean).cpu().numpy()
-    return [{"index": int(i), "name": sig.names[int(r)], "psnr": float(p), "psnr_clean": float(c)}
-            for i, r, p, c in zip(store.indices, rows, store.psnr, full)]
+    mse_in = ((sig.targets[rows].astype(np.float64) - sig.clean[rows]) ** 2).mean((1, 2))
+    psnr_in = -10 * np.log10(np.maximum(mse_in, 1e-20))  # the degraded image itself (inf when clean)
+    return [{"index": int(i), "name": sig.names[int(r)], "psnr": float(p), "psnr_clean": float(c),
+             "psnr_input": float(pi) if np.isfinite(pi) and mse_in[k] > 0 else None}
+            for k, (i, r, p, c, pi) in enumerate(zip(store.indices, rows, store.psnr, full, psnr_in))]
 
 
 def check_finite_input(clean: np.ndarray, degraded: np.ndarray, indices: np.ndarray, name: str, kind: str) -> None:
