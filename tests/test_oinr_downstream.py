@@ -77,6 +77,15 @@ def test_train_filter_on_oinr_and_refused_across_backbones(stores):
     code, _, err = insp_here("eval", f"filter={ckpt}", f"store={d / 's-test'}", "grid=1")
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code != 0 and len(lines) == 1 and "trained on O-INR INRs" in lines[0] and "holds SIREN INRs" in lines[0]
+    # eval's 2x sub-pixel check asks an O-INR for points off its grid: one line; without it the filter runs
+    code, _, err = insp_here("eval", f"filter={ckpt}", f"store={d / 'o-test'}", "grid=1", "lpips=false")
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code != 0 and len(lines) == 1 and "16x16 grid only" in lines[0], err
+    code, out, err = insp_here("eval", f"filter={ckpt}", f"store={d / 'o-test'}", "grid=1", "lpips=false",
+                               "check_2x=false")
+    assert code == 0, err
+    m = json.loads((Path(out.split("run dir")[1].split()[0]) / "metrics.json").read_text())
+    assert 10 < m["rows"]["insp_net"]["psnr"] < 60 and "O-INR" in m["scale"]["inr"]
 
 
 def test_siren_filter_on_an_oinr_store_is_refused(stores):
