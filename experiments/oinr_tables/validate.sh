@@ -13,9 +13,9 @@ sk=$(python -c "import os, skimage; print(os.path.dirname(skimage.__file__))")/d
 mkdir -p "$ROOT/oinr_tables/val"
 cp "$sk/motorcycle_left.png" "$ROOT/oinr_tables/val/"
 for model in siren oinr mfn wire; do
-  lrs="5e-4 2e-3 8e-3"
-  [ $model = oinr ] && lrs="3e-3 1e-2 3e-2"  # small O-INRs want larger steps (a 300-step probe: 3e-2 > 1e-2 > 3e-3)
-  [ $model = wire ] && lrs="2e-3 8e-3"  # WIRE is ~5x slower per step on CPU: two rates (WIRE's own is 5e-3)
+  lrs="5e-4 2e-3 8e-3 3e-2"  # 3e-2 added when 8e-3 came out best (the grid's edge)
+  [ $model = oinr ] && lrs="3e-3 1e-2 3e-2 1e-1"  # small O-INRs want larger steps (probe.py); 1e-1: the edge
+  [ $model = wire ] && lrs="5e-4 2e-3 8e-3"
   for lr in $lrs; do
     d="$OUT/$model-lr$lr"
     if [ -f "$d/metrics.json" ] && grep -q '"complete"' "$d/metrics.json"; then continue; fi
