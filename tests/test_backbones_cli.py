@@ -44,6 +44,7 @@ def test_fit_oinr_store_and_unknown_kind(workdir):
 @pytest.mark.parametrize("model, message", [
     (["model=oinr", "data=audio"], "O-INR represents 2-D images"),
     (["model.kind=nerf"], "unknown model.kind 'nerf'"),
+    (["model=oinr", "model.frequencies=0"], "model.frequencies=0"),
     (["model=wire", "fit.reg=tv", "fit.batch_pixels=null"], "regularises SIRENs only"),
 ])
 def test_bad_model_settings(workdir, model, message):
