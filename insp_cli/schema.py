@@ -47,6 +47,12 @@ FIT: dict[str, Rule] = {
     "model.depth": ("int", 1, 64),
     "model.omega0": ("+float", 0, None),
     "model.coord_scale": ("+float", 0, None),
+    "model.params": ("?int", 1, None),  # other backbones (docs/backbones.md): budget, O-INR, WIRE, MFN settings
+    "model.frequencies": ("int", 1, 30),
+    "model.kernel": ("int", 1, 31),
+    "model.sigma0": ("+float", 0, None),
+    "model.input_scale": ("+float", 0, None),
+    "fit.shared_init": ("bool", None, None),
     "fit.steps": ("int", 1, None),
     "fit.lr": ("+float", 0, None),
     "fit.lr_final": ("+float", 0, None),

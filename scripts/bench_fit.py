@@ -9,6 +9,7 @@ Regularisers (fit.reg, INRR paper): seconds per step of each against reg=none (-
     python scripts/bench_fit.py                       # defaults: 2,048 ours, 8 reference INRs
     python scripts/bench_fit.py --ours 70000 --batch 2048 --device cuda
     python scripts/bench_fit.py --skip mnist --skip images --photos 2   # the 128x128 photo recipes (Table 2)
+    python scripts/bench_fit.py --skip mnist --skip images --skip regularisers --backbones 4   # SIREN/WIRE/MFN/O-INR
 """
 
 from __future__ import annotations
@@ -198,6 +199,34 @@ def bench_photos(args, device):
     print(f"  photos recipe / 64x64 recipe: {rows[1][2] / rows[0][2]:.2f}x cpu time per INR")
 
 
+def bench_backbones(args, device):
+    """Fit time per image of the four backbones (inr/backbones.py) side by side at one parameter budget and one
+    number of steps, on the same photos, in this run: seconds per image (wall and CPU) and the ratio to SIREN."""
+    from insp_cli.inr.backbones import KINDS, SPECS, describe, match_params
+
+    size, n = args.bb_size, args.backbones
+    ims = load_images("images", "all", limit=n, size=size, channels=3)
+    pix = torch.from_numpy(ims.images).reshape(n, size * size, 3).to(device)
+    coords = grid_coords(size, device=device)
+    print(f"\nBackbones: {n} photos {size}x{size} RGB in one batch, {args.bb_params} parameters, {args.bb_steps} "
+          f"full-batch steps, device {device}, threads {torch.get_num_threads()}")
+    rows = []
+    for kind in KINDS:
+        spec = match_params(SPECS[kind](**({"size": (size, size)} if kind == "oinr" else {}), out_features=3),
+                            args.bb_params)
+        lr = dict(zip(KINDS, args.bb_lrs))[kind]
+        fit_inrs(spec, pix, coords, FitSettings(steps=2, lr=lr, retries=0))  # warm-up (allocations, kernels)
+        sync(device)
+        t, c = time.perf_counter(), time.process_time()
+        res = fit_inrs(spec, pix, coords, FitSettings(steps=args.bb_steps, lr=lr, lr_final=lr / 10, retries=0))
+        sync(device)
+        rows.append((describe(spec), spec.num_params, (time.perf_counter() - t) / n, (time.process_time() - c) / n,
+                     float(res.psnr.mean())))
+    for name, p, w, c, db in rows:
+        print(f"  {name:45s} {p:7d} params {w:7.2f} s/image wall {c:7.2f} s/image cpu  x{c / rows[0][3]:5.2f} of "
+              f"SIREN (cpu)  PSNR {db:6.2f} dB")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ours", type=int, default=2048, help="MNIST INRs fitted with our recipe")
@@ -213,6 +242,12 @@ def main():
     ap.add_argument("--reg-steps", type=int, default=30)
     ap.add_argument("--skip", choices=["mnist", "images", "regularisers"], action="append", default=[])
     ap.add_argument("--photos", type=int, default=0, help="noisy val photos for the 128x128 recipes (0 = skip)")
+    ap.add_argument("--backbones", type=int, default=0, help="photos for SIREN/WIRE/MFN/O-INR side by side (0 = skip)")
+    ap.add_argument("--bb-size", type=int, default=64)
+    ap.add_argument("--bb-params", type=int, default=10000)
+    ap.add_argument("--bb-steps", type=int, default=50)
+    ap.add_argument("--bb-lrs", type=float, nargs=4, default=[2e-3, 2e-3, 2e-3, 8e-3],
+                    help="learning rates of siren, oinr, wire, mfn (inr/backbones.KINDS order)")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     device = pick_device(args.device)
@@ -225,6 +260,8 @@ def main():
         bench_regularisers(args, device)
     if args.photos:
         bench_photos(args, device)
+    if args.backbones:
+        bench_backbones(args, device)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, siren_forward
 from insp_cli.jets import (derivative_combination, jet_affine, jet_channel_mix, jet_relu, jet_softplus, jet_space,
                           siren_jet, to_pixel_units)
+from insp_cli.jets.inr_jet import inr_jet as backbone_jet
 from insp_cli.jets.reference import nested_derivatives
 
 NORM_EPS = 1e-5
@@ -55,7 +56,7 @@ def inr_jet(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order: 
     x -> Phi(A x + t) (augmentation). The INR is fixed, so no graph is recorded.
     """
     with torch.no_grad():
-        jet = siren_jet(spec, params, coords, order, affine=affine, chunk_size=chunk_size)
+        jet = backbone_jet(spec, params, coords, order, affine=affine, chunk_size=chunk_size)
     return to_pixel_units(jet, jet_space(spec.in_features, order), spacing)
 
 

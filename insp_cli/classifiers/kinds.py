@@ -22,7 +22,8 @@ from insp_cli.classifiers.depthwise_cnn import DepthwiseCNN
 from insp_cli.classifiers.weight_space import WeightMLP, WeightStandardizer
 from insp_cli.errors import InspError
 from insp_cli.inr.fit import decode_pixels
-from insp_cli.inr.siren import grid_coords, siren_forward
+from insp_cli.inr.backbones import forward
+from insp_cli.inr.siren import grid_coords
 from insp_cli.inr.store import INRStore
 from insp_cli.jets import compile_enabled, grid_spacing, jet_space
 
@@ -94,7 +95,7 @@ def depthwise_cnn(mc, train: INRStore, classes: int, device, batch: int, max_mem
             x = coords if affine is None else (coords @ affine[0].to(coords).transpose(1, 2)
                                                + affine[1].to(coords).unsqueeze(1))
             with torch.no_grad():
-                img = decode_pixels(siren_forward(store.spec, p, x))  # (n, Q, c)
+                img = decode_pixels(forward(store.spec, p, x))  # (n, Q, c); any backbone
             return img.transpose(1, 2).reshape(len(rows), c, *size)
         return decode
     return Classifier(model, model, make, coords.shape[0] * c * 4, f"images decoded at {size[0]}x{size[1]}")

@@ -77,6 +77,10 @@ def check_pair(train: INRStore, test: INRStore) -> list[str]:
 
 
 def arch(spec) -> str:
+    from insp_cli.inr.backbones import describe, kind_of
+
+    if kind_of(spec) != "siren":
+        return describe(spec)
     return f"SIREN {spec.in_features}->{spec.out_features}, {spec.depth}x{spec.hidden}, omega0 {spec.omega0:g}"
 
 

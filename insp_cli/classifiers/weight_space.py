@@ -42,6 +42,17 @@ class WeightMLP(nn.Module):
         return self.net(weights)
 
 
+def weight_knn(train_x: np.ndarray, train_y: np.ndarray, k: int = 1, standardize: bool = False):
+    """k nearest neighbours (Euclidean) on weight vectors (N, P), standardised per weight when asked; returns the
+    fitted sklearn estimator (O-INR's weight-space baseline)."""
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    knn = KNeighborsClassifier(n_neighbors=int(k))
+    return (make_pipeline(StandardScaler(), knn) if standardize else knn).fit(train_x, train_y)
+
+
 def pca_svm(train_x: np.ndarray, train_y: np.ndarray, components: int = 64, c: float = 1.0, seed: int = 0):
     """Fit standardise -> PCA(components) -> RBF SVM on weight vectors (N, P); returns the sklearn pipeline."""
     from sklearn.decomposition import PCA

@@ -14,7 +14,7 @@ from insp_cli.errors import InspError
 from insp_cli.filters.audio import AudioFusion
 from insp_cli.filters.insp_net import INSPFilter, LearnedFusion
 from insp_cli.filters.tasks import modality
-from insp_cli.inr.siren import SirenSpec
+from insp_cli.inr.backbones import NAMES, describe, kind_of, spec_from_dict
 from insp_cli.inr.store import INRStore
 from insp_cli.training import model_state, read_checkpoint, save_checkpoint
 
@@ -71,7 +71,15 @@ def check_filter_fits(meta: dict, store: INRStore, where: str) -> None:
     if want_m != have_m:
         raise InspError(f"the filter was trained on {want_m} INRs but {where} holds {have_m} INRs; train one on "
                         f"{have_m} with `insp train-filter store=...`")
-    spec = SirenSpec.from_dict(meta["architecture"])
+    try:
+        spec = spec_from_dict(meta["architecture"])
+    except (TypeError, ValueError) as e:
+        raise InspError(f"the filter's INR architecture is unusable: {e}") from None
+    if kind_of(spec) != kind_of(store.spec):
+        raise InspError(f"the filter was trained on {NAMES[kind_of(spec)]} INRs ({describe(spec)}) but {where} holds "
+                        f"{NAMES[kind_of(store.spec)]} INRs ({describe(store.spec)}); train a filter on this store")
+    if spec != store.spec and kind_of(spec) != "siren":
+        raise InspError(f"the filter expects {describe(spec)} but {where} holds {describe(store.spec)}")
     if spec != store.spec:
         raise InspError(f"the filter expects SIREN INRs {spec.depth}x{spec.hidden} (omega0 {spec.omega0:g}, "
                         f"{spec.out_features} channels) but {where} holds {store.spec.depth}x{store.spec.hidden} "

@@ -27,7 +27,8 @@ from torch import nn
 
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, grid_coords, pixel_spacing
-from insp_cli.jets import JetStandardizer, grid_spacing, jet_space, siren_jet, to_pixel_units
+from insp_cli.jets import JetStandardizer, grid_spacing, jet_space, to_pixel_units
+from insp_cli.jets.inr_jet import inr_jet
 
 # ITU-R BT.709 luma weights, as skimage.color.rgb2gray (which Sobel/Prewitt/Canny in baselines/images.py use).
 LUMA = (0.2125, 0.7154, 0.0721)
@@ -51,7 +52,7 @@ def pixel_jets(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, orde
                size: tuple[int, int], chunk_size: int | None = None) -> torch.Tensor:
     """Pixel-unit jets of N INRs at coords (Q, m) or (N, Q, m): (N, M, Q, c), no autograd (the INR is fixed)."""
     with torch.no_grad():
-        return pixel_jet(siren_jet(spec, params, coords, order, chunk_size=chunk_size), size)
+        return pixel_jet(inr_jet(spec, params, coords, order, chunk_size=chunk_size), size)
 
 
 def jet_features(pj: torch.Tensor) -> torch.Tensor:

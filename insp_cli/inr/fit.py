@@ -1,4 +1,5 @@
-"""Batched SIREN fitting: N INRs at once (stacked weights, batched matmul), one Adam per INR.
+"""Batched INR fitting: N INRs at once (stacked weights, batched matmul or grouped convolutions), one Adam
+per INR; any backbone of ``backbones.py`` (SIREN by default).
 
 The authors' recipe fits one INR per process (Adam, lr 1e-4, full batch, 1,001+ steps). Here N INRs share
 each step: the loss is the SUM of the per-INR mean squared errors, so every INR receives exactly the gradient
@@ -16,7 +17,9 @@ import torch
 from ..errors import InspError
 from ..training import cosine_factor
 from .regularised import RegSettings, Regularised
-from .siren import SirenSpec, init_params, siren_forward, siren_mse_and_grad
+from .backbones import NAMES, forward, kind_of, mse_and_grad
+from .backbones import init_inrs as _init_any
+from .siren import SirenSpec
 
 
 @dataclass
@@ -30,6 +33,7 @@ class FitSettings:
     target_psnr: float | None = None  # stop an INR once its training PSNR reaches this (dB, pixel scale)
     retries: int = 1  # refits of INRs whose loss went NaN/inf, each with half the learning rate
     reg: RegSettings | None = None  # a regulariser (fit.reg; needs the image shape and full-batch pixels)
+    shared_init: bool = False  # every INR starts from one initialisation (of ``seed`` alone): aligned weights
 
     def lr_at(self, step: int) -> float:
         if self.steps <= 1 or self.lr_final == self.lr:
@@ -64,11 +68,13 @@ def psnr_of_fit(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, tar
     Returns (N,). Non-finite parameters give NaN.
     """
     n = params.shape[0]
+    if not getattr(spec, "pointwise", True):
+        chunk = coords.shape[0]  # a grid backbone decodes its whole grid at once
     se = torch.zeros(n, dtype=torch.float64, device=params.device)
     count = torch.zeros(n, dtype=torch.float64, device=params.device)
     with torch.no_grad():
         for a in range(0, coords.shape[0], chunk):
-            pred = decode_pixels(_as_batch(siren_forward, spec, params, coords[a : a + chunk]))
+            pred = decode_pixels(_as_batch(forward, spec, params, coords[a : a + chunk]))
             err = (pred - targets[:, a : a + chunk]).double().pow(2).sum(-1)
             if mask is not None:
                 m = mask[:, a : a + chunk].double()
@@ -128,7 +134,7 @@ def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step
     opt = _BatchedAdam(work)
     reg = Regularised(settings.reg, spec, shape, generators, device) if settings.reg and settings.reg.active else None
     for step in range(settings.steps):
-        if settings.batch_pixels and settings.batch_pixels < q:
+        if settings.batch_pixels and settings.batch_pixels < q and getattr(spec, "pointwise", True):
             pix = torch.stack([torch.randint(q, (settings.batch_pixels,), generator=generators[int(r)])
                                for r in active.cpu()]).to(device)  # (n_active, batch_pixels)
             x = coords[pix]  # (n_active, batch_pixels, m): per-INR coordinates
@@ -141,7 +147,7 @@ def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step
         if reg is not None:  # full grid: the regulariser sees every pixel (docs/fit.md)
             per_inr, grad = reg.loss_and_grad(work, x, y, mk)
         else:
-            per_inr, grad = _as_batch(siren_mse_and_grad, spec, work, x, y, mk)
+            per_inr, grad = _as_batch(mse_and_grad, spec, work, x, y, mk)
         opt.step(work, grad, settings.lr_at(step))
         mse_pix = per_inr / 4.0  # targets live in [-1, 1]: pixel-scale MSE is a quarter
         if on_step is not None:
@@ -204,10 +210,14 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
     ``shape``: (H, W) with H * W = Q, needed by ``settings.reg`` (which also needs ``batch_pixels`` None).
     """
     device, n = pixels.device, pixels.shape[0]
-    check_fit_inputs(pixels, coords, mask, settings, shape, indices)
+    check_fit_inputs(pixels, coords, mask, settings, shape, indices, spec)
     indices = range(n) if indices is None else [int(i) for i in indices]
     gens = [torch.Generator().manual_seed(inr_seed(seed, i)) for i in indices]
-    params = init_inrs(spec, gens, device)
+    if settings.shared_init:  # one draw for all: weight-space methods compare INRs coordinate by coordinate
+        one = torch.Generator().manual_seed(inr_seed(seed, 2**63))
+        params = init_inrs(spec, [one], device).expand(n, -1).contiguous()
+    else:
+        params = init_inrs(spec, gens, device)
     targets = encode_pixels(pixels)
     # the floor: a fit must not end worse than both a flat mid-gray image and its own initialisation
     floor = torch.minimum(gray_psnr(pixels, mask), psnr_of_fit(spec, params, coords, pixels, mask).nan_to_num(0.0))
@@ -233,12 +243,12 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
                      floor=floor.cpu())
 
 
-def init_inrs(spec: SirenSpec, generators: list[torch.Generator], device="cpu") -> torch.Tensor:
-    """SIREN initialisation of one INR per generator: (N, P), row i drawn from generators[i] alone."""
-    return torch.cat([init_params(spec, 1, generator=g) for g in generators]).to(device)
+def init_inrs(spec, generators: list[torch.Generator], device="cpu") -> torch.Tensor:
+    """Initialisation of one INR per generator (any backbone): (N, P), row i drawn from generators[i] alone."""
+    return _init_any(spec, generators, device)
 
 
-def check_fit_inputs(pixels, coords, mask, settings: FitSettings, shape, indices) -> None:
+def check_fit_inputs(pixels, coords, mask, settings: FitSettings, shape, indices, spec=None) -> None:
     """One clear error for a mask of the wrong size, an image with no observed pixel, or a regulariser that
     cannot run (needs the (H, W) grid and full-batch pixels)."""
     n, q = pixels.shape[0], pixels.shape[1]
@@ -250,6 +260,8 @@ def check_fit_inputs(pixels, coords, mask, settings: FitSettings, shape, indices
             i = int(empty[0]) if indices is None else int(list(indices)[int(empty[0])])
             raise InspError(f"{len(empty)} image(s) have every pixel missing (first: index {i}): nothing to fit")
     if settings.reg is not None and settings.reg.active:
+        if kind_of(spec) != "siren":
+            raise InspError(f"fit.reg={settings.reg.kind} regularises SIRENs only, not {NAMES[kind_of(spec)]}")
         if shape is None or int(shape[0]) * int(shape[1]) != q or coords.shape[0] != q:
             raise InspError(f"fit.reg={settings.reg.kind} needs the image grid: shape {shape} for {q} pixels")
         if settings.batch_pixels:

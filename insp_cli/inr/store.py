@@ -35,7 +35,8 @@ from ..files import atomic_write, describe_path, is_temporary, os_error_message,
 from .fit import decode_pixels
 from .integrity import (LOCK, SHA_KEY, check_complete, check_tensors, locked_manifest, merge_ranges,
                         read_manifest, read_shard_bytes, remove_stale_temporaries, shard_bytes, warn_once)
-from .siren import SirenSpec, grid_coords, siren_forward
+from .backbones import Spec, forward, spec_from_dict
+from .siren import grid_coords
 
 log = logging.getLogger("insp")
 FORMAT = "insp-inr-store"
@@ -52,7 +53,7 @@ def shard_name(start: int, stop: int) -> str:
 class StoreHeader:
     """What every shard of a store shares: the architecture and how the INRs came to be."""
 
-    spec: SirenSpec
+    spec: Spec  # any backbone (backbones.py); architecture.kind says which
     source: dict  # dataset name, split, size, channels, origin...
     degradation: dict  # kind + parameters applied before fitting ({"kind": "clean"} for none)
     fit: dict  # fit settings and seed
@@ -84,8 +85,10 @@ class StoreHeader:
         if bad:
             raise InspError(f"{where} is corrupt: {', '.join(bad)} must be JSON objects")
         try:
-            spec = SirenSpec.from_dict(d["architecture"])
+            spec = spec_from_dict(d["architecture"])
         except (KeyError, TypeError, ValueError) as e:
+            if str(e).startswith("unknown INR architecture kind"):
+                raise InspError(f"{where} holds INRs this insp cannot read: {e}") from None
             raise InspError(f"{where}: unsupported or broken INR architecture ({e})") from None
         return cls(spec=spec, version=version, **parts)
 
@@ -372,8 +375,14 @@ class INRStore:
         params = self.params if rows is None else self.params[torch.as_tensor(np.asarray(rows))]
         params = params.to(device)
         coords = coords.to(device=device, dtype=params.dtype)
+        if not getattr(self.spec, "pointwise", True):  # a grid backbone (O-INR) evaluates its grid at once
+            try:
+                with torch.no_grad():
+                    return forward(self.spec, params, coords)
+            except ValueError as e:
+                raise InspError(str(e)) from None
         with torch.no_grad():
-            return torch.cat([siren_forward(self.spec, params, coords[a:a + chunk])
+            return torch.cat([forward(self.spec, params, coords[a:a + chunk])
                               for a in range(0, coords.shape[0], chunk)], dim=1)
 
     def decode(self, size: int | tuple[int, int] | None = None, rows=None, device="cpu") -> torch.Tensor:
@@ -382,5 +391,9 @@ class INRStore:
         if size is None:
             raise InspError("this store does not record its image size; pass a size to decode")
         h, w = (size, size) if isinstance(size, int) else size
+        grid = getattr(self.spec, "size", None)
+        if grid is not None and (int(h), int(w)) != tuple(grid):
+            raise InspError(f"these O-INRs decode on their {grid[0]}x{grid[1]} grid only, not at {h}x{w}: "
+                            "discrete kernels are tied to the grid spacing (docs/backbones.md)")
         vals = self.evaluate(grid_coords((h, w)), rows=rows, device=device)
         return decode_pixels(vals).reshape(vals.shape[0], h, w, -1).cpu()

@@ -81,3 +81,29 @@ def jet_relative_error(jet: torch.Tensor, ref: torch.Tensor) -> float:
     diff = (jet.double() - ref.double()).abs().transpose(0, 1).flatten(1).amax(dim=1)
     scale = ref.double().abs().transpose(0, 1).flatten(1).amax(dim=1).clamp_min(1e-300)
     return (diff / scale).max().item()
+
+
+def oinr_jet_reference(spec, params: torch.Tensor, order: int, coords: torch.Tensor | None = None) -> torch.Tensor:
+    """Same contract as ``oinr_jet``, by nested automatic differentiation (torch.func.jacfwd: t has 2 entries,
+    so forward mode is the cheap nesting; reverse mode over every pixel's output runs out of memory) of
+    t -> oinr_forward(grid + t) at t = 0: one nesting per order, every D^alpha read off the order-|alpha| tensor."""
+    from insp_cli.inr.oinr import oinr_forward
+    from insp_cli.inr.siren import grid_coords
+
+    coords = grid_coords(spec.size, dtype=params.dtype) if coords is None else coords
+    space = jet_space(2, order)
+
+    def phi(t):
+        return oinr_forward(spec, params, coords + t)
+
+    t0 = torch.zeros(2, dtype=params.dtype)
+    fn, by_order = phi, []
+    for _ in range(order + 1):
+        by_order.append(fn(t0))  # (N, Q, C, 2, ..., 2)
+        fn = torch.func.jacfwd(fn)
+    out = []
+    for alpha in space.alphas:
+        d = by_order[sum(alpha)]
+        idx = (0,) * alpha[0] + (1,) * alpha[1]
+        out.append(d[(Ellipsis, *idx)] if idx else d)
+    return torch.stack(out, dim=1)

@@ -27,7 +27,7 @@ from ..viz import save_confusion
 
 log = logging.getLogger("insp")
 
-MODELS = tuple(KINDS) + ("pca_svm",)
+MODELS = tuple(KINDS) + ("pca_svm", "weight_knn")
 
 
 def model_alias(argv: list[str]) -> list[str]:
@@ -92,14 +92,18 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
              src.get("name"), arch(train.spec), len(classes), device)
 
     history, info = [], {}
-    if kind == "pca_svm":
-        from ..classifiers.weight_space import pca_svm
+    if kind in ("pca_svm", "weight_knn"):
+        from ..classifiers.weight_space import pca_svm, weight_knn
 
         if settings.augment:
-            raise InspError("augment.* applies to coordinates; model=pca_svm sees weights only: set them to 0")
+            raise InspError(f"augment.* applies to coordinates; model={kind} sees weights only: set them to 0")
         t0 = time.time()
-        clf = pca_svm(train.params.numpy(), train.labels, components=int(cfg.model.components),
-                      c=float(cfg.model.C), seed=int(cfg.seed))
+        if kind == "pca_svm":
+            clf = pca_svm(train.params.numpy(), train.labels, components=int(cfg.model.components),
+                          c=float(cfg.model.C), seed=int(cfg.seed))
+        else:
+            clf = weight_knn(train.params.numpy(), train.labels, k=int(cfg.model.k),
+                             standardize=bool(cfg.model.standardize))
         preds = clf.predict(test.params.numpy())
         train_acc = float((clf.predict(train.params.numpy()) == train.labels).mean())
         info = {"train_accuracy": train_acc, "fit_seconds": round(time.time() - t0, 2)}

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from ..config import hydra_run_dir, jets_compile, pick_device, required, seed_everything
 from ..data import degrade
 from ..errors import InspError
+from ..inr.backbones import describe, kind_of
 from ..files import atomic_write
 from ..filters import box_downsample
 from ..filters.baselines.images import BASELINES, apply_baseline
@@ -131,7 +132,8 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
         "task": task["name"], "n_images": n, "held_out": is_held_out, "rows": rows_summary, "decode_2x": check,
         "wins_vs_best_3x3": wins,
         "scale": {"label": str(cfg.scale), "image_size": [h, w], "channels": spec.out_features,
-                  "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g}", "order": int(meta["order"]),
+                  "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g}" if kind_of(spec) == "siren"
+                  else describe(spec), "order": int(meta["order"]),
                   "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}",
                   "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
         "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,

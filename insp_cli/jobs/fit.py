@@ -1,4 +1,4 @@
-"""`insp fit`: images -> (degrade) -> batched SIREN fitting -> sharded INR store."""
+"""`insp fit`: images -> (degrade) -> batched INR fitting (SIREN, O-INR, WIRE or MFN) -> sharded INR store."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import pick_device, seed_everything
+from ..config import pick_device, seed_everything, threads_from_env
 from ..data import load_images
 from ..data.audio import load_audio
 from ..data.degrade import degrade
@@ -20,7 +20,8 @@ from ..errors import InspError
 from ..inr.fit import SEEDING, FitSettings, fit_inrs, psnr_of_fit
 from ..inr.regularised import RegSettings
 from ..inr.regularisers import KINDS as REG_KINDS
-from ..inr.siren import SirenSpec, grid_coords
+from ..inr.backbones import describe, kind_of, spec_from_cfg
+from ..inr.siren import grid_coords
 from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, prepare_store, verify_for_resume,
                          write_shard)
 from ..progress import FitProgress
@@ -71,7 +72,8 @@ def fit_settings(cfg: DictConfig) -> FitSettings:
     try:
         s = FitSettings(steps=int(f.steps), lr=float(f.lr), lr_final=float(f.lr_final),
                         batch_pixels=None if f.batch_pixels is None else int(f.batch_pixels),
-                        target_psnr=None if f.target_psnr is None else float(f.target_psnr), retries=int(f.retries))
+                        target_psnr=None if f.target_psnr is None else float(f.target_psnr), retries=int(f.retries),
+                        shared_init=bool(f.get("shared_init", False)))
         batch, shard = int(f.batch_size), int(f.shard_size)
     except (TypeError, ValueError) as e:
         raise InspError(f"bad fit settings: {e}") from None
@@ -117,6 +119,7 @@ def run_fit(cfg: DictConfig, run_dir: str | Path) -> float:
 
 def _fit(cfg: DictConfig, run: Run) -> dict:
     seed_everything(int(cfg.seed))
+    threads_from_env()  # INSP_THREADS: small batched products run far faster on one thread of a shared CPU
     device = pick_device(str(cfg.device))
     d = cfg.data
     sig = audio_signals(cfg) if d.name == "audio" else image_signals(cfg)
@@ -125,9 +128,15 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     shard_size = int(cfg.fit.shard_size)
     lo, hi = part_range(lo, hi, int(d.shard), int(d.num_shards), shard_size)
     spec = sig.spec
+    if not getattr(spec, "pointwise", True) and settings.batch_pixels:
+        log.info("fit.batch_pixels=%s ignored: %s decodes its whole grid every step", settings.batch_pixels,
+                 describe(spec))
+        settings.batch_pixels = None
     if settings.reg is not None and len(sig.shape) != 2:
         raise InspError(f"fit.reg={settings.reg.kind} regularises images (rows and columns); {d.name} is not")
-    fit_rec = {k: v for k, v in settings.__dict__.items() if k != "reg"}
+    fit_rec = {k: v for k, v in settings.__dict__.items() if k not in ("reg", "shared_init")}
+    if settings.shared_init:  # only when used: older stores' headers (and resumes) stay as they were
+        fit_rec["shared_init"] = True
     if settings.reg is not None:  # only when used: stores fitted before fit.reg existed still resume
         fit_rec["reg"] = settings.reg.to_dict()
     header = StoreHeader(spec=spec, source=sig.source, degradation=sig.degradation,
@@ -139,9 +148,9 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     verify_for_resume(store_dir, header, lo, hi)  # bad shards are moved aside and so refitted below
     todo = missing_ranges(lo, hi, shard_size, list(finished_shards(store_dir)))
     n_total = hi - lo
-    log.info("fit %d %s %s INRs [%d, %d) -> %s (%d to fit, %d already done); SIREN %dx%d, %d params, %s",
+    log.info("fit %d %s %s INRs [%d, %d) -> %s (%d to fit, %d already done); %s, %d params, %s",
              n_total, d.name, d.split, lo, hi, store_dir, sum(b - a for a, b in todo),
-             n_total - sum(b - a for a, b in todo), spec.depth, spec.hidden, spec.num_params, device)
+             n_total - sum(b - a for a, b in todo), describe(spec), spec.num_params, device)
 
     coords = sig.coords.to(device)
     q, c = sig.targets.shape[1:]
@@ -185,9 +194,12 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         "fitted_now": fitted, "fit_seconds": round(seconds, 3),
         "inrs_per_second": fitted / seconds if fitted else None,
         "device": str(device), "params_per_inr": spec.num_params, "degradation": sig.degradation["kind"],
+        "backbone": kind_of(spec), "architecture": describe(spec),
     }
     if sig.masks is not None and sig.clean is not None:  # inpainting: the fit against the clean image
         metrics.update(_clean_scores(store, sig, device))
+    elif sig.clean is not None and sig.names is not None and len(store) <= PER_IMAGE_MAX:
+        metrics["per_image"] = _per_image(store, sig, device)
     if d.name == "audio":
         _log_audio_samples(cfg, run, store)
     else:
@@ -230,7 +242,7 @@ class Signals:
     coords: torch.Tensor
     indices: np.ndarray
     labels: np.ndarray | None
-    spec: SirenSpec
+    spec: object  # the INR architecture (inr.backbones.Spec)
     source: dict
     degradation: dict
     shape: tuple[int, ...]
@@ -238,9 +250,12 @@ class Signals:
     names: list[str] | None = None
 
 
-def _spec(cfg: DictConfig, m: int, c: int) -> SirenSpec:
-    return SirenSpec(in_features=m, out_features=c, hidden=int(cfg.model.hidden), depth=int(cfg.model.depth),
-                     omega0=float(cfg.model.omega0), coord_scale=float(cfg.model.get("coord_scale", 1.0)))
+def _spec(cfg: DictConfig, m: int, c: int, shape: tuple[int, ...]):
+    """The INR architecture of cfg.model (model.kind: siren | oinr | wire | mfn) for m-D signals of c channels."""
+    try:
+        return spec_from_cfg(OmegaConf.to_container(cfg.model, resolve=True), m, c, shape)
+    except (TypeError, ValueError) as e:
+        raise InspError(f"bad model settings: {e}") from None
 
 
 def _degraded(cfg: DictConfig, x: np.ndarray, indices: np.ndarray, name: str, clip: bool | None = None):
@@ -266,7 +281,7 @@ def image_signals(cfg: DictConfig) -> Signals:
     source["size"] = [int(h), int(w)]
     masks = None if degraded.masks is None else degraded.masks.reshape(n, h * w)
     return Signals(targets=degraded.images.reshape(n, h * w, c), masks=masks, coords=grid_coords((h, w)),
-                   indices=images.indices, labels=images.labels, spec=_spec(cfg, 2, c), source=source,
+                   indices=images.indices, labels=images.labels, spec=_spec(cfg, 2, c, (h, w)), source=source,
                    degradation=degraded.params, shape=(h, w), clean=images.images.reshape(n, h * w, c),
                    names=list(images.names))
 
@@ -285,7 +300,7 @@ def audio_signals(cfg: DictConfig) -> Signals:
     source = {k: v for k, v in clips.meta.items() if k not in ("start", "limit", "root")}
     source.update(name="audio", modality="audio", source=str(d.source), length=int(t), rate=clips.rate)
     return Signals(targets=(degraded.images.reshape(n, t, 1) + 1) / 2, masks=None, coords=grid_coords((t,)),
-                   indices=clips.indices, labels=None, spec=_spec(cfg, 1, 1), source=source,
+                   indices=clips.indices, labels=None, spec=_spec(cfg, 1, 1, (t,)), source=source,
                    degradation=degraded.params, shape=(t,))
 
 
@@ -307,6 +322,23 @@ def _clean_scores(store: INRStore, sig: Signals, device) -> dict:
     ok = np.asarray(store.ok, dtype=bool)
     return {"psnr_full_mean": float(np.mean(full[ok])) if ok.any() else float("nan"),
             "psnr_missing_mean": float(np.mean(gone[ok])) if ok.any() else float("nan"), "per_image": per}
+
+
+PER_IMAGE_MAX = 64  # fits of at most this many images list each one in metrics.json (photo tables)
+
+
+def _per_image(store: INRStore, sig: Signals, device) -> list[dict]:
+    """[{index, name, psnr (against the fitted, maybe degraded, image), psnr_clean (against the clean one),
+    psnr_input (the degraded image against the clean one; None for clean fits)}]."""
+    pos = {int(j): i for i, j in enumerate(sig.indices)}
+    rows = np.array([pos[int(j)] for j in store.indices])
+    clean = torch.from_numpy(sig.clean[rows]).to(device)
+    full = psnr_of_fit(store.spec, store.params.float().to(device), sig.coords.to(device), clean).cpu().numpy()
+    mse_in = ((sig.targets[rows].astype(np.float64) - sig.clean[rows]) ** 2).mean((1, 2))
+    psnr_in = -10 * np.log10(np.maximum(mse_in, 1e-20))  # the degraded image itself (inf when clean)
+    return [{"index": int(i), "name": sig.names[int(r)], "psnr": float(p), "psnr_clean": float(c),
+             "psnr_input": float(pi) if np.isfinite(pi) and mse_in[k] > 0 else None}
+            for k, (i, r, p, c, pi) in enumerate(zip(store.indices, rows, store.psnr, full, psnr_in))]
 
 
 def check_finite_input(clean: np.ndarray, degraded: np.ndarray, indices: np.ndarray, name: str, kind: str) -> None:

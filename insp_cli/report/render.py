@@ -89,6 +89,10 @@ BARS = {
     "inrr": Bars(lambda row: f"{row['image'].split(' ')[0]}\n{row['mask']}",
                  (("ours_full_none", "ours INR"), ("ours_full_inrr", "ours INRR"), ("paper_inr", "paper INR"),
                   ("paper_inrr", "paper INRR")), "PSNR (dB)", ran_only=True),
+    "oinr": Bars(lambda row: f"{row['image']}\n{row['task']}",
+                 tuple((f"ours_{b}", f"ours {t}") for b, t in (("siren", "SIREN"), ("wire", "WIRE"), ("mfn", "MFN"),
+                                                              ("oinr", "O-INR")))
+                 + (("paper_siren", "paper SIREN"), ("paper_oinr", "paper O-INR")), "PSNR (dB)", ran_only=False),
 }
 
 

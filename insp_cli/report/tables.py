@@ -17,7 +17,7 @@ from insp_cli.errors import InspError
 from insp_cli.report.paper import PAPER_TABLE1, PAPER_TABLE2, label
 from insp_cli.report.runs import _MISSING, STATUS_OK, RunRecord
 
-TABLES = ("table1", "table2", "tasks", "audio", "grid", "inrr")
+TABLES = ("table1", "table2", "tasks", "audio", "grid", "inrr", "oinr")
 MIXED = ("refuse", "separate")
 
 
@@ -52,7 +52,7 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
     if mixed not in MIXED:
         raise InspError(f"mixed_scales must be refuse or separate, not {mixed!r}")
     grid = dict(grid or {})
-    jobs = {"table1": "classify", "table2": "eval", "tasks": "eval", "audio": "eval", "inrr": "fit"}
+    jobs = {"table1": "classify", "table2": "eval", "tasks": "eval", "audio": "eval", "inrr": "fit", "oinr": "fit"}
     job = jobs.get(table) or grid.get("job")
     recs = [r for r in records if r.job != "table" and (job is None or r.job == job)]
     if table in ("table2", "tasks", "audio"):  # audio evals have their own table and metrics
@@ -74,9 +74,10 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
         raise InspError(f"runs of mixed scales in one table ({have}); pick one with scale=LABEL or pass "
                         "mixed_scales=separate for one table per scale")
     from insp_cli.report.inrr_table import inrr_table
+    from insp_cli.report.oinr_table import oinr_table
 
     build = {"table1": _table1, "table2": _table2, "tasks": _tasks, "audio": _audio, "grid": _grid,
-             "inrr": inrr_table}[table]
+             "inrr": inrr_table, "oinr": oinr_table}[table]
     out = []
     for s, rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         t = build(rs, s, grid) if table == "grid" else build(rs, s)
