@@ -129,6 +129,8 @@ def apply_pi(pi, jets, t, offsets, pad):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", type=int, default=24)
+    ap.add_argument("--train-use", default=None, help="train Pi on the first n of the fitted training clips, "
+                    "e.g. 24,72 (default: all)")
     ap.add_argument("--eval", default="val:8")
     ap.add_argument("--arch", default="64x3")
     ap.add_argument("--scale", type=float, default=30.0)
@@ -167,14 +169,17 @@ def main():
             offsets = torch.tensor([int(o) for o in offs.split(",")])
         pad = int(offsets.abs().max())
         for order in map(int, args.order.split(",")):
-            for step in (snapshots if args.use is None else [int(u) for u in args.use.split(",")]):
+            for step, n_tr in ((s, u) for s in (snapshots if args.use is None else map(int, args.use.split(",")))
+                               for u in ([args.train] if args.train_use is None
+                                         else map(int, args.train_use.split(",")))):
                 t0 = time.time()
-                jtr = sample_jets(spec, tr[step], t, args.scale, order, pad)
+                jtr = sample_jets(spec, tr[step][:n_tr], t, args.scale, order, pad)
                 jev = sample_jets(spec, ev[step], t, args.scale, order, pad)
-                pi = train_pi(jtr, clean_tr, offsets, pad, order, ph, pl, args.pi_steps, args.batch, args.pi_lr)
+                pi = train_pi(jtr, clean_tr[:n_tr], offsets, pad, order, ph, pl, args.pi_steps, args.batch,
+                              args.pi_lr)
                 psi = apply_pi(pi, jev, t, offsets, pad)
                 dec = jev[:, pad:pad + t, 0].numpy()
-                line = (f"fit {step:5d} steps | K={order} offsets {offs} ({len(offsets)}) Pi {args.pi} "
+                line = (f"fit {step:5d} steps, {n_tr} train clips | K={order} offsets {offs} ({len(offsets)}) Pi {args.pi} "
                         f"{args.pi_steps} steps | SNR decoded {snr(clean_ev, dec).mean():6.2f}  "
                         f"INSP-Net {snr(clean_ev, psi).mean():6.2f} dB | {time.time() - t0:.0f} s")
                 print(line, flush=True)
