@@ -39,7 +39,7 @@ EXTENSIONS = (".off", ".ply", ".obj", ".stl")
 HALF_SIDE = 0.9  # normalised meshes fill [-0.9, 0.9] along their largest side
 # libcgal-demo 5.5.1-2 data/meshes/*.off used here; test shapes (held out) first. Left out: open or multi-body
 # meshes (ChineseDragon-10kv, diplodocus, lion, ...), near-copies of a test shape (bear_bis) and of a train
-# shape (refined_elephant, fandisk_large), and meshes of under 1,500 triangles.
+# shape (refined_elephant, fandisk_large), meshes of under 1,500 triangles and simple primitives or blobs.
 TEST = ("armadillo", "bear", "bunny00", "dino")
 TRAIN = ("anchor_dense", "bull", "camel", "cheese", "couplingdown", "cow", "elephant", "elk", "fandisk", "femur",
          "hand", "homer", "knot1", "man", "retinal", "rotor_small", "triceratops", "turbine")
