@@ -52,13 +52,6 @@ def degraded_meshes(meshes: list, indices, deg: dict) -> list:
     return [vertex_noise(m, float(deg["sigma"]), image_rng(int(deg["seed"]), int(j))) for m, j in zip(meshes, indices)]
 
 
-def mesh_set(cfg_data, data_root=None, split=None, start=None, limit=None):
-    d = cfg_data
-    return load_meshes(split or str(d.split), start=int(d.start) if start is None else start,
-                       limit=d.limit if start is None else limit, root=data_root or d.root,
-                       folder=d.get("folder"), train_count=int(d.train_count), repair=bool(d.get("repair", False)))
-
-
 def mesh_signals(cfg: DictConfig, spec: SirenSpec) -> dict:
     """Keyword arguments of ``jobs.fit.Signals`` for `insp fit data=meshes`."""
     d = cfg.data
@@ -68,7 +61,8 @@ def mesh_signals(cfg: DictConfig, spec: SirenSpec) -> dict:
     count = int(d.points)
     if count < 16:
         raise InspError(f"data.points={count} is too few training points per shape (at least 16)")
-    shapes = mesh_set(d)
+    shapes = load_meshes(str(d.split), start=int(d.start), limit=d.limit, root=d.root, folder=d.get("folder"),
+                         train_count=int(d.train_count), repair=bool(d.get("repair", False)))
     deg = shape_degradation(cfg.degradation, int(cfg.seed))
     seen = degraded_meshes(shapes.meshes, shapes.indices, deg)
     pts, sdf, surf, nrm = [], [], [], []
