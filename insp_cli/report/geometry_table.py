@@ -26,7 +26,9 @@ def geometry_table(records: list[RunRecord], scale: str | None):
             continue
         if not isinstance(r.metrics.get("rows"), dict) or "task" not in r.metrics:
             raise InspError(f"{r.dir}: metrics.json has no rows / task (an older insp eval?); rerun it")
-        by_task[r.metrics["task"]].append(r)
+        sigma = (r.metrics.get("scale") or {}).get("sigma")
+        key = r.metrics["task"] + (f" (sigma {sigma:g})" if r.metrics["task"] == "smooth" and sigma else "")
+        by_task[key].append(r)  # smoothings of different widths are different tasks
     rows, notes = [], []
     for task in sorted(by_task):
         runs = by_task[task]
@@ -54,7 +56,7 @@ def geometry_table(records: list[RunRecord], scale: str | None):
 
 def _target(task: str, means: dict, runs: list[RunRecord]) -> str:
     ins = means.get("insp_net", {})
-    if task == "smooth" and "gaussian" in means and ins.get("psnr_band") is not None:
+    if task.startswith("smooth") and "gaussian" in means and ins.get("psnr_band") is not None:
         gap = ins["psnr_band"] - means["gaussian"]["psnr_band"]
         vs = [r.metrics["rows"]["insp_net"].get("psnr_vs_filter") for r in runs]
         vs = [v for v in vs if v is not None]
