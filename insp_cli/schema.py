@@ -43,6 +43,9 @@ FIT: dict[str, Rule] = {
     "data.rate": ("int", 1, None),
     "data.min_seconds": ("float", 0, None),
     "data.crops": ("int", 1, 1000),
+    "data.points": ("int", 16, None),
+    "data.repair": ("bool", None, None),
+    "data.loss": (("regression", "pointcloud"), None, None),
     "model.hidden": ("int", 1, 4096),
     "model.depth": ("int", 1, 64),
     "model.omega0": ("+float", 0, None),
@@ -136,6 +139,13 @@ EVAL: dict[str, Rule] = {
     "grid": ("int", 0, 1024),
     "batch_inrs": ("int", 1, None),
     "audio_examples": ("int", 0, 1024),
+    "shapes.resolution": ("int", 8, None),
+    "shapes.band": ("+float", 0, None),
+    "shapes.psi_band": ("+float", 0, None),
+    "shapes.chamfer_points": ("int", 1, None),
+    "shapes.max_grid_gb": ("+float", 0, None),
+    "shapes.render": ("int", 0, 1024),
+    "shapes.render_size": ("int", 8, 4096),
 }
 
 TABLE: dict[str, Rule] = {}  # table's options are checked by the table job itself (mixed_scales, table=...)

@@ -5,11 +5,14 @@ against ours (N INRs per batch, the recipe of conf/data/mnist.yaml) on the same 
 Natural images: PSNR vs steps and seconds per step at 256x256 / width 256, and the CPU-scale recipe
 (conf/data/images.yaml) on real photos, projected to 100 images.
 Regularisers (fit.reg, INRR paper): seconds per step of each against reg=none (--skip mnist --skip images).
+Shapes (--shapes N): seconds per SDF INR of the data=meshes recipe (exact-SDF regression) against the SIREN
+point-cloud loss at the same steps and points.
 
     python scripts/bench_fit.py                       # defaults: 2,048 ours, 8 reference INRs
     python scripts/bench_fit.py --ours 70000 --batch 2048 --device cuda
     python scripts/bench_fit.py --skip mnist --skip images --photos 2   # the 128x128 photo recipes (Table 2)
     python scripts/bench_fit.py --skip mnist --skip images --skip regularisers --backbones 4   # SIREN/WIRE/MFN/O-INR
+    python scripts/bench_fit.py --skip mnist --skip images --skip regularisers --shapes 2   # SDF INRs per shape
 """
 
 from __future__ import annotations
@@ -227,6 +230,39 @@ def bench_backbones(args, device):
               f"SIREN (cpu)  PSNR {db:6.2f} dB")
 
 
+def bench_shapes(args, device):
+    """Per-shape cost of `insp fit data=meshes`: its recipe (exact-SDF regression, shapes batched) against the SIREN
+    authors' oriented point-cloud loss (surface, normal, eikonal, off-surface terms) at the same steps and points."""
+    from insp_cli.data.meshes import load_meshes, sdf_samples
+    from insp_cli.inr.sdf import fit_sdfs
+    from insp_cli.metrics.shapes import sample_surface
+
+    cfg = compose("fit", ["data=meshes", *args.override])
+    spec = SirenSpec(3, 1, int(cfg.model.hidden), int(cfg.model.depth))
+    st = fit_settings(cfg)
+    st.steps = args.shape_steps
+    shapes = load_meshes("test", limit=args.shapes, root=cfg.data.root)
+    t, c = time.perf_counter(), time.process_time()
+    pts, sdf = zip(*[sdf_samples(m, int(cfg.data.points), seed=i) for i, m in enumerate(shapes.meshes)])
+    t_s, c_s = time.perf_counter() - t, time.process_time() - c
+    pts, sdf = torch.from_numpy(np.stack(pts)).to(device), torch.from_numpy(np.stack(sdf)).to(device)
+    surf, nrm = zip(*[sample_surface(m, int(cfg.data.points) // 2, seed=i) for i, m in enumerate(shapes.meshes)])
+    surf, nrm = (torch.from_numpy(np.stack(a)).float().to(device) for a in (surf, nrm))
+    n = len(shapes)
+    print(f"\nShapes ({', '.join(shapes.names)}), SIREN {spec.depth}x{spec.hidden}, {st.steps} steps of "
+          f"{st.batch_pixels} points, device {device}; exact SDF at {cfg.data.points} points: "
+          f"{t_s / n:.2f} s/shape wall, {c_s / n:.2f} s cpu")
+    rows = []
+    for loss in ("pointcloud", "regression"):
+        t, c = time.perf_counter(), time.process_time()
+        res = fit_sdfs(spec, pts, sdf, st, loss, surf, nrm, seed=0)
+        sync(device)
+        rows.append((loss, (time.perf_counter() - t) / n, (time.process_time() - c) / n, float(res.psnr.mean())))
+    for loss, w, c, db in rows:
+        print(f"  {loss:12s} {w:7.2f} s/shape wall {c:7.2f} s/shape cpu  PSNR vs exact SDF {db:6.2f} dB")
+    print(f"  point-cloud loss / exact-SDF regression: {rows[0][2] / rows[1][2]:.2f}x cpu time per shape")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ours", type=int, default=2048, help="MNIST INRs fitted with our recipe")
@@ -248,6 +284,8 @@ def main():
     ap.add_argument("--bb-steps", type=int, default=50)
     ap.add_argument("--bb-lrs", type=float, nargs=4, default=[2e-3, 2e-3, 2e-3, 8e-3],
                     help="learning rates of siren, oinr, wire, mfn (inr/backbones.KINDS order)")
+    ap.add_argument("--shapes", type=int, default=0, help="test meshes for the per-shape SDF fitting case (0 = skip)")
+    ap.add_argument("--shape-steps", type=int, default=100, help="steps of each SDF fit in that case")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     device = pick_device(args.device)
@@ -262,6 +300,8 @@ def main():
         bench_photos(args, device)
     if args.backbones:
         bench_backbones(args, device)
+    if args.shapes:
+        bench_shapes(args, device)
 
 
 if __name__ == "__main__":

@@ -206,7 +206,7 @@ def test_sweep_failures_lists_each_failed_job(table1_runs):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["table=table9"], "error: unknown table 'table9'; choose table1, table2, tasks, audio, grid, inrr, oinr or all"),
+    (["table=table9"], "error: unknown table 'table9'; choose table1, table2, tasks, audio, geometry, grid, inrr, oinr or all"),
     (["table=table1"], "error: table=table1 needs runs=[DIR,...]"),
     (["table=table1", "runs=[/nonexistent/runs]"], "error: run directory /nonexistent/runs does not exist"),
     (["mixed_scales=maybe", "table=table1", "runs=[RUNS]"], "error: mixed_scales must be refuse or separate"),

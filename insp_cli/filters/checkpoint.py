@@ -42,8 +42,8 @@ def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> 
         fusion = AudioFusion(order=int(meta["order"]), offsets=[int(o) for o in f["offsets"]],
                              hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]))
     else:
-        fusion = LearnedFusion(channels=int(meta["channels"]), order=int(meta["order"]), hidden=int(f["hidden"]),
-                               layers=int(f["layers"]), residual=bool(f["residual"]))
+        fusion = LearnedFusion(channels=int(meta["channels"]), order=int(meta["order"]), m=int(meta.get("m", 2)),
+                               hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]))
     if tensors is not None:
         try:
             fusion.load_state_dict(model_state(tensors, PREFIX))
@@ -60,7 +60,7 @@ def load_filter(path: str | Path) -> tuple[INSPFilter | AudioFusion, dict]:
         raise InspError(f"filter {path} is unfinished ({meta['train']['step']}/{meta['train']['steps']} steps); "
                         "rerun its `insp train-filter` command to resume")
     fusion = build_fusion(meta, tensors).eval()
-    if meta.get("modality") == "audio":
+    if meta.get("modality") in ("audio", "shapes"):
         return fusion, meta
     return INSPFilter(fusion=fusion, order=int(meta["order"]), units=tuple(meta["units"])), meta
 

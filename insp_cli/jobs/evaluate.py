@@ -35,6 +35,7 @@ from ..metrics.audio import AUDIO_METRICS, audio_metrics
 from ..inr.siren import grid_coords
 from ..report import PAPER_TABLE2, Column, Table, label, to_csv as _csv, to_markdown
 from ..report.wins import image_names, wins_vs_best_3x3, write_wins
+from .shapes_eval import evaluate_shapes
 from ..tracking import Run, run_job
 from ..viz import save_grid, save_waveforms
 
@@ -43,7 +44,7 @@ log = logging.getLogger("insp")
 
 def eval_job(cfg: DictConfig) -> float | None:
     row = run_eval(cfg, hydra_run_dir())["rows"]["insp_net"]
-    return row["psnr"] if "psnr" in row else row["snr"]
+    return row["psnr"] if "psnr" in row else row["snr"] if "snr" in row else row.get("chamfer_l1")
 
 
 def run_eval(cfg: DictConfig, run_dir: str | Path) -> dict:
@@ -63,6 +64,8 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     check_inputs(task, store, where)
     if modality(store) == "audio":
         return _evaluate_audio(cfg, run, filt, meta, store, where, device)
+    if modality(store) == "shapes":  # SDF INRs: jobs/shapes_eval.py
+        return evaluate_shapes(cfg, run, filt, meta, store, where, device)
     clean = clean_targets(cfg.targets, cfg.data_root, store, where)
     gt = task_targets(task, clean).astype(np.float64)
     deg = dict(store.header.degradation)

@@ -7,6 +7,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -21,7 +22,8 @@ from ..inr.fit import SEEDING, FitSettings, fit_inrs, psnr_of_fit
 from ..inr.regularised import RegSettings
 from ..inr.regularisers import KINDS as REG_KINDS
 from ..inr.backbones import describe, kind_of, spec_from_cfg
-from ..inr.siren import grid_coords
+from ..inr.siren import SirenSpec, grid_coords
+from .shapes import mesh_signals
 from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, prepare_store, verify_for_resume,
                          write_shard)
 from ..progress import FitProgress
@@ -122,7 +124,13 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     threads_from_env()  # INSP_THREADS: small batched products run far faster on one thread of a shared CPU
     device = pick_device(str(cfg.device))
     d = cfg.data
-    sig = audio_signals(cfg) if d.name == "audio" else image_signals(cfg)
+    if d.name == "meshes":  # SDF INRs of shapes (m = 3): jobs/shapes.py
+        spec = _spec(cfg, 3, 1, ())
+        if not isinstance(spec, SirenSpec):
+            raise InspError(f"data=meshes fits SDFs with SIRENs only, not model.kind={cfg.model.kind}")
+        sig = Signals(**mesh_signals(cfg, spec))
+    else:
+        sig = audio_signals(cfg) if d.name == "audio" else image_signals(cfg)
     lo, hi = int(sig.indices[0]), int(sig.indices[-1]) + 1
     settings = fit_settings(cfg)
     shard_size = int(cfg.fit.shard_size)
@@ -140,7 +148,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     if settings.reg is not None:  # only when used: stores fitted before fit.reg existed still resume
         fit_rec["reg"] = settings.reg.to_dict()
     header = StoreHeader(spec=spec, source=sig.source, degradation=sig.degradation,
-                         fit={**fit_rec, "seed": int(cfg.seed), "shard_size": shard_size,
+                         fit={**fit_rec, **(sig.fit_extra or {}), "seed": int(cfg.seed), "shard_size": shard_size,
                               "seeding": SEEDING,
                               "psnr_floor": "above min(flat mid-gray image, initialisation) (docs/fit.md)"})
     store_dir = prepare_store(cfg.store, header)
@@ -167,8 +175,11 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
                 mask = None if sig.masks is None else torch.from_numpy(sig.masks[r]).to(device)
                 # each INR's seed depends on (seed, its source index) only: batch size, resume and parts
                 # change nothing
-                res = fit_inrs(spec, pix, coords, settings, mask=mask, seed=int(cfg.seed),
-                               indices=sig.indices[r], on_step=bar.on_step, shape=sig.shape)
+                if sig.fit_batch is not None:  # the modality fits its own way (shapes: per-INR points)
+                    res = sig.fit_batch(r, settings, int(cfg.seed), bar.on_step, device)
+                else:
+                    res = fit_inrs(spec, pix, coords, settings, mask=mask, seed=int(cfg.seed),
+                                   indices=sig.indices[r], on_step=bar.on_step, shape=sig.shape)
                 params.append(res.params), psnr.append(res.psnr.numpy()), ok.append(res.ok.numpy())
                 bar.batch_done(len(r), res.psnr)
             psnr_a, ok_a = np.concatenate(psnr), np.concatenate(ok)
@@ -202,7 +213,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         metrics["per_image"] = _per_image(store, sig, device)
     if d.name == "audio":
         _log_audio_samples(cfg, run, store)
-    else:
+    elif d.name != "meshes":
         _log_samples(cfg, run, store, store.size)
     run.log_histogram("psnr_per_inr", good)
     run.log_table("inrs", ["index", "label", "psnr", "ok"],
@@ -248,6 +259,8 @@ class Signals:
     shape: tuple[int, ...]
     clean: np.ndarray | None = None
     names: list[str] | None = None
+    fit_batch: Callable | None = None  # (rows, settings, seed, on_step, device) -> FitResult, instead of fit_inrs
+    fit_extra: dict | None = None  # recorded in the store header's fit (shapes: loss, points, sampling)
 
 
 def _spec(cfg: DictConfig, m: int, c: int, shape: tuple[int, ...]):

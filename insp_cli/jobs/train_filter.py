@@ -26,6 +26,7 @@ from ..filters.checkpoint import build_fusion, read_filter, save_filter
 from ..filters.audio import ClipSampler, context_offsets, sample_jets
 from ..filters.tasks import (check_inputs, clean_clips, clean_targets, modality, open_store, store_summary, task_of,
                              task_targets)
+from .shapes import train_shapes
 from ..tracking import Run, run_job
 from ..training import cosine_factor, restore, train_steps
 from ..viz import save_grid
@@ -59,6 +60,8 @@ def _train(cfg: DictConfig, run: Run) -> dict:
     store = open_store(required(cfg, "store", "an INR store fitted with `insp fit`"))
     where = f"store {cfg.store}"
     check_inputs(task, store, where)
+    if modality(store) == "shapes":  # SDF INRs: jobs/shapes.py
+        return train_shapes(cfg, run, task, store, _resume)
     t = OmegaConf.to_container(cfg.train, resolve=True)
     fz = OmegaConf.to_container(cfg.fusion, resolve=True)
     order = int(fz["order"])

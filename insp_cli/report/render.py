@@ -86,6 +86,8 @@ BARS = {
     "table2": Bars(lambda row: row["method"], OURS_VS_PAPER_PSNR, "PSNR (dB)", ran_only=True),
     "tasks": Bars(lambda row: f"{row['task']}\n{row['method']}", OURS_VS_PAPER_PSNR, "PSNR (dB)", ran_only=False),
     "audio": Bars(lambda row: row["method"].replace(" (", "\n("), (("snr", "ours"),), "SNR (dB)", ran_only=True),
+    "geometry": Bars(lambda row: f"{row['task']}\n{row['method'].split(' (')[0]}", (("chamfer_l1", "ours"),),
+                     "Chamfer-L1 (x1e-3)", ran_only=True),
     "inrr": Bars(lambda row: f"{row['image'].split(' ')[0]}\n{row['mask']}",
                  (("ours_full_none", "ours INR"), ("ours_full_inrr", "ours INRR"), ("paper_inr", "paper INR"),
                   ("paper_inrr", "paper INRR")), "PSNR (dB)", ran_only=True),

@@ -17,7 +17,7 @@ from insp_cli.errors import InspError
 from insp_cli.report.paper import PAPER_TABLE1, PAPER_TABLE2, label
 from insp_cli.report.runs import _MISSING, STATUS_OK, RunRecord
 
-TABLES = ("table1", "table2", "tasks", "audio", "grid", "inrr", "oinr")
+TABLES = ("table1", "table2", "tasks", "audio", "geometry", "grid", "inrr", "oinr")
 MIXED = ("refuse", "separate")
 
 
@@ -52,11 +52,13 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
     if mixed not in MIXED:
         raise InspError(f"mixed_scales must be refuse or separate, not {mixed!r}")
     grid = dict(grid or {})
-    jobs = {"table1": "classify", "table2": "eval", "tasks": "eval", "audio": "eval", "inrr": "fit", "oinr": "fit"}
+    jobs = {"table1": "classify", "table2": "eval", "tasks": "eval", "audio": "eval", "geometry": "eval", "inrr": "fit",
+            "oinr": "fit"}
     job = jobs.get(table) or grid.get("job")
     recs = [r for r in records if r.job != "table" and (job is None or r.job == job)]
-    if table in ("table2", "tasks", "audio"):  # audio evals have their own table and metrics
-        recs = [r for r in recs if (_modality(r) == "audio") == (table == "audio")]
+    if table in ("table2", "tasks", "audio", "geometry"):  # audio and shape evals have their own tables
+        want = {"audio": "audio", "geometry": "shapes"}.get(table, "images")
+        recs = [r for r in recs if _modality(r) == want]
     if not recs:
         kinds = sorted({r.job for r in records})
         raise InspError(f"{table} needs {job or 'any'} runs; the {len(records)} run directories given hold "
@@ -73,11 +75,12 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
         have = ", ".join(f"{s}: {len(v)} runs" for s, v in sorted(groups.items(), key=lambda kv: str(kv[0])))
         raise InspError(f"runs of mixed scales in one table ({have}); pick one with scale=LABEL or pass "
                         "mixed_scales=separate for one table per scale")
+    from insp_cli.report.geometry_table import geometry_table
     from insp_cli.report.inrr_table import inrr_table
     from insp_cli.report.oinr_table import oinr_table
 
     build = {"table1": _table1, "table2": _table2, "tasks": _tasks, "audio": _audio, "grid": _grid,
-             "inrr": inrr_table, "oinr": oinr_table}[table]
+             "inrr": inrr_table, "oinr": oinr_table, "geometry": geometry_table}[table]
     out = []
     for s, rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         t = build(rs, s, grid) if table == "grid" else build(rs, s)
@@ -89,7 +92,8 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
 def _modality(r: RunRecord) -> str:
     m = r.get_metric("modality")
     if m is _MISSING:  # a failed run has no metrics: its store says it
-        m = "audio" if "audio" in str(r.get_config("store")) else "images"
+        store = str(r.get_config("store"))
+        m = "audio" if "audio" in store else "shapes" if "meshes" in store or "fig8" in store else "images"
     return str(m)
 
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Figs. 8/14 (SDF smoothing) and shape denoising at the declared CPU scale: TRAIN training shapes and the 4 held-out
+# test shapes of data=meshes (Debian libcgal-demo, fetched once into $INSP_DATA/debian/ with apt-get download),
+# clean INRs for task=smooth and INRs of noisy scans (degradation=vertex_noise) for task=denoise_shape.
+# Usage, from the repository root:   bash experiments/fig8_geometry/run_cpu.sh
+# Run directories go under experiments/fig8_geometry/cpu/, INR stores to stores/fig8-cpu/, filters to
+# filters/fig8-cpu/ (git-ignored data); times.txt gets the wall, user and system seconds of every command.
+# The settings are Hydra configs, conf/experiment/fig8_cpu/ (fit, train_filter, eval); this script only runs them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=experiments/fig8_geometry/cpu
+S=stores/fig8-cpu
+F=filters/fig8-cpu
+TRAIN=${TRAIN:-4}
+
+timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt
+  local name=$1; shift
+  /usr/bin/time -f "$name %e %U %S" -a -o "$OUT/times.txt" "$@"
+}
+
+mkdir -p "$OUT"
+for deg in clean vertex_noise; do
+  for split in train test; do
+    limit=$([ $split = train ] && echo "limit=$TRAIN" || echo "limit=null")
+    if [ -f "$OUT/fit-$deg-$split/metrics.json" ]; then
+      echo "fit $deg $split: done earlier ($S/$deg-$split), kept"
+      continue
+    fi
+    timed "fit-$deg-$split" insp fit +experiment=fig8_cpu/fit data.split=$split data.$limit degradation=$deg \
+      store=$S/$deg-$split hydra.run.dir=$OUT/fit-$deg-$split
+  done
+done
+for task in smooth denoise_shape; do
+  deg=$([ $task = smooth ] && echo clean || echo vertex_noise)
+  timed "train-filter-$task" insp train-filter +experiment=fig8_cpu/train_filter task=$task store=$S/$deg-train \
+    filter=$F/$task.safetensors hydra.run.dir=$OUT/train-filter-$task
+  timed "eval-$task" insp eval +experiment=fig8_cpu/eval filter=$F/$task.safetensors store=$S/$deg-test \
+    hydra.run.dir=$OUT/eval-$task
+done
+# task=smooth again at the authors' width: ten 3x3x3 box passes on a 256^3 grid ~ a Gaussian of sigma 0.020
+timed train-filter-smooth-s0.02 insp train-filter +experiment=fig8_cpu/train_filter task=smooth task.sigma=0.02 \
+  store=$S/clean-train filter=$F/smooth-s0.02.safetensors hydra.run.dir=$OUT/train-filter-smooth-s0.02
+timed eval-smooth-s0.02 insp eval +experiment=fig8_cpu/eval filter=$F/smooth-s0.02.safetensors store=$S/clean-test \
+  hydra.run.dir=$OUT/eval-smooth-s0.02
+insp table table=geometry runs=[$OUT/eval-smooth,$OUT/eval-smooth-s0.02,$OUT/eval-denoise_shape] \
+  out=experiments/fig8_geometry

@@ -1,0 +1,169 @@
+"""Shapes (m = 3): mesh checks, exact SDF, point-to-mesh Chamfer, marching cubes, SDF fitting, shape filters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from insp_cli.data.meshes import normalise, read_mesh, sdf_samples, vertex_noise
+from insp_cli.errors import InspError
+from insp_cli.filters.shapes import (check_grid, decode_grid, gaussian_sdf, training_points, voxel_features,
+                                     voxel_points)
+from insp_cli.inr.fit import FitSettings
+from insp_cli.inr.sdf import fit_sdfs, pointcloud_loss
+from insp_cli.inr.siren import SirenSpec, init_params, pixel_spacing
+from insp_cli.jets import jet_space
+from insp_cli.jets.reference import siren_jet_reference
+from insp_cli.metrics.shapes import (as_mesh, band_psnr, chamfer_l1, exact_sdf, marching_cubes, normal_consistency)
+
+
+def sphere(r=0.5, sub=4):
+    m = trimesh.creation.icosphere(subdivisions=sub, radius=r)
+    return as_mesh(m.vertices, m.faces)
+
+
+def box(side=1.0):
+    m = trimesh.creation.box(extents=(side, side * 0.8, side * 0.6))
+    return as_mesh(m.vertices, m.faces)
+
+
+def test_exact_sdf_of_a_sphere():
+    pts = np.random.default_rng(0).uniform(-1, 1, (2000, 3))
+    sd = exact_sdf(pts, sphere(0.5))
+    err = np.abs(sd - (np.linalg.norm(pts, axis=1) - 0.5))
+    assert err.max() < 3e-3 and err.mean() < 1e-3  # the facets of a 4x subdivided icosphere lie inside by <= 2.4e-3
+    assert (sd[np.linalg.norm(pts, axis=1) < 0.45] < 0).all()
+
+
+def test_chamfer_to_itself_and_to_a_scaled_copy():
+    s = sphere(0.5)
+    assert chamfer_l1(s, s, 5000) < 1e-6
+    assert normal_consistency(s, s, 5000) > 0.9999
+    big = (s[0] * 1.1, s[1])  # a sphere of radius 0.55: every point is 0.05 from the other surface
+    assert chamfer_l1(s, big, 5000) == pytest.approx(0.05, abs=1e-3)
+    b = box()
+    assert chamfer_l1(b, b, 5000) < 1e-6 and chamfer_l1(b, s, 5000) > 0.05
+
+
+def test_marching_cubes_of_an_analytic_sdf_is_the_sphere_with_outward_normals():
+    res = 40
+    grid = (np.linalg.norm(voxel_points(np.arange(res**3), res), axis=1) - 0.6).reshape(res, res, res)
+    v, f = marching_cubes(grid)
+    assert np.abs(np.linalg.norm(v, axis=1) - 0.6).max() < 0.01
+    centroid = v[f].mean(1)
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    assert ((n * centroid).sum(1) > 0).mean() > 0.99
+    # the grid is laid out as grid_coords: axis 0 = z, axis 2 = x
+    shifted = (np.linalg.norm(voxel_points(np.arange(res**3), res) - [0.3, 0, 0], axis=1) - 0.4).reshape(res, res, res)
+    assert marching_cubes(shifted)[0].mean(0)[0] == pytest.approx(0.3, abs=0.01)
+    assert marching_cubes(np.ones((8, 8, 8))) is None
+
+
+def test_band_psnr_and_gaussian_of_a_linear_sdf():
+    ref = np.linspace(-1, 1, 1000)
+    assert band_psnr(ref + 0.01, ref, 0.5) == pytest.approx(10 * np.log10(4 / 1e-4), abs=1e-6)
+    res = 33
+    plane = voxel_points(np.arange(res**3), res)[:, 0].reshape(res, res, res)  # SDF of the plane x = 0
+    smooth = gaussian_sdf(plane, 0.1)
+    assert np.abs(smooth - plane)[:, :, 8:-8].max() < 1e-5  # a Gaussian keeps linear functions (interior)
+
+
+def _write(path, mesh):
+    trimesh.Trimesh(vertices=mesh[0], faces=mesh[1], process=False).export(path)
+    return path
+
+
+def test_bad_meshes_are_one_line_errors(tmp_path, caplog):
+    (tmp_path / "empty.off").write_text("OFF\n0 0 0\n")
+    with pytest.raises(InspError, match="no triangles"):
+        read_mesh(tmp_path / "empty.off")
+    tri = tmp_path / "tri.off"
+    tri.write_text("OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
+    with pytest.raises(InspError, match="1 triangle"):
+        read_mesh(tri)
+    b = box()
+    v = np.vstack([b[0], [[0, 0, 2.0]]])  # a fin on an edge of the box: that edge has three triangles
+    e = b[1][0][:2]
+    fin = as_mesh(v, np.vstack([b[1], [[e[0], e[1], len(v) - 1]]]))
+    with pytest.raises(InspError, match="not manifold"):
+        read_mesh(_write(tmp_path / "fin.off", fin))
+    hole = _write(tmp_path / "hole.off", (b[0], b[1][1:]))
+    with pytest.raises(InspError, match="not watertight .*data.repair=true"):
+        read_mesh(hole)
+    with caplog.at_level("WARNING", logger="insp"):
+        v, f = read_mesh(hole, repair=True)
+    assert len(f) == 12 and "fill_holes" in caplog.text
+    with pytest.raises(InspError, match="cannot read mesh"):
+        read_mesh(_write_text(tmp_path / "junk.ply", "not a mesh"))
+
+
+def _write_text(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_normalise_and_noise():
+    (v, f), c, s = normalise((box()[0] * 3 + 5, box()[1]))
+    assert np.allclose(v.max(0)[0], 0.9) and np.allclose(v.min(0)[0], -0.9) and np.allclose(v.mean(0), 0)
+    noisy = vertex_noise((v, f), 0.005, np.random.default_rng(0))
+    assert np.std(noisy[0] - v) == pytest.approx(0.005 * 1.8, rel=0.3)
+
+
+def test_grid_too_large_is_refused_with_an_estimate():
+    with pytest.raises(InspError, match=r"2048\^3 grid needs about 192\.0 GB"):
+        check_grid(2048, 6, 4.0)
+    check_grid(64, 6, 4.0)
+
+
+def test_fitted_sdf_of_a_sphere_and_batching():
+    spec = SirenSpec(in_features=3, hidden=32, depth=2)
+    shapes = [sphere(0.5, 3), box(1.0)]
+    pts, sdf = zip(*[sdf_samples(m, 3000, seed=i) for i, m in enumerate(shapes)])
+    pts, sdf = torch.from_numpy(np.stack(pts)), torch.from_numpy(np.stack(sdf))
+    st = FitSettings(steps=150, lr=1e-3, lr_final=1e-4, batch_pixels=1024)
+    both = fit_sdfs(spec, pts, sdf, st, indices=[3, 4])
+    assert both.ok.all() and (both.psnr > 32).all() and (both.psnr > both.floor + 15).all()
+    one = fit_sdfs(spec, pts[1:], sdf[1:], st, indices=[4])  # alone in its batch: the same INR
+    assert torch.allclose(one.params[0], both.params[1], atol=1e-5)
+    grid = decode_grid(spec, both.params[:1], 24)
+    mesh = marching_cubes(grid)
+    # 150 steps on 3,000 points: the surface is within ~half a voxel of 24^3, the far field has a few floaters
+    assert chamfer_l1(mesh, shapes[0], 3000) < 0.04 < chamfer_l1(mesh, shapes[1], 3000)
+
+
+def test_pointcloud_loss_is_small_for_the_true_sdf_and_trains():
+    spec = SirenSpec(in_features=3, hidden=32, depth=2)
+    s = sphere(0.5, 3)
+    from insp_cli.metrics.shapes import sample_surface
+
+    p, n = sample_surface(s, 512, 0)
+    surf, nrm = torch.from_numpy(p).float()[None], torch.from_numpy(n).float()[None]
+    pts, sdf = sdf_samples(s, 2000, 0)
+    pts, sdf = torch.from_numpy(pts)[None], torch.from_numpy(sdf)[None]
+    st = FitSettings(steps=120, lr=1e-3, lr_final=1e-4, batch_pixels=512)
+    init = init_params(spec, 1, generator=torch.Generator().manual_seed(0))
+    before = float(pointcloud_loss(spec, init, surf, nrm, torch.rand(1, 256, 3) * 2 - 1).detach())
+    res = fit_sdfs(spec, pts, sdf, st, loss="pointcloud", surface=surf, normals=nrm)
+    after = float(pointcloud_loss(spec, res.params, surf, nrm, torch.rand(1, 256, 3) * 2 - 1).detach())
+    assert res.ok.all() and after < before / 3
+
+
+def test_voxel_features_are_jets_in_voxel_units():
+    spec = SirenSpec(in_features=3, hidden=16, depth=2)
+    params = init_params(spec, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x = torch.rand(6, 3, dtype=torch.float64) * 2 - 1
+    ref = siren_jet_reference(spec, params, x, 2)[0, :, :, 0].T  # (Q, M)
+    h = pixel_spacing(32)
+    scale = torch.tensor([h ** d for d in jet_space(3, 2).degrees], dtype=torch.float64)
+    got = voxel_features(spec, params, x, 2, 32)
+    assert got.shape == (6, 10) and torch.allclose(got, ref * scale, rtol=1e-8, atol=1e-10)
+
+
+def test_training_points_cover_the_band():
+    res = 24
+    grid = (np.linalg.norm(voxel_points(np.arange(res**3), res), axis=1) - 0.5).reshape(res, res, res)
+    ids = training_points(grid, 0.1, 500, 100, seed=0)
+    near = np.abs(grid.reshape(-1)[ids]) < 0.1
+    assert 500 <= len(ids) <= 600 and near.sum() >= 500
