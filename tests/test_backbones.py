@@ -16,7 +16,8 @@ from insp_cli.inr.fit import FitSettings, fit_inrs
 from insp_cli.inr.oinr import OINRSpec, encode, unflatten
 from insp_cli.inr.siren import SirenSpec, grid_coords
 from insp_cli.inr.store import INRStore, StoreHeader, prepare_store, write_shard
-from insp_cli.inr.wire import WireSpec, _views
+from insp_cli.inr.siren import layout_views as _views
+from insp_cli.inr.wire import WireSpec
 
 
 def _gens(n, base=0):

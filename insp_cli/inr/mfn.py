@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .siren import layout_views
+
 
 @dataclass(frozen=True)
 class MFNSpec:
@@ -69,12 +71,6 @@ class MFNSpec:
         return f"MFN (Fourier) {self.depth}x{self.hidden} input scale {self.input_scale:g}"
 
 
-def _views(spec: MFNSpec, params: torch.Tensor) -> dict[str, torch.Tensor]:
-    if params.dim() != 2 or params.shape[1] != spec.num_params:
-        raise ValueError(f"params must be (N, {spec.num_params}), got {tuple(params.shape)}")
-    return {name: params[:, a:a + math.prod(s)].view(-1, *s) for name, s, a in spec.layout}
-
-
 def init_params(spec: MFNSpec, n: int, generator: torch.Generator | None = None,
                 dtype: torch.dtype = torch.float32, device="cpu") -> torch.Tensor:
     def u(shape, bound):
@@ -93,7 +89,7 @@ def init_params(spec: MFNSpec, n: int, generator: torch.Generator | None = None,
 
 def mfn_forward(spec: MFNSpec, params: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
     """Evaluate N MFNs. params: (N, P); coords: (Q, m) or (N, Q, m). Returns (N, Q, out_features)."""
-    v = _views(spec, params)
+    v = layout_views(spec, params)
     n = params.shape[0]
     x = coords if coords.dim() == 3 else coords.unsqueeze(0).expand(n, -1, -1)
 

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from .siren import layout_views
+
 
 @dataclass(frozen=True)
 class OINRSpec:
@@ -99,9 +101,7 @@ class OINRSpec:
 
 def unflatten(spec: OINRSpec, params: torch.Tensor) -> list[torch.Tensor]:
     """Views of the flat parameters as kernels [(N, out, in, k, k)], one per convolution."""
-    if params.dim() != 2 or params.shape[1] != spec.num_params:
-        raise ValueError(f"params must be (N, {spec.num_params}), got {tuple(params.shape)}")
-    return [params[:, a:a + math.prod(shape)].view(-1, *shape) for _, shape, a in spec.layout]
+    return list(layout_views(spec, params).values())
 
 
 def init_params(spec: OINRSpec, n: int, generator: torch.Generator | None = None,

@@ -86,6 +86,14 @@ def unflatten(spec: SirenSpec, params: torch.Tensor) -> list[tuple[torch.Tensor,
     return layers
 
 
+def layout_views(spec, params: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Views of the flat parameters ``params: (N, spec.num_params)`` by ``spec.layout`` (any backbone's spec):
+    {name: (N, *shape)}, in layout order. ValueError for a misshapen ``params``."""
+    if params.dim() != 2 or params.shape[1] != spec.num_params:
+        raise ValueError(f"params must be (N, {spec.num_params}), got {tuple(params.shape)}")
+    return {name: params[:, a:a + math.prod(s)].view(-1, *s) for name, s, a in spec.layout}
+
+
 def init_params(spec: SirenSpec, n: int, generator: torch.Generator | None = None,
                 dtype: torch.dtype = torch.float32, device="cpu") -> torch.Tensor:
     """SIREN initialisation for N INRs: (N, P).

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .siren import layout_views
+
 
 @dataclass(frozen=True)
 class WireSpec:
@@ -71,12 +73,6 @@ class WireSpec:
         return f"WIRE {self.depth}x{self.hidden} omega0 {self.omega0:g} sigma0 {self.sigma0:g}"
 
 
-def _views(spec: WireSpec, params: torch.Tensor) -> dict[str, torch.Tensor]:
-    if params.dim() != 2 or params.shape[1] != spec.num_params:
-        raise ValueError(f"params must be (N, {spec.num_params}), got {tuple(params.shape)}")
-    return {name: params[:, a:a + math.prod(s)].view(-1, *s) for name, s, a in spec.layout}
-
-
 def init_params(spec: WireSpec, n: int, generator: torch.Generator | None = None,
                 dtype: torch.dtype = torch.float32, device="cpu") -> torch.Tensor:
     """nn.Linear's initialisation on every real and imaginary part: U(-1/sqrt(in), 1/sqrt(in))."""
@@ -102,7 +98,7 @@ def _gabor(zr: torch.Tensor, zi: torch.Tensor | None, spec: WireSpec) -> tuple[t
 
 def wire_forward(spec: WireSpec, params: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
     """Evaluate N WIREs. params: (N, P); coords: (Q, m) or (N, Q, m). Returns (N, Q, out_features)."""
-    v = _views(spec, params)
+    v = layout_views(spec, params)
     n = params.shape[0]
     x = coords if coords.dim() == 3 else coords.unsqueeze(0).expand(n, -1, -1)
     z = torch.baddbmm(v["b0"].unsqueeze(1), x, v["W0"].transpose(1, 2))
