@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fig. 15 (audio denoising) at the declared CPU scale: 72 training and 16 test speech clips of 1.5 s at 8 kHz
-# (data=audio, Debian asterisk-core-sounds-en-wav, fetched once into $INSP_DATA/debian/ with apt-get download).
+# Fig. 15 (audio denoising) at the declared CPU scale: 354 training clips (the whole train split) and 16 test
+# speech clips of 1.5 s at 8 kHz (data=audio, Debian asterisk-core-sounds-en-wav, fetched once into
+# $INSP_DATA/debian/ with apt-get download).
 # Usage, from the repository root:   bash experiments/fig15_audio/run_cpu.sh
 # Run directories go under experiments/fig15_audio/cpu/, INR stores to stores/fig15-cpu/, the filter to
 # filters/fig15-cpu/ (git-ignored data); times.txt gets the wall and CPU seconds of every command.
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/../.."
 OUT=experiments/fig15_audio/cpu
 S=stores/fig15-cpu
 F=filters/fig15-cpu
-TRAIN=${TRAIN:-72}
+TRAIN=${TRAIN:-354}
 TEST=${TEST:-16}
 
 timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt

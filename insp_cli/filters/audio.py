@@ -3,9 +3,9 @@
 Features. For a SIREN Phi fitted to a clip of T samples on [-1, 1] (sample spacing h = 2 / (T - 1)), the jet
 D^k Phi, k = 0..K, is taken in per-sample units (D^k Phi * h^k, ``jets.to_pixel_units``) at x + o h for every
 offset o of ``offsets`` (in samples). offsets = (0,) is the paper's pointwise Pi; a context of neighbouring
-offsets lets Pi see as far as a classical filter's window does (the pilot: +-64 samples, step 4). Psi is still an
-operator on the continuous INR: shift-invariant and decodable at any x. Features are (B, len(offsets) * (K+1)),
-offset major (offset 0's K+1 derivatives first), standardised by ``FeatureScaler``.
+offsets lets Pi see as far as a classical filter's window does (the recipe: +-96 samples, step 1, K = 2). Psi is
+still an operator on the continuous INR: shift-invariant and decodable at any x. Features are
+(B, len(offsets) * (K+1)), offset major (offset 0's K+1 derivatives first), standardised by ``FeatureScaler``.
 
 Pi is an MLP (ReLU) predicting a correction to Phi(x) (``residual``; the last layer starts at zero, so training
 starts from Psi = Phi). Amplitudes are the INR's own values (a clip in [-1, 1]), not pixels.

@@ -44,7 +44,7 @@ PAPER_ITEMS = [
       "insp table table=geometry runs=[runs/eval/DATE] out=experiments/fig8_geometry"]),
     ("fig15", "Fig. 15: audio denoising (SNR / SI-SDR / PESQ-nb / STOI on held-out speech clips)", (),
      ["insp fit data=audio degradation=noise && insp fit data=audio data.split=test degradation=noise",
-      "insp train-filter task=denoise store=STORE fusion.order=8 fusion.context=64",
+      "insp train-filter task=denoise store=STORE fusion.order=2 fusion.context=96 fusion.context_step=1",
       "insp eval filter=FILTER store=TEST_STORE  # audio.md, WAV files, waveform.png, spectrogram.png",
       "insp table table=audio runs=[runs/eval/DATE] out=experiments/fig15_audio"]),
 ]
