@@ -100,6 +100,27 @@ def test_inrr_adjacency_comes_from_a_tiny_siren_of_the_row_coordinate():
     assert torch.allclose(a, a.transpose(1, 2)) and (a.diagonal(dim1=1, dim2=2) == 0).all()
 
 
+def test_inrr_global_normalisation_is_the_papers_single_softmax_over_all_entries():
+    from insp_cli.inr.siren import siren_forward
+
+    spec = SirenSpec(1, 4, 8, 2, omega0=1.0)
+    g = init_params(spec, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    a = R.inrr_adjacency(spec, g, 5, "global")
+    u = torch.tensor([[k / 5] for k in range(1, 6)], dtype=torch.float64)
+    for b in range(2):
+        gb = siren_forward(spec, g[b:b + 1], u)[0]
+        e = torch.exp(gb @ gb.T)
+        want = e / e.sum()  # the paper: exp(g^T g) / (1^T exp(g^T g) 1)
+        for i in range(5):
+            for j in range(5):
+                assert math.isclose(float(a[b, i, j]), 0.0 if i == j else float(want[i, j]), rel_tol=1e-9)
+    # the off-diagonal mass is below 1 (rows do not each sum to 1, unlike the row softmax), the Laplacian is PSD
+    assert (a.sum((1, 2)) < 1).all() and (R.inrr_adjacency(spec, g, 5).sum(-1) > 0.5).all()
+    assert (torch.linalg.eigvalsh(R.laplacian(a)) > -1e-12).all()
+    with pytest.raises(ValueError, match="row | global"):
+        R.inrr_adjacency(spec, g, 5, "columns")
+
+
 @pytest.mark.parametrize("kind", ["tv", "l2", "air", "inrr"])
 def test_penalties_are_batched_per_inr_with_finite_gradients(kind):
     spec = SirenSpec(2, 1, 16, 2)
@@ -176,6 +197,8 @@ def test_unknown_regulariser_and_bad_weights_are_one_line(tmp_path, monkeypatch)
     one_error(insp("fit", *TINY, "fit.reg=sobolev", f"store={tmp_path / 'a'}"), "fit.reg")
     one_error(insp("fit", *TINY, "fit.reg=tv", "fit.reg_weights.tv=-1", f"store={tmp_path / 'b'}"),
               "fit.reg_weights.tv")
+    one_error(insp("fit", *TINY, "fit.reg=inrr", "fit.reg_opts.g_norm=columns", f"store={tmp_path / 'd'}"),
+              "fit.reg_opts.g_norm")
     one_error(insp("fit", *TINY, "degradation=patch", "degradation.count=1", "degradation.min_size=1.0",
                    "degradation.max_size=1.0", f"store={tmp_path / 'c'}"), "every pixel missing")
 
@@ -190,6 +213,15 @@ def test_a_weight_that_makes_the_loss_non_finite_fails_and_stores_nothing_as_goo
     s = INRStore.open(tmp_path / "st", only_ok=False)
     assert not s.ok.any()
     assert s.header.fit["reg"]["kind"] == "tv" and s.header.fit["reg"]["weight"] == 1e38
+
+
+def test_the_inrr_normalisation_is_a_fit_option_recorded_in_the_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSP_RUNS", str(tmp_path / "runs"))
+    code, out, err = insp("fit", *TINY, "fit.reg=inrr", "fit.reg_opts.g_norm=global", "fit.reg_opts.g_depth=5",
+                          f"store={tmp_path / 'st'}")
+    assert code == 0, out + err
+    reg = INRStore.open(tmp_path / "st").header.fit["reg"]
+    assert reg["kind"] == "inrr" and reg["g_norm"] == "global" and reg["g_depth"] == 5
 
 
 def test_masks_are_regenerated_identically_from_the_stored_degradation(tmp_path, monkeypatch):

@@ -28,6 +28,7 @@ class RegSettings:
     g_depth: int = 2  # number of sine layers,
     g_omega0: float = 1.0  # omega0 (small: a smooth Laplacian),
     g_rank: int | None = None  # output size r (None = max(H, W), as in the paper)
+    g_norm: str = "row"  # INRR adjacency normalisation: row (public code's row softmax) | global (the paper's)
 
     @property
     def active(self) -> bool:
@@ -87,8 +88,9 @@ class Regularised:
             return R.dirichlet(x, R.air_adjacency(state[0]), "rows") + R.dirichlet(x, R.air_adjacency(state[1]),
                                                                                  "cols")
         if k == "inrr":
-            return (R.dirichlet(x, R.inrr_adjacency(self.g_spec, state[0], self.h), "rows")
-                    + R.dirichlet(x, R.inrr_adjacency(self.g_spec, state[1], self.w), "cols"))
+            nm = self.reg.g_norm
+            return (R.dirichlet(x, R.inrr_adjacency(self.g_spec, state[0], self.h, nm), "rows")
+                    + R.dirichlet(x, R.inrr_adjacency(self.g_spec, state[1], self.w, nm), "cols"))
         raise ValueError(f"unknown regulariser {k!r}")
 
     def loss_and_grad(self, params: torch.Tensor, coords: torch.Tensor, targets: torch.Tensor,

@@ -69,10 +69,18 @@ def air_adjacency(free: torch.Tensor) -> torch.Tensor:
     return normalised_adjacency(free, "softmin")
 
 
-def inrr_adjacency(spec: SirenSpec, g_params: torch.Tensor, m: int) -> torch.Tensor:
+def inrr_adjacency(spec: SirenSpec, g_params: torch.Tensor, m: int, norm: str = "row") -> torch.Tensor:
     """INRR: a tiny SIREN g: R -> R^r per INR (g_params: (N, P_g), spec.in_features = 1) evaluated at the m
-    coordinates u_i = i/m, i = 1..m -> G: (N, m, r); adjacency = row-softmax of G G^T, symmetric, zero
-    diagonal: (N, m, m)."""
+    coordinates u_i = i/m, i = 1..m -> G: (N, m, r); adjacency (N, m, m) from S = G G^T:
+    norm 'row' (the public code): row-softmax of S, symmetric, zero diagonal (each row of A sums to ~1);
+    norm 'global' (the paper's Eq. in Sec. 4.2): exp(S) / (1^T exp(S) 1), one softmax over all m^2 entries
+    (A sums to 1, symmetric as S is), zero diagonal (the diagonal cancels in L = D - A anyway)."""
     u = torch.arange(1, m + 1, dtype=g_params.dtype, device=g_params.device).div_(m).unsqueeze(1)  # (m, 1)
     g = siren_forward(spec, g_params, u)  # (N, m, r)
-    return normalised_adjacency(g @ g.transpose(1, 2), "softmax")
+    s = g @ g.transpose(1, 2)
+    if norm == "row":
+        return normalised_adjacency(s, "softmax")
+    if norm != "global":
+        raise ValueError(f"unknown INRR normalisation {norm!r} (row | global)")
+    a = torch.softmax(s.flatten(1), dim=1).view_as(s)
+    return a * (1 - torch.eye(m, dtype=a.dtype, device=a.device))
