@@ -181,3 +181,21 @@ def test_a_context_pi_learns_the_3x3_gaussian_a_pointwise_pi_cannot():
         out = filt.decode(spec, params[4:], size, clamp=False).reshape(1, 256, 1)
         scores[name] = -10 * math.log10(float((out - blurred[4:]).pow(2).mean()))
     assert scores["3x3"] > scores["pointwise"] + 6, scores
+
+
+def test_context_sampler_without_the_cache_computes_the_same_neighbour_jets():
+    """When the padded table does not fit train.feature_cache_gb each batch computes its points' jets at x + o h."""
+    spec, p = _siren(n=3, seed=4)
+    p = p.float()
+    size, offsets = (8, 10), neighbourhood(1, 1, 2)
+    targets = torch.rand(3, 80, 3)
+    cached = PixelSampler(spec, p, targets, 2, size, offsets=offsets)
+    direct = PixelSampler(spec, p, targets, 2, size, offsets=offsets, cache_bytes=0, images_per_batch=3)
+    assert cached.cache is not None and direct.cache is None and cached.num_features == 9 * 18
+    x, y = direct.sample(30, torch.Generator().manual_seed(2))
+    gen = torch.Generator().manual_seed(2)  # the draws of the batch: 3 INRs, 10 pixels each
+    img, pix = torch.randint(3, (3,), generator=gen), torch.randint(80, (3, 10), generator=gen)
+    img, pix = img[:, None].expand(3, 10).reshape(-1), pix.reshape(-1)
+    want = gather(cached.cache, img, torch.stack([pix // 10, pix % 10], 1), offsets_tensor(offsets), 1)
+    torch.testing.assert_close(x, want, atol=1e-5, rtol=1e-4)
+    assert torch.equal(y, targets[img, pix])
