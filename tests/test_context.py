@@ -8,10 +8,25 @@ import pytest
 import torch
 
 from insp_cli.errors import InspError
-from insp_cli.filters import INSPFilter, LearnedFusion, PixelSampler, augment, jet_features, pixel_jet, pixel_jets
+from insp_cli.filters import (
+    INSPFilter,
+    LearnedFusion,
+    PixelSampler,
+    augment,
+    jet_features,
+    pixel_jet,
+    pixel_jets,
+)
 from insp_cli.filters.baselines.images import gaussian_filter
-from insp_cli.filters.context import (axes_coords, context_offsets, dihedral_offsets, gather, neighbourhood,
-                                      offsets_tensor, padded_axes)
+from insp_cli.filters.context import (
+    axes_coords,
+    context_offsets,
+    dihedral_offsets,
+    gather,
+    neighbourhood,
+    offsets_tensor,
+    padded_axes,
+)
 from insp_cli.filters.sampler import dihedral
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
 from insp_cli.jets import grid_spacing, siren_jet

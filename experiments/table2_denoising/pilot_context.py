@@ -17,7 +17,6 @@ decoded input, train seconds.
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 import time
@@ -29,7 +28,13 @@ import torch
 from insp_cli.config import threads_from_env
 from insp_cli.filters import LearnedFusion, augment, jet_features, pixel_jets
 from insp_cli.filters.baselines.images import apply_baseline
-from insp_cli.filters.context import axes_coords, gather, neighbourhood, offsets_tensor, padded_axes
+from insp_cli.filters.context import (
+    axes_coords,
+    gather,
+    neighbourhood,
+    offsets_tensor,
+    padded_axes,
+)
 from insp_cli.filters.tasks import clean_targets, open_store
 from insp_cli.jets import jet_space
 from insp_cli.metrics.images import psnr

@@ -27,7 +27,14 @@ import torch
 from torch import nn
 
 from insp_cli.errors import InspError
-from insp_cli.filters.context import axes_coords, centre_index, gather, offsets_pad, offsets_tensor, padded_axes
+from insp_cli.filters.context import (
+    axes_coords,
+    centre_index,
+    gather,
+    offsets_pad,
+    offsets_tensor,
+    padded_axes,
+)
 from insp_cli.inr.siren import SirenSpec, grid_coords, pixel_spacing
 from insp_cli.jets import JetStandardizer, grid_spacing, jet_space, to_pixel_units
 from insp_cli.jets.inr_jet import inr_jet

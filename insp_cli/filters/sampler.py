@@ -9,8 +9,14 @@ from __future__ import annotations
 import torch
 
 from insp_cli.errors import InspError
-from insp_cli.filters.context import (axes_coords, dihedral_offsets, gather, offsets_pad, offsets_tensor,
-                                     padded_axes)
+from insp_cli.filters.context import (
+    axes_coords,
+    dihedral_offsets,
+    gather,
+    offsets_pad,
+    offsets_tensor,
+    padded_axes,
+)
 from insp_cli.filters.insp_net import jet_features, pixel_jets
 from insp_cli.inr.siren import SirenSpec, grid_coords
 from insp_cli.jets import grid_spacing, jet_space

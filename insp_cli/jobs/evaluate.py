@@ -54,7 +54,7 @@ def _context_label(meta: dict) -> str:
     if len(offs) == 1:
         return ""
     xs = sorted({o[0] for o in offs})
-    step = min(b - a for a, b in zip(xs[:-1], xs[1:]))
+    step = xs[1] - xs[0]  # a regular neighbourhood
     shape = "x".join([str(len(xs))] + [str(len(offs) // len(xs))] * (len(offs[0]) > 1))
     return f", jets at {shape} points (step {step})"
 
