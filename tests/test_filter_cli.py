@@ -130,6 +130,36 @@ def test_interrupted_training_resumes_to_the_same_filter(stores, tmp_path, monke
             np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_context_filter_records_its_offsets_and_old_pointwise_filters_still_apply(stores, tmp_path):
+    """fusion.context=1 fusion.context_step=1: Pi on the jets at the 3x3 pixels around x; the checkpoint lists the
+    offsets, eval labels Pi. A pointwise filter written before offsets existed (no fusion.offsets) scores the same."""
+    import torch
+    from safetensors.torch import save_file
+
+    d = stores
+    ctx = tmp_path / "ctx.safetensors"
+    run_train_filter(compose("train_filter", TRAIN + ["train.steps=40", "fusion.context=1", "fusion.context_step=1",
+                                                      f"store={d / 'train'}", f"filter={ctx}"]), tmp_path / "r-ctx")
+    meta, tensors = read_filter(ctx)
+    assert meta["fusion"]["offsets"] == [[x, y] for y in (-1, 0, 1) for x in (-1, 0, 1)]
+    assert tuple(tensors["fusion.mlp.0.weight"].shape) == (32, 9 * 3 * 6)  # 9 offsets x 3 channels x M(K=2) = 6
+    m = run_eval(compose("eval", [f"filter={ctx}", f"store={d / 'test'}", "lpips=false"]), tmp_path / "e-ctx")
+    assert m["scale"]["pi"] == "mlp 2x32, jets at 3x3 points (step 1)"
+    assert 10 < m["rows"]["insp_net"]["psnr"] < 50 and abs(m["decode_2x"]["delta_db"]) < 1.0
+
+    pw = tmp_path / "pw.safetensors"
+    run_train_filter(compose("train_filter", TRAIN + ["train.steps=20", f"store={d / 'train'}", f"filter={pw}"]),
+                     tmp_path / "r-pw")
+    meta, tensors = read_filter(pw)
+    assert meta["fusion"]["offsets"] == [[0, 0]]
+    del meta["fusion"]["offsets"]
+    old = tmp_path / "old.safetensors"
+    save_file(tensors, str(old), metadata={"insp": json.dumps(meta)})
+    scores = [run_eval(compose("eval", [f"filter={f}", f"store={d / 'test'}", "lpips=false", "check_2x=false"]),
+                       tmp_path / f"e-{f.stem}")["rows"]["insp_net"]["psnr"] for f in (pw, old)]
+    assert scores[0] == scores[1] and torch.isfinite(torch.tensor(scores)).all()
+
+
 def test_edges_and_unsharp_write_grids(stores, tmp_path):
     d = stores
     cfg = compose("train_filter", ["task=edges", f"store={d / 'test'}", "decode.size=64", "decode.samples=2"])

@@ -2,15 +2,17 @@
 # Table 2 and the other low-level tasks at the declared CPU scale (b). Usage, from the repository root:
 #   bash experiments/table2_denoising/run_cpu.sh denoise      # or deblur | inpaint | blur | all
 # Each step's run directory (metrics.json, logs, tables, PNGs) is written under experiments/table2_denoising/cpu/;
-# INR stores go to stores/table2-cpu/, filter checkpoints to filters/table2-cpu/ (both git-ignored data).
+# INR stores go to stores/table2-photos/, filter checkpoints to filters/table2-photos-ctx/ (both git-ignored data).
 # times.txt gets the wall and CPU seconds of every command (/usr/bin/time).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=experiments/table2_denoising/cpu
 S=stores/table2-photos
-F=filters/table2-photos
+F=filters/table2-photos-ctx  # Pi with a context (session 7); the pointwise filters of variants/cpu-pointwise: filters/table2-photos
 # The settings are Hydra configs, conf/experiment/table2_cpu/: fit.yaml (the photo set at 128x128, SIREN 3x128,
-# 150 full-batch Adam steps), train_filter.yaml (Pi) and eval.yaml. This script only loops over the tasks.
+# 150 full-batch Adam steps), train_filter.yaml (Pi, with its context of neighbouring pixels) and eval.yaml.
+# This script only loops over the tasks. The paper's pointwise Pi: add fusion.context=0 to train-filter
+# (variants/cpu-pointwise/README.md).
 # Each task fits the train (95 INRs), val (5) and test (26) splits, trains Pi on train, and scores it on val
 # (where its settings were chosen) and on the held-out test photos. Set INSP_THREADS=1 on a shared machine.
 

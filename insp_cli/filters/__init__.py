@@ -1,6 +1,7 @@
 """INSP-Net filters (paper Sec. 3.1): a new INR Psi = Pi(jet of Phi).
 
 Rooms: ``insp_net`` (pixel-unit jets, the fusions Pi, hand-made and learned, the filter that decodes Psi),
+``context`` (the neighbouring points whose jets a context Pi reads: offsets, padded grid, gather),
 ``sampler`` (training pixels and jet augmentations), ``tasks`` (each task's inputs and targets),
 ``checkpoint`` (the filter file), ``handmade`` (hand-made Pi beside the pixel operators), ``baselines/``
 (classical filters per modality: ``images``, ``audio``).

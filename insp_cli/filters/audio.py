@@ -5,7 +5,9 @@ D^k Phi, k = 0..K, is taken in per-sample units (D^k Phi * h^k, ``jets.to_pixel_
 offset o of ``offsets`` (in samples). offsets = (0,) is the paper's pointwise Pi; a context of neighbouring
 offsets lets Pi see as far as a classical filter's window does (the recipe: +-96 samples, step 1, K = 2). Psi is
 still an operator on the continuous INR: shift-invariant and decodable at any x. Features are
-(B, len(offsets) * (K+1)), offset major (offset 0's K+1 derivatives first), standardised by ``FeatureScaler``.
+(B, len(offsets) * (K+1)), offset major (the first offset's K+1 derivatives first), standardised by
+``FeatureScaler``. The offsets, the padded grid and the gather are ``filters.context``'s, shared with the image
+filters.
 
 Pi is an MLP (ReLU) predicting a correction to Phi(x) (``residual``; the last layer starts at zero, so training
 starts from Psi = Phi). Amplitudes are the INR's own values (a clip in [-1, 1]), not pixels.
@@ -18,16 +20,11 @@ import torch
 from torch import nn
 
 from insp_cli.errors import InspError
+from insp_cli.filters import context
+from insp_cli.filters.context import centre_index, offsets_pad, padded_axes
 from insp_cli.filters.insp_net import FeatureScaler, fusion_mlp
 from insp_cli.inr.siren import SirenSpec, pixel_spacing
 from insp_cli.jets import jet_space, siren_jet, to_pixel_units
-
-
-def context_offsets(reach: int, step: int) -> list[int]:
-    """Sample offsets -reach, -reach + step, ..., reach (0 included): [0] for reach 0."""
-    if reach < 0 or step < 1 or (reach and reach % step):
-        raise InspError(f"fusion.context={reach} must be >= 0 and a multiple of fusion.context_step={step} >= 1")
-    return list(range(-reach, reach + 1, step))
 
 
 def sample_jets(spec: SirenSpec, params: torch.Tensor, length: int, order: int, pad: int = 0,
@@ -39,7 +36,7 @@ def sample_jets(spec: SirenSpec, params: torch.Tensor, length: int, order: int, 
     if spec.in_features != 1:
         raise InspError(f"audio filters take 1-D INRs, not {spec.in_features}-D ones")
     h = pixel_spacing(length)
-    x = (torch.arange(-pad, length + pad, dtype=params.dtype, device=params.device) * h - 1.0).unsqueeze(1)
+    x = padded_axes((length,), pad, dtype=params.dtype)[0].to(params.device).unsqueeze(1)
     with torch.no_grad():
         jet = torch.cat([siren_jet(spec, params[a:a + inrs_per_chunk], x, order)
                          for a in range(0, len(params), inrs_per_chunk)])  # (N, K+1, Q, 1)
@@ -47,9 +44,9 @@ def sample_jets(spec: SirenSpec, params: torch.Tensor, length: int, order: int, 
 
 
 def gather(jets: torch.Tensor, clip: torch.Tensor, pos: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tensor:
-    """Features (B, len(offsets) * (K+1)) of samples ``pos`` (B,) of clips ``clip`` (B,) from ``sample_jets``."""
-    idx = pos[:, None] + pad + offsets[None, :]  # (B, n_offsets)
-    return jets[clip[:, None], idx].reshape(len(pos), -1)
+    """Features (B, len(offsets) * (K+1)) of samples ``pos`` (B,) of clips ``clip`` (B,) from ``sample_jets``
+    (``filters.context.gather`` with m = 1)."""
+    return context.gather(jets, clip, pos[:, None], offsets.reshape(-1, 1), pad)
 
 
 class AudioFusion(nn.Module):
@@ -57,18 +54,16 @@ class AudioFusion(nn.Module):
 
     def __init__(self, order: int, offsets: list[int], hidden: int = 256, layers: int = 4, residual: bool = True):
         super().__init__()
-        if 0 not in offsets:
-            raise InspError(f"audio filter offsets {offsets} must include 0 (the point itself)")
-        self.order, self.offsets, self.residual = order, list(offsets), residual
+        self.order, self.offsets, self.residual = order, [int(o) for o in offsets], residual
         self.M = jet_space(1, order).size
         nf = len(offsets) * self.M
         self.scaler = FeatureScaler(nf)
-        self.value = self.offsets.index(0) * self.M  # Phi(x) among the features
+        self.value = centre_index(self.offsets) * self.M  # Phi(x) among the features
         self.mlp = fusion_mlp(nf, hidden, layers, 1, zero_last=residual)
 
     @property
     def pad(self) -> int:
-        return max(abs(o) for o in self.offsets)
+        return offsets_pad(self.offsets)
 
     def offsets_tensor(self, device=None) -> torch.Tensor:
         return torch.tensor(self.offsets, dtype=torch.long, device=device)
@@ -87,7 +82,7 @@ class ClipSampler:
     def __init__(self, jets: torch.Tensor, targets: torch.Tensor, offsets: list[int]):
         self.jets, self.targets = jets, targets
         self.offsets = torch.tensor(offsets, dtype=torch.long, device=jets.device)
-        self.pad = max(abs(o) for o in offsets)
+        self.pad = offsets_pad(offsets)
         self.num_features = len(offsets) * jets.shape[-1]
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

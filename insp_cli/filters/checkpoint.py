@@ -1,7 +1,9 @@
 """The filter file: one checkpoint (``training.save_checkpoint``, format ``insp-filter``) holding Pi's weights
 and feature statistics (``fusion.*``), the AdamW state and the sampler's random state (so an interrupted run
 resumes where it stopped), and JSON metadata: the task, the order K, the pixel grid of the units, the INR
-architecture the filter expects (and ``modality: audio`` for an audio filter), what it was trained on, the training settings and whether it is complete.
+architecture the filter expects (and ``modality: audio`` for an audio filter), Pi's offsets (``fusion.offsets``:
+the neighbours whose jets it reads; absent in filters written before image filters had a context, which are
+pointwise), what it was trained on, the training settings and whether it is complete.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> 
         fusion = AudioFusion(order=int(meta["order"]), offsets=[int(o) for o in f["offsets"]],
                              hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]))
     else:
+        offsets = [tuple(int(v) for v in o) for o in f["offsets"]] if f.get("offsets") else None  # None: pointwise
         fusion = LearnedFusion(channels=int(meta["channels"]), order=int(meta["order"]), m=int(meta.get("m", 2)),
-                               hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]))
+                               hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]),
+                               offsets=offsets)
     if tensors is not None:
         try:
             fusion.load_state_dict(model_state(tensors, PREFIX))

@@ -1,7 +1,8 @@
 """INSP-Net (paper Sec. 3.1, Eq. 3): a new INR Psi(x) = Pi(Phi(x), grad Phi(x), ..., grad^K Phi(x)).
 
-Pi is pointwise: at each coordinate it sees only the jet of the input INR Phi there (value and all distinct
-partials up to order K, ``insp_cli.jets``). It is either hand-made (gradient magnitude for edges, Laplacian,
+The paper's Pi is pointwise: at each coordinate it sees only the jet of the input INR Phi there (value and all
+distinct partials up to order K, ``insp_cli.jets``). A learned Pi may also read the jets at x + o h for the pixel
+offsets o of a neighbourhood (``filters.context``; Psi stays an operator on the continuous INR). It is either hand-made (gradient magnitude for edges, Laplacian,
 unsharp masking) or a learned MLP (the paper's 4 hidden ReLU layers of 256).
 
 Units. Jets come w.r.t. the [-1, 1] coordinates of the INR and of its raw output. ``pixel_jet`` turns them into
@@ -26,6 +27,14 @@ import torch
 from torch import nn
 
 from insp_cli.errors import InspError
+from insp_cli.filters.context import (
+    axes_coords,
+    centre_index,
+    gather,
+    offsets_pad,
+    offsets_tensor,
+    padded_axes,
+)
 from insp_cli.inr.siren import SirenSpec, grid_coords, pixel_spacing
 from insp_cli.jets import JetStandardizer, grid_spacing, jet_space, to_pixel_units
 from insp_cli.jets.inr_jet import inr_jet
@@ -108,27 +117,38 @@ def fusion_mlp(features: int, hidden: int, layers: int, outputs: int, zero_last:
 
 
 class LearnedFusion(nn.Module):
-    """Pi as an MLP: features (..., c * M) -> pixels (..., c).
+    """Pi as an MLP: features (..., O * c * M) -> pixels (..., c).
 
     ``layers`` hidden ReLU layers of ``hidden`` units (paper: 4 x 256). residual=True predicts a correction
     to the pixel value Phi(x) (which is part of the jet), and the last layer starts at zero, so training
-    starts from Psi = Phi (the decoded input) rather than from noise.
+    starts from Psi = Phi (the decoded input) rather than from noise. ``offsets`` (pixel steps, coordinate
+    order, ``filters.context``): the points x + o h whose jets Pi reads, offset major; None = [(0,) * m], the
+    paper's pointwise Pi (features (..., c * M)).
     """
 
     def __init__(self, channels: int, order: int, m: int = 2, hidden: int = 256, layers: int = 4,
-                 residual: bool = True):
+                 residual: bool = True, offsets: list[tuple[int, ...]] | None = None):
         super().__init__()
         self.channels, self.order, self.m, self.residual = channels, order, m, residual
+        self.offsets = [tuple(int(v) for v in o) for o in (offsets or [(0,) * m])]
+        if any(len(o) != m for o in self.offsets):
+            raise InspError(f"a {m}-D filter takes {m}-D offsets, got {self.offsets}")
         self.M = jet_space(m, order).size
-        nf = channels * self.M
+        self.value = centre_index(self.offsets) * channels * self.M  # Phi(x)'s jet among the features
+        nf = len(self.offsets) * channels * self.M
         self.scaler = FeatureScaler(nf)
         self.mlp = fusion_mlp(nf, hidden, layers, channels, zero_last=residual)
 
+    @property
+    def pad(self) -> int:
+        """Pixels beyond each border whose jets the border pixels read."""
+        return offsets_pad(self.offsets)
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """features: (..., c * M) pixel-unit jets -> (..., c) pixels (not clamped)."""
+        """features: (..., O * c * M) pixel-unit jets -> (..., c) pixels (not clamped)."""
         out = self.mlp(self.scaler(features))
-        if self.residual:
-            out = out + features[..., :: self.M]  # the order-0 entry of each channel = the pixel value
+        if self.residual:  # the order-0 entry of each channel at offset 0 = the pixel value
+            out = out + features[..., self.value:self.value + self.channels * self.M:self.M]
         return out
 
 
@@ -178,21 +198,31 @@ class INSPFilter:
     """One INSP-Net: a fusion Pi, the order K of the jets it reads, the pixel grid that fixes the units.
 
     fusion: a LearnedFusion, or a callable on pixel jets (N, M, Q, c) -> (N, Q, c_out) for hand-made ones.
-    units: the (H, W) grid whose pixel spacing the derivatives are measured in (the fitted images' size).
+    units: the (H, W) grid whose pixel spacing h the derivatives, and a learned Pi's offsets o (it reads the
+    jets at x + o h), are measured in (the fitted images' size).
     """
 
     fusion: object
     order: int
     units: tuple[int, int]
 
+    @property
+    def offsets(self) -> list[tuple[int, ...]]:
+        return list(getattr(self.fusion, "offsets", [(0, 0)]))
+
     def __call__(self, spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor,
                  chunk_size: int | None = None) -> torch.Tensor:
-        """Psi of N INRs at coords (Q, m) or (N, Q, m) -> (N, Q, c_out) pixels (not clamped)."""
-        pj = pixel_jets(spec, params, coords, self.order, self.units, chunk_size)
-        if isinstance(self.fusion, nn.Module):
-            with torch.no_grad():
-                return self.fusion(jet_features(pj))
-        return self.fusion(pj)
+        """Psi of N INRs at coords (Q, m) or (N, Q, m) -> (N, Q, c_out) pixels (not clamped).
+
+        With a context the jets are computed at each x + o h directly (len(offsets) jets per point); ``decode``
+        shares them between neighbouring grid points instead."""
+        if not isinstance(self.fusion, nn.Module):
+            return self.fusion(pixel_jets(spec, params, coords, self.order, self.units, chunk_size))
+        step = coords.new_tensor(grid_spacing(self.units))
+        feats = [jet_features(pixel_jets(spec, params, coords + step * coords.new_tensor(o), self.order, self.units,
+                                         chunk_size)) for o in self.offsets]
+        with torch.no_grad():
+            return self.fusion(torch.cat(feats, dim=-1) if len(feats) > 1 else feats[0])
 
     def decode(self, spec: SirenSpec, params: torch.Tensor, size: tuple[int, int] | int, factor: int = 1,
                chunk_points: int = 16384, clamp: bool = True) -> torch.Tensor:
@@ -201,15 +231,42 @@ class INSPFilter:
 
         factor 1: the pixel centres of an H x W image (``grid_coords``), any H, W. factor f > 1: f x f
         sub-pixel samples per pixel of the H x W grid, centred on it (``subpixel_grid``), so that averaging
-        each f x f block gives back pixel-area averages at exactly the 1x pixel centres.
+        each f x f block gives back pixel-area averages at exactly the 1x pixel centres. A Pi with a context
+        whose offsets land on decoding-grid points (the grid is the units' grid or f times finer) reads jets
+        computed once on the grid extended beyond [-1, 1] (``decode_context``).
         """
         size = (size, size) if isinstance(size, int) else tuple(size)
-        coords = grid_coords(size) if factor == 1 else subpixel_grid(size, factor)
-        coords = coords.to(params)
-        out = torch.cat([self(spec, params, coords[a:a + chunk_points]) for a in range(0, len(coords), chunk_points)],
-                        dim=1)
+        ratio = [factor * (s - 1) / (u - 1) for s, u in zip(size, self.units)]
+        if self.offsets != [(0, 0)] and all(r == int(r) for r in ratio):
+            out = self.decode_context(spec, params, size, factor, [int(r) for r in reversed(ratio)], chunk_points)
+        else:
+            coords = grid_coords(size) if factor == 1 else subpixel_grid(size, factor)
+            coords = coords.to(params)
+            out = torch.cat([self(spec, params, coords[a:a + chunk_points])
+                             for a in range(0, len(coords), chunk_points)], dim=1)
         out = out.clamp(0, 1) if clamp else out
         return out.reshape(params.shape[0], size[0] * factor, size[1] * factor, -1)
+
+    def decode_context(self, spec: SirenSpec, params: torch.Tensor, size: tuple[int, int], factor: int,
+                       steps: list[int], chunk_points: int = 16384) -> torch.Tensor:
+        """Psi of a context Pi on the (sub-)pixel grid: (N, H f * W f, c). Jets on the grid padded by pad * f
+        points (``filters.context``), gathered at offsets o * steps (decoding-grid points per unit pixel, per
+        coordinate axis)."""
+        pad = self.fusion.pad * max(steps)
+        axes = padded_axes(size, pad, factor)
+        shape = [len(a) for a in axes]
+        offs = offsets_tensor(self.offsets, params.device) * torch.tensor(steps, device=params.device)
+        inner = torch.cartesian_prod(*[torch.arange(s * factor, device=params.device) for s in size])  # (Q, 2)
+        coords = axes_coords(axes).to(params)
+        out = []
+        for i in range(params.shape[0]):
+            pj = pixel_jets(spec, params[i:i + 1], coords, self.order, self.units)
+            table = jet_features(pj).reshape(1, *shape, -1)
+            which = torch.zeros(chunk_points, dtype=torch.long, device=params.device)
+            with torch.no_grad():
+                out.append(torch.cat([self.fusion(gather(table, which[:len(p)], p, offs, pad))
+                                      for p in inner.split(chunk_points)]))
+        return torch.stack(out)
 
 
 def subpixel_grid(size: tuple[int, int], factor: int) -> torch.Tensor:

@@ -9,53 +9,74 @@ from __future__ import annotations
 import torch
 
 from insp_cli.errors import InspError
+from insp_cli.filters.context import (
+    axes_coords,
+    dihedral_offsets,
+    gather,
+    offsets_pad,
+    offsets_tensor,
+    padded_axes,
+)
 from insp_cli.filters.insp_net import jet_features, pixel_jets
 from insp_cli.inr.siren import SirenSpec, grid_coords
-from insp_cli.jets import jet_space
+from insp_cli.jets import grid_spacing, jet_space
 
 
 class PixelSampler:
     """Random (INR, pixel) pairs with the jet features of the INR there and the target pixel.
 
     params: (N, P) INRs fitted on an H x W grid; targets: (N, H * W, c) target pixels on that grid.
-    Features are pixel-unit jets (``jet_features``), computed without autograd (the INR is fixed). When
-    N * H * W * F floats fit in ``cache_bytes`` every pixel's features are computed once up front (each
-    training step then costs only Pi); otherwise each batch computes the jets of its own points.
+    Features are pixel-unit jets (``jet_features``) at the pixel x and, with ``offsets`` (pixel steps,
+    ``filters.context``), at x + o h: (B, O * c * M), offset major; None = [(0, 0)], pointwise. They are
+    computed without autograd (the INR is fixed). When the jets of every pixel of the grid padded by the
+    context's reach fit in ``cache_bytes`` they are computed once up front (each training step then costs
+    only Pi and a gather); otherwise each batch computes the jets of its own points.
     """
 
     def __init__(self, spec: SirenSpec, params: torch.Tensor, targets: torch.Tensor, order: int,
                  size: tuple[int, int], cache_bytes: float = 2e9, images_per_batch: int = 8,
-                 inrs_per_chunk: int = 8):
+                 inrs_per_chunk: int = 8, offsets: list[tuple[int, int]] | None = None):
         n, q, c = targets.shape
         if params.shape[0] != n or q != size[0] * size[1]:
             raise InspError(f"{params.shape[0]} INRs on a {size[0]}x{size[1]} grid do not match targets "
                             f"{tuple(targets.shape)}")
         self.spec, self.params, self.targets, self.order, self.size = spec, params, targets, order, tuple(size)
+        self.offsets = [tuple(o) for o in (offsets or [(0, 0)])]
+        self.offs = offsets_tensor(self.offsets, params.device)
+        self.pad = offsets_pad(self.offsets)
         self.coords = grid_coords(self.size).to(params)
         self.images_per_batch = images_per_batch
-        self.num_features = c * jet_space(2, order).size
-        self.cache = None
-        if n * q * self.num_features * 4 <= cache_bytes:
-            self.cache = torch.cat([jet_features(pixel_jets(spec, params[a:a + inrs_per_chunk], self.coords,
-                                                            order, self.size))
-                                    for a in range(0, n, inrs_per_chunk)]).float()
+        point_features = c * jet_space(2, order).size
+        self.num_features = len(self.offsets) * point_features
+        self.cache = None  # (N, H + 2 pad, W + 2 pad, c * M)
+        padded = [s + 2 * self.pad for s in self.size]
+        if n * padded[0] * padded[1] * point_features * 4 <= cache_bytes:
+            grid = self.coords if self.pad == 0 else axes_coords(padded_axes(self.size, self.pad)).to(params)
+            self.cache = torch.cat([jet_features(pixel_jets(spec, params[a:a + inrs_per_chunk], grid, order,
+                                                            self.size))
+                                    for a in range(0, n, inrs_per_chunk)]).float().reshape(n, *padded, -1)
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(features (B, F), targets (B, c)) for B random pixels of random INRs."""
         n, q, _ = self.targets.shape
+        w = self.size[1]
         if self.cache is not None:
             dev = self.cache.device
             img = torch.randint(n, (batch,), generator=generator).to(dev)
             pix = torch.randint(q, (batch,), generator=generator).to(dev)
-            return self.cache[img, pix], self.targets[img, pix]
+            pos = torch.stack([pix // w, pix % w], dim=1)
+            return gather(self.cache, img, pos, self.offs, self.pad), self.targets[img, pix]
         k = min(self.images_per_batch, batch)
         per = -(-batch // k)
         dev = self.params.device
         img = torch.randint(n, (k,), generator=generator).to(dev)
         pix = torch.randint(q, (k, per), generator=generator).to(dev)
-        feats = jet_features(pixel_jets(self.spec, self.params[img], self.coords[pix], self.order,
+        step = self.coords.new_tensor(grid_spacing(self.size))
+        at = self.coords[pix][:, :, None, :] + step * self.offs.to(self.coords)  # (k, per, O, 2)
+        feats = jet_features(pixel_jets(self.spec, self.params[img], at.reshape(k, -1, 2), self.order,
                                         self.size)).float()
-        return feats.reshape(k * per, -1)[:batch], self.targets[img[:, None], pix].reshape(k * per, -1)[:batch]
+        return (feats.reshape(k * per, -1)[:batch],
+                self.targets[img[:, None], pix].reshape(k * per, -1)[:batch])
 
 
 def dihedral_tables(order: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,21 +95,34 @@ def dihedral_tables(order: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(index), torch.tensor(sign, dtype=torch.float32)
 
 
-def augment(features: torch.Tensor, targets: torch.Tensor, order: int, generator: torch.Generator
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(features: torch.Tensor, targets: torch.Tensor, order: int, generator: torch.Generator,
+            offsets: list[tuple[int, int]] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Random flips / quarter turns and colour-channel permutations, one per point.
 
-    features: (B, c * M) channel major; targets: (B, c). The geometric maps act on the jet (``dihedral_tables``)
-    and leave the target pixel alone; a channel permutation moves features and target together. Both keep
-    i.i.d. pixel noise i.i.d., so a denoiser learns the same task on more varied signals (with 27 small
-    training images, the MLP otherwise learns one image set's orientations and hues).
+    features: (B, O * c * M), offset major then channel major; targets: (B, c). The geometric maps act on the
+    jet (``dihedral_tables``) and on the offsets (``dihedral_offsets``: the jets at x + o h of the turned image
+    are the turned jets at x + (A o) h of the original) and leave the target pixel alone; a channel permutation
+    moves features and target together. Both keep i.i.d. pixel noise i.i.d., so a denoiser learns the same task
+    on more varied signals (with 27 small training images, the MLP otherwise learns one image set's
+    orientations and hues).
     """
     b, c = targets.shape
-    x = features.reshape(b, c, -1)
-    index, sign = dihedral_tables(order)
     g = torch.randint(8, (b,), generator=generator)
-    idx = index[g].to(x.device)[:, None, :].expand_as(x)
-    x = torch.gather(x, 2, idx) * sign[g].to(x)[:, None, :]
+    x = dihedral(features, g.to(features.device), order, c, offsets).reshape(b, -1, c, jet_space(2, order).size)
     perm = torch.argsort(torch.rand(b, c, generator=generator), dim=1).to(x.device)
-    x = torch.gather(x, 1, perm[:, :, None].expand_as(x))
+    x = torch.gather(x, 2, perm[:, None, :, None].expand_as(x))
     return x.reshape(b, -1), torch.gather(targets, 1, perm)
+
+
+def dihedral(features: torch.Tensor, g: torch.Tensor, order: int, channels: int,
+             offsets: list[tuple[int, int]] | None = None) -> torch.Tensor:
+    """Features (B, O * c * M) of each point as seen in the image flipped / turned by element g (B,) of the
+    dihedral group (``dihedral_tables`` order)."""
+    b = features.shape[0]
+    x = features.reshape(b, len(offsets or [(0, 0)]), channels, -1)  # (B, O, c, M)
+    if offsets is not None and len(offsets) > 1:
+        moved = dihedral_offsets(offsets).to(x.device)[g]  # (B, O)
+        x = torch.gather(x, 1, moved[:, :, None, None].expand_as(x))
+    index, sign = dihedral_tables(order)
+    idx = index.to(x.device)[g][:, None, None, :].expand_as(x)
+    return (torch.gather(x, 3, idx) * sign.to(x)[g][:, None, None, :]).reshape(b, -1)

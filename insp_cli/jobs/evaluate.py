@@ -47,6 +47,18 @@ def eval_job(cfg: DictConfig) -> float | None:
     return row["psnr"] if "psnr" in row else row["snr"] if "snr" in row else row.get("chamfer_l1")
 
 
+def _context_label(meta: dict) -> str:
+    """', jets at 5x5 points (step 1)' for a Pi with a context of neighbouring pixels (or samples: '... at 33
+    points (step 4)'); '' for a pointwise Pi."""
+    offs = [o if isinstance(o, list) else [o] for o in meta["fusion"].get("offsets") or [[0]]]
+    if len(offs) == 1:
+        return ""
+    xs = sorted({o[0] for o in offs})
+    step = xs[1] - xs[0]  # a regular neighbourhood
+    shape = "x".join([str(len(xs))] + [str(len(offs) // len(xs))] * (len(offs[0]) > 1))
+    return f", jets at {shape} points (step {step})"
+
+
 def run_eval(cfg: DictConfig, run_dir: str | Path) -> dict:
     """Score ``cfg.filter`` on ``cfg.store`` and write the run directory. Returns the metrics."""
     return run_job(cfg, run_dir, "eval", _evaluate)
@@ -137,7 +149,7 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
         "scale": {"label": str(cfg.scale), "image_size": [h, w], "channels": spec.out_features,
                   "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g}" if kind_of(spec) == "siren"
                   else describe(spec), "order": int(meta["order"]),
-                  "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}",
+                  "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}" + _context_label(meta),
                   "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
         "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
         "inr_reg": str((store.header.fit.get("reg") or {}).get("kind", "none")),  # the input INRs' fitting prior
@@ -258,7 +270,7 @@ def _evaluate_audio(cfg: DictConfig, run: Run, fusion, meta: dict, store, where:
         "scale": {"label": str(cfg.scale), "clip_samples": length, "rate": rate,
                   "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g} x{spec.coord_scale:g}",
                   "order": int(meta["order"]), "context": meta["fusion"].get("offsets"),
-                  "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}",
+                  "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}" + _context_label(meta),
                   "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
         "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
         "inr_reg": str((store.header.fit.get("reg") or {}).get("kind", "none")),  # the input INRs' fitting prior

@@ -23,7 +23,8 @@ from ..errors import InspError
 from ..files import atomic_write
 from ..filters import HANDMADE, INSPFilter, PixelSampler, augment, handmade
 from ..filters.checkpoint import build_fusion, read_filter, save_filter
-from ..filters.audio import ClipSampler, context_offsets, sample_jets
+from ..filters.audio import ClipSampler, sample_jets
+from ..filters.context import context_offsets, neighbourhood
 from ..filters.tasks import (check_inputs, clean_clips, clean_targets, modality, open_store, store_summary, task_of,
                              task_targets)
 from .shapes import train_shapes
@@ -70,16 +71,17 @@ def _train(cfg: DictConfig, run: Run) -> dict:
             "architecture": store.spec.to_dict(), "trained_on": store_summary(store),
             "train": {**t, "step": 0, "seed": int(cfg.seed)}, "complete": False}
     audio = modality(store) == "audio"
-    offsets = context_offsets(int(fz.get("context") or 0), int(fz.get("context_step") or 1))
+    reach, step = int(fz.get("context") or 0), int(fz.get("context_step") or 1)
     if audio:
+        offsets = context_offsets(reach, step)
         length = int(store.header.source["length"])
         meta.update(modality="audio", units=[length])
         meta["fusion"]["offsets"] = offsets
         meta["train"]["augment"] = False  # flips and colour permutations are image symmetries
-    else:
-        if offsets != [0]:
-            raise InspError("fusion.context (neighbouring samples' jets) applies to audio filters only")
+    else:  # the (2 reach / step + 1)^2 pixel offsets, (0, 0) alone for the paper's pointwise Pi
+        offsets = neighbourhood(reach, step, 2)
         meta["units"] = list(store.size)
+        meta["fusion"]["offsets"] = [list(o) for o in offsets]
 
     path = Path(str(cfg.filter))
     fusion = build_fusion(meta).to(device)
@@ -106,8 +108,8 @@ def _train(cfg: DictConfig, run: Run) -> dict:
         tg = torch.from_numpy(np.ascontiguousarray(targets)).reshape(len(store), h * w, c).to(device)
         sampler = PixelSampler(store.spec, params, tg, order, (h, w),
                                cache_bytes=float(t["feature_cache_gb"]) * 2**30,
-                               images_per_batch=int(t["images_per_batch"]))
-        shape, channels = f"{h}x{w}", c
+                               images_per_batch=int(t["images_per_batch"]), offsets=offsets)
+        shape, channels = f"{h}x{w}, {len(offsets)} offsets", len(offsets) * c
     if start == 0:
         feats, _ = sampler.sample(int(t["stat_points"]), torch.Generator().manual_seed(int(cfg.seed) + 1))
         fusion.scaler.fit(feats, channels=channels)
@@ -121,7 +123,7 @@ def _train(cfg: DictConfig, run: Run) -> dict:
     def loss_at(step: int) -> torch.Tensor:
         x, y = sampler.sample(batch, gen)
         if meta["train"]["augment"]:
-            x, y = augment(x, y, order, gen)
+            x, y = augment(x, y, order, gen, offsets)
         loss = (fusion(x) - y).pow(2).mean()
         running.append(float(loss.detach()))
         return loss
@@ -161,6 +163,8 @@ def _resume(path: Path, meta: dict, fusion, opt, gen, overwrite: bool) -> int | 
     if overwrite or not path.exists():
         return 0
     old, tensors = read_filter(path)
+    if old.get("modality", "images") == "images":  # written before image filters had offsets: pointwise
+        old["fusion"].setdefault("offsets", [[0, 0]])
     same = ("task", "order", "units", "channels", "fusion", "architecture", "trained_on", "modality")
     diff = [k for k in same if old.get(k) != meta.get(k)]
     t_old = {k: v for k, v in old["train"].items() if k not in ("step", "final_psnr", "seconds")}

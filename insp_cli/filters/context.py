@@ -1,0 +1,112 @@
+"""Context for a learned Pi, any dimension: Psi(x) = Pi(jets of Phi at x + o h for the offsets o of a neighbourhood).
+
+h is the spacing of the grid the INR is decoded on (per axis), o is in grid steps; offsets = [(0,) * m] is the
+paper's pointwise Pi. Psi stays an operator on the continuous INR: it is shift-invariant and can be read at any
+x, since Phi is defined beyond [-1, 1] too. On a regular grid the jets are computed once on the grid extended by
+``pad`` points each side (``padded_axes``), then each point's features are gathered (``gather``): no point's jet
+is computed twice. Offsets are in coordinate order (x, y[, z]) like ``grid_coords``; grid tables are in array
+order (rows = y first), so ``gather`` flips them. Used by ``filters.audio`` (m = 1) and ``filters.insp_net``
+(m = 2). Nothing here knows about Hydra, W&B or files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+
+from insp_cli.errors import InspError
+from insp_cli.inr.siren import pixel_spacing
+
+
+def context_offsets(reach: int, step: int) -> list[int]:
+    """Offsets along one axis, in grid steps: -reach, -reach + step, ..., reach (0 included); [0] for reach 0."""
+    if reach < 0 or step < 1 or (reach and reach % step):
+        raise InspError(f"fusion.context={reach} must be >= 0 and a multiple of fusion.context_step={step} >= 1")
+    return list(range(-reach, reach + 1, step))
+
+
+def neighbourhood(reach: int, step: int, m: int) -> list[tuple[int, ...]]:
+    """The square (cube) neighbourhood of ``context_offsets`` per axis: (2 reach / step + 1)^m offsets in
+    coordinate order (x, y, ...), x varying fastest; [(0,) * m] for reach 0 (pointwise)."""
+    axis = context_offsets(reach, step)
+    return [tuple(reversed(o)) for o in itertools.product(axis, repeat=m)]
+
+
+def offsets_pad(offsets) -> int:
+    """Grid points needed beyond each border: the largest |offset| along any axis."""
+    return max(abs(int(v)) for o in offsets for v in (o if isinstance(o, (tuple, list)) else (o,)))
+
+
+def offsets_tensor(offsets, device=None) -> torch.Tensor:
+    """(O, m) long tensor of offsets given as ints (m = 1) or tuples."""
+    rows = [list(o) if isinstance(o, (tuple, list)) else [int(o)] for o in offsets]
+    return torch.tensor(rows, dtype=torch.long, device=device)
+
+
+def centre_index(offsets) -> int:
+    """Position of the zero offset (the point itself) in ``offsets``; InspError when it is missing."""
+    rows = offsets_tensor(offsets).tolist()
+    zero = [0] * len(rows[0])
+    if zero not in rows:
+        raise InspError(f"filter offsets {[tuple(r) for r in rows]} must include 0 (the point itself)")
+    return rows.index(zero)
+
+
+def padded_axes(size: tuple[int, ...], pad: int, factor: int = 1, dtype=torch.float32) -> list[torch.Tensor]:
+    """Per array axis, the coordinates of the ``grid_coords`` grid of ``size`` (factor 1) or of its f x f
+    sub-pixels (``subpixel_grid``, factor f), extended by ``pad`` points each side: point i of an axis of side s
+    lies at -1 + h ((i + 1/2) / f - 1/2), h = 2 / (s - 1), i = -pad .. s f + pad - 1."""
+    axes = []
+    for s in size:
+        h = pixel_spacing(s)
+        i = torch.arange(-pad, s * factor + pad, dtype=torch.float64)
+        axes.append((-1.0 + h * ((i + 0.5) / factor - 0.5)).to(dtype))
+    return axes
+
+
+def axes_coords(axes: list[torch.Tensor]) -> torch.Tensor:
+    """(prod(len(a)), m) coordinates of the grid spanned by per-array-axis coordinates, ``grid_coords`` layout."""
+    mesh = torch.meshgrid(*axes, indexing="ij")
+    return torch.stack(list(reversed(mesh)), dim=-1).reshape(-1, len(axes))
+
+
+def gather(table: torch.Tensor, inr: torch.Tensor, pos: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tensor:
+    """Context features of points of a padded grid table.
+
+    table: (N, S_1 + 2 pad, ..., S_m + 2 pad, F) per-point features (array order, rows first); inr: (B,) which
+    table; pos: (B, m) array indices on the unpadded grid; offsets: (O, m) in coordinate order (x first), in
+    grid steps. Returns (B, O * F), offset major (offset 0 of ``offsets`` first).
+    """
+    n, *shape, f = table.shape
+    m = len(shape)
+    if pos.shape[-1] != m or offsets.shape[-1] != m:
+        raise InspError(f"a {m}-D grid table takes {m}-D positions and offsets, got {pos.shape[-1]} and "
+                        f"{offsets.shape[-1]}")
+    idx = pos[:, None, :] + pad + offsets.flip(-1)[None]  # (B, O, m), array order
+    strides = torch.tensor([math.prod(shape[a + 1:]) for a in range(m)], dtype=torch.long, device=idx.device)
+    return table.reshape(n, -1, f)[inr[:, None], (idx * strides).sum(-1)].reshape(len(inr), -1)
+
+
+def dihedral_offsets(offsets) -> torch.Tensor:
+    """The 8 flips / quarter turns of ``filters.sampler.dihedral_tables`` acting on 2-D offsets: (8, O) index.
+
+    For Phi'(x) = Phi(A x) the jet of Phi' at x + o h is the transformed jet of Phi at A x + (A o) h, so the
+    features of offset o come from offset A o: row g holds, for each o, the position of A_g o in ``offsets``.
+    A_g = diag(s_x, s_y) or, with the swap, (x, y) -> (s_y y, s_x x); same order as ``dihedral_tables``.
+    """
+    rows = [tuple(r) for r in offsets_tensor(offsets).tolist()]
+    if len(rows[0]) != 2:
+        raise InspError("flips and quarter turns act on 2-D offsets")
+    where = {o: i for i, o in enumerate(rows)}
+    out = []
+    for swap in (False, True):
+        for sx in (1, -1):
+            for sy in (1, -1):
+                moved = [(sy * oy, sx * ox) if swap else (sx * ox, sy * oy) for ox, oy in rows]
+                if any(o not in where for o in moved):
+                    raise InspError(f"offsets {rows} are not closed under flips and quarter turns; use a square "
+                                    "neighbourhood or train.augment=false")
+                out.append([where[o] for o in moved])
+    return torch.tensor(out)
