@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from insp_cli.errors import InspError
-from insp_cli.filters.audio import AudioFusion, ClipSampler, context_offsets, denoise_clips, gather, sample_jets
+from insp_cli.filters.audio import AudioFusion, ClipSampler, denoise_clips, gather, sample_jets
+from insp_cli.filters.context import context_offsets
 from insp_cli.inr.siren import SirenSpec, init_params, pixel_spacing, siren_forward
 
 
