@@ -29,11 +29,12 @@ def test_step_one_features_are_the_jets_at_each_neighbouring_sample():
     f = gather(jets, clip, pos, torch.tensor(offsets), 5).reshape(3, len(offsets), order + 1)
     h = pixel_spacing(length)
     for b in range(3):
-        x = ((pos[b] + torch.tensor(offsets)) * h - 1.0).unsqueeze(1)  # the samples x + o h, o = -5..5
+        # the samples x + o h, o = -5..5, placed in float64 and rounded once, as sample_jets places them
+        x = ((pos[b] + torch.tensor(offsets)).double() * h - 1.0).float().unsqueeze(1)
         value = siren_forward(spec, params[clip[b]:clip[b] + 1], x)[0, :, 0]
         assert torch.allclose(f[b, :, 0], value, atol=1e-5)  # order 0 at every offset = Phi there
     # order 1 in per-sample units is h dPhi/dx (autograd) at x + o h, here sample 17 + 3 of clip 1
-    x = torch.tensor([[(17 + 3) * h - 1.0]], requires_grad=True)
+    x = torch.tensor([[(17 + 3) * h - 1.0]], dtype=torch.float64).float().requires_grad_()
     (grad,) = torch.autograd.grad(siren_forward(spec, params[1:2], x).sum(), x)
     assert torch.allclose(f[1, 5 + 3, 1], h * grad[0, 0], rtol=1e-4, atol=1e-5)
 
