@@ -269,8 +269,8 @@ def _evaluate_audio(cfg: DictConfig, run: Run, fusion, meta: dict, store, where:
         "rows": summary, "best_baseline": best,
         "scale": {"label": str(cfg.scale), "clip_samples": length, "rate": rate,
                   "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g} x{spec.coord_scale:g}",
-                  "order": int(meta["order"]), "context": meta["fusion"].get("offsets"),
-                  "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}" + _context_label(meta),
+                  "order": int(meta["order"]), "context": meta["fusion"].get("offsets"),  # the table counts them
+                  "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}",
                   "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
         "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
         "inr_reg": str((store.header.fit.get("reg") or {}).get("kind", "none")),  # the input INRs' fitting prior
