@@ -35,7 +35,7 @@ from insp_cli.filters.context import (
     offsets_tensor,
     padded_axes,
 )
-from insp_cli.inr.siren import SirenSpec, grid_coords, pixel_spacing
+from insp_cli.inr.siren import SirenSpec, grid_coords
 from insp_cli.jets import JetStandardizer, grid_spacing, jet_space, to_pixel_units
 from insp_cli.jets.inr_jet import inr_jet
 
@@ -273,16 +273,10 @@ def subpixel_grid(size: tuple[int, int], factor: int) -> torch.Tensor:
     """(H f * W f, 2) coords of f x f samples per pixel of the H x W ``grid_coords`` grid.
 
     Pixel (i, j) of the 1x grid is the square of side h centred on its centre; its sub-pixels sit at
-    centre + h (k + 1/2) / f - h / 2, k = 0..f-1, per axis (the outermost lie h/2 - h/(2f) beyond [-1, 1]).
+    centre + h (k + 1/2) / f - h / 2, k = 0..f-1, per axis (the outermost lie h/2 - h/(2f) beyond [-1, 1]):
+    ``filters.context.padded_axes`` with no padding, so a context Pi's padded grid extends this very grid.
     """
-    axes = []
-    for s in size:
-        h = pixel_spacing(s)
-        centres = torch.linspace(-1.0, 1.0, s, dtype=torch.float64)
-        offs = h * ((torch.arange(factor, dtype=torch.float64) + 0.5) / factor - 0.5)
-        axes.append((centres[:, None] + offs[None, :]).reshape(-1).float())
-    mesh = torch.meshgrid(*axes, indexing="ij")
-    return torch.stack(list(reversed(mesh)), dim=-1).reshape(-1, len(size))
+    return axes_coords(padded_axes(tuple(size), 0, factor))
 
 
 def box_downsample(images: torch.Tensor, factor: int) -> torch.Tensor:
