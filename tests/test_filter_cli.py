@@ -98,7 +98,7 @@ def test_train_filter_then_eval_end_to_end(stores):
 
 def test_interrupted_training_resumes_to_the_same_filter(stores, tmp_path, monkeypatch):
     from insp_cli.filters.checkpoint import load_filter
-    from insp_cli.jobs import train_filter as tf
+    from insp_cli.jobs import pi_loop as tf  # the train-filter loop, whose lr schedule the kill is hooked on
 
     d = stores
     full, part = tmp_path / "full.safetensors", tmp_path / "part.safetensors"
@@ -108,17 +108,17 @@ def test_interrupted_training_resumes_to_the_same_filter(stores, tmp_path, monke
     class Killed(Exception):
         pass
 
-    lr_at = tf._lr_at
+    lr_at = tf.lr_at
 
     def killed_after_first_checkpoint(t, step):  # the run dies right after its step-60 checkpoint
         if step == 60:
             raise Killed
         return lr_at(t, step)
 
-    monkeypatch.setattr(tf, "_lr_at", killed_after_first_checkpoint)
+    monkeypatch.setattr(tf, "lr_at", killed_after_first_checkpoint)
     with pytest.raises(Killed):
         run_train_filter(cfg, tmp_path / "r2")
-    monkeypatch.setattr(tf, "_lr_at", lr_at)
+    monkeypatch.setattr(tf, "lr_at", lr_at)
     meta, _ = read_filter(part)
     assert meta["train"]["step"] == 60 and not meta["complete"]
     with pytest.raises(InspError, match="unfinished"):

@@ -28,7 +28,7 @@ from ..inr.sdf import SDF_LOSSES, fit_sdfs
 from ..inr.siren import SirenSpec
 from ..metrics.shapes import sample_surface
 from ..tracking import Run
-from ..training import cosine_factor, train_steps
+from .pi_loop import run_pi_steps
 
 log = logging.getLogger("insp")
 SHAPE_DEGRADATIONS = ("clean", "vertex_noise")
@@ -92,13 +92,6 @@ def mesh_signals(cfg: DictConfig, spec: SirenSpec) -> dict:
 # ----------------------------------------------------------------------------------------- train-filter
 
 
-def _lr_at(t: dict, step: int) -> float:
-    lr, final = float(t["lr"]), t.get("lr_final")
-    if final is None or t["steps"] <= 1:
-        return lr
-    return float(final) + (lr - float(final)) * cosine_factor(step, t["steps"] - 1)
-
-
 def train_shapes(cfg: DictConfig, run: Run, task: dict, store, resume) -> dict:
     """`insp train-filter` for SDF INRs: Pi on voxel-unit jets, trained at points of the ``train.grid`` grid
     near each training shape's surface plus uniform ones (``filters.shapes.training_points``)."""
@@ -140,7 +133,7 @@ def train_shapes(cfg: DictConfig, run: Run, task: dict, store, resume) -> dict:
     log.info("train-filter %s: %d SDF INRs, %d points, K=%d (%d features), Pi %dx%d, %d steps of %d points",
              task["name"], len(store), len(x_all), order, x_all.shape[1], fz["layers"], fz["hidden"], t["steps"],
              t["batch_points"])
-    steps, batch, every = int(t["steps"]), int(t["batch_points"]), int(t["log_every"])
+    steps, batch = int(t["steps"]), int(t["batch_points"])
     running: list[float] = []
 
     def loss_at(step: int) -> torch.Tensor:
@@ -149,21 +142,7 @@ def train_shapes(cfg: DictConfig, run: Run, task: dict, store, resume) -> dict:
         running.append(float(loss.detach()))
         return loss
 
-    def after_step(done: int) -> str | None:
-        info = None
-        if done % every == 0 or done == steps:
-            mse = float(np.mean(running))
-            running.clear()
-            psnr = 10 * math.log10(4.0 / max(mse, 1e-20))
-            run.log({"loss": mse, "train_psnr": psnr, "lr": _lr_at(t, done - 1)}, step=done)
-            info = f"psnr {psnr:5.2f} dB"
-        if done % int(t["save_every"]) == 0 and done < steps:
-            meta["train"]["step"] = done
-            save_filter(path, fusion, meta, opt, gen)
-        return info
-
-    train_steps(fusion, opt, loss_at, start, steps, lambda s: _lr_at(t, s), after_step, "train-filter",
-                where=lambda s: f"step {s}", hint="lower train.lr")
+    run_pi_steps(run, t, fusion, opt, gen, meta, path, start, loss_at, running, peak_squared=4.0)  # SDFs in [-1, 1]
     with torch.no_grad():
         mse = float((fusion(x_all)[..., 0] - y_all).pow(2).mean())
     seconds = time.time() - t0

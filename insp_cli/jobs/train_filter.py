@@ -29,7 +29,8 @@ from ..filters.tasks import (check_inputs, clean_clips, clean_targets, modality,
                              task_targets)
 from .shapes import train_shapes
 from ..tracking import Run, run_job
-from ..training import cosine_factor, restore, train_steps
+from ..training import restore
+from .pi_loop import run_pi_steps
 from ..viz import save_grid
 
 log = logging.getLogger("insp")
@@ -43,14 +44,6 @@ def run_train_filter(cfg: DictConfig, run_dir: str | Path) -> dict:
     """Train (or, for hand-made tasks, just apply) the filter that ``cfg`` asks for. Returns the metrics."""
     return run_job(cfg, run_dir, "train-filter",
                    lambda cfg, run: (_handmade if task_of(cfg.task)["name"] in HANDMADE else _train)(cfg, run))
-
-
-def _lr_at(t: dict, step: int) -> float:
-    """train.lr decayed to train.lr_final by a cosine over the run's steps (constant without lr_final)."""
-    lr, final = float(t["lr"]), t.get("lr_final")
-    if final is None or t["steps"] <= 1:
-        return lr
-    return float(final) + (lr - float(final)) * cosine_factor(step, t["steps"] - 1)
 
 
 def _train(cfg: DictConfig, run: Run) -> dict:
@@ -117,7 +110,7 @@ def _train(cfg: DictConfig, run: Run) -> dict:
              "augment %s, %s", task["name"], len(store), shape, order, sampler.num_features, fz["layers"],
              fz["hidden"], t["steps"], t["batch_points"], start, bool(meta["train"]["augment"]), device)
 
-    steps, batch, every, save_every = int(t["steps"]), int(t["batch_points"]), int(t["log_every"]), int(t["save_every"])
+    steps, batch = int(t["steps"]), int(t["batch_points"])
     running: list[float] = []
 
     def loss_at(step: int) -> torch.Tensor:
@@ -128,21 +121,7 @@ def _train(cfg: DictConfig, run: Run) -> dict:
         running.append(float(loss.detach()))
         return loss
 
-    def after_step(done: int) -> str | None:
-        info = None
-        if done % every == 0 or done == steps:
-            mean_loss = float(np.mean(running))
-            running.clear()
-            psnr = -10 * math.log10(max(mean_loss, 1e-20))
-            run.log({"loss": mean_loss, "train_psnr": psnr, "lr": _lr_at(t, done - 1)}, step=done)
-            info = f"psnr {psnr:5.2f} dB"
-        if done % save_every == 0 and done < steps:
-            meta["train"]["step"] = done
-            save_filter(path, fusion, meta, opt, gen)
-        return info
-
-    train_steps(fusion, opt, loss_at, start, steps, lambda step: _lr_at(t, step), after_step, "train-filter",
-                where=lambda step: f"step {step}", hint="lower train.lr")
+    run_pi_steps(run, t, fusion, opt, gen, meta, path, start, loss_at, running)
     seconds = time.time() - t0
 
     train_psnr = _train_psnr(fusion, sampler, int(cfg.seed))
