@@ -75,7 +75,7 @@ FIT: dict[str, Rule] = {
     "fit.reg_opts.g_depth": ("int", 1, 64),
     "fit.reg_opts.g_omega0": ("+float", 0, None),
     "fit.reg_opts.g_rank": ("?int", 1, 65536),
-    "fit.reg_opts.g_norm": (("row", "global"), None, None),
+    "fit.reg_opts.g_norm": (("embed", "row", "global"), None, None),
     "samples": ("int", 0, 1024),
 }
 

@@ -117,8 +117,29 @@ def test_inrr_global_normalisation_is_the_papers_single_softmax_over_all_entries
     # the off-diagonal mass is below 1 (rows do not each sum to 1, unlike the row softmax), the Laplacian is PSD
     assert (a.sum((1, 2)) < 1).all() and (R.inrr_adjacency(spec, g, 5).sum(-1) > 0.5).all()
     assert (torch.linalg.eigvalsh(R.laplacian(a)) > -1e-12).all()
-    with pytest.raises(ValueError, match="row | global"):
+    with pytest.raises(ValueError, match="embed | row | global"):
         R.inrr_adjacency(spec, g, 5, "columns")
+
+
+def test_inrr_embed_normalisation_is_the_public_codes_softmax_embedding_product():
+    """lizhemin15/INRR reg.cair_reg: g ends in a softmax over its r outputs, A = g(u) g(u)^T, diagonal removed."""
+    from insp_cli.inr.siren import siren_forward
+
+    spec = SirenSpec(1, 4, 8, 2, omega0=1.0)
+    g = init_params(spec, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    a = R.inrr_adjacency(spec, g, 5, "embed")
+    u = torch.tensor([[k / 5] for k in range(1, 6)], dtype=torch.float64)
+    for b in range(2):
+        gb = siren_forward(spec, g[b:b + 1], u)[0]
+        p = [[math.exp(v) for v in row] for row in gb.tolist()]
+        p = [[v / sum(row) for v in row] for row in p]
+        for i in range(5):
+            for j in range(5):
+                want = 0.0 if i == j else sum(x * y for x, y in zip(p[i], p[j]))
+                assert math.isclose(float(a[b, i, j]), want, rel_tol=1e-9, abs_tol=1e-15)
+    # entries in [0, 1], symmetric, the Laplacian PSD
+    assert (a >= 0).all() and (a <= 1).all() and torch.allclose(a, a.transpose(1, 2))
+    assert (torch.linalg.eigvalsh(R.laplacian(a)) > -1e-12).all()
 
 
 @pytest.mark.parametrize("kind", ["tv", "l2", "air", "inrr"])

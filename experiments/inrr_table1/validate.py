@@ -1,11 +1,12 @@
 """Weight selection for experiments/inrr_table1 on the VALIDATION photos (data/inrr_table1/val: opencv-doc aero3,
-scikit-image chelsea; never the test photos). Same scale as the table (96² gray, SIREN 3x96, omega0 30, Adam
+scikit-image chelsea; never the test photos). Same scale as the table by default (96² gray, SIREN 3x96, omega0 30; --size, --hidden, --depth change it), Adam
 1e-3 -> 1e-4 cosine over STEPS, full batch), same masks (seed 0). Prints the PSNR of each INR against the clean
 photo on the whole image, on the missing pixels and on the observed ones (the fit's own error). The outputs are
 in validation.txt.
 
     python experiments/inrr_table1/validate.py STEPS[@CHECKPOINTS] MASKS KIND:WEIGHT[:REG_LR[:G_OMEGA0[:G_DEPTH]]][:KEY=VALUE...] ...
     e.g. python experiments/inrr_table1/validate.py 300 0,1,2 none:0 tv:1e-4 inrr:1e-5:3e-3
+         python experiments/inrr_table1/validate.py --size=128 --hidden=128 --depth=5 1000@300 0,1,2 none:0
          python experiments/inrr_table1/validate.py 2000@300,1000 0,1,2 inrr:1e-5:3e-3:1:5:g_norm=global
 MASKS: comma-separated of 0 = random 50 %, 1 = patch, 2 = textural; all of them are fitted in one batch (2 photos
 x masks INRs; INR i of photo p starts from photo p's seed whatever its mask, as in one fit per mask).
@@ -55,7 +56,7 @@ class _Recorder(fitmod._BatchedAdam):
             self.saved[self.t] = params.detach().clone()
 
 
-def main(steps: str, masks: str, *methods: str, size: int = 96, hidden: int = 96) -> None:
+def main(steps: str, masks: str, *methods: str, size: int = 96, hidden: int = 96, depth: int = 3) -> None:
     torch.set_num_threads(1)
     total, _, cks = steps.partition("@")
     total = int(total)
@@ -64,7 +65,7 @@ def main(steps: str, masks: str, *methods: str, size: int = 96, hidden: int = 96
     imgs = load_images("images", split="all", folder="data/inrr_table1/val", size=size, channels=1)
     x = imgs.images
     n, h, w, c = x.shape
-    spec, coords = SirenSpec(2, 1, hidden, 3, 30.0), grid_coords((h, w))
+    spec, coords = SirenSpec(2, 1, hidden, depth, 30.0), grid_coords((h, w))
     clean = torch.from_numpy(x).reshape(n, h * w, c)
     degs = [DEGS[int(a)] for a in masks.split(",")]
     pix, mask = [], []
@@ -91,4 +92,5 @@ def main(steps: str, masks: str, *methods: str, size: int = 96, hidden: int = 96
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    scale = {a[2:].split("=")[0]: int(a.split("=")[1]) for a in sys.argv[1:] if a.startswith("--")}
+    main(*[a for a in sys.argv[1:] if not a.startswith("--")], **scale)

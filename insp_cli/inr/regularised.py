@@ -28,7 +28,7 @@ class RegSettings:
     g_depth: int = 2  # number of sine layers,
     g_omega0: float = 1.0  # omega0 (small: a smooth Laplacian),
     g_rank: int | None = None  # output size r (None = max(H, W), as in the paper)
-    g_norm: str = "row"  # INRR adjacency normalisation: row (public code's row softmax) | global (the paper's)
+    g_norm: str = "row"  # INRR adjacency: embed (the public code's A = P P^T) | row (row softmax) | global (paper)
 
     @property
     def active(self) -> bool:

@@ -13,11 +13,12 @@ one value per INR, ``(N,)``, so N INRs fitted together are regularised independe
   ``1/2 sum_ij A_ij ||T_i - T_j||^2`` for a symmetric A.
 - ``air_adjacency``: AIR's learned adjacency: a free matrix per INR, row-wise softmin, symmetrised, zero
   diagonal.
-- ``inrr_adjacency``: INRR's adjacency from a tiny SIREN g of the row (column) coordinate: ``S = G G^T`` with
-  ``G = g(u): (m', r)``, then the same row-wise normalisation (softmax), symmetrised, zero diagonal. The paper
-  writes one global normalisation (all of A sums to 1); the public code normalises row by row as AIR does.
-  We follow the code: minimising the energy over A under one global sum puts all the weight on the single
-  most similar pair of rows, while a row-wise softmax keeps every row tied to some others (docs/fit.md).
+- ``inrr_adjacency``: INRR's adjacency from a tiny SIREN g of the row (column) coordinate, ``G = g(u): (m', r)``,
+  in one of three normalisations (docs/fit.md):
+  ``embed`` (the public code, lizhemin15/INRR ``reg.cair_reg``: g ends in a softmax over its r outputs, so each
+  row i gets a distribution p_i over r groups, and A = P P^T, A_ij = <p_i, p_j>, zero diagonal);
+  ``row`` (S = G G^T, row-wise softmax of S as AIR's softmin, symmetrised, zero diagonal: every row tied to
+  others by a total weight ~1); ``global`` (the paper's Sec. 4.2: exp(S) / 1^T exp(S) 1, all of A sums to 1).
 """
 
 from __future__ import annotations
@@ -71,16 +72,21 @@ def air_adjacency(free: torch.Tensor) -> torch.Tensor:
 
 def inrr_adjacency(spec: SirenSpec, g_params: torch.Tensor, m: int, norm: str = "row") -> torch.Tensor:
     """INRR: a tiny SIREN g: R -> R^r per INR (g_params: (N, P_g), spec.in_features = 1) evaluated at the m
-    coordinates u_i = i/m, i = 1..m -> G: (N, m, r); adjacency (N, m, m) from S = G G^T:
-    norm 'row' (the public code): row-softmax of S, symmetric, zero diagonal (each row of A sums to ~1);
+    coordinates u_i = i/m, i = 1..m -> G: (N, m, r); adjacency (N, m, m), symmetric, zero diagonal:
+    norm 'embed' (the public code): P = softmax of each row of G over its r entries, A = P P^T (entries in
+    [0, 1], a row's total weight <= 1);
+    norm 'row': row-softmax of S = G G^T, then (A + A^T) / 2 (each row of A sums to ~1);
     norm 'global' (the paper's Eq. in Sec. 4.2): exp(S) / (1^T exp(S) 1), one softmax over all m^2 entries
-    (A sums to 1, symmetric as S is), zero diagonal (the diagonal cancels in L = D - A anyway)."""
+    (A sums to 1, symmetric as S is)."""
     u = torch.arange(1, m + 1, dtype=g_params.dtype, device=g_params.device).div_(m).unsqueeze(1)  # (m, 1)
     g = siren_forward(spec, g_params, u)  # (N, m, r)
+    off = 1 - torch.eye(m, dtype=g.dtype, device=g.device)
+    if norm == "embed":
+        p = torch.softmax(g, dim=-1)
+        return (p @ p.transpose(1, 2)) * off
     s = g @ g.transpose(1, 2)
     if norm == "row":
         return normalised_adjacency(s, "softmax")
     if norm != "global":
-        raise ValueError(f"unknown INRR normalisation {norm!r} (row | global)")
-    a = torch.softmax(s.flatten(1), dim=1).view_as(s)
-    return a * (1 - torch.eye(m, dtype=a.dtype, device=a.device))
+        raise ValueError(f"unknown INRR normalisation {norm!r} (embed | row | global)")
+    return torch.softmax(s.flatten(1), dim=1).view_as(s) * off
