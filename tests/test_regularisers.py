@@ -249,11 +249,33 @@ def test_masks_are_regenerated_identically_from_the_stored_degradation(tmp_path,
     from insp_cli.data.degrade import degrade
 
     x = np.random.default_rng(0).random((3, 20, 20, 1)).astype(np.float32)
-    for kind, p in (("patch_mask", {}), ("text", {"count": 5}), ("random_mask", {"ratio": 0.5})):
+    for kind, p in (("patch_mask", {}), ("text", {"count": 5}), ("random_mask", {"ratio": 0.5}),
+                    ("block_mask", {"blocks": 4})):
         a = degrade(x, kind, p, seed=4, indices=np.array([5, 6, 7]))
         b = degrade(x[1:2], a.params["kind"], {k: v for k, v in a.params.items() if k not in ("kind", "seed")},
                     seed=a.params["seed"], indices=np.array([6]))
         assert (a.masks[1] == b.masks[0]).all() and 0 < (~a.masks).mean() < 0.6
+
+
+def test_block_mask_is_the_public_codes_patch_pattern():
+    """lizhemin15/INRR task.py mask_mode='patch_num': pixel (i, j) missing iff (i % p - p/2) (j % p - p/2) < 0,
+    p = side // patch_num; written here as its double loop, on a non-square image."""
+    from insp_cli.data.degrade import degrade
+
+    h, w, blocks = 50, 37, 4
+    x = np.random.default_rng(0).random((2, h, w, 1))
+    d = degrade(x, "block_mask", {"blocks": blocks})
+    ph, pw = h // blocks, w // blocks
+    for i in range(h):
+        for j in range(w):
+            missing = (i % ph - ph / 2.0) * (j % pw - pw / 2.0) < 0
+            assert d.masks[0, i, j] == (not missing) and d.masks[1, i, j] == (not missing)
+            assert d.images[0, i, j, 0] == (0.0 if missing else np.float32(x[0, i, j, 0]))
+    assert 0.35 < (~d.masks[0]).mean() < 0.5
+    with pytest.raises(InspError, match="blocks >= 1"):
+        degrade(x, "block_mask", {"blocks": 0})
+    with pytest.raises(InspError, match="at least 39 pixels a side, got 50x37"):
+        degrade(x, "block_mask", {"blocks": 13})
 
 
 # ---- the point of it ----

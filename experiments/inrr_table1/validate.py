@@ -8,7 +8,7 @@ in validation.txt.
     e.g. python experiments/inrr_table1/validate.py 300 0,1,2 none:0 tv:1e-4 inrr:1e-5:3e-3
          python experiments/inrr_table1/validate.py --size=128 --hidden=128 --depth=5 1000@300 0,1,2 none:0
          python experiments/inrr_table1/validate.py 2000@300,1000 0,1,2 inrr:1e-5:3e-3:1:5:g_norm=global
-MASKS: comma-separated of 0 = random 50 %, 1 = patch, 2 = textural; all of them are fitted in one batch (2 photos
+MASKS: comma-separated of 0 = random 50 %, 1 = patch (rectangles), 2 = textural, 3 = blocks (the public code's patch); all of them are fitted in one batch (2 photos
 x masks INRs; INR i of photo p starts from photo p's seed whatever its mask, as in one fit per mask).
 CHECKPOINTS: also score the parameters after these steps of the same STEPS-long fit (its cosine schedule, so not
 a shorter fit: a trajectory, as the paper's Fig. 6). KEY=VALUE: any other RegSettings field (g_hidden, g_norm, ...).
@@ -29,7 +29,8 @@ from insp_cli.inr.fit import FitSettings, fit_inrs, psnr_of_fit
 from insp_cli.inr.regularised import RegSettings
 from insp_cli.inr.siren import SirenSpec, grid_coords
 
-DEGS = [("random_mask", {"ratio": 0.5}), ("patch_mask", {}), ("text", {"text": "INRR texture", "count": 14, "scale": 0.09})]
+DEGS = [("random_mask", {"ratio": 0.5}), ("patch_mask", {}), ("text", {"text": "INRR texture", "count": 14, "scale": 0.09}),
+        ("block_mask", {})]
 POSITIONAL = ("lr", "g_omega0", "g_depth")
 
 

@@ -24,6 +24,11 @@ Kinds (defaults in DEFAULTS):
   in [min_size, max_size] x the image side (rounded, >= 1 pixel), top-left corner uniform so that it fits;
   rectangles may overlap. Default: 12 rectangles of 6-15 % of the side (about 10 % of the pixels). Mask and
   fill as for random_mask.
+- block_mask: the INRR public code's "patch" pattern (lizhemin15/INRR ``task.py``, ``mask_mode='patch_num'``,
+  patch_num = ``blocks``): with period p = side // blocks, pixel (i, j) is removed where
+  (i mod p - p/2) (j mod p - p/2) < 0, i.e. two opposite quarters of every p x p block (a checkerboard of
+  p/2-sized squares; 41.7 % of the pixels at 128² with 10 blocks, 49.9 % at 256²). Deterministic: the same
+  mask for every image and seed. Mask and fill as for random_mask.
 - INRR's "textural missing" is ``text`` with a denser overlay (conf/degradation/textural.yaml).
 - poisson: photon noise as in O-INR / WIRE: (Poisson(peak * x) + N(0, readout^2)) / peak with peak = 30
   photons and readout = 2 photons. Not clipped (values can leave [0, 1], as in WIRE's ``measure``).
@@ -46,10 +51,12 @@ DEFAULTS: dict[str, dict] = {
     "gaussian_blur": {"sigma": 1.0, "size": None},
     "random_mask": {"ratio": 0.3, "fill": 0.0},
     "patch_mask": {"count": 12, "min_size": 0.06, "max_size": 0.15, "fill": 0.0},
+    "block_mask": {"blocks": 10, "fill": 0.0},
     "text": {"text": "INSP-Net", "count": 3, "scale": 0.12, "color": 1.0},
     "poisson": {"peak": 30.0, "readout": 2.0, "clip": False},
 }
 KINDS = tuple(DEFAULTS)
+MASKED = ("random_mask", "patch_mask", "block_mask", "text")  # kinds whose Degraded.masks is set
 
 
 @dataclass
@@ -92,6 +99,8 @@ def resolve_params(kind: str, params: dict | None, seed: int) -> dict:
     if kind == "patch_mask" and not (int(p["count"]) >= 1 and 0 < p["min_size"] <= p["max_size"] <= 1):
         raise InspError(f"patch_mask needs count >= 1 and 0 < min_size <= max_size <= 1 (fractions of the side), "
                         f"got count={p['count']}, min_size={p['min_size']}, max_size={p['max_size']}")
+    if kind == "block_mask" and not int(p["blocks"]) >= 1:
+        raise InspError(f"block_mask needs blocks >= 1, got {p['blocks']}")
     if kind == "poisson" and not (p["peak"] > 0 and p["readout"] >= 0):
         raise InspError(f"poisson peak={p['peak']} must be > 0 and readout={p['readout']} >= 0")
     if kind == "text" and not (int(p["count"]) >= 1 and p["scale"] > 0 and p["text"]):
@@ -131,7 +140,7 @@ def degrade(images: np.ndarray, kind: str, params: dict | None = None, seed: int
         y = gaussian_blur(x, p["sigma"], p["size"])
     else:
         y = np.empty_like(x)
-        masks = np.ones((n, h, w), dtype=bool) if kind in ("random_mask", "patch_mask", "text") else None
+        masks = np.ones((n, h, w), dtype=bool) if kind in MASKED else None
         for i, j in enumerate(indices):  # per image in float64, stored as float32 (60k MNIST fit in memory)
             y[i], m = _degrade_one(kind, x[i].astype(np.float64), p, image_rng(seed, j))
             if masks is not None:
@@ -161,11 +170,25 @@ def _degrade_one(kind: str, x: np.ndarray, p: dict, rng: np.random.Generator) ->
             y0, x0 = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
             keep[y0:y0 + ph, x0:x0 + pw] = False
         return np.where(keep[..., None], x, p["fill"]), keep
+    if kind == "block_mask":
+        keep = block_keep(h, w, int(p["blocks"]))
+        return np.where(keep[..., None], x, p["fill"]), keep
     if kind == "text":
         alpha = text_alpha(h, w, p, rng)[..., None]
         color = np.broadcast_to(np.asarray(p["color"], dtype=np.float64), (c,))
         return x * (1 - alpha) + color * alpha, alpha[..., 0] == 0
     raise AssertionError(kind)
+
+
+def block_keep(h: int, w: int, blocks: int) -> np.ndarray:
+    """(H, W) bool, True = kept: the checkerboard of ``block_mask`` (period side // blocks, at least 3: a
+    period of 2 or less removes nothing)."""
+    ph, pw = h // blocks, w // blocks
+    if min(ph, pw) < 3:
+        raise InspError(f"block_mask with {blocks} blocks needs images of at least {3 * blocks} pixels a side, "
+                        f"got {h}x{w}")
+    i, j = np.arange(h)[:, None] % ph - ph / 2, np.arange(w)[None, :] % pw - pw / 2
+    return ~(i * j < 0)
 
 
 def gaussian_blur(x: np.ndarray, sigma: float, size: int) -> np.ndarray:

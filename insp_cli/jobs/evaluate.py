@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from ..config import hydra_run_dir, jets_compile, pick_device, required, seed_everything
 from ..data import degrade
+from ..data.degrade import MASKED
 from ..errors import InspError
 from ..inr.backbones import describe, kind_of
 from ..files import atomic_write
@@ -82,7 +83,7 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     gt = task_targets(task, clean).astype(np.float64)
     deg = dict(store.header.degradation)
     mask = None
-    if deg.get("kind") in ("random_mask", "patch_mask", "text"):  # the same removed pixels as the fit saw
+    if deg.get("kind") in MASKED:  # the same removed pixels as the fit saw
         kind, seed = deg.pop("kind"), int(deg.pop("seed", 0))
         mask = degrade(clean, kind, deg, seed=seed, indices=store.indices).masks
         deg = store.header.degradation

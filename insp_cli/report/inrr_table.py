@@ -27,7 +27,7 @@ PAPER_INRR_TABLE1 = {
 }
 # our photo -> the paper's image it stands in for (experiments/inrr_table1/README.md says why)
 STAND_INS = {"baboon": "Baboon", "building": "Barbara", "camera": "Man", "home": "Boats"}
-MASKS = {"random_mask": "random", "patch_mask": "patch", "text": "textural"}
+MASKS = {"random_mask": "random", "patch_mask": "patch", "block_mask": "patch", "text": "textural"}
 OURS = ("none", "tv", "l2", "air", "inrr")
 _TITLE = {"none": "INR", "tv": "TV", "l2": "L2", "air": "AIR", "inrr": "INRR", "inr_z": "INR-Z", "inr": "INR"}
 
