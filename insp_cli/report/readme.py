@@ -85,7 +85,7 @@ def readme(root: str | Path, built: dict[Path, tuple[dict, list[Table]]]) -> str
         if recipe and not (set(mine) & set(built)):
             out.append("\nRecipe:\n\n```bash\n" + "\n".join(recipe) + "\n```")
         out.append("")
-    rest = [f for f in folders if f not in used and f in built]
+    rest = sorted(f for f in built if f not in used)  # sweeps, and the variants/ kept beside a table
     if rest:
         out.append("## Other recorded tables (sweeps)\n")
         for f in rest:

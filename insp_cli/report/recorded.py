@@ -90,8 +90,12 @@ def _read_spec(folder: Path) -> dict:
 
 
 def recorded_folders(root: str | Path) -> list[Path]:
+    """The recorded tables under ``root``: ``root/<name>/`` and the earlier scales or settings kept beside
+    them, ``root/<name>/variants/<variant>/``."""
     root = Path(root)
-    return sorted(p.parent for p in root.glob(f"*/{SPEC}")) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return sorted(p.parent for pattern in (f"*/{SPEC}", f"*/variants/*/{SPEC}") for p in root.glob(pattern))
 
 
 def rebuild(folder: str | Path) -> tuple[dict, list[Table], list[Path]]:
