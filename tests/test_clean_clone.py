@@ -25,7 +25,8 @@ def _git(*args: str, cwd: Path) -> str:
 def test_every_recorded_table_rebuilds_identically_in_a_clean_clone(tmp_path):
     clone = tmp_path / "clone"
     _git("clone", "--quiet", "--no-hardlinks", str(REPO), str(clone), cwd=tmp_path)
-    recorded = sorted(p.parent for p in (clone / "experiments").glob("*/table.json"))
+    recorded = sorted(p.parent for pattern in ("*/table.json", "*/variants/*/table.json")
+                      for p in (clone / "experiments").glob(pattern))
     assert recorded, "no recorded tables in experiments/"
     env = {**os.environ, "INSP_WANDB_MODE": "disabled", "INSP_RUNS": str(tmp_path / "runs"),
            "PYTHONPATH": str(clone)}

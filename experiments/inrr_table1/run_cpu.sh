@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# INRR's Table 1 (inpainting: random / patch / textural masks x INR, TV, L2, AIR, INRR) at the declared CPU scale.
-# Usage, from the repository root:  INSP_THREADS=1 bash experiments/inrr_table1/run_cpu.sh
-# Settings: conf/experiment/inrr_table1/fit.yaml (96x96 grayscale, SIREN 3x96, omega0 30, full-batch Adam, the
-# regularisers' weights chosen on the validation photos, see README.md). One `insp fit` per mask x method fits
-# the 4 test photos together; run dirs under experiments/inrr_table1/cpu/, stores under stores/inrr-table1/.
-# times.txt gets the wall and CPU seconds of every command (/usr/bin/time).
+# INRR's Table 1 (inpainting: random / patch / textural / blocks masks x INR, TV, L2, AIR, INRR) at the declared
+# CPU scale cpu-128. Usage, from the repository root:  bash experiments/inrr_table1/run_cpu.sh
+# Settings: conf/experiment/inrr_table1/fit128.yaml (128x128 grayscale, SIREN 5x128, omega0 30, 500 full-batch
+# Adam steps, every regulariser's weight chosen on the validation photos, see README.md). One `insp fit` per
+# mask x method fits the 4 test photos together; INSP_JOBS (default 2) fits run at once, one thread each.
+# Run dirs under experiments/inrr_table1/cpu/, stores under stores/inrr-table1-128/; times.txt gets the wall and
+# CPU seconds of every command (/usr/bin/time). A fit already complete is kept (the recipe resumes).
+# The cpu-96 recording of sessions 5-7 is in variants/cpu-96/ (its commands in its table.json).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=experiments/inrr_table1/cpu
-S=stores/inrr-table1
+S=stores/inrr-table1-128
 ROOT=${INSP_DATA:-data}
+JOBS=${INSP_JOBS:-2}
+export INSP_THREADS=${INSP_THREADS:-1}
 mkdir -p "$OUT"
 
 timed() {  # timed NAME CMD...: run, and append "NAME wall user sys" (seconds) to times.txt
@@ -20,6 +24,7 @@ timed() {  # timed NAME CMD...: run, and append "NAME wall user sys" (seconds) t
 # the photos: Debian opencv-doc's sample images (baboon, building, home) + scikit-image's camera (cameraman)
 prepare_data() {
   if [ ! -f "$ROOT/opencv-doc/baboon.jpg" ]; then
+    command -v apt-get >/dev/null || { echo "error: opencv-doc's photos are not in $ROOT/opencv-doc and apt-get is not here to fetch them" >&2; exit 2; }
     tmp=$(mktemp -d)
     (cd "$tmp" && apt-get download opencv-doc >/dev/null && dpkg -x opencv-doc_*.deb x)
     mkdir -p "$ROOT/opencv-doc"
@@ -34,17 +39,28 @@ prepare_data() {
 }
 prepare_data
 
-for deg in random50 patch textural; do
+fit_one() {  # fit_one MASK REG: the 4 test photos under one mask and one regulariser
+  local deg=$1 reg=$2 extra=""
+  if [ -f "$OUT/$deg-$reg/metrics.json" ] && grep -q '"complete"' "$OUT/$deg-$reg/metrics.json"; then
+    echo "fit $deg $reg: done earlier, kept"; return 0
+  fi
+  rm -rf "$S/$deg-$reg"
+  [ "$reg" = air ] && extra="fit.reg_opts.lr=0.1"  # AIR's free adjacency: its best Adam rate on validation
+  timed "fit-$deg-$reg" insp fit +experiment=inrr_table1/fit128 data.folder="$ROOT/inrr_table1/test" \
+    degradation=$deg fit.reg=$reg $extra store="$S/$deg-$reg" hydra.run.dir="$OUT/$deg-$reg" > "$OUT/$deg-$reg.out" 2>&1 \
+    || { echo "error: fit $deg $reg failed (last lines of $OUT/$deg-$reg.out):" >&2; tail -3 "$OUT/$deg-$reg.out" >&2; return 1; }
+  rm -f "$OUT/$deg-$reg.out"
+}
+
+pids=()
+for deg in random50 patch textural blocks; do
   for reg in none tv l2 air inrr; do
-    if [ -f "$OUT/$deg-$reg/metrics.json" ] && grep -q '"complete"' "$OUT/$deg-$reg/metrics.json"; then
-      echo "fit $deg $reg: done earlier, kept"; continue
-    fi
-    rm -rf "$S/$deg-$reg"
-    extra=""
-    [ "$reg" = air ] && extra="fit.reg_opts.lr=0.1"  # AIR's free adjacency: its best Adam rate on validation
-    timed "fit-$deg-$reg" insp fit +experiment=inrr_table1/fit data.folder="$ROOT/inrr_table1/test" \
-      degradation=$deg fit.reg=$reg $extra store="$S/$deg-$reg" hydra.run.dir="$OUT/$deg-$reg"
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 2; done
+    fit_one "$deg" "$reg" & pids+=($!)
   done
 done
-timed table insp table table=inrr "runs=[$OUT/*]" out=experiments/inrr_table1 scale=cpu-96
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+[ "$status" = 0 ] || { echo "error: some fits failed; rerun the script to redo only those" >&2; exit 1; }
+timed table insp table table=inrr "runs=[$OUT/*-*]" out=experiments/inrr_table1 scale=cpu-128
 timed figure python experiments/inrr_table1/residuals.py "$ROOT/inrr_table1/test" "$S" experiments/inrr_table1/residuals.png
