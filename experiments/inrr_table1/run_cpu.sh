@@ -52,9 +52,10 @@ fit_one() {  # fit_one MASK REG: the 4 test photos under one mask and one regula
   rm -f "$OUT/$deg-$reg.out"
 }
 
+REGS="$*"
 pids=()
 for deg in random50 patch textural blocks; do
-  for reg in none tv l2 air inrr; do
+  for reg in ${REGS:-none tv l2 air inrr}; do
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 2; done
     fit_one "$deg" "$reg" & pids+=($!)
   done
@@ -62,5 +63,6 @@ done
 status=0
 for p in "${pids[@]}"; do wait "$p" || status=1; done
 [ "$status" = 0 ] || { echo "error: some fits failed; rerun the script to redo only those" >&2; exit 1; }
+[ -z "$REGS" ] || exit 0
 timed table insp table table=inrr "runs=[$OUT/*-*]" out=experiments/inrr_table1 scale=cpu-128
 timed figure python experiments/inrr_table1/residuals.py "$ROOT/inrr_table1/test" "$S" experiments/inrr_table1/residuals.png
