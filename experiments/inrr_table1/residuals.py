@@ -15,7 +15,7 @@ from insp_cli.data import load_images
 from insp_cli.data.degrade import degrade
 from insp_cli.inr.store import INRStore
 
-MASKS = (("random50", "random"), ("patch", "patch"), ("textural", "textural"))
+MASKS = (("random50", "random"), ("patch", "patch"), ("textural", "textural"), ("blocks", "blocks"))
 REGS = (("none", "INR"), ("tv", "TV"), ("l2", "L2"), ("air", "AIR"), ("inrr", "INRR"))
 
 
@@ -25,8 +25,9 @@ def main(folder: str, stores: str, out: str, name: str = "baboon") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(MASKS), 1 + len(REGS), figsize=(2.0 * (1 + len(REGS)), 2.1 * len(MASKS)), dpi=100)
-    for i, (deg, title) in enumerate(MASKS):
+    masks = [(d, t) for d, t in MASKS if (Path(stores) / f"{d}-none").exists()]  # cpu-96 had no blocks
+    fig, axes = plt.subplots(len(masks), 1 + len(REGS), figsize=(2.0 * (1 + len(REGS)), 2.1 * len(masks)), dpi=100)
+    for i, (deg, title) in enumerate(masks):
         first = INRStore.open(Path(stores) / f"{deg}-none", only_ok=False)
         size = tuple(first.header.source["size"])
         imgs = load_images("images", split="all", folder=folder, size=size[0], channels=1)
