@@ -20,25 +20,26 @@ from omegaconf import DictConfig
 
 from ..config import hydra_run_dir, jets_compile, pick_device, required, seed_everything
 from ..data import degrade
+from ..data.audio import write_wav
 from ..data.degrade import MASKED
 from ..errors import InspError
-from ..inr.backbones import describe, kind_of
 from ..files import atomic_write
 from ..filters import box_downsample
-from ..filters.baselines.images import BASELINES, apply_baseline
-from ..filters.checkpoint import check_filter_fits, load_filter
 from ..filters.audio import denoise_clips
 from ..filters.baselines import audio as audio_baselines
+from ..filters.baselines.images import BASELINES, apply_baseline
+from ..filters.checkpoint import check_filter_fits, load_filter
 from ..filters.tasks import check_inputs, clean_clips, clean_targets, held_out, modality, open_store, task_targets
-from ..data.audio import write_wav
+from ..inr.backbones import describe, kind_of
+from ..inr.siren import grid_coords
 from ..metrics import image_scores, psnr_where_missing
 from ..metrics.audio import AUDIO_METRICS, audio_metrics
-from ..inr.siren import grid_coords
-from ..report import PAPER_TABLE2, Column, Table, label, to_csv as _csv, to_markdown
+from ..report import PAPER_TABLE2, Column, Table, label, to_markdown
+from ..report import to_csv as _csv
 from ..report.wins import image_names, wins_vs_best_3x3, write_wins
-from .shapes_eval import evaluate_shapes
 from ..tracking import Run, run_job
 from ..viz import save_grid, save_waveforms
+from .shapes_eval import evaluate_shapes
 
 log = logging.getLogger("insp")
 
