@@ -100,15 +100,20 @@ def test_inrr_adjacency_comes_from_a_tiny_siren_of_the_row_coordinate():
     assert torch.allclose(a, a.transpose(1, 2)) and (a.diagonal(dim1=1, dim2=2) == 0).all()
 
 
-def test_inrr_global_normalisation_is_the_papers_single_softmax_over_all_entries():
+def _tiny_inrr(seed: int, norm: str):
+    """Two tiny g: R -> R^4 (float64), INRR's adjacency over 5 rows in ``norm``, and each g's outputs (5, 4) at
+    u_i = i/5."""
     from insp_cli.inr.siren import siren_forward
 
     spec = SirenSpec(1, 4, 8, 2, omega0=1.0)
-    g = init_params(spec, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    a = R.inrr_adjacency(spec, g, 5, "global")
+    g = init_params(spec, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     u = torch.tensor([[k / 5] for k in range(1, 6)], dtype=torch.float64)
-    for b in range(2):
-        gb = siren_forward(spec, g[b:b + 1], u)[0]
+    return spec, g, R.inrr_adjacency(spec, g, 5, norm), [siren_forward(spec, g[b:b + 1], u)[0] for b in range(2)]
+
+
+def test_inrr_global_normalisation_is_the_papers_single_softmax_over_all_entries():
+    spec, g, a, outs = _tiny_inrr(3, "global")
+    for b, gb in enumerate(outs):
         e = torch.exp(gb @ gb.T)
         want = e / e.sum()  # the paper: exp(g^T g) / (1^T exp(g^T g) 1)
         for i in range(5):
@@ -123,14 +128,8 @@ def test_inrr_global_normalisation_is_the_papers_single_softmax_over_all_entries
 
 def test_inrr_embed_normalisation_is_the_public_codes_softmax_embedding_product():
     """lizhemin15/INRR reg.cair_reg: g ends in a softmax over its r outputs, A = g(u) g(u)^T, diagonal removed."""
-    from insp_cli.inr.siren import siren_forward
-
-    spec = SirenSpec(1, 4, 8, 2, omega0=1.0)
-    g = init_params(spec, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
-    a = R.inrr_adjacency(spec, g, 5, "embed")
-    u = torch.tensor([[k / 5] for k in range(1, 6)], dtype=torch.float64)
-    for b in range(2):
-        gb = siren_forward(spec, g[b:b + 1], u)[0]
+    _, _, a, outs = _tiny_inrr(4, "embed")
+    for b, gb in enumerate(outs):
         p = [[math.exp(v) for v in row] for row in gb.tolist()]
         p = [[v / sum(row) for v in row] for row in p]
         for i in range(5):
