@@ -16,7 +16,6 @@ from insp_cli.jobs.table import run_table
 from insp_cli.report import build_tables, find_runs, read_run, sweep_failures
 
 
-
 def make_run(path: Path, job: str, config: dict, metrics: dict | None, overrides=(), status="complete"):
     """A run directory as insp writes it (metrics None = the job died before writing metrics.json)."""
     (path / ".hydra").mkdir(parents=True)
@@ -157,6 +156,30 @@ def test_grid_sweep_with_failed_point_and_plot(tmp_path, workdir):
     assert (tmp_path / "out" / "grid.png").stat().st_size > 5000
     with pytest.raises(InspError, match="has no model.order"):
         build_tables("grid", [read_run(d) for d in find_runs([root])], grid={"x": "model.order", "y": "psnr_mean"})
+
+
+@pytest.mark.parametrize("table, job, config, label", [
+    ("table1", "classify", {"model": {"kind": "weight_mlp"}}, "MLP classifier"),
+    ("table2", "eval", {"store": "stores/photos"}, "eval"),
+    ("tasks", "eval", {"store": "stores/photos"}, "eval"),
+    ("audio", "eval", {"store": "stores/audio-test"}, "eval"),
+    ("geometry", "eval", {"store": "stores/meshes-test"}, "eval"),
+    ("inrr", "fit", {"fit": {"reg": "inrr"}}, "reg=inrr"),
+    ("oinr", "fit", {"model": {"kind": "oinr"}}, "model=oinr"),
+])
+def test_every_table_lists_a_failed_run_and_keeps_it_out(table, job, config, label, tmp_path):
+    """A run that died (metrics.json says failed, or there is none) is one line under its table, named by what it
+    was running, and never a number; the table of a modality it is not of refuses it in one line."""
+    make_run(tmp_path / "r" / "a", job, {"scale": "cpu", **config}, {"error": "NaN loss at step 7"}, status="failed")
+    make_run(tmp_path / "r" / "b", job, {"scale": "cpu", **config}, None)
+    t, = build_tables(table, [read_run(d) for d in find_runs([tmp_path / "r"])])
+    died = "no metrics.json (the job crashed, was killed or is still running)"
+    assert sorted(t.failed) == [f"failed: {tmp_path / 'r' / 'a'} ({label}): NaN loss at step 7",
+                                f"unfinished: {tmp_path / 'r' / 'b'} ({label}): {died}"]
+    assert not any(isinstance(v, float) for row in t.rows for k, v in row.items() if k.startswith("ours"))
+    if table in ("audio", "geometry"):
+        with pytest.raises(InspError, match=f"{table} needs eval runs of .*; the eval runs given are of images"):
+            build_tables(table, [read_run(make_run(tmp_path / "img", "eval", {"store": "stores/photos"}, None))])
 
 
 def test_old_config_and_bad_input_are_one_line_errors(tmp_path):

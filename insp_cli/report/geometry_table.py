@@ -9,21 +9,18 @@ from collections import defaultdict
 
 from insp_cli.errors import InspError
 from insp_cli.report.paper import label
-from insp_cli.report.runs import STATUS_OK, RunRecord
+from insp_cli.report.runs import RunRecord
 
 SCORES = (("chamfer_l1", "Chamfer-L1 (x1e-3)", 3, 1e3), ("normal_consistency", "Normal consistency", 4, 1.0),
           ("psnr_band", "PSNR near surface (dB)", 2, 1.0))
 
 
 def geometry_table(records: list[RunRecord], scale: str | None):
-    from insp_cli.report.tables import Column, Table, _failed_line, _mean_std, _method_order
+    from insp_cli.report.tables import Column, Table, _mean_std, _method_order, split_complete
 
     by_task: dict[str, list[RunRecord]] = defaultdict(list)
-    failed = []
-    for r in records:
-        if r.status != STATUS_OK:
-            failed.append(_failed_line(r, "eval"))
-            continue
+    done, failed = split_complete(records)
+    for r in done:
         if not isinstance(r.metrics.get("rows"), dict) or "task" not in r.metrics:
             raise InspError(f"{r.dir}: metrics.json has no rows / task (an older insp eval?); rerun it")
         sigma = (r.metrics.get("scale") or {}).get("sigma")

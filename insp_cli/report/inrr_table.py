@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from insp_cli.report.runs import STATUS_OK, RunRecord
+from insp_cli.report.runs import RunRecord
 
 # The paper's Table 1 (PSNR dB, 256² grayscale, 50 % random missing): INR, INR-Z, TV, L2, AIR, INRR
 PAPER_METHODS = ("inr", "inr_z", "tv", "l2", "air", "inrr")
@@ -34,15 +34,13 @@ _TITLE = {"none": "INR", "tv": "TV", "l2": "L2", "air": "AIR", "inrr": "INRR", "
 
 
 def inrr_table(records: list[RunRecord], scale: str | None):
-    from insp_cli.report.tables import Column, Table, _failed_line, _mean_std, _need
+    from insp_cli.report.tables import Column, Table, _mean_std, _need, split_complete
 
     cells: dict[tuple[str, str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    failed, fractions = [], defaultdict(list)
-    for r in records:
+    fractions = defaultdict(list)
+    done, failed = split_complete(records, lambda r: f"reg={r.get_config('fit.reg') or 'none'}")
+    for r in done:
         reg = str(r.get_config("fit.reg") or "none")
-        if r.status != STATUS_OK:
-            failed.append(_failed_line(r, f"reg={reg}"))
-            continue
         mask = MASKS.get(str(r.get_config("degradation.kind")))
         if mask is None:
             continue

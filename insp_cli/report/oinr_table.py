@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from insp_cli.report.runs import STATUS_OK, RunRecord
+from insp_cli.report.runs import RunRecord
 
 BACKBONES = ("siren", "wire", "mfn", "oinr")
 TITLE = {"siren": "SIREN", "wire": "WIRE", "mfn": "MFN", "oinr": "O-INR"}
@@ -26,18 +26,16 @@ PAPER_SECONDS = {"coffee": (68.67, 151.27, 117.76, 101.3), "rocket": (89.39, 198
 
 
 def oinr_table(records: list[RunRecord], scale: str | None):
-    from insp_cli.report.tables import Column, Table, _failed_line, _mean_std, _need
+    from insp_cli.report.tables import Column, Table, _mean_std, _need, split_complete
 
     psnr: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     seconds: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     noisy: dict[tuple[str, str], list[float]] = defaultdict(list)
-    params, failed = {}, []
-    for r in records:
+    params = {}
+    done, failed = split_complete(records, lambda r: f"model={r.get_config('model.kind') or 'siren'}")
+    for r in done:
         kind = str(r.get_config("model.kind") or "siren")
         task = TASKS.get(str(r.get_config("degradation.kind")))
-        if r.status != STATUS_OK:
-            failed.append(_failed_line(r, f"model={kind}"))
-            continue
         if task is None or kind not in BACKBONES:
             continue
         m = _need(r, "per_image", "fit_seconds", "count")

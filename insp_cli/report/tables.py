@@ -58,7 +58,10 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
     recs = [r for r in records if r.job != "table" and (job is None or r.job == job)]
     if table in ("table2", "tasks", "audio", "geometry"):  # audio and shape evals have their own tables
         want = {"audio": "audio", "geometry": "shapes"}.get(table, "images")
+        have = sorted({_modality(r) for r in recs})
         recs = [r for r in recs if _modality(r) == want]
+        if have and not recs:
+            raise InspError(f"{table} needs eval runs of {want}; the eval runs given are of {', '.join(have)}")
     if not recs:
         kinds = sorted({r.job for r in records})
         raise InspError(f"{table} needs {job or 'any'} runs; the {len(records)} run directories given hold "
@@ -117,14 +120,18 @@ def _failed_line(r: RunRecord, what: str = "") -> str:
     return f"{r.status}: {r.dir}{f' ({what})' if what else ''}: {r.error}"
 
 
+def split_complete(records: list[RunRecord], what=lambda r: "eval") -> tuple[list[RunRecord], list[str]]:
+    """(the runs that completed, one line per run that did not: its status, folder, ``what(run)`` and error).
+    Every table builder starts here, so a failed run is listed under its table and never enters a number."""
+    ok = [r for r in records if r.status == STATUS_OK]
+    return ok, [_failed_line(r, what(r)) for r in records if r.status != STATUS_OK]
+
+
 def _table1(records: list[RunRecord], scale: str | None) -> Table:
     cells: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
-    failed = []
-    for r in records:
-        if r.status != STATUS_OK:
-            kind = r.get_config("model.kind")
-            failed.append(_failed_line(r, "" if kind is _MISSING else label(str(kind))))
-            continue
+    done, failed = split_complete(records, lambda r: "" if (k := r.get_config("model.kind")) is _MISSING
+                                  else label(str(k)))
+    for r in done:
         m = _need(r, "model", "dataset", "test_accuracy", "train_count", "test_count")
         cells[(str(m["dataset"]), str(m["model"]))].append(r)
     datasets = list(PAPER_TABLE1) + sorted({d for d, _ in cells} - set(PAPER_TABLE1))
@@ -190,11 +197,9 @@ def _test_set(runs: list[RunRecord], what: str, per: str, size_key: str = "scale
 
 
 def _table2(records: list[RunRecord], scale: str | None) -> Table:
-    runs, failed, other = [], [], defaultdict(int)
-    for r in records:
-        if r.status != STATUS_OK:
-            failed.append(_failed_line(r, "eval"))
-            continue
+    runs, other = [], defaultdict(int)
+    done, failed = split_complete(records)
+    for r in done:
         m = _need(r, "task", "rows", "n_images")
         if m["task"] != "denoise":
             other[str(m["task"])] += 1
@@ -256,11 +261,8 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     """Every low-level task side by side (Table 2's layout, one block of rows per task): INSP-Net and the
     classical filters on each task's held-out test INRs. The paper's numbers exist for denoising only."""
     by_task: dict[str, list[RunRecord]] = defaultdict(list)
-    failed = []
-    for r in records:
-        if r.status != STATUS_OK:
-            failed.append(_failed_line(r, "eval"))
-            continue
+    done, failed = split_complete(records)
+    for r in done:
         by_task[_task_block(_need(r, "task", "rows", "n_images"))].append(r)
     tasks = [t for base in TASK_ORDER for t in sorted(by_task) if t.split(" ")[0] == base] + \
         sorted(t for t in by_task if t.split(" ")[0] not in TASK_ORDER)
@@ -288,12 +290,8 @@ _AUDIO_SCORES = (("snr", "SNR (dB)", 2), ("si_sdr", "SI-SDR (dB)", 2), ("pesq", 
 def _audio(records: list[RunRecord], scale: str | None) -> Table:
     """Fig. 15 as a table: INSP-Net and the classical denoisers on held-out audio INRs (SNR, SI-SDR, PESQ-nb,
     STOI against the clean clips). The paper reports no number for audio."""
-    runs, failed = [], []
-    for r in records:
-        if r.status != STATUS_OK:
-            failed.append(_failed_line(r, "eval"))
-            continue
-        runs.append(r)
+    runs, failed = split_complete(records)
+    for r in runs:
         _need(r, "rows", "n_images")
     n = _test_set(runs, "audio: the eval runs", "table", "scale.clip_samples")
     rows = []
