@@ -27,7 +27,7 @@ Kinds (defaults in DEFAULTS):
 - block_mask: the INRR public code's "patch" pattern (lizhemin15/INRR ``task.py``, ``mask_mode='patch_num'``,
   patch_num = ``blocks``): with period p = side // blocks, pixel (i, j) is removed where
   (i mod p - p/2) (j mod p - p/2) < 0, i.e. two opposite quarters of every p x p block (a checkerboard of
-  p/2-sized squares; 41.7 % of the pixels at 128² with 10 blocks, 49.9 % at 256²). Deterministic: the same
+  p/2-sized squares; 41.1 % of the pixels at 128² with 10 blocks, 49.8 % at 256²). Deterministic: the same
   mask for every image and seed. Mask and fill as for random_mask.
 - INRR's "textural missing" is ``text`` with a denser overlay (conf/degradation/textural.yaml).
 - poisson: photon noise as in O-INR / WIRE: (Poisson(peak * x) + N(0, readout^2)) / peak with peak = 30

@@ -83,11 +83,13 @@ def inrr_table(records: list[RunRecord], scale: str | None):
     if "blocks" in gains:
         notes.append("blocks: the public INRR code's own patch pattern (a checkerboard of missing squares, "
                      "degradation=blocks); its paper columns repeat the paper's patch column.")
-    for label, kinds in (("random / patch / textural", ("random", "patch", "textural")),
-                         ("all masks", tuple(gains))):
+    issue = ("random", "patch", "textural")  # the issue's masks
+    summaries = [("random / patch / textural", issue)]
+    if set(gains) - set(issue):  # another mask (blocks) was run too
+        summaries.append(("all masks", tuple(gains)))
+    for label, kinds in summaries:
         g = [v for k in kinds for v in gains.get(k, [])]
-        if g and (label != "all masks" or len(g) > len([v for k in ("random", "patch", "textural")
-                                                        for v in gains.get(k, [])])):
+        if g:
             notes.append(f"{label}: INRR >= the best of TV / L2 / AIR in {sum(wins[k] for k in kinds)} of {len(g)} "
                          f"cells; INRR - INR: {sum(g) / len(g):+.2f} dB on average (min {min(g):+.2f}, "
                          f"max {max(g):+.2f}).")
