@@ -8,7 +8,9 @@ Two sources:
   image extension sorted by name; ``train`` = the first ``train_count`` (default 90, as in the paper),
   ``test`` = the rest, ``all`` = every image. For DIV2K as in the paper: ``folder=DIV2K_train_HR split=train``
   and ``folder=DIV2K_valid_HR split=all`` (its 100 images).
-Images are center-cropped to a square and resized to ``size`` (default 256) by ``conform``.
+Images are center-cropped to a square and resized to ``size`` (default 256) by ``conform``. Pixel values come by
+the file's real range (``read_image``): 8-bit / 255, 16-bit / 65535, float as it is within [0, 1]; anything
+else (a float image outside [0, 1], an animated GIF, an EXR) is one error line naming the file.
 """
 
 from __future__ import annotations
