@@ -82,7 +82,9 @@ def read_image(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             frames = getattr(img, "n_frames", 1)
-            if frames > 1 and img.format != "MPO":  # MPO: a camera JPEG with a preview; frame 1 is the photo
+            # MPO: a camera JPEG with a preview, frame 1 is the photo; a TIFF's pages were judged by tifffile
+            vetted = img.format == "MPO" or (img.format == "TIFF" and tiff_error is None)
+            if frames > 1 and not vetted:
                 raise InspError(f"image {path} is animated or multi-page ({frames} frames); insp reads still "
                                 f"images: save the frame you want as its own file (e.g. `convert '{path.name}[0]' "
                                 f"{path.stem}-frame0.png`)")
@@ -152,7 +154,7 @@ def _read_tiff(path: Path) -> tuple[np.ndarray | None, str | None]:
     if dtype == np.uint16:
         return (arr.astype(np.float64) / 65535).astype(np.float32), None
     if dtype.kind == "f":
-        return _float_pixels(arr.astype(np.float32), path), None
+        return _float_pixels(arr, path), None
     raise InspError(f"image {path} holds {dtype} pixels; insp reads 8/16-bit unsigned integer images (/ 255, "
                     "/ 65535) and float images in [0, 1]: convert it")
 
