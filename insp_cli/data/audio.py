@@ -8,6 +8,13 @@ Sources (``load_audio(name, ...)``), all 8 kHz mono 16-bit, CC-BY-SA-3.0 (see da
 The Debian packages are used where installed (/usr/share/asterisk/...), else fetched once with
 ``apt-get download`` and unpacked with ``dpkg -x`` under ``root/debian/<package>/``.
 
+Checks (files: speech, folder): the header of EVERY file is read first, whatever split it falls in; a file that
+is not 16-bit PCM mono at ``rate`` (stereo, 8/24/32-bit, float, compressed, another rate) or is empty or
+truncated (its header announces more samples than the file holds) is one InspError line naming it, or naming
+all of them when there are several. Of the split's files, silent ones (every sample within one 16-bit step of
+zero) are left out with a warning naming them, and so are files shorter than ``min_seconds`` of a folder; a
+split with nothing left is one line saying why.
+
 Clips: the first ``length`` samples of a file (default 12,000 = 1.5 s at 8 kHz), zero-padded at the end when
 the file is shorter; each clip is scaled so that its peak |x| is 1 (``normalize``), so a noise sigma relative
 to the clip's peak is an absolute sigma. Music tracks give consecutive, non-overlapping clips.
@@ -22,12 +29,14 @@ Splits, fixed and disjoint by clip: ``train`` / ``val`` / ``test`` / ``all``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import struct
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,8 +45,11 @@ from insp_cli.data.imageset import select_range
 from insp_cli.errors import InspError
 from insp_cli.files import atomic_write
 
+log = logging.getLogger("insp")
+
 DEFAULT_RATE = 8000
 DEFAULT_LENGTH = 12000  # 1.5 s at 8 kHz: covers the median speech prompt (1.39 s)
+SILENT_PEAK = 1 / 32768  # a file whose every sample is within one 16-bit step of zero is silent
 SPLITS = ("train", "val", "test", "all")
 FRACTIONS = {"train": (0.0, 0.7), "val": (0.7, 0.8), "test": (0.8, 1.0), "all": (0.0, 1.0)}
 SOURCES = ("speech", "music")
@@ -74,57 +86,122 @@ class AudioSet:
 # -------------------------------------------------------------------------------------------------- WAV
 
 
-def wav_format(path: Path) -> tuple[int, int, int, int]:
-    """(format tag, channels, rate, bits per sample) from a WAV header; InspError if it is not a WAV."""
+class WavHeader(NamedTuple):
+    """What a WAV's header says: format tag, channels, rate, bits per sample; the data chunk's size in bytes as
+    announced (``announced``) and as present in the file (``available``)."""
+
+    tag: int
+    channels: int
+    rate: int
+    bits: int
+    announced: int
+    available: int
+
+
+def wav_header(path: Path) -> WavHeader:
+    """The header of a WAV, read without its samples; InspError (one line) if it is not a readable WAV."""
     try:
         with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
             head = f.read(12)
             if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
                 raise InspError(f"{path} is not a WAV file (no RIFF/WAVE header)")
             endian = "<" if head[:4] == b"RIFF" else ">"
+            fmt = None
             while True:
                 chunk = f.read(8)
                 if len(chunk) < 8:
-                    raise InspError(f"{path} is not a readable WAV file (no fmt chunk)")
-                cid, size = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
+                    raise InspError(f"{path} is not a readable WAV file (no fmt chunk)" if fmt is None else
+                                    f"{path} is a truncated WAV file (no data chunk after its fmt chunk)")
+                cid, length = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
                 if cid == b"fmt ":
-                    body = f.read(size)
+                    body = f.read(length)
                     if len(body) < 16:
                         raise InspError(f"{path} has a truncated WAV fmt chunk")
                     tag, channels, rate, _, _, bits = struct.unpack(endian + "HHIIHH", body[:16])
                     if tag == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the real tag is in the GUID
                         tag = struct.unpack(endian + "H", body[24:26])[0]
-                    return tag, channels, rate, bits
-                f.seek(size + (size & 1), os.SEEK_CUR)
+                    fmt = (tag, channels, rate, bits)
+                    f.seek(length & 1, os.SEEK_CUR)
+                elif cid == b"data" and fmt is not None:
+                    return WavHeader(*fmt, announced=length, available=max(0, size - f.tell()))
+                else:
+                    f.seek(length + (length & 1), os.SEEK_CUR)
     except OSError as e:
         raise InspError(f"cannot read {path}: {e.strerror}") from None
 
 
+def wav_problem(h: WavHeader, rate: int) -> tuple[str, str] | None:
+    """Why a WAV of header ``h`` cannot be read as 16-bit PCM mono at ``rate``: (short reason, the sentence that
+    follows its path), or None when it can."""
+    fix = f"convert it, e.g. `sox IN -b 16 -c 1 -r {rate} OUT.wav`"
+    if h.tag == 3:
+        return f"{h.bits}-bit float", f"holds {h.bits}-bit float samples; insp reads 16-bit PCM mono WAV ({fix})"
+    if h.tag != 1:
+        return (f"format {h.tag:#x}", f"is a WAV of format {h.tag:#x} (compressed?); insp reads 16-bit PCM mono "
+                f"WAV ({fix})")
+    if h.bits != 16:
+        return f"{h.bits}-bit PCM", f"is {h.bits}-bit PCM; insp reads 16-bit PCM mono WAV ({fix})"
+    if h.channels != 1:
+        return f"{h.channels} channels", f"has {h.channels} channels (stereo?); insp reads mono WAV ({fix})"
+    if h.rate != rate:
+        return (f"{h.rate} Hz", f"is sampled at {h.rate} Hz, not the {rate} Hz asked for (pass rate={h.rate}, "
+                f"or {fix})")
+    if h.announced == 0:
+        return "empty", "is an empty WAV (no samples)"
+    if h.announced == 0xFFFFFFFF:
+        return ("data size unset", "leaves its data size unset in the header (0xFFFFFFFF: written as a stream?); "
+                "rewrite it as a complete WAV")
+    if h.available < h.announced:
+        return (f"truncated: {h.available // 2} of {h.announced // 2} samples",
+                f"is truncated: its header announces {h.announced // 2} samples but the file holds "
+                f"{h.available // 2}; export it again")
+    return None
+
+
 def read_wav(path: str | Path, rate: int = DEFAULT_RATE) -> np.ndarray:
-    """A 16-bit PCM mono WAV at ``rate`` -> (T,) float32 = int16 / 32768; one InspError line for anything else."""
+    """A 16-bit PCM mono WAV at ``rate`` -> (T,) float32 = int16 / 32768; one InspError line for anything else
+    (``wav_problem``: another format, rate or channel count, an empty or truncated file)."""
+    import warnings
+
     from scipy.io import wavfile
 
     path = Path(path)
-    tag, channels, have_rate, bits = wav_format(path)
-    fix = "convert it, e.g. `sox IN -b 16 -c 1 -r {r} OUT.wav`".format(r=rate)
-    if tag == 3:
-        raise InspError(f"{path} holds {bits}-bit float samples; insp reads 16-bit PCM mono WAV ({fix})")
-    if tag != 1:
-        raise InspError(f"{path} is a WAV of format {tag:#x} (compressed?); insp reads 16-bit PCM mono WAV ({fix})")
-    if bits != 16:
-        raise InspError(f"{path} is {bits}-bit PCM; insp reads 16-bit PCM mono WAV ({fix})")
-    if channels != 1:
-        raise InspError(f"{path} has {channels} channels (stereo?); insp reads mono WAV ({fix})")
-    if have_rate != rate:
-        raise InspError(f"{path} is sampled at {have_rate} Hz, not the {rate} Hz asked for (pass rate={have_rate}, "
-                        f"or {fix})")
+    problem = wav_problem(wav_header(path), rate)
+    if problem is not None:
+        raise InspError(f"{path} {problem[1]}")
     try:
-        _, data = wavfile.read(path)
+        with warnings.catch_warnings():  # scipy's WavFileWarning (unknown chunks): the header is checked above
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            _, data = wavfile.read(path)
     except (ValueError, OSError, EOFError) as e:
         raise InspError(f"cannot read WAV {path}: {e}".replace("\n", " ")) from None
     if data.size == 0:
         raise InspError(f"{path} is an empty WAV (no samples)")
     return (data.reshape(-1).astype(np.float32) / 32768.0)
+
+
+def check_wavs(files: list[Path], rel: list[str], folder: Path, rate: int) -> None:
+    """Every file's header, whatever split it falls in: one InspError line naming the files that cannot be read
+    as 16-bit PCM mono at ``rate`` (the whole sentence when it is one file)."""
+    bad = []
+    for path, r in zip(files, rel):
+        try:
+            problem = wav_problem(wav_header(path), rate)
+        except InspError as e:  # not a WAV, no fmt chunk, unreadable
+            short = re.sub(r"^(is|has) ", "", str(e).replace(f" {path}", "").replace(f"{path} ", ""))
+            problem = (short, str(e))
+        if problem is not None:
+            bad.append((path, r, problem))
+    if len(bad) == 1:
+        path, _, (_, sentence) = bad[0]
+        raise InspError(sentence if sentence.startswith(str(path)) else f"{path} {sentence}")
+    if bad:
+        listed = ", ".join(f"{r} ({short})" for _, r, (short, _) in bad[:8]) + (
+            f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+        raise InspError(f"{len(bad)} of the {len(files)} WAV files in {folder} cannot be read (every file is "
+                        f"checked, whatever its split): {listed}; insp reads 16-bit PCM mono WAV at {rate} Hz: "
+                        f"convert them (e.g. `sox IN -b 16 -c 1 -r {rate} OUT.wav`) or move them out")
 
 
 def write_wav(path: str | Path, clip: np.ndarray, rate: int) -> None:
@@ -195,23 +272,52 @@ def fit_length(signal: np.ndarray, length: int) -> tuple[np.ndarray, int]:
 
 
 def _file_clips(folder: Path, pattern: str, split: str, rate: int, length: int, min_samples: int,
-                skip: tuple[str, ...] = ()) -> tuple[list[np.ndarray], list[int], list[str]]:
+                skip: tuple[str, ...] = (), report_short: bool = True
+                ) -> tuple[list[np.ndarray], list[int], list[str]]:
+    """The clips of the files of a split (by phrase). Every file's header is checked first, whatever its split
+    (``check_wavs``); silent files of the split are left out with a warning naming them, and so are files shorter
+    than ``min_samples`` when ``report_short``; a split left empty is one InspError line saying why."""
     files = sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("."))
     rel = [p.relative_to(folder).as_posix() for p in files]
     if not files:
         raise InspError(f"no .wav files in {folder}")
-    clips, reals, names = [], [], []
-    for path, r in zip(files, rel):
-        if r.startswith(skip) or (split != "all" and phrase_split(phrase_of(r)) != split):
+    kept = [(p, r) for p, r in zip(files, rel) if not r.startswith(skip)]
+    check_wavs([p for p, _ in kept], [r for _, r in kept], folder, rate)
+    clips, reals, names, silent, short, in_split = [], [], [], [], [], 0
+    for path, r in kept:
+        if split != "all" and phrase_split(phrase_of(r)) != split:
             continue
+        in_split += 1
         signal = read_wav(path, rate)
-        if len(signal) < min_samples or not np.any(signal):
+        if np.abs(signal).max() <= SILENT_PEAK:
+            silent.append(r)
+            continue
+        if len(signal) < min_samples:
+            short.append(r)
             continue
         clip, real = fit_length(signal, length)
         clips.append(clip)
         reals.append(real)
         names.append(r.rsplit(".", 1)[0])
+    seconds = f"{min_samples / rate:g} s"
+    if not clips:
+        why = "; ".join(w for w in (
+            f"{len(silent)} silent: {_listed(silent)}" if silent else "",
+            f"{len(short)} shorter than min_seconds={seconds}: {_listed(short)}" if short else "") if w)
+        raise InspError(f"split {split} of audio {folder} is empty: " + (
+            f"all {in_split} of its file(s) are left out ({why})" if in_split else
+            f"none of the {len(kept)} files falls in it (files are split by phrase: sha256 of the name)"))
+    if silent:
+        log.warning("warning: left out %d silent WAV file(s) of %s (every sample within one 16-bit step of zero): "
+                    "%s", len(silent), folder, _listed(silent))
+    if short and report_short:
+        log.warning("warning: left out %d WAV file(s) of %s shorter than min_seconds=%s: %s", len(short), folder,
+                    seconds, _listed(short))
     return clips, reals, names
+
+
+def _listed(names: list[str], most: int = 5) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _track_clips(folder: Path, split: str, rate: int, length: int) -> tuple[list[np.ndarray], list[int], list[str]]:
@@ -253,16 +359,16 @@ def load_audio(name: str = "speech", split: str = "train", start: int = 0, limit
         where = debian_folder(name, root)
         if name == "speech":
             clips, reals, names = _file_clips(where, PACKAGES[name][2], split, rate, length, min_samples,
-                                              skip=("silence/",))
+                                              skip=("silence/",), report_short=False)
         else:
             clips, reals, names = _track_clips(where, split, rate, length)
         meta = {"origin": f"Debian {PACKAGES[name][0]}", "version": package_version_of(where, name),
                 "path": str(where)}
     else:
         raise InspError(f"unknown audio source {name!r} (choose from {', '.join(SOURCES)}, or pass folder=DIR)")
-    if not clips:
-        raise InspError(f"split {split} of audio {meta['path']} is empty (no file of at least {min_seconds:g} s "
-                        f"falls in it)")
+    if not clips:  # music: tracks too short for a clip in this split (files: _file_clips says why)
+        raise InspError(f"split {split} of audio {meta['path']} is empty: its tracks are too short to give a "
+                        f"{split} clip of length={length} samples")
     idx = select_range(len(clips), start, limit, f"audio {name} {split}")
     data = np.stack([clips[i] for i in idx]).astype(np.float32)
     if normalize:

@@ -8,7 +8,9 @@ Two sources:
   image extension sorted by name; ``train`` = the first ``train_count`` (default 90, as in the paper),
   ``test`` = the rest, ``all`` = every image. For DIV2K as in the paper: ``folder=DIV2K_train_HR split=train``
   and ``folder=DIV2K_valid_HR split=all`` (its 100 images).
-Images are center-cropped to a square and resized to ``size`` (default 256) by ``conform``.
+Images are center-cropped to a square and resized to ``size`` (default 256) by ``conform``. Pixel values come by
+the file's real range (``read_image``): 8-bit / 255, 16-bit / 65535, float as it is within [0, 1]; anything
+else (a float image outside [0, 1], an animated GIF, an EXR) is one error line naming the file.
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ from insp_cli.errors import InspError
 
 DEFAULT_SIZE = 256  # the paper's resolution
 DEFAULT_TRAIN_COUNT = 90  # the paper: 90 images for training, the others for evaluation
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".gif")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".gif",
+                    ".exr", ".hdr")
+# listed so that a folder holding them is refused by name rather than these files being skipped unseen
+UNREAD_EXTENSIONS = {".exr": "OpenEXR", ".hdr": "Radiance HDR"}
+FLOAT_SLACK = 1e-3  # a float image may stray this far outside [0, 1] (rounding); it is then clipped
 
 # (name, package, file inside the package). scikit-image's files are the ones its data.<name>() functions read;
 # only those shipped in the wheel are listed (brain, cells3d, eagle, kidney, lily, skin, ... need pooch + network).
@@ -56,18 +62,101 @@ def bundled_positions(split: str) -> list[int]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """One image file -> uint8 (H, W) or (H, W, 3); alpha is dropped, 16-bit is scaled to 8-bit."""
+    """One image file -> (H, W) or (H, W, 3) pixels by their real range; alpha is dropped.
+
+    8-bit files -> uint8 (``conform`` divides by 255). 16-bit files -> float32 / 65535 (16-bit RGB PNGs: Pillow
+    reads their high byte, i.e. uint8). Float TIFFs -> float32 as they are when within [0, 1] (up to FLOAT_SLACK,
+    then clipped); any other range, NaN/inf, signed or 32-bit integer pixels, an animated GIF/PNG/WebP or a
+    multi-page TIFF, and OpenEXR/HDR files are one InspError line naming the file.
+    """
+    path = Path(path)
+    if path.suffix.lower() in UNREAD_EXTENSIONS:
+        raise InspError(f"cannot read image {path}: {UNREAD_EXTENSIONS[path.suffix.lower()]} files are not read by "
+                        "the installed readers (Pillow, tifffile); save it as a 32-bit float TIFF in [0, 1], or "
+                        "as an 8/16-bit PNG")
+    tiff_error = None
+    if path.suffix.lower() in (".tif", ".tiff"):
+        pixels, tiff_error = _read_tiff(path)
+        if pixels is not None:
+            return pixels
     try:
         with Image.open(path) as img:
+            frames = getattr(img, "n_frames", 1)
+            # MPO: a camera JPEG with a preview, frame 1 is the photo; a TIFF's pages were judged by tifffile
+            vetted = img.format == "MPO" or (img.format == "TIFF" and tiff_error is None)
+            if frames > 1 and not vetted:
+                raise InspError(f"image {path} is animated or multi-page ({frames} frames); insp reads still "
+                                f"images: save the frame you want as its own file (e.g. `convert '{path.name}[0]' "
+                                f"{path.stem}-frame0.png`)")
             img = ImageOps.exif_transpose(img)  # phone photos: store pixels upright
-            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                arr = np.asarray(img, dtype=np.float64)
-                top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-                return np.rint(np.clip(arr / top, 0, 1) * 255).astype(np.uint8)
+            if img.mode == "F":
+                return _float_pixels(np.asarray(img, dtype=np.float32), path)
+            if img.mode.startswith("I"):  # 16-bit PNG / PGM / TIFF (Pillow scales a PGM's maxval to 65535)
+                arr = np.asarray(img)
+                if arr.dtype != np.uint16 and (img.format == "TIFF" or arr.min() < 0 or arr.max() > 65535):
+                    raise InspError(f"image {path} holds {arr.dtype} pixels (range [{arr.min()}, {arr.max()}]); "
+                                    "insp reads 8/16-bit unsigned integer and float images: save it as 16-bit, "
+                                    "or as float in [0, 1]")
+                return (arr.astype(np.float64) / 65535).astype(np.float32)
             keep_gray = img.mode in ("1", "L", "LA") or (img.mode == "P" and _palette_is_gray(img))
             return np.asarray(img.convert("L" if keep_gray else "RGB"), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise InspError(f"cannot read image {path}: {e}".replace("\n", " ")) from None
+        why = tiff_error or str(e)
+        raise InspError(f"cannot read image {path}: {why}".replace("\n", " ")) from None
+
+
+def _float_pixels(arr: np.ndarray, path: Path) -> np.ndarray:
+    """Float pixels (H, W[, 3]) taken as they are: within [0, 1] up to FLOAT_SLACK (then clipped), else refused."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        raise InspError(f"image {path} holds {int((~finite).sum())} NaN or infinite pixel values; fix the file")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -FLOAT_SLACK or hi > 1 + FLOAT_SLACK:
+        raise InspError(f"image {path} holds float pixels in [{lo:.4g}, {hi:.4g}], outside [0, 1]: insp takes "
+                        "float images as they are (0 black, 1 white) and guesses no scale; rescale it to [0, 1] "
+                        "or save it as 8/16-bit")
+    return np.clip(arr, 0, 1).astype(np.float32)
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray | None, str | None]:
+    """A TIFF's pixels by its real sample type with tifffile: (pixels, None); (None, None) for 8-bit and 1-bit
+    TIFFs (read by Pillow as before: orientation, palettes, CMYK); (None, why) when tifffile cannot decode it
+    (Pillow then tries, and ``why`` is the message if it fails too)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            dtype, axes = np.dtype(series.dtype), series.axes
+            if dtype in (np.uint8, np.bool_) and axes in ("YX", "YXS"):
+                return None, None
+            if axes not in ("YX", "YXS", "SYX"):
+                raise InspError(f"image {path} is a multi-page TIFF (shape {series.shape}, axes {axes}); insp "
+                                "reads single images: save the page you want as its own file")
+            photometric = int(tif.pages[0].photometric)
+            arr = series.asarray()
+    except InspError:
+        raise
+    except Exception as e:  # tifffile raises many kinds (a missing codec: ValueError; damaged: TiffFileError)
+        return None, str(e) or type(e).__name__
+    if axes == "SYX":
+        arr = np.moveaxis(arr, 0, -1)
+    if arr.ndim == 3:  # samples: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA (alpha dropped)
+        if photometric not in (1, 2) or arr.shape[2] > 4:  # MINISBLACK, RGB
+            raise InspError(f"image {path} is a {dtype} TIFF with {arr.shape[2]} samples of photometric "
+                            f"interpretation {photometric}; insp reads gray or RGB(A) 16-bit and float TIFFs")
+        arr = arr[..., 0] if arr.shape[2] <= 2 else arr[..., :3]
+    elif photometric != 1:
+        raise InspError(f"image {path} is a one-sample {dtype} TIFF of photometric interpretation {photometric} "
+                        "(0: white is zero, 3: palette); insp reads 16-bit and float TIFFs with 0 = black")
+    if dtype == np.uint8:  # planar 8-bit RGB
+        return arr, None
+    if dtype == np.uint16:
+        return (arr.astype(np.float64) / 65535).astype(np.float32), None
+    if dtype.kind == "f":
+        return _float_pixels(arr, path), None
+    raise InspError(f"image {path} holds {dtype} pixels; insp reads 8/16-bit unsigned integer images (/ 255, "
+                    "/ 65535) and float images in [0, 1]: convert it")
 
 
 def _palette_is_gray(img: Image.Image) -> bool:

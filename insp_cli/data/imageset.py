@@ -1,9 +1,11 @@
 """The common return type of every image source, and the helpers all sources share.
 
 A source first lists its split (``RawSplit``: a count, labels, and a reader that decodes only the requested
-indices), then ``load_images`` (sources.py) picks the index range and ``conform`` turns the 8-bit pixels
-into float32 ``(N, size, size, C)`` in [0, 1]: center crop to a square, antialiased bicubic resize, then
-gray <-> RGB. Resizing happens on 8-bit pixels, so clean images stay exact multiples of 1/255.
+indices), then ``load_images`` (sources.py) picks the index range and ``conform`` turns the pixels into
+float32 ``(N, size, size, C)`` in [0, 1]: center crop to a square, antialiased bicubic resize, then gray <-> RGB.
+8-bit images are resized as 8-bit pixels and divided by 255, so clean ones stay exact multiples of 1/255;
+16-bit and float images arrive as float32 in [0, 1] (images.read_image: / 65535, or as they are) and are resized
+in float (Pillow mode F, the same filter), then clipped to [0, 1].
 Also here: foolbox's 20 bundled test images, the offline fallback shared by CIFAR-10 and Fashion-MNIST.
 """
 
@@ -58,7 +60,8 @@ class ImageSet:
 class RawSplit:
     """One split of a source before selection: ``read(idx)`` decodes only the images asked for.
 
-    read: idx (n,) -> uint8 array (n, H, W) / (n, H, W, 3), or a list of such (H, W[, 3]) arrays.
+    read: idx (n,) -> uint8 array (n, H, W) / (n, H, W, 3), or a list of (H, W[, 3]) arrays, each uint8 (8-bit)
+    or float32 in [0, 1] (16-bit and float files).
     labels: (count,) int64 or None.
     names: idx (n,) -> n names.
     """
@@ -100,15 +103,7 @@ def conform_one(img: Image.Image, size: int | None, channels: int) -> np.ndarray
         raise ValueError(f"conform_one expects mode L or RGB, got {img.mode}")
     if channels == 1 and img.mode == "RGB":
         img = img.convert("L")
-    w, h = img.size
-    side = min(w, h)
-    if w != h:  # center crop; the extra pixel of an odd difference goes to the right/bottom
-        left, top = (w - side) // 2, (h - side) // 2
-        img = img.crop((left, top, left + side, top + side))
-    if size is not None and size != side:
-        # Pillow widens the bicubic support when shrinking, i.e. the resize is antialiased.
-        img = img.resize((size, size), Image.Resampling.BICUBIC)
-    arr = np.asarray(img, dtype=np.uint8)
+    arr = np.asarray(_square(img, size), dtype=np.uint8)
     if arr.ndim == 2:
         arr = arr[..., None]
     if channels == 3 and arr.shape[2] == 1:
@@ -116,17 +111,46 @@ def conform_one(img: Image.Image, size: int | None, channels: int) -> np.ndarray
     return arr
 
 
-def conform(pixels: np.ndarray | list[np.ndarray], size: int | None, channels: int) -> np.ndarray:
-    """8-bit images -> float32 (N, S, S, channels) in [0, 1].
+def conform_float(pixels: np.ndarray, size: int | None, channels: int) -> np.ndarray:
+    """Float pixels (H, W[, 3]) in [0, 1] -> float32 (size, size, channels) in [0, 1]: conform_one's crop, resize
+    and luma (0.299 R + 0.587 G + 0.114 B), on each channel as a Pillow mode F image, clipped after the resize."""
+    arr = np.asarray(pixels, dtype=np.float32)
+    if channels == 1 and arr.ndim == 3:
+        arr = arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    planes = [arr] if arr.ndim == 2 else [arr[..., k] for k in range(arr.shape[2])]
+    out = np.stack([np.asarray(_square(Image.fromarray(np.ascontiguousarray(p)), size), dtype=np.float32)
+                    for p in planes], axis=-1)
+    if channels == 3 and out.shape[2] == 1:
+        out = np.repeat(out, 3, axis=2)
+    return np.clip(out, 0, 1)
 
-    pixels: uint8 (N, H, W) / (N, H, W, 3), or a list of (H, W[, 3]) uint8 arrays of any sizes.
+
+def _square(img: Image.Image, size: int | None) -> Image.Image:
+    """Center crop to a square (the extra pixel of an odd difference goes to the right/bottom), then resize to
+    ``size`` (None: keep)."""
+    w, h = img.size
+    side = min(w, h)
+    if w != h:
+        left, top = (w - side) // 2, (h - side) // 2
+        img = img.crop((left, top, left + side, top + side))
+    if size is not None and size != side:
+        # Pillow widens the bicubic support when shrinking, i.e. the resize is antialiased.
+        img = img.resize((size, size), Image.Resampling.BICUBIC)
+    return img
+
+
+def conform(pixels: np.ndarray | list[np.ndarray], size: int | None, channels: int) -> np.ndarray:
+    """Images -> float32 (N, S, S, channels) in [0, 1].
+
+    pixels: uint8 (N, H, W) / (N, H, W, 3), or a list of (H, W[, 3]) arrays of any sizes, each uint8 (divided by
+    255) or float32 in [0, 1] (kept as they are).
     """
     if channels not in (1, 3):
         raise InspError(f"channels={channels} is not supported (use 1 or 3)")
     if size is not None and size < 1:
         raise InspError(f"size={size} must be a positive number of pixels")
-    if isinstance(pixels, np.ndarray) and pixels.ndim in (3, 4) and pixels.shape[1] == pixels.shape[2] \
-            and size in (None, pixels.shape[1]):
+    if isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim in (3, 4) \
+            and pixels.shape[1] == pixels.shape[2] and size in (None, pixels.shape[1]):
         # Fast path (MNIST/CIFAR at native size): no resampling, at most a channel replication.
         arr = pixels if pixels.ndim == 4 else pixels[..., None]
         if arr.shape[3] == channels:
@@ -138,11 +162,12 @@ def conform(pixels: np.ndarray | list[np.ndarray], size: int | None, channels: i
         log.warning("warning: %d image(s) are smaller than size=%d (the smallest is %d pixels on a side) and are "
                     "upscaled, which invents detail; pass a smaller size= to keep them native", len(small), size,
                     min(small))
-    out = [conform_one(to_pil(p), size, channels) for p in pixels]
+    out = [conform_one(to_pil(p), size, channels).astype(np.float32) / np.float32(255) if p.dtype == np.uint8
+           else conform_float(p, size, channels) for p in pixels]
     shapes = {a.shape for a in out}
     if len(shapes) > 1:
         raise InspError(f"images have different sizes {sorted(shapes)[:3]}...; pass size=N to resize them")
-    return np.stack(out).astype(np.float32) / np.float32(255)
+    return np.stack(out).astype(np.float32)
 
 
 def package_dir(module: str) -> Path | None:

@@ -9,9 +9,13 @@ Sources (``load_meshes(split, ...)``):
   test).
 Splits are fixed by shape: ``train`` / ``test`` / ``all``; test shapes never appear in train.
 
-Every mesh is checked (``check_mesh``): an empty file, fewer than 4 triangles, non-manifold edges, or an open
-surface (signed distance needs a closed one) is one InspError line; ``repair=True`` fills holes
-(trimesh.repair.fill_holes) with a warning that says how many, and refuses if that does not close it.
+Every mesh is checked (``read_mesh``, ``check_mesh``): an empty file, a binary STL whose size does not match
+its header's triangle count (truncated, or a wrong count; checked for every file of a folder, whatever its
+split), NaN / inf vertex coordinates, fewer than 4 triangles, non-manifold edges, or an open surface (signed
+distance needs a closed one) is one InspError line; a mesh that fails only because of its scale (trimesh merges
+vertices closer than 1e-8, so a closed cube of side 1e-30 or 1e30 breaks) is said to be of an extreme scale,
+with its bounding box. ``repair=True`` fills holes (trimesh.repair.fill_holes) with a warning that says how
+many, and refuses if that does not close it.
 Normalisation: centred on its bounding box and scaled so that its largest side spans [-0.9, 0.9].
 """
 
@@ -19,7 +23,9 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import tarfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,19 +89,90 @@ def cgal_folder(root: Path) -> Path:
 
 
 def read_mesh(path: str | Path, repair: bool = False) -> Mesh:
-    """A closed, manifold triangle mesh from OFF / PLY / OBJ / STL, checked (``check_mesh``)."""
+    """A closed, manifold triangle mesh from OFF / PLY / OBJ / STL, checked (``check_mesh``). Before that: a binary
+    STL whose size does not match its header's triangle count, and NaN / inf vertex coordinates, are named as
+    such; a mesh that fails the checks only because of its scale is said to be of an extreme scale."""
+    path = Path(path)
+    check_mesh_file(path)
+    raw = _load(path, process=False)
+    v = np.asarray(raw.vertices, dtype=np.float64).reshape(-1, 3)
+    bad = ~np.isfinite(v).all(axis=1)
+    if bad.any():
+        raise InspError(f"{path} has non-finite vertex coordinates (NaN or inf) at {int(bad.sum())} of its "
+                        f"{len(v)} vertices (the first is vertex {int(np.argmax(bad))}); fix the file")
+    try:
+        return check_mesh(_load(path, process=True), str(path), repair)
+    except InspError:
+        _refuse_extreme_scale(raw, str(path), repair)
+        raise
+
+
+def _load(path: Path, process: bool):
     import trimesh
 
-    path = Path(path)
-    try:
-        m = trimesh.load(path, force="mesh", process=True)
+    try:  # at extreme scales trimesh's vertex merging overflows int64 with a RuntimeWarning: _refuse_extreme_scale
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return trimesh.load(path, force="mesh", process=process)
     except Exception as e:  # trimesh raises many kinds for a bad file
         raise InspError(f"cannot read mesh {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    return check_mesh(m, str(path), repair)
 
 
-def check_mesh(m, where: str, repair: bool = False) -> Mesh:
-    """The trimesh ``m`` as (V, F) if it bounds a volume; one InspError line otherwise (see the module doc)."""
+def _refuse_extreme_scale(raw, where: str, repair: bool) -> None:
+    """One InspError line about the scale when the mesh ``raw`` (unprocessed) fails the checks at its own scale
+    but passes them once centred and scaled to a unit bounding box (trimesh merges vertices closer than 1e-8 in
+    absolute units); returns when the scale is not the cause."""
+    import trimesh
+
+    v, f = np.asarray(raw.vertices, dtype=np.float64), np.asarray(raw.faces)
+    if len(v) == 0 or len(f) == 0:
+        return
+    lo, hi = v.min(0), v.max(0)
+    ext = hi - lo
+    box = " x ".join(f"{x:.3g}" for x in ext)
+    if not ext.max() > 0:
+        raise InspError(f"{where} is degenerate: all its vertices coincide (bounding box {box})")
+    unit = trimesh.Trimesh((v - (lo + hi) / 2) / ext.max(), f, process=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check_mesh(unit, where, repair, quiet=True)
+    except InspError:
+        return
+    raise InspError(f"{where} has an extreme scale (bounding box {box}): trimesh, which checks meshes, merges "
+                    f"vertices closer than {trimesh.tol.merge:g} and rounds coordinates to 64-bit integers, which "
+                    f"breaks it at this size; rescale it to a size near 1 (e.g. trimesh's "
+                    f"mesh.apply_scale({1 / ext.max():.3g}))")
+
+
+def check_mesh_file(path: Path) -> None:
+    """The checks that need no parsing: an empty file, and a binary STL whose size is not 84 + 50 x the triangle
+    count of its header (truncated, or a wrong count); one InspError line each."""
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise InspError(f"{path} is an empty file")
+        if path.suffix.lower() != ".stl" or size < 84:
+            return
+        with open(path, "rb") as fh:
+            head, sample = fh.read(84), fh.read(1000)
+    except OSError as e:
+        raise InspError(f"cannot read mesh {path}: {e.strerror}") from None
+    if b"\0" not in head[80:] + sample and head.lstrip()[:5].lower() == b"solid":
+        return  # an ASCII STL (binary ones hold zero bytes: the attribute count of each triangle)
+    count = struct.unpack("<I", head[80:84])[0]
+    expected = 84 + 50 * count
+    if size != expected:
+        room = (size - 84) // 50
+        raise InspError(f"{path} is a binary STL whose header announces {count} triangles ({expected} bytes) but "
+                        f"the file has {size} bytes (room for {room} triangles): "
+                        + ("truncated, or a wrong count in its header; export it again" if size < expected else
+                           "a wrong count in its header, or trailing data; export it again"))
+
+
+def check_mesh(m, where: str, repair: bool = False, quiet: bool = False) -> Mesh:
+    """The trimesh ``m`` as (V, F) if it bounds a volume; one InspError line otherwise (see the module doc).
+    quiet: no warning for a repair (a trial run)."""
     import trimesh
 
     f = np.asarray(getattr(m, "faces", np.zeros((0, 3))))
@@ -117,11 +194,11 @@ def check_mesh(m, where: str, repair: bool = False) -> Mesh:
         if not m.is_watertight:
             raise InspError(f"{where} is not watertight ({open_edges} boundary edges) and filling its holes "
                             "(trimesh.repair.fill_holes) did not close it: fix the mesh")
-        log.warning("%s: repaired: filled the holes of %d boundary edges with trimesh.repair.fill_holes",
+        quiet or log.warning("%s: repaired: filled the holes of %d boundary edges with trimesh.repair.fill_holes",
                     where, open_edges)
     if not m.is_winding_consistent:
         trimesh.repair.fix_winding(m)
-        log.warning("%s: made the triangles' winding consistent (trimesh.repair.fix_winding)", where)
+        quiet or log.warning("%s: made the triangles' winding consistent (trimesh.repair.fix_winding)", where)
     if m.volume < 0:
         m.invert()  # outward normals, so that the signed distance is negative inside
     return as_mesh(m.vertices, m.faces)
@@ -180,6 +257,8 @@ def load_meshes(split: str = "train", start: int = 0, limit: int | None = None, 
     if folder is not None:
         where = Path(folder).expanduser()
         files = _folder_files(where)
+        for p in files:  # whatever split it falls in: the checks that need no parsing (empty, STL size)
+            check_mesh_file(p)
         cut = {"train": slice(0, train_count), "test": slice(train_count, None), "all": slice(None)}[split]
         chosen = files[cut]
         meta = {"origin": "folder", "path": str(where.resolve()), "train_count": int(train_count),

@@ -226,7 +226,8 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
           + f"\n  store   {store_dir}\n  run dir {run.dir}")
     if flagged:
         nonfinite = int((~np.isfinite(psnr_all)).sum())
-        why = (f"{nonfinite} non-finite, {flagged - nonfinite} worse than both a flat mid-gray image and their "
+        flat = {"audio": "a silent clip", "meshes": "the zero function"}.get(d.name, "a flat mid-gray image")
+        why = (f"{nonfinite} non-finite, {flagged - nonfinite} worse than both {flat} and their "
                f"initialisation, after {cfg.fit.retries} refit(s) at half the learning rate")
         if flagged == len(store):
             regw = (f" or fit.reg_weights.{settings.reg.kind} (now {settings.reg.weight:g})"
@@ -356,10 +357,11 @@ def _per_image(store: INRStore, sig: Signals, device) -> list[dict]:
 
 def check_finite_input(clean: np.ndarray, degraded: np.ndarray, indices: np.ndarray, name: str, kind: str) -> None:
     """NaN or inf in the pixels is a fault of the data or its degradation, not of the fit: say which."""
-    for what, arr in (("the images", clean), (f"the degraded images (degradation={kind})", degraded)):
+    items, values = ("clips", "samples") if name.startswith("audio") else ("images", "pixels")
+    for what, arr in ((f"the {items}", clean), (f"the degraded {items} (degradation={kind})", degraded)):
         bad = ~np.isfinite(arr).reshape(len(arr), -1).all(1)
         if bad.any():
-            raise InspError(f"{what} of {name} contain NaN or inf pixels ({int(bad.sum())} images, first index "
+            raise InspError(f"{what} of {name} contain NaN or inf {values} ({int(bad.sum())} {items}, first index "
                             f"{int(indices[np.argmax(bad)])}): fix the data or the degradation's parameters")
 
 
