@@ -69,32 +69,40 @@ fit_done() {  # fit_done RUN_DIR STORE
   "${PY[@]}" - "$1" "$2" <<'EOF' || rc=$?
 import json, os, sys
 run, store = sys.argv[1:3]
-try:
-    from insp_cli.errors import InspError
-    from insp_cli.inr.store import INRStore
-except ImportError as e:
-    print(f"error: cannot check {store}: {sys.executable} does not import insp_cli ({e})", file=sys.stderr)
-    sys.exit(3)
+
+
 def redo(why):
     print(f"  {run}: {why}: fitting (again)")
     sys.exit(1)
+
+
+def check():
+    try:
+        with open(os.path.join(run, "metrics.json"), encoding="utf-8") as f:
+            m = json.load(f)
+        lo, hi = (int(x) for x in m["range"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        redo(f"metrics.json is unreadable or incomplete ({e})")
+    if m.get("status") != "complete":
+        redo(f"its status is {m.get('status')!r}")
+    if os.path.realpath(str(m.get("store"))) != os.path.realpath(store):
+        redo(f"it fitted {m.get('store')}, not {store}")
+    from insp_cli.errors import InspError  # imported only now: the checks above need no torch
+    from insp_cli.inr.store import INRStore
+    try:
+        s = INRStore.open(store, only_ok=False, verify="fast")
+    except InspError as e:
+        redo(f"its store is not usable ({e})")
+    n = int(((s.indices >= lo) & (s.indices < hi)).sum())
+    if n != hi - lo or n != m.get("count"):
+        redo(f"{store} holds {n} of its {hi - lo} INRs [{lo}, {hi}) (the run counted {m.get('count')})")
+
+
 try:
-    with open(os.path.join(run, "metrics.json"), encoding="utf-8") as f:
-        m = json.load(f)
-    lo, hi = (int(x) for x in m["range"])
-except (OSError, ValueError, KeyError, TypeError) as e:
-    redo(f"metrics.json is unreadable or incomplete ({e})")
-if m.get("status") != "complete":
-    redo(f"its status is {m.get('status')!r}")
-if os.path.realpath(str(m.get("store"))) != os.path.realpath(store):
-    redo(f"it fitted {m.get('store')}, not {store}")
-try:
-    s = INRStore.open(store, only_ok=False, verify="fast")
-except InspError as e:
-    redo(f"its store is not usable ({e})")
-n = int(((s.indices >= lo) & (s.indices < hi)).sum())
-if n != hi - lo or n != m.get("count"):
-    redo(f"{store} holds {n} of its {hi - lo} INRs [{lo}, {hi}) (the run counted {m.get('count')})")
+    check()
+except Exception as e:  # not a verdict (no insp_cli here, an unreadable store folder): the recipe stops
+    print(f"error: cannot check {store} with {sys.executable}: {type(e).__name__}: {e}", file=sys.stderr)
+    sys.exit(3)
 EOF
   [ "$rc" -le 1 ] || exit 2
   return "$rc"

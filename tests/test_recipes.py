@@ -145,11 +145,11 @@ def test_a_bad_record_value_is_one_error_line(clone):
     assert _calls(clone) == []
 
 
-def _fit_done(run_dir: Path, store: Path) -> subprocess.CompletedProcess:
+def _fit_done(run_dir: Path, store: Path, pythonpath: Path = REPO) -> subprocess.CompletedProcess:
     lib = REPO / "experiments" / "lib.sh"
     return subprocess.run(["bash", "-c", f'set -eu; PY=("{sys.executable}"); source "{lib}"; fit_done "$1" "$2"',
                            "_", str(run_dir), str(store)], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+                          env={**os.environ, "PYTHONPATH": str(pythonpath)})
 
 
 def test_fit_done_verifies_the_store_itself(tmp_path):
@@ -173,6 +173,12 @@ def test_fit_done_verifies_the_store_itself(tmp_path):
         done = _fit_done(run, store)
         assert done.returncode == 1 and why in done.stdout, done.stdout + done.stderr
     (run / "metrics.json").write_text(json.dumps(metrics))
+    broken = tmp_path / "broken" / "insp_cli"  # a Python that cannot check: the recipe stops, it does not refit
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('broken install')\n")
+    done = _fit_done(run, store, pythonpath=broken.parent)
+    assert done.returncode == 2 and done.stderr.startswith(f"error: cannot check {store} with "), done.stderr
+    assert "ImportError: broken install" in done.stderr
     (store / shard_name(4, 6)).unlink()  # a deleted shard: the manifest still lists it
     done = _fit_done(run, store)
     assert done.returncode == 1 and "its store is not usable" in done.stdout, done.stdout + done.stderr

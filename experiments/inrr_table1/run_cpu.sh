@@ -53,7 +53,7 @@ REGS="$*"
 pids=()
 for deg in random50 patch textural blocks; do
   for reg in ${REGS:-none tv l2 air inrr}; do
-    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 2; done
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 0.2; done
     fit_one "$deg" "$reg" & pids+=($!)
   done
 done
