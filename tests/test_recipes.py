@@ -149,21 +149,40 @@ def _fit_done(run_dir: Path, store: Path, pythonpath: Path = REPO) -> subprocess
     lib = REPO / "experiments" / "lib.sh"
     return subprocess.run(["bash", "-c", f'set -eu; PY=("{sys.executable}"); source "{lib}"; fit_done "$1" "$2"',
                            "_", str(run_dir), str(store)], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(pythonpath)})
+                          cwd=run_dir.parent, env={**os.environ, "PYTHONPATH": str(pythonpath)})
 
 
-def test_fit_done_verifies_the_store_itself(tmp_path):
+def _finished_fit(store: Path, run: Path, store_named: str) -> dict:
+    """A small real store of 6 INRs in two shards, and the metrics.json of the fit that made it."""
     spec = SirenSpec(2, 3, 16, 3)
     header = StoreHeader(spec=spec, source={"name": "images", "split": "train", "size": [12, 12]},
                          degradation={"kind": "clean"}, fit={"steps": 1, "seed": 0})
-    store, run = tmp_path / "store", tmp_path / "run"
     prepare_store(store, header)
     for a, b in ((0, 4), (4, 6)):
         write_shard(store, header, a, b, init_params(spec, b - a, generator=torch.Generator().manual_seed(a)),
                     np.arange(a, b), np.full(b - a, 40.0), np.ones(b - a, bool))
-    run.mkdir()
-    metrics = {"status": "complete", "store": str(store), "range": [0, 6], "count": 6}
+    run.mkdir(parents=True)
+    metrics = {"status": "complete", "store": store_named, "range": [0, 6], "count": 6}
     (run / "metrics.json").write_text(json.dumps(metrics))
+    return metrics
+
+
+def test_a_verified_fit_is_kept_and_the_recipe_goes_on(tmp_path):
+    repo = tmp_path / "clone"
+    _git("clone", "--quiet", "--no-hardlinks", str(REPO), str(repo), cwd=tmp_path)
+    _finished_fit(repo / "stores/fig8-cpu/clean-train", repo / "runs/recipes/fig8_geometry/cpu/fit-clean-train",
+                  "stores/fig8-cpu/clean-train")
+    done = _run("fig8_geometry/run_cpu.sh", [], repo, _env(tmp_path, repo))
+    assert done.returncode == 0, done.stderr
+    assert "fit clean train: done earlier (stores/fig8-cpu/clean-train verified), kept" in done.stdout
+    calls = _calls(tmp_path)
+    assert len(calls) == 1 and "hydra.run.dir=runs/recipes/fig8_geometry/cpu/fit-clean-test" in calls[0], calls
+    assert _git("status", "--porcelain", "--untracked-files=all", cwd=repo) == ""
+
+
+def test_fit_done_verifies_the_store_itself(tmp_path):
+    store, run = tmp_path / "store", tmp_path / "run"
+    metrics = _finished_fit(store, run, str(store))
     assert _fit_done(run, store).returncode == 0
     # each of these is "not done" (exit 1, the recipe fits again), with the reason
     for change, why in (({"status": "interrupted"}, "its status is 'interrupted'"),
