@@ -120,20 +120,28 @@ def test_first_step_in_a_fresh_clone_leaves_git_status_clean(clone, script, args
     assert _git("status", "--porcelain", "--untracked-files=all", cwd=repo) == ""
 
 
-def test_record_1_refits_what_the_clone_only_has_records_of(tmp_path):
-    """The bug of a fresh clone: the recorded metrics.json was taken for a finished fit, the store was missing."""
-    repo = tmp_path / "clone"
-    _git("clone", "--quiet", "--no-hardlinks", str(REPO), str(repo), cwd=tmp_path)
-    assert (repo / "experiments/fig8_geometry/cpu/fit-clean-train/metrics.json").is_file()
-    done = _run("fig8_geometry/run_cpu.sh", [], repo, _env(tmp_path, repo, RECORD="1"))
-    assert done.returncode == 0, done.stderr
-    assert "recording into experiments/fig8_geometry/ (RECORD=1)" in done.stdout
-    assert "done earlier" not in done.stdout
-    calls = _calls(tmp_path)
-    assert calls and calls[0][0] == "fit"
-    assert "hydra.run.dir=experiments/fig8_geometry/cpu/fit-clean-train" in calls[0]
-    # RECORD=1 writes into the recorded folder (here: only the times of the one command that ran)
-    assert _git("status", "--porcelain", cwd=repo).split() == ["M", "experiments/fig8_geometry/cpu/times.txt"]
+@pytest.mark.parametrize("script,args,first", FIRST, ids=[f"{s}{' ' + a[0] if a else ''}" for s, a, _ in FIRST])
+def test_record_1_refits_what_the_clone_only_has_records_of(clone, script, args, first):
+    """The bug of a fresh clone: a recorded metrics.json was taken for a finished fit (fig8: then the missing store
+    failed; inrr, oinr: every fit skipped). With RECORD=1 the recipe writes into experiments/ and still runs."""
+    repo = clone / "clone"
+    name = script.split("/")[0]
+    try:
+        done = _run(script, args, repo, _env(clone, repo, RECORD="1"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"recording into experiments/{name}/ (RECORD=1)" in done.stdout
+        assert "done earlier" not in done.stdout
+        calls = _calls(clone)
+        assert len(calls) == 1 and calls[0][0] == first[0], calls
+        recorded = [a.replace(f"runs/recipes/{name}/", f"experiments/{name}/") for a in first[1:]]
+        assert set(recorded) <= set(calls[0][1:]), calls[0]
+        assert (repo / recorded[-1].split("=", 1)[1] / "metrics.json").is_file()  # a recorded run, not skipped
+        # RECORD=1 writes into the recorded folder (here: only the times of the one command that ran)
+        changed = _git("status", "--porcelain", "--untracked-files=all", cwd=repo).splitlines()
+        assert changed and all(line.startswith(f" M experiments/{name}/") and line.endswith("times.txt")
+                               for line in changed), changed
+    finally:
+        _git("checkout", "--quiet", "--", "experiments", cwd=repo)
 
 
 def test_a_bad_record_value_is_one_error_line(clone):
