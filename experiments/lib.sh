@@ -28,9 +28,9 @@ recipe_init() {
       echo "writing to $DEST/ (scratch; RECORD=1 re-records into experiments/$name/)" ;;
     *) die "RECORD=${RECORD}: use RECORD=1 to re-record into experiments/$name/, or leave it unset" ;;
   esac
+  command -v insp >/dev/null || die "insp is not on PATH (install the package, e.g. pip install -e ., and activate its environment)"
   OUT=$DEST/$sub
   mkdir -p "$OUT"
-  command -v insp >/dev/null || die "insp is not on PATH (install the package, e.g. pip install -e ., and activate its environment)"
   read -r line < "$(command -v insp)" || true
   case "$line" in
     "#!"*python*) read -ra PY <<< "${line#\#!}" ;;
