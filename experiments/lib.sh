@@ -28,7 +28,8 @@ recipe_init() {
       echo "writing to $DEST/ (scratch; RECORD=1 re-records into experiments/$name/)" ;;
     *) die "RECORD=${RECORD}: use RECORD=1 to re-record into experiments/$name/, or leave it unset" ;;
   esac
-  command -v insp >/dev/null || die "insp is not on PATH (install the package, e.g. pip install -e ., and activate its environment)"
+  command -v insp >/dev/null \
+    || die "insp is not on PATH (install the package, e.g. pip install -e ., and activate its environment)"
   OUT=$DEST/$sub
   mkdir -p "$OUT"
   read -r line < "$(command -v insp)" || true

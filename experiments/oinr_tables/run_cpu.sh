@@ -51,7 +51,9 @@ M="data=mnist model=oinr model.widths=[4,8,4] fit.shared_init=true fit.steps=100
 for split in train test; do
   n=$([ $split = train ] && echo 1000 || echo 500)
   d="$OUT/mnist/fit-$split"
-  if fit_done "$d" "$S/mnist-$split"; then echo "fit mnist $split: done earlier ($S/mnist-$split verified), kept"; continue; fi
+  if fit_done "$d" "$S/mnist-$split"; then
+    echo "fit mnist $split: done earlier ($S/mnist-$split verified), kept"; continue
+  fi
   rm -rf "$S/mnist-$split"
   timed "fit-mnist-$split" insp fit $M data.split=$split data.limit=$n store="$S/mnist-$split" hydra.run.dir="$d"
 done

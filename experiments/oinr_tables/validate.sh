@@ -21,8 +21,8 @@ for model in siren oinr mfn wire; do
     if fit_done "$d" "$S/$model-lr$lr"; then echo "fit $model lr $lr: done earlier, kept"; continue; fi
     rm -rf "$S/$model-lr$lr"
     lr_final=$("${PY[@]}" -c "print($lr / 10)")
-    timed "val-$model-$lr" insp fit +experiment=oinr_tables/fit model=$model data.folder="$ROOT/oinr_tables/val" fit.batch_size=1 \
-      fit.lr=$lr fit.lr_final=$lr_final store="$S/$model-lr$lr" hydra.run.dir="$d" || true
+    timed "val-$model-$lr" insp fit +experiment=oinr_tables/fit model=$model data.folder="$ROOT/oinr_tables/val" \
+      fit.batch_size=1 fit.lr=$lr fit.lr_final=$lr_final store="$S/$model-lr$lr" hydra.run.dir="$d" || true
   done
 done
 [ -z "$STEP_DIR" ] || exit 0  # INSP_RECIPE_STEPS: the fits were cut short, no choice to make
