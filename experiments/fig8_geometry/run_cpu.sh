@@ -3,27 +3,23 @@
 # test shapes of data=meshes (Debian libcgal-demo, fetched once into $INSP_DATA/debian/ with apt-get download),
 # clean INRs for task=smooth and INRs of noisy scans (degradation=vertex_noise) for task=denoise_shape.
 # Usage, from the repository root:   bash experiments/fig8_geometry/run_cpu.sh
-# Run directories go under experiments/fig8_geometry/cpu/, INR stores to stores/fig8-cpu/, filters to
-# filters/fig8-cpu/ (git-ignored data); times.txt gets the wall, user and system seconds of every command.
+# (RECORD=1 bash ... re-records the committed results). Run directories, times.txt (the wall, user and system
+# seconds of every command) and the table go to runs/recipes/fig8_geometry/ (scratch, git-ignored; RECIPE_OUT=DIR
+# elsewhere), or with RECORD=1 to experiments/fig8_geometry/; INR stores to stores/fig8-cpu/, filters to
+# filters/fig8-cpu/ (git-ignored data). A fit whose store is complete (verified) is kept: the recipe resumes.
 # The settings are Hydra configs, conf/experiment/fig8_cpu/ (fit, train_filter, eval); this script only runs them.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=experiments/fig8_geometry/cpu
+source "$(dirname "$0")/../lib.sh"
+recipe_init fig8_geometry  # DEST: the table's folder; OUT=$DEST/cpu: the run dirs
 S=stores/fig8-cpu
 F=filters/fig8-cpu
 TRAIN=${TRAIN:-4}
 
-timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt
-  local name=$1; shift
-  /usr/bin/time -f "$name %e %U %S" -a -o "$OUT/times.txt" "$@"
-}
-
-mkdir -p "$OUT"
 for deg in clean vertex_noise; do
   for split in train test; do
     limit=$([ $split = train ] && echo "limit=$TRAIN" || echo "limit=null")
-    if [ -f "$OUT/fit-$deg-$split/metrics.json" ]; then
-      echo "fit $deg $split: done earlier ($S/$deg-$split), kept"
+    if fit_done "$OUT/fit-$deg-$split" "$S/$deg-$split"; then
+      echo "fit $deg $split: done earlier ($S/$deg-$split verified), kept"
       continue
     fi
     timed "fit-$deg-$split" insp fit +experiment=fig8_cpu/fit data.split=$split data.$limit degradation=$deg \
@@ -42,5 +38,5 @@ timed train-filter-smooth-s0.02 insp train-filter +experiment=fig8_cpu/train_fil
   store=$S/clean-train filter=$F/smooth-s0.02.safetensors hydra.run.dir=$OUT/train-filter-smooth-s0.02
 timed eval-smooth-s0.02 insp eval +experiment=fig8_cpu/eval filter=$F/smooth-s0.02.safetensors store=$S/clean-test \
   hydra.run.dir=$OUT/eval-smooth-s0.02
-insp table table=geometry runs=[$OUT/eval-smooth,$OUT/eval-smooth-s0.02,$OUT/eval-denoise_shape] \
-  out=experiments/fig8_geometry
+timed table insp table table=geometry runs=[$OUT/eval-smooth,$OUT/eval-smooth-s0.02,$OUT/eval-denoise_shape] \
+  out=$DEST

@@ -1,25 +1,22 @@
 #!/usr/bin/env bash
 # INRR's Table 1 (inpainting: random / patch / textural / blocks masks x INR, TV, L2, AIR, INRR) at the declared
 # CPU scale cpu-128. Usage, from the repository root:  bash experiments/inrr_table1/run_cpu.sh
+# (RECORD=1 bash ... re-records the committed results).
 # Settings: conf/experiment/inrr_table1/fit128.yaml (128x128 grayscale, SIREN 5x128, omega0 30, 500 full-batch
 # Adam steps, every regulariser's weight chosen on the validation photos, see README.md). One `insp fit` per
 # mask x method fits the 4 test photos together; INSP_JOBS (default 2) fits run at once, one thread each.
-# Run dirs under experiments/inrr_table1/cpu/, stores under stores/inrr-table1-128/; times.txt gets the wall and
-# CPU seconds of every command (/usr/bin/time). A fit already complete is kept (the recipe resumes).
+# Run dirs, the table and residuals.png go under runs/recipes/inrr_table1/ (scratch, git-ignored; RECIPE_OUT=DIR
+# elsewhere), or with RECORD=1 under experiments/inrr_table1/ (run dirs in cpu/); stores under
+# stores/inrr-table1-128/; times.txt gets the wall and CPU seconds of every command (/usr/bin/time). A fit whose
+# store is complete (verified) is kept (the recipe resumes).
 # The cpu-96 recording of sessions 5-7 is in variants/cpu-96/ (its commands in its table.json).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=experiments/inrr_table1/cpu
+source "$(dirname "$0")/../lib.sh"
+recipe_init inrr_table1  # DEST: the table's folder; OUT=$DEST/cpu: the run dirs
 S=stores/inrr-table1-128
 ROOT=${INSP_DATA:-data}
 JOBS=${INSP_JOBS:-2}
 export INSP_THREADS=${INSP_THREADS:-1}
-mkdir -p "$OUT"
-
-timed() {  # timed NAME CMD...: run, and append "NAME wall user sys" (seconds) to times.txt
-  local name=$1; shift
-  /usr/bin/time -f "$name %e %U %S" -a -o "$OUT/times.txt" "$@"
-}
 
 # the photos: Debian opencv-doc's sample images (baboon, building, home) + scikit-image's camera (cameraman)
 prepare_data() {
@@ -32,7 +29,7 @@ prepare_data() {
     cp "$tmp"/x/usr/share/doc/opencv-doc/copyright "$ROOT/opencv-doc/" 2>/dev/null || true
     rm -rf "$tmp"
   fi
-  sk=$(python -c "import os, skimage; print(os.path.dirname(skimage.__file__))")/data
+  sk=$("${PY[@]}" -c "import os, skimage; print(os.path.dirname(skimage.__file__))")/data
   mkdir -p "$ROOT/inrr_table1/test" "$ROOT/inrr_table1/val"
   cp "$ROOT"/opencv-doc/{baboon,building,home}.jpg "$sk/camera.png" "$ROOT/inrr_table1/test/"
   cp "$ROOT/opencv-doc/aero3.jpg" "$sk/chelsea.png" "$ROOT/inrr_table1/val/"
@@ -41,8 +38,8 @@ prepare_data
 
 fit_one() {  # fit_one MASK REG: the 4 test photos under one mask and one regulariser
   local deg=$1 reg=$2 extra=""
-  if [ -f "$OUT/$deg-$reg/metrics.json" ] && grep -q '"complete"' "$OUT/$deg-$reg/metrics.json"; then
-    echo "fit $deg $reg: done earlier, kept"; return 0
+  if fit_done "$OUT/$deg-$reg" "$S/$deg-$reg"; then
+    echo "fit $deg $reg: done earlier ($S/$deg-$reg verified), kept"; return 0
   fi
   rm -rf "$S/$deg-$reg"
   [ "$reg" = air ] && extra="fit.reg_opts.lr=0.1"  # AIR's free adjacency: its best Adam rate on validation
@@ -56,7 +53,7 @@ REGS="$*"
 pids=()
 for deg in random50 patch textural blocks; do
   for reg in ${REGS:-none tv l2 air inrr}; do
-    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 2; done
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 0.2; done
     fit_one "$deg" "$reg" & pids+=($!)
   done
 done
@@ -64,5 +61,5 @@ status=0
 for p in "${pids[@]}"; do wait "$p" || status=1; done
 [ "$status" = 0 ] || { echo "error: some fits failed; rerun the script to redo only those" >&2; exit 1; }
 [ -z "$REGS" ] || exit 0
-timed table insp table table=inrr "runs=[$OUT/*-*]" out=experiments/inrr_table1 scale=cpu-128
-timed figure python experiments/inrr_table1/residuals.py "$ROOT/inrr_table1/test" "$S" experiments/inrr_table1/residuals.png
+timed table insp table table=inrr "runs=[$OUT/*-*]" out=$DEST scale=cpu-128
+timed figure "${PY[@]}" experiments/inrr_table1/residuals.py "$ROOT/inrr_table1/test" "$S" "$DEST/residuals.png"

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The learning rate of each backbone for experiments/oinr_tables, chosen on the VALIDATION photo (scikit-image
-# motorcycle_left, not in the tables), clean, at the tables' scale and steps. Run dirs under
-# experiments/oinr_tables/val/; the choice (best PSNR) is printed and written to val-choices.txt.
-# Usage, from the repository root:  INSP_THREADS=1 bash experiments/oinr_tables/validate.sh
+# motorcycle_left, not in the tables), clean, at the tables' scale and steps. Run dirs under val/ and the choice
+# (best PSNR; printed) in val-choices.txt of runs/recipes/oinr_tables/ (scratch, git-ignored; RECIPE_OUT=DIR
+# elsewhere; run_cpu.sh then uses it), or with RECORD=1 of experiments/oinr_tables/.
+# Usage, from the repository root:  INSP_THREADS=1 bash experiments/oinr_tables/validate.sh   (RECORD=1 ... re-records)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=experiments/oinr_tables/val
+source "$(dirname "$0")/../lib.sh"
+recipe_init oinr_tables val  # OUT=$DEST/val: the run dirs
 S=stores/oinr-tables/val
 ROOT=${INSP_DATA:-data}
-mkdir -p "$OUT"
-sk=$(python -c "import os, skimage; print(os.path.dirname(skimage.__file__))")/data
+sk=$("${PY[@]}" -c "import os, skimage; print(os.path.dirname(skimage.__file__))")/data
 mkdir -p "$ROOT/oinr_tables/val"
 cp "$sk/motorcycle_left.png" "$ROOT/oinr_tables/val/"
 for model in siren oinr mfn wire; do
@@ -18,15 +18,15 @@ for model in siren oinr mfn wire; do
   [ $model = wire ] && lrs="5e-4 2e-3 8e-3"
   for lr in $lrs; do
     d="$OUT/$model-lr$lr"
-    if [ -f "$d/metrics.json" ] && grep -q '"complete"' "$d/metrics.json"; then continue; fi
+    if fit_done "$d" "$S/$model-lr$lr"; then echo "fit $model lr $lr: done earlier, kept"; continue; fi
     rm -rf "$S/$model-lr$lr"
-    lr_final=$(python -c "print($lr / 10)")
-    /usr/bin/time -f "val-$model-$lr %e %U %S" -a -o "$OUT/times.txt" \
-      insp fit +experiment=oinr_tables/fit model=$model data.folder="$ROOT/oinr_tables/val" fit.batch_size=1 \
-      fit.lr=$lr fit.lr_final=$lr_final store="$S/$model-lr$lr" hydra.run.dir="$d" || true
+    lr_final=$("${PY[@]}" -c "print($lr / 10)")
+    timed "val-$model-$lr" insp fit +experiment=oinr_tables/fit model=$model data.folder="$ROOT/oinr_tables/val" \
+      fit.batch_size=1 fit.lr=$lr fit.lr_final=$lr_final store="$S/$model-lr$lr" hydra.run.dir="$d" || true
   done
 done
-python - "$OUT" <<'PY' | tee experiments/oinr_tables/val-choices.txt
+[ -z "$STEP_DIR" ] || exit 0  # INSP_RECIPE_STEPS: the fits were cut short, no choice to make
+"${PY[@]}" - "$OUT" <<'PY' | tee "$DEST/val-choices.txt"
 import json, sys
 from pathlib import Path
 best = {}

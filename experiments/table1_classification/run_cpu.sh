@@ -6,27 +6,31 @@
 #   bash experiments/table1_classification/run_cpu.sh all
 #   SEEDS="0 1 2" bash experiments/table1_classification/run_cpu.sh classify  # three seeds, as recorded (default: 0)
 #   bash experiments/table1_classification/run_cpu.sh table      # only rebuild the table from what ran
-# Run directories (metrics.json, history.csv, confusion.png, logs) go under experiments/table1_classification/cpu/
-# (seed 0 in cpu/<model>, seed k in cpu/seed<k>/<model>); the table shows mean ± std over the seeds that ran;
-# the INR stores to stores/table1-cpu-w10/ (git-ignored data). times.txt gets wall/user/sys seconds per command.
+#   RECORD=1 bash experiments/table1_classification/run_cpu.sh all  # re-records the committed results
+# Run directories (metrics.json, history.csv, confusion.png, logs) and the table go under
+# runs/recipes/table1_classification/ (scratch, git-ignored; RECIPE_OUT=DIR elsewhere), or with RECORD=1 under
+# experiments/table1_classification/: seed 0 in cpu/<model>, seed k in cpu/seed<k>/<model>; the table shows
+# mean ± std over the seeds that ran; the INR stores to stores/table1-cpu-w10/ (git-ignored data). times.txt gets
+# wall/user/sys seconds per command. A fit whose store is complete (verified) is kept: the recipe resumes.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=experiments/table1_classification/cpu
+source "$(dirname "$0")/../lib.sh"
+recipe_init table1_classification  # DEST: the table's folder; OUT=$DEST/cpu: the run dirs
 S=stores/table1-cpu-w10
 # The settings are Hydra configs, conf/experiment/table1_cpu/: fit.yaml (the INRs: SIREN 3x32, omega0 10) and
 # one per classifier (classify.yaml: the stores below, 20 epochs; INSP-ConvNet and its pixel twin: width 64, pool
 # 7, rotation and zoom augmentation). This script only loops over the models and seeds.
 
-timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt
-  local name=$1; shift
-  /usr/bin/time -f "$name %e %U %S" -a -o "$OUT/times.txt" "$@"
-}
-
 fit() {
-  timed fit-test insp fit +experiment=table1_cpu/fit data.split=test data.limit=2000 store=$S/mnist-test \
-    hydra.run.dir=$OUT/fit-test
-  timed fit-train insp fit +experiment=table1_cpu/fit data.split=train data.limit=10000 store=$S/mnist-train \
-    hydra.run.dir=$OUT/fit-train
+  local split n
+  for split in test train; do
+    n=$([ $split = train ] && echo 10000 || echo 2000)
+    if fit_done "$OUT/fit-$split" "$S/mnist-$split"; then
+      echo "fit $split: done earlier ($S/mnist-$split verified), kept"
+      continue
+    fi
+    timed "fit-$split" insp fit +experiment=table1_cpu/fit data.split=$split data.limit=$n store=$S/mnist-$split \
+      hydra.run.dir=$OUT/fit-$split
+  done
 }
 
 run_dir() {  # run_dir MODEL SEED
@@ -53,10 +57,9 @@ table() {  # every finished run of the four models, all seeds
       [ -f "$d/metrics.json" ] && runs+=("$d")
     done
   done
-  insp table table=table1 "runs=[$(IFS=,; echo "${runs[*]}")]" out=experiments/table1_classification
+  timed table insp table table=table1 "runs=[$(IFS=,; echo "${runs[*]}")]" out=$DEST
 }
 
-mkdir -p "$OUT"
 case "${1:-all}" in
   fit) fit ;;
   classify) classify ;;

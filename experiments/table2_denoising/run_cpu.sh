@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Table 2 and the other low-level tasks at the declared CPU scale (b). Usage, from the repository root:
 #   bash experiments/table2_denoising/run_cpu.sh denoise      # or deblur | inpaint | blur | all
-# Each step's run directory (metrics.json, logs, tables, PNGs) is written under experiments/table2_denoising/cpu/;
+#   RECORD=1 bash experiments/table2_denoising/run_cpu.sh denoise   # re-records the committed results
+# Each step's run directory (metrics.json, logs, tables, PNGs) is written under runs/recipes/table2_denoising/cpu/
+# (scratch, git-ignored; RECIPE_OUT=DIR elsewhere), or with RECORD=1 under experiments/table2_denoising/cpu/;
 # INR stores go to stores/table2-photos/, filter checkpoints to filters/table2-photos-ctx/ (both git-ignored data).
-# times.txt gets the wall and CPU seconds of every command (/usr/bin/time).
+# times.txt gets the wall and CPU seconds of every command (/usr/bin/time). A fit whose store is complete
+# (verified) is kept: the recipe resumes.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=experiments/table2_denoising/cpu
+source "$(dirname "$0")/../lib.sh"
+recipe_init table2_denoising  # OUT=$DEST/cpu: the run dirs
 S=stores/table2-photos
 F=filters/table2-photos-ctx  # Pi with a context (session 7); the pointwise filters of variants/cpu-pointwise: filters/table2-photos
 # The settings are Hydra configs, conf/experiment/table2_cpu/: fit.yaml (the photo set at 128x128, SIREN 3x128,
@@ -16,16 +19,11 @@ F=filters/table2-photos-ctx  # Pi with a context (session 7); the pointwise filt
 # Each task fits the train (95 INRs), val (5) and test (26) splits, trains Pi on train, and scores it on val
 # (where its settings were chosen) and on the held-out test photos. Set INSP_THREADS=1 on a shared machine.
 
-timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt
-  local name=$1; shift
-  /usr/bin/time -f "$name %e %U %S" -a -o "$OUT/times.txt" "$@"
-}
-
 run_task() {  # run_task TASK DEGRADATION [EVAL OVERRIDES...]
   local task=$1 deg=$2; shift 2
   for split in train val test; do
-    if [ -f "$OUT/$task/fit-$split/metrics.json" ] && ls $S/$deg-$split/shard-* >/dev/null 2>&1; then
-      echo "fit $deg $split: done earlier ($S/$deg-$split), kept"  # keeps that run's metrics.json
+    if fit_done "$OUT/$task/fit-$split" "$S/$deg-$split"; then
+      echo "fit $deg $split: done earlier ($S/$deg-$split verified), kept"  # keeps that run's metrics.json
       continue
     fi
     timed "fit-$deg-$split" insp fit +experiment=table2_cpu/fit data.split=$split degradation=$deg store=$S/$deg-$split \
@@ -42,7 +40,6 @@ run_task() {  # run_task TASK DEGRADATION [EVAL OVERRIDES...]
 
 # denoising is also scored against the strong classical denoisers, each given the known noise sigma
 DENOISERS="baselines=[mean_filter,median_filter,gaussian_filter,nl_means,tv_chambolle,wavelet,bm3d]"
-mkdir -p "$OUT"
 case "${1:-denoise}" in
   denoise) run_task denoise noise "$DENOISERS" ;;
   deblur) run_task deblur blur ;;

@@ -56,6 +56,8 @@ its runs (in place, or their `metrics.json` and `.hydra/` copied into `runs/`) a
 (`<table>.md`, `.csv`, `.png`). Record one with `insp table table=table1 runs=[RUN_DIRS] out=experiments/<folder>`.
 Scales: `cpu` = the laptop-sized runs of this repository, `paper` = the paper's setting; numbers of different
 scales are never mixed in one table. Figures list the images of the recorded runs of their task.
+A folder's `run_cpu.sh` reruns its recipe into `runs/recipes/<folder>/` (scratch, git-ignored), keeping every fit
+whose store is complete; `RECORD=1 bash experiments/<folder>/run_cpu.sh` re-records into the folder itself.
 """
 
 

@@ -1,0 +1,110 @@
+# Sourced by every experiments/*/run_cpu.sh (and oinr_tables/validate.sh): what the recipes share, once.
+#
+#   recipe_init NAME [SUB]   cd to the repository root; DEST = where this run writes, OUT = DEST/SUB (run dirs,
+#                            default cpu). By default DEST is a scratch folder, ${RECIPE_OUT:-runs/recipes/NAME}
+#                            (git-ignored): a rerun never touches the committed results. RECORD=1 writes into
+#                            experiments/NAME/ instead (re-records them). It says which.
+#   timed STEP CMD...        run one command and append "STEP wall user sys" (seconds) to $OUT/times.txt.
+#                            INSP_RECIPE_STEPS=N runs only the first N commands and skips the rest (a quick check
+#                            of a recipe, tests/test_recipes.py).
+#   fit_done RUN_DIR STORE   true when that fit is finished, verified: RUN_DIR/metrics.json says complete and
+#                            names STORE, and STORE opens (insp_cli's own checks: header, manifest, every shard
+#                            present and sound) holding all the INRs of the fit's range. A recorded metrics.json
+#                            without its store (a fresh clone) is not "done".
+#   PY                       the Python that runs `insp` (its shebang), for the recipes' small helpers.
+
+die() { echo "error: $*" >&2; exit 2; }
+
+recipe_init() {
+  local name=$1 sub=${2:-cpu} line
+  cd "$(dirname "${BASH_SOURCE[0]}")/.."
+  case "${RECORD:-0}" in
+    1)
+      [ -z "${RECIPE_OUT:-}" ] || die "RECORD=1 records into experiments/$name/; unset RECIPE_OUT=$RECIPE_OUT"
+      DEST=experiments/$name
+      echo "recording into $DEST/ (RECORD=1): its committed runs, tables and figures are rewritten" ;;
+    0)
+      DEST=${RECIPE_OUT:-runs/recipes/$name}
+      echo "writing to $DEST/ (scratch; RECORD=1 re-records into experiments/$name/)" ;;
+    *) die "RECORD=${RECORD}: use RECORD=1 to re-record into experiments/$name/, or leave it unset" ;;
+  esac
+  command -v insp >/dev/null \
+    || die "insp is not on PATH (install the package, e.g. pip install -e ., and activate its environment)"
+  OUT=$DEST/$sub
+  mkdir -p "$OUT"
+  read -r line < "$(command -v insp)" || true
+  case "$line" in
+    "#!"*python*) read -ra PY <<< "${line#\#!}" ;;
+    *) PY=(python3) ;;
+  esac
+  STEP_DIR=""
+  if [ -n "${INSP_RECIPE_STEPS:-}" ]; then
+    [[ "$INSP_RECIPE_STEPS" =~ ^[0-9]+$ ]] || die "INSP_RECIPE_STEPS=$INSP_RECIPE_STEPS is not a number of commands"
+    STEP_DIR=$(mktemp -d)
+    trap 'rm -rf "$STEP_DIR"' EXIT
+    echo "INSP_RECIPE_STEPS=$INSP_RECIPE_STEPS: only the first $INSP_RECIPE_STEPS command(s) run"
+  fi
+}
+
+_claim_step() {  # true while fewer than INSP_RECIPE_STEPS commands have started (mkdir is atomic: parallel jobs)
+  local i
+  [ -n "$STEP_DIR" ] || return 0
+  for ((i = 1; i <= INSP_RECIPE_STEPS; i++)); do
+    mkdir "$STEP_DIR/$i" 2>/dev/null && return 0
+  done
+  return 1
+}
+
+timed() {  # timed STEP CMD...
+  local name=$1; shift
+  if ! _claim_step; then
+    echo "$name: skipped (INSP_RECIPE_STEPS=$INSP_RECIPE_STEPS)"
+    return 0
+  fi
+  /usr/bin/time -f "$name %e %U %S" -a -o "$OUT/times.txt" "$@"
+}
+
+fit_done() {  # fit_done RUN_DIR STORE
+  [ -f "$1/metrics.json" ] && [ -d "$2" ] || return 1
+  local rc=0
+  "${PY[@]}" - "$1" "$2" <<'EOF' || rc=$?
+import json, os, sys
+run, store = sys.argv[1:3]
+
+
+def redo(why):
+    print(f"  {run}: {why}: fitting (again)")
+    sys.exit(1)
+
+
+def check():
+    try:
+        with open(os.path.join(run, "metrics.json"), encoding="utf-8") as f:
+            m = json.load(f)
+        lo, hi = (int(x) for x in m["range"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        redo(f"metrics.json is unreadable or incomplete ({e})")
+    if m.get("status") != "complete":
+        redo(f"its status is {m.get('status')!r}")
+    if os.path.realpath(str(m.get("store"))) != os.path.realpath(store):
+        redo(f"it fitted {m.get('store')}, not {store}")
+    from insp_cli.errors import InspError  # imported only now: the checks above need no torch
+    from insp_cli.inr.store import INRStore
+    try:
+        s = INRStore.open(store, only_ok=False, verify="fast")
+    except InspError as e:
+        redo(f"its store is not usable ({e})")
+    n = int(((s.indices >= lo) & (s.indices < hi)).sum())
+    if n != hi - lo or n != m.get("count"):
+        redo(f"{store} holds {n} of its {hi - lo} INRs [{lo}, {hi}) (the run counted {m.get('count')})")
+
+
+try:
+    check()
+except Exception as e:  # not a verdict (no insp_cli here, an unreadable store folder): the recipe stops
+    print(f"error: cannot check {store} with {sys.executable}: {type(e).__name__}: {e}", file=sys.stderr)
+    sys.exit(3)
+EOF
+  [ "$rc" -le 1 ] || exit 2
+  return "$rc"
+}
