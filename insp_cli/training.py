@@ -27,7 +27,7 @@ from .errors import InspError
 from .files import atomic_write
 from .inr.integrity import SHA_KEY, checksummed, data_sha256, warn_once
 from .progress import step_progress
-from .schema import Rule, check_record, check_value
+from .schema import Rule, check_record
 
 
 def cosine_factor(step: int, span: int) -> float:
@@ -108,20 +108,21 @@ def read_checkpoint(path: str | Path, fmt: str, version: int, what: str, remedy:
         raise InspError(f"{path} is not an insp {what} ({type(e).__name__})") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise InspError(f"{path} is not an insp {what}")
-    try:
-        check_value("version", meta.get("version"), ("int", 1, None))
-    except InspError as e:
-        raise InspError(f"{what} {path} is damaged: field {str(e).removeprefix('bad value: ')}; {remedy}") from None
+
+    def check_fields(rules: dict[str, Rule]) -> None:
+        try:
+            check_record(meta, rules)
+        except InspError as e:
+            raise InspError(f"{what} {path} is damaged: {e}; {remedy}") from None
+
+    check_fields({"version": ("int", 1, None)})
     if int(meta["version"]) > version:
         raise InspError(f"{path} was written by a newer insp ({fmt} format {meta['version']}); upgrade insp")
     recorded = raw.get(SHA_KEY)
     if verify and recorded is not None and data_sha256(blob) != recorded:
         raise InspError(f"{what} {path} is damaged (checksum mismatch: its tensors are not the bytes insp wrote); "
                         f"{remedy}")
-    try:
-        check_record(meta, fields or {})
-    except InspError as e:
-        raise InspError(f"{what} {path} is damaged: {e}; {remedy}") from None
+    check_fields(fields or {})
     if verify and recorded is None:
         warn_once(f"no-checksum:{path.resolve()}", f"{what} {path} has no checksum (an older insp wrote it), so "
                   "damage inside it cannot be detected; it is used as it is")

@@ -22,7 +22,7 @@ from insp_cli.filters.insp_net import INSPFilter, LearnedFusion
 from insp_cli.filters.tasks import modality
 from insp_cli.inr.backbones import NAMES, describe, kind_of, spec_from_dict
 from insp_cli.inr.store import INRStore
-from insp_cli.schema import check_value
+from insp_cli.schema import check_record
 from insp_cli.training import model_state, read_checkpoint, save_checkpoint
 
 FORMAT, VERSION = "insp-filter", 1
@@ -57,9 +57,9 @@ def read_filter(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     meta, tensors = read_checkpoint(path, FORMAT, VERSION, WHAT, REMEDY, FIELDS)
     for o in meta["fusion"].get("offsets") or []:  # audio: ints; images: [dx, dy] pairs
         try:
-            check_value("fusion.offsets", o, ("order", None, None))
+            check_record({"fusion": {"offsets": o}}, {"fusion.offsets": ("order", None, None)})
         except InspError as e:
-            raise InspError(f"{WHAT} {path} is damaged: field {str(e).removeprefix('bad value: ')}; {REMEDY}") from None
+            raise InspError(f"{WHAT} {path} is damaged: {e}; {REMEDY}") from None
     return meta, tensors
 
 
