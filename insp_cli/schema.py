@@ -7,8 +7,12 @@ of Hydra: it reads a plain mapping (an OmegaConf ``DictConfig`` works), so tests
 
 A rule is ``(kind, low, high)``:
 - kind: ``int``, ``float``, ``+float`` (strictly above ``low``), ``bool``, ``str``, ``order`` (an int or a list
-  of ints), or a tuple of allowed strings; a leading ``?`` makes the value optional (null allowed).
+  of ints), ``ints`` (a list of ints), ``list``, ``dict`` (a JSON object), or a tuple of allowed strings; a leading
+  ``?`` makes the value optional (null allowed).
 - low / high: inclusive bounds for numbers (None = unbounded).
+
+``check_record(record, rules)`` checks the metadata insp reads back from its own files (filter and classifier
+checkpoints, store headers) with the same rules: a field a rule names must be there unless its kind is optional.
 """
 
 from __future__ import annotations
@@ -229,6 +233,16 @@ def check_value(key: str, value: Any, rule: Rule) -> None:
         for v in (value if isinstance(value, Sequence) and not isinstance(value, str) else [value]):
             check_value(key, v, ("int", low, high))
         return
+    if kind == "dict":
+        if not isinstance(value, Mapping):
+            raise InspError(f"bad value: {key}={value!r}; it must be a JSON object")
+        return
+    if kind in ("list", "ints"):
+        if not isinstance(value, Sequence) or isinstance(value, str):
+            raise InspError(f"bad value: {key}={value!r}; it must be a list{' of integers' if kind == 'ints' else ''}")
+        for v in value if kind == "ints" else ():
+            check_value(key, v, ("int", low, high))
+        return
     strict = kind.startswith("+")
     base = kind.lstrip("+")
     number = _as_number(value, base)
@@ -244,3 +258,19 @@ def validate(cfg: Mapping, command: str) -> None:
         value = _lookup(cfg, key)
         if value is not _MISSING:
             check_value(key, value, rule)
+
+
+def check_record(record: Mapping, rules: dict[str, Rule]) -> None:
+    """Check the fields of metadata read from a file (``rules`` in the order given: an object before its fields).
+    One InspError line naming the field: ``field order='two'; it must be an integer in [0, 16]`` or ``field
+    fusion is missing``; the caller adds which file."""
+    for key, rule in rules.items():
+        value = _lookup(record, key)
+        if value is _MISSING:
+            if isinstance(rule[0], str) and rule[0].startswith("?"):
+                continue
+            raise InspError(f"field {key} is missing")
+        try:
+            check_value(key, value, rule)
+        except InspError as e:
+            raise InspError(f"field {str(e).removeprefix('bad value: ')}") from None

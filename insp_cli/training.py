@@ -5,7 +5,10 @@ rate of each step, stops with one clear line (``InspError``, exit code 3) as soo
 finite, shows one progress bar and calls the caller back after each step (logging, evaluation, checkpoints).
 A checkpoint is one safetensors file: the model's state dict under a prefix, the optimizer's per-parameter state
 (``optim.<i>.<name>``), a random generator's state (``rng``) and JSON metadata (``insp``: format, version,
-the caller's fields, the optimizer's parameter groups). Written atomically; loads without pickle.
+the caller's fields, the optimizer's parameter groups; ``insp_sha256``: the sha256 of the tensor data bytes,
+inr/integrity.py). Written atomically; loads without pickle. Reading it back checks the checksum (a mismatch is
+one line naming the file: the file is damaged), the format and version, and the caller's metadata fields
+(``schema.check_record``); a checkpoint written before checksums existed loads with one warning line.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors import SafetensorError
+from safetensors.torch import load, save
 from torch import nn
 
 from .errors import InspError
-from .files import atomic_path
+from .files import atomic_write
+from .inr.integrity import SHA_KEY, checksummed, data_sha256, warn_once
 from .progress import step_progress
+from .schema import Rule, check_record
 
 
 def cosine_factor(step: int, span: int) -> float:
@@ -82,23 +87,45 @@ def save_checkpoint(path: str | Path, fmt: str, version: int, meta: dict, model:
     meta = {"format": fmt, "version": version, **meta, "optimizer_groups": groups}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"insp": json.dumps(meta, sort_keys=True)})
+    atomic_write(path, checksummed(save, tensors, {"insp": json.dumps(meta, sort_keys=True)}))
 
 
-def read_checkpoint(path: str | Path, fmt: str, version: int, what: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    """(metadata, tensors) of a checkpoint of format ``fmt``; InspError naming ``what`` for anything else."""
+def read_checkpoint(path: str | Path, fmt: str, version: int, what: str, remedy: str,
+                    fields: dict[str, Rule] | None = None, verify: bool = True) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(metadata, tensors) of a checkpoint of format ``fmt``, ``what`` it is for messages ("filter file").
+    One InspError line naming the file, and ``remedy`` where it is damaged, for: not a safetensors file of that
+    format, a newer version, a metadata field that breaks ``fields`` (schema rules), tensor data whose sha256
+    differs from the recorded one (``verify``; False only to peek at the metadata). A checkpoint without a
+    checksum (written by insp before checksums) loads with one warning line."""
     path = Path(path)
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads((f.metadata() or {}).get("insp", "null") or "null")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (OSError, SafetensorError, json.JSONDecodeError, ValueError) as e:
-        raise InspError(f"{path} is not an {what} ({type(e).__name__})") from None
+        blob = path.read_bytes()
+        tensors = load(blob)  # checks the header and every tensor's byte range
+        head = json.loads(blob[8:8 + int.from_bytes(blob[:8], "little")])
+        raw = head.get("__metadata__") or {}
+        meta = json.loads(raw.get("insp") or "null")
+    except (OSError, SafetensorError, ValueError, TypeError, AttributeError) as e:
+        raise InspError(f"{path} is not an insp {what} ({type(e).__name__})") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
-        raise InspError(f"{path} is not an {what}")
-    if int(meta.get("version", 0)) > version:
+        raise InspError(f"{path} is not an insp {what}")
+
+    def check_fields(rules: dict[str, Rule]) -> None:
+        try:
+            check_record(meta, rules)
+        except InspError as e:
+            raise InspError(f"{what} {path} is damaged: {e}; {remedy}") from None
+
+    check_fields({"version": ("int", 1, None)})
+    if int(meta["version"]) > version:
         raise InspError(f"{path} was written by a newer insp ({fmt} format {meta['version']}); upgrade insp")
+    recorded = raw.get(SHA_KEY)
+    if verify and recorded is not None and data_sha256(blob) != recorded:
+        raise InspError(f"{what} {path} is damaged (checksum mismatch: its tensors are not the bytes insp wrote); "
+                        f"{remedy}")
+    check_fields(fields or {})
+    if verify and recorded is None:
+        warn_once(f"no-checksum:{path.resolve()}", f"{what} {path} has no checksum (an older insp wrote it), so "
+                  "damage inside it cannot be detected; it is used as it is")
     return meta, tensors
 
 

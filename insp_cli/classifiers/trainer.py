@@ -1,6 +1,7 @@
 """Training a torch classifier: AdamW on cross-entropy through ``training.train_steps``, a test evaluation and a
 checkpoint (``training.save_checkpoint``, format ``insp-classifier``: the model, AdamW's state, the epoch, the
-history and the fingerprint of the settings) after every epoch, and resuming from such a checkpoint.
+history and the fingerprint of the settings) after every epoch, and resuming from such a checkpoint once its
+checksum and metadata are verified (a damaged one is one error line, never resumed).
 
 The order of the training INRs and the augmentations of an epoch depend on (seed, epoch) only, so a resumed run
 is the same run.
@@ -31,6 +32,9 @@ log = logging.getLogger("insp")
 
 CHECKPOINT = "checkpoint.safetensors"
 FORMAT, VERSION, PREFIX = "insp-classifier", 1, "model."
+WHAT, REMEDY = "classifier checkpoint", "pass resume=false to train afresh (or delete it)"
+FIELDS = {"epoch": ("int", 0, None), "history": ("list", None, None), "fingerprint": ("str", None, None),
+          "optimizer_groups": ("?list", None, None)}  # what a resume reads (schema.py's rules)
 SCHEDULES = ("cosine", "constant")
 
 
@@ -68,7 +72,7 @@ def find_checkpoint(resume, run_dir: Path, fingerprint: str) -> Path | None:
             continue
         try:
             done = met.is_file() and json.loads(met.read_text()).get("status") == "complete"
-            meta, _ = read_checkpoint(ck, FORMAT, VERSION, "insp classifier checkpoint")
+            meta, _ = read_checkpoint(ck, FORMAT, VERSION, WHAT, REMEDY, FIELDS, verify=False)  # verified on resume
         except (OSError, ValueError, InspError):
             continue
         if not done and meta.get("fingerprint") == fingerprint:
@@ -109,10 +113,13 @@ def train_classifier(s: Settings, clf: Classifier, train_in: Inputs, test_in: In
 
     start, history = 0, []
     if resume_from is not None:
-        meta, tensors = read_checkpoint(resume_from, FORMAT, VERSION, "insp classifier checkpoint")
+        meta, tensors = read_checkpoint(resume_from, FORMAT, VERSION, WHAT, REMEDY, FIELDS)
+        if not all(isinstance(row, dict) for row in meta["history"]):
+            raise InspError(f"{WHAT} {resume_from} is damaged: field history holds a row that is not a JSON object; "
+                            f"{REMEDY}")
         try:
             restore(meta, tensors, model, PREFIX, opt)
-        except (RuntimeError, KeyError, ValueError) as e:
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
             raise InspError(f"cannot resume from {resume_from}: {type(e).__name__}: {e}".splitlines()[0]) from None
         start, history = int(meta["epoch"]), list(meta["history"])
         log.info("resumed from %s at epoch %d", resume_from, start)

@@ -4,6 +4,10 @@ resumes where it stopped), and JSON metadata: the task, the order K, the pixel g
 architecture the filter expects (and ``modality: audio`` for an audio filter), Pi's offsets (``fusion.offsets``:
 the neighbours whose jets it reads; absent in filters written before image filters had a context, which are
 pointwise), what it was trained on, the training settings and whether it is complete.
+
+Reading it back verifies the sha256 of its tensors and the type of every metadata field insp uses (``FIELDS``):
+a damaged or foreign file is one line naming the file (and the field); a filter written before checksums
+existed loads with one warning line.
 """
 
 from __future__ import annotations
@@ -18,10 +22,25 @@ from insp_cli.filters.insp_net import INSPFilter, LearnedFusion
 from insp_cli.filters.tasks import modality
 from insp_cli.inr.backbones import NAMES, describe, kind_of, spec_from_dict
 from insp_cli.inr.store import INRStore
+from insp_cli.schema import check_record
 from insp_cli.training import model_state, read_checkpoint, save_checkpoint
 
 FORMAT, VERSION = "insp-filter", 1
 PREFIX = "fusion."
+WHAT, REMEDY = "filter file", "train it again: rerun its `insp train-filter` command with overwrite=true"
+FIELDS = {  # the metadata insp reads back, with the types it needs (schema.py's rules)
+    "task": ("dict", None, None), "task.name": ("str", None, None),
+    "order": ("int", 0, 16), "channels": ("int", 1, 4096), "m": ("?int", 1, 3), "modality": ("?str", None, None),
+    "units": ("ints", 1, None),
+    "fusion": ("dict", None, None), "fusion.hidden": ("int", 1, 1 << 16), "fusion.layers": ("int", 1, 64),
+    "fusion.residual": ("bool", None, None), "fusion.offsets": ("?list", None, None),
+    "architecture": ("dict", None, None),
+    "trained_on": ("dict", None, None), "trained_on.source": ("dict", None, None),
+    "trained_on.degradation": ("dict", None, None), "trained_on.count": ("int", 1, None),
+    "trained_on.indices": ("ints", 0, None), "trained_on.source.size": ("?order", 1, None),
+    "train": ("dict", None, None), "train.step": ("int", 0, None), "train.steps": ("int", 1, None),
+    "complete": ("bool", None, None),
+}
 
 
 def save_filter(path: Path, fusion: LearnedFusion, meta: dict, optimizer: torch.optim.Optimizer | None = None,
@@ -35,7 +54,13 @@ def read_filter(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     path = Path(path)
     if not path.is_file():
         raise InspError(f"filter {path} does not exist; train one with `insp train-filter`")
-    return read_checkpoint(path, FORMAT, VERSION, "insp filter checkpoint")
+    meta, tensors = read_checkpoint(path, FORMAT, VERSION, WHAT, REMEDY, FIELDS)
+    for o in meta["fusion"].get("offsets") or []:  # audio: ints; images: [dx, dy] pairs
+        try:
+            check_record({"fusion": {"offsets": o}}, {"fusion.offsets": ("order", None, None)})
+        except InspError as e:
+            raise InspError(f"{WHAT} {path} is damaged: {e}; {REMEDY}") from None
+    return meta, tensors
 
 
 def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> LearnedFusion | AudioFusion:

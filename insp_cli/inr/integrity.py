@@ -1,7 +1,9 @@
-"""Integrity of INR store files: shard bytes with a checksum, reading a shard without trusting it, the manifest.
+"""Integrity of the files insp reads back: safetensors bytes with a checksum (INR store shards, and the
+checkpoints of ``training.py``: filters, classifiers), reading a shard without trusting it, the store manifest.
 
-A shard is a safetensors file: 8 bytes little-endian header length ``L``, ``L`` bytes of JSON header, then the
-tensor data. Its metadata holds ``insp_sha256``, the sha256 of the data bytes (everything after the header).
+A safetensors file is 8 bytes little-endian header length ``L``, ``L`` bytes of JSON header, then the tensor
+data. insp writes ``insp_sha256``, the sha256 of the data bytes (everything after the header), into its metadata
+(``checksummed``) and compares it with ``data_sha256`` of the bytes it reads.
 ``read_shard_bytes`` checks ``L`` against the file size before reading anything (a flipped byte there once
 asked for terabytes), parses the header, checks every tensor's dtype, shape and byte range, and hashes the
 data when asked to.
@@ -21,7 +23,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from safetensors.numpy import save
@@ -40,11 +42,21 @@ _warned: set[str] = set()
 STALE_SECONDS = 60  # a temporary file untouched this long whose writer is not running is debris
 
 
+def data_sha256(blob: bytes) -> str:
+    """The sha256 of a safetensors file's data bytes (everything after the 8-byte length and the header)."""
+    return hashlib.sha256(memoryview(blob)[8 + int.from_bytes(blob[:8], "little"):]).hexdigest()
+
+
+def checksummed(save_fn: Callable[..., bytes], tensors: dict, metadata: dict[str, str]) -> bytes:
+    """The bytes of a safetensors file (``save_fn``: safetensors.numpy.save or safetensors.torch.save) whose
+    metadata also holds the sha256 of its data bytes (``SHA_KEY``). The data section does not depend on the
+    metadata, so the sum of a first serialisation is the sum of the second."""
+    return save_fn(tensors, metadata={**metadata, SHA_KEY: data_sha256(save_fn(tensors, metadata=metadata))})
+
+
 def shard_bytes(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
-    """A safetensors file whose metadata also holds the sha256 of its data bytes (``SHA_KEY``)."""
-    plain = save(tensors, metadata=metadata)
-    data = plain[8 + int.from_bytes(plain[:8], "little"):]  # the data section does not depend on the metadata
-    return save(tensors, metadata={**metadata, SHA_KEY: hashlib.sha256(data).hexdigest()})
+    """A store shard: a safetensors file whose metadata also holds the sha256 of its data bytes (``SHA_KEY``)."""
+    return checksummed(save, tensors, metadata)
 
 
 def read_shard_bytes(path: Path, verify: str) -> tuple[dict, dict[str, np.ndarray], dict]:
@@ -191,9 +203,21 @@ def warn_once(key: str, message: str) -> None:
         log.warning("warning: %s", message)
 
 
-def check_complete(directory: Path, manifest: dict | None, present: dict) -> None:
-    """Recorded shards must exist (a deleted shard is an error); planned but unfitted ranges are a warning."""
+def check_complete(directory: Path, manifest: dict | None, present: dict, version: int) -> None:
+    """Recorded shards must exist (a deleted shard is an error); planned but unfitted ranges are a warning.
+    Without a manifest: a store of format version 2 or later is damaged (it always has one once a shard exists);
+    a version-1 store (which never had one) must have no gap between its shards' index ranges."""
     if manifest is None:
+        if version >= 2 and present:
+            raise InspError(f"store {directory} is damaged: its {MANIFEST} is missing (a store of format version "
+                            f"{version} always has one; without it a deleted shard cannot be noticed); rerun the "
+                            "`insp fit` command that made it to rebuild it (its good shards are kept)")
+        ranges = list(present)  # sorted (start, stop)
+        gaps = [(b, c) for (_, b), (c, _) in zip(ranges, ranges[1:]) if c > b]
+        if gaps:
+            raise InspError(f"store {directory} (format version {version}, no manifest) is missing the INRs "
+                            f"{', '.join(f'[{a}, {b})' for a, b in gaps[:4])} between its shards (deleted or moved? "
+                            "fit the dataset again into a new store)")
         return
     names = {p.name for p in present.values()}  # present: {(start, stop): path}
     gone = sorted(name for name in manifest["shards"] if name not in names)

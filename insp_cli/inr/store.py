@@ -92,7 +92,11 @@ def _read_shard(path: Path, expected: StoreHeader | None, verify: str = "full",
         why = expected.same_kind(header)
         if why:
             raise InspError(f"{path} does not belong with the other shards: {why}")
-    check_tensors(arrays, header.spec.num_params, path)
+    n = check_tensors(arrays, header.spec.num_params, path)
+    named = SHARD_RE.match(path.name)
+    if entry is None and named and n != int(named.group(2)) - int(named.group(1)):
+        raise InspError(f"{path} is damaged: its name says INRs [{int(named.group(1))}, {int(named.group(2))}), "
+                        f"it holds {n}")
     recorded = (entry or {}).get("sha256") or meta.get(SHA_KEY)
     if entry and entry.get("bytes") != facts["bytes"]:
         raise InspError(f"{path} is damaged: {facts['bytes']} bytes, the manifest recorded {entry.get('bytes')}")
@@ -106,7 +110,8 @@ def _read_shard(path: Path, expected: StoreHeader | None, verify: str = "full",
                         "written; refit it (rerun the `insp fit` command: damaged shards are moved aside)")
     if recorded is None:
         warn_once(str(path.parent), f"store {path.parent} has format version {header.version}: its shards carry no "
-                                     "checksums, so damage inside them cannot be detected (refit to add them)")
+                                     "checksums and it has no manifest, so damage inside a shard or a deleted first "
+                                     "or last shard cannot be detected (fit it again to add them)")
     return header, arrays
 
 
@@ -179,7 +184,7 @@ class INRStore:
                     raise InspError(f"{p} cannot be opened with {paths[0]}: {why}")
                 manifest = read_manifest(p)
                 present = finished_shards(p)
-                check_complete(p, manifest, present)
+                check_complete(p, manifest, present, hdr.version)
                 files += [(f, (manifest or {"shards": {}})["shards"].get(f.name)) for f in present.values()]
             elif what == "is a file":
                 manifest = read_manifest(p.parent) if (p.parent / "store.json").exists() else None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import InspError
 from ..files import atomic_write, describe_path, is_temporary, os_error_message, temporary_name
+from ..schema import check_record
 from .backbones import Spec, spec_from_dict
 from .integrity import LOCK
 
@@ -24,6 +25,13 @@ FORMAT = "insp-inr-store"
 VERSION = 2  # 2: shard checksums, manifest.json, per-INR seeding recorded in fit.seeding
 VERIFY_MODES = ("full", "fast")
 SHARD_RE = re.compile(r"^shard-(\d+)-(\d+)\.safetensors$")
+HEADER_FIELDS = {  # header fields insp reads as numbers or lists, when present (schema.py's rules)
+    "source.size": ("?order", 1, None), "source.channels": ("?int", 1, 4096), "source.length": ("?int", 1, None),
+    "source.rate": ("?int", 1, None), "source.classes": ("?list", None, None),
+    "source.train_count": ("?int", 1, None), "source.crops_per_photo": ("?int", 1, None),
+    "degradation.kind": ("?str", None, None), "degradation.sigma": ("?float", 0, None),
+    "fit.shard_size": ("?int", 1, None),
+}
 
 
 def shard_name(start: int, stop: int) -> str:
@@ -65,6 +73,10 @@ class StoreHeader:
         bad = [k for k, v in parts.items() if not isinstance(v, dict)]
         if bad:
             raise InspError(f"{where} is corrupt: {', '.join(bad)} must be JSON objects")
+        try:
+            check_record(parts, HEADER_FIELDS)
+        except InspError as e:
+            raise InspError(f"{where} is corrupt: header {e}") from None
         try:
             spec = spec_from_dict(d["architecture"])
         except (KeyError, TypeError, ValueError) as e:

@@ -136,8 +136,9 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     if wins is not None:  # wins.csv + wins.png: INSP-Net minus the best 3x3 filter, per image
         wins = write_wins(run.dir, image_names(dict(store.header.source), store.indices), scores, wins)
     _write_table(run.dir, task["name"], methods, rows_summary, mask is not None)
-    grid = _write_grid(run.dir / "grid.png", outs, gt, methods, int(cfg.grid))
-    run.log_image("grid", grid, caption=" | ".join(methods + ["ground truth"]))
+    if int(cfg.grid) > 0:  # grid=0: no PNG grid
+        grid = _write_grid(run.dir / "grid.png", outs, gt, methods, int(cfg.grid))
+        run.log_image("grid", grid, caption=" | ".join(methods + ["ground truth"]))
     run.log_table("per_image", ["index", "method", "psnr", "ssim", "lpips"],
                   [[int(store.indices[i]), m, float(scores[m]["psnr"][i]), float(scores[m]["ssim"][i]),
                     float(scores[m]["lpips"][i])] for m in methods for i in range(n)])
