@@ -20,7 +20,7 @@ from insp_cli.errors import InspError
 from insp_cli.filters.audio import AudioFusion
 from insp_cli.filters.insp_net import INSPFilter, LearnedFusion
 from insp_cli.filters.tasks import modality
-from insp_cli.inr.backbones import NAMES, describe, kind_of, spec_from_dict
+from insp_cli.inr.backbones import describe, kind_of, name_of, spec_from_dict
 from insp_cli.inr.store import INRStore
 from insp_cli.schema import check_record
 from insp_cli.training import model_state, read_checkpoint, save_checkpoint
@@ -105,14 +105,11 @@ def check_filter_fits(meta: dict, store: INRStore, where: str) -> None:
     except (TypeError, ValueError) as e:
         raise InspError(f"the filter's INR architecture is unusable: {e}") from None
     if kind_of(spec) != kind_of(store.spec):
-        raise InspError(f"the filter was trained on {NAMES[kind_of(spec)]} INRs ({describe(spec)}) but {where} holds "
-                        f"{NAMES[kind_of(store.spec)]} INRs ({describe(store.spec)}); train a filter on this store")
-    if spec != store.spec and kind_of(spec) != "siren":
-        raise InspError(f"the filter expects {describe(spec)} but {where} holds {describe(store.spec)}")
+        raise InspError(f"the filter was trained on {name_of(spec)} INRs ({describe(spec)}) but {where} holds "
+                        f"{name_of(store.spec)} INRs ({describe(store.spec)}); train a filter on this store")
     if spec != store.spec:
-        raise InspError(f"the filter expects SIREN INRs {spec.depth}x{spec.hidden} (omega0 {spec.omega0:g}, "
-                        f"{spec.out_features} channels) but {where} holds {store.spec.depth}x{store.spec.hidden} "
-                        f"(omega0 {store.spec.omega0:g}, {store.spec.out_features} channels)")
+        raise InspError(f"the filter expects {describe(spec)} INRs ({spec.out_features} channels) but {where} holds "
+                        f"{describe(store.spec)} ({store.spec.out_features} channels)")
     trained = (meta["trained_on"].get("source") or {}).get("size")
     size = store.header.source.get("size")
     if trained and size and list(trained) != list(size):

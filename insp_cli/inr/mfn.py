@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .siren import layout_views
+from .registry import Backbone, register
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,13 @@ def mfn_forward(spec: MFNSpec, params: torch.Tensor, coords: torch.Tensor) -> to
     for i in range(1, spec.depth + 1):
         z = torch.baddbmm(v[f"b{i}"].unsqueeze(1), z, v[f"W{i}"].transpose(1, 2)) * filt(i)
     return torch.baddbmm(v["bout"].unsqueeze(1), z, v["Wout"].transpose(1, 2))
+
+
+def from_cfg(model: dict, m: int, c: int, shape: tuple[int, ...]) -> MFNSpec:
+    """conf/model/mfn.yaml settings -> the MFN of m-D signals with c channels."""
+    return MFNSpec(in_features=m, out_features=c, hidden=int(model["hidden"]), depth=int(model["depth"]),
+                   input_scale=float(model["input_scale"]))
+
+
+BACKBONE = register(Backbone(kind="mfn", name="MFN", spec=MFNSpec, forward=mfn_forward, init=init_params,
+                             from_cfg=from_cfg))

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .siren import layout_views
+from .registry import Backbone, register
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,13 @@ def wire_forward(spec: WireSpec, params: torch.Tensor, coords: torch.Tensor) -> 
     L = spec.depth
     return torch.baddbmm(v[f"b{L}"].unsqueeze(1), hr, v[f"W{L}r"].transpose(1, 2)) - \
         torch.bmm(hi, v[f"W{L}i"].transpose(1, 2))
+
+
+def from_cfg(model: dict, m: int, c: int, shape: tuple[int, ...]) -> WireSpec:
+    """conf/model/wire.yaml settings -> the WIRE of m-D signals with c channels."""
+    return WireSpec(in_features=m, out_features=c, hidden=int(model["hidden"]), depth=int(model["depth"]),
+                    omega0=float(model["omega0"]), sigma0=float(model["sigma0"]))
+
+
+BACKBONE = register(Backbone(kind="wire", name="WIRE", spec=WireSpec, forward=wire_forward, init=init_params,
+                             from_cfg=from_cfg))

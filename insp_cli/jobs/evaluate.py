@@ -30,7 +30,7 @@ from ..filters.baselines import audio as audio_baselines
 from ..filters.baselines.images import BASELINES, apply_baseline
 from ..filters.checkpoint import check_filter_fits, load_filter
 from ..filters.tasks import check_inputs, clean_clips, clean_targets, held_out, modality, open_store, task_targets
-from ..inr.backbones import describe, kind_of
+from ..inr.backbones import describe
 from ..inr.siren import grid_coords
 from ..metrics import image_scores, psnr_where_missing
 from ..metrics.audio import AUDIO_METRICS, audio_metrics
@@ -150,8 +150,7 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
         "task": task["name"], "n_images": n, "held_out": is_held_out, "rows": rows_summary, "decode_2x": check,
         "wins_vs_best_3x3": wins,
         "scale": {"label": str(cfg.scale), "image_size": [h, w], "channels": spec.out_features,
-                  "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g}" if kind_of(spec) == "siren"
-                  else describe(spec), "order": int(meta["order"]),
+                  "inr": describe(spec), "order": int(meta["order"]),
                   "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}" + _context_label(meta),
                   "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
         "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
