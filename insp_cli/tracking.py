@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .errors import InspError
 from .files import atomic_write_json
+from .progress import configure as configure_progress
 
 log = logging.getLogger("insp")
 
@@ -48,6 +49,7 @@ class Run:
         self.metrics: dict[str, Any] = {}
         self.wandb = None
         self.started = time.time()
+        configure_progress(cfg.get("progress"))  # progress.every_s: the job's progress lines (progress.py)
 
     def __enter__(self) -> "Run":
         mode = str(self.cfg.tracking.mode)

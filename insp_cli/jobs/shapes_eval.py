@@ -30,6 +30,7 @@ from ..filters.baselines.shapes import BASELINES, smooth_mesh
 from ..filters.shapes import apply_filter, check_grid, decode_grid, gaussian_sdf, voxel_points
 from ..filters.tasks import held_out
 from ..metrics.shapes import band_psnr, chamfer_l1, exact_sdf, marching_cubes, normal_consistency
+from ..progress import ProgressLog
 from ..report import Column, Table, label, to_csv, to_markdown
 from ..tracking import Run
 from ..viz import save_grid
@@ -69,6 +70,7 @@ def evaluate_shapes(cfg: DictConfig, run: Run, fusion, meta: dict, store, where:
     if task["name"] == "smooth":
         scores["insp_net"]["psnr_vs_filter"] = np.full(len(store), np.nan)
     renders, t0 = [], time.time()
+    progress = ProgressLog("eval", len(store), "shapes")
     ids = np.arange(res**3)
     for i in range(len(store)):
         name = names[int(store.indices[i])] if int(store.indices[i]) < len(names) else str(int(store.indices[i]))
@@ -102,6 +104,7 @@ def evaluate_shapes(cfg: DictConfig, run: Run, fusion, meta: dict, store, where:
             renders.append([render_mesh(meshes.get(m), int(s["render_size"])) for m in shown]
                            + [render_mesh(target, int(s["render_size"]))])
         log.info("eval %s: %s", name, "  ".join(f"{m} CD {scores[m]['chamfer_l1'][i] * 1e3:.3f}" for m in methods))
+        progress.update(i + 1, f"{task['name']}: {i + 1}/{len(store)} shapes scored at {res}^3")
     seconds = time.time() - t0
     summary = {m: {k: float(np.nanmean(v)) if np.isfinite(v).any() else None for k, v in sc.items()}
                for m, sc in scores.items()}
