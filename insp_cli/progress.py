@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 from typing import Callable, Iterator, Mapping
 
@@ -91,7 +92,7 @@ def write_line(line: str) -> None:
     try:
         if not sys.stderr.isatty():
             print(line, file=sys.stderr, flush=True)
-    except (OSError, ValueError):  # a closed pipe (`| head`) or stream: the log file still has the line
+    except (OSError, ValueError, AttributeError):  # a closed pipe (`| head`) or stream: the log file still has the line
         pass
 
 
@@ -103,6 +104,10 @@ class ProgressLog:
     training), so the rate counts this run's work only. The rate is the mean since the loop began; the ETA is
     the work left at that rate. ``every`` defaults to the job's ``progress.every_s``; ``clock`` and ``write``
     are for tests.
+
+    Used as a context manager (``with ProgressLog(...) as p:``) it also runs a watchdog thread, so that a step
+    slower than ``every`` still reports on time: when a line is due and the loop has not updated for a second
+    (or every / 2 if shorter), the thread writes the last state, '... | last update 45s ago'.
     """
 
     def __init__(self, label: str, total: float, unit: str = "steps", done: float = 0, every=_UNSET,
@@ -110,8 +115,37 @@ class ProgressLog:
         self.label, self.total, self.unit, self.done0 = label, total, unit, done
         self.every = every_s() if every is _UNSET else every
         self.clock, self.write = clock, write
-        self.t0 = clock()
+        self.t0 = self.last_t = clock()
+        self.last: tuple[float, str | None] = (done, None)  # the latest update's (done, where)
         self.next_due = None if self.every is None else self.t0 + self.every
+        self._lock = threading.Lock()
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "ProgressLog":
+        if self.every:  # none (None) or every update (0): nothing to watch
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._watch, args=(self._stop,), name=f"progress-{self.label}",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(timeout=5)  # a line being written is finished, none follows the loop's end
+            self._thread = None
+
+    def _watch(self, stop: threading.Event) -> None:
+        while not stop.wait(min(1.0, self.every / 4)):
+            self.watchdog()
+
+    def _take_due(self, now: float) -> bool:
+        with self._lock:  # the loop and the watchdog never write the same line twice
+            if self.next_due is None or now < self.next_due:
+                return False
+            self.next_due = now + self.every
+            return True
 
     def due(self) -> bool:
         """Whether the next ``update`` writes a line (to skip computing its details when it does not)."""
@@ -121,9 +155,21 @@ class ProgressLog:
         """``done`` of ``total`` finished; ``where`` replaces the default 'done/total', ``note`` follows ' | '.
         Returns the line written, or None when none was due."""
         now = self.clock()
-        if self.next_due is None or now < self.next_due:
+        self.last, self.last_t = (done, where), now
+        if not self._take_due(now):
             return None
-        self.next_due = now + self.every
+        return self._write(done, where, note, now)
+
+    def watchdog(self) -> str | None:
+        """The thread's check (tests call it on a fake clock): the last state, when a line is due and the loop
+        has been silent for ``min(1 s, every / 2)``."""
+        now = self.clock()
+        if self.every is None or now - self.last_t < min(1.0, self.every / 2) or not self._take_due(now):
+            return None
+        done, where = self.last
+        return self._write(done, where, f"last update {duration(now - self.last_t)} ago", now)
+
+    def _write(self, done: float, where: str | None, note: str | None, now: float) -> str:
         line = f"progress: {self.label} {where or f'{done:g}/{self.total:g}'} ({self.rate_eta(done, now)})"
         line += f" | {note}" if note else ""
         self.write(line)
@@ -160,9 +206,8 @@ class StepBar:
 
 @contextlib.contextmanager
 def step_progress(label: str, total: int, completed: int = 0) -> Iterator[StepBar]:
-    with progress_bar(label) as progress:
-        yield StepBar(progress, progress.add_task(label, total=total, completed=completed, info=""),
-                      ProgressLog(label, total, "steps", done=completed))
+    with progress_bar(label) as progress, ProgressLog(label, total, "steps", done=completed) as log:
+        yield StepBar(progress, progress.add_task(label, total=total, completed=completed, info=""), log)
 
 
 class FitProgress:
@@ -184,9 +229,11 @@ class FitProgress:
     def __enter__(self):
         self.progress.__enter__()
         self.task = self.progress.add_task("fit", total=self.total, info="")
+        self.log.__enter__()
         return self
 
     def __exit__(self, *exc):
+        self.log.__exit__(*exc)
         self.progress.__exit__(*exc)
 
     def next_shard(self) -> None:
@@ -204,15 +251,14 @@ class FitProgress:
             rate = self.done / max(time.time() - self.t0, 1e-9)
             self.progress.update(self.task, info=f"step {step + 1}/{self.steps} psnr {psnr:5.2f} dB "
                                                  f"active {active} | {rate:.1f} INR/s")
-        if self.log.due():
+        share = 1.0 if self.refit else (step + 1) / self.steps
+        note = None
+        if self.log.due():  # the PSNR only for a line (float() waits for a GPU)
             psnr = float((-10 * torch.log10(mse.clamp_min(1e-20))).mean())
-            share = 1.0 if self.refit else (step + 1) / self.steps
             elapsed = max(self.log.clock() - self.log.t0, 1e-9)
-            self.log.update(self.done + self.batch_n * share,
-                            f"shard {max(self.shard, 1)}/{self.shards} " + ("refit " if self.refit else "")
-                            + f"step {step + 1}/{self.steps}",
-                            f"{self.step_calls / elapsed:.1f} steps/s, {self.done}/{self.total} INRs done, "
-                            f"psnr {psnr:.2f} dB")
+            note = f"{self.step_calls / elapsed:.1f} steps/s, {self.done}/{self.total} INRs done, psnr {psnr:.2f} dB"
+        self.log.update(self.done + self.batch_n * share, f"shard {max(self.shard, 1)}/{self.shards} "
+                        + ("refit " if self.refit else "") + f"step {step + 1}/{self.steps}", note)
 
     def batch_done(self, n: int, psnr: torch.Tensor) -> None:
         self.done += n
@@ -221,6 +267,5 @@ class FitProgress:
         mean = float(finite.mean()) if len(finite) else math.nan
         self.progress.update(self.task, advance=n,
                              info=f"last batch {mean:.2f} dB | {self.done / max(time.time() - self.t0, 1e-9):.1f} INR/s")
-        if self.log.due():  # a batch that ended early (fit.target_psnr) still reports
-            self.log.update(self.done, f"shard {max(self.shard, 1)}/{self.shards}, {self.done}/{self.total} INRs "
-                            "done", f"last batch {mean:.2f} dB")
+        self.log.update(self.done, f"shard {max(self.shard, 1)}/{self.shards}, {self.done}/{self.total} INRs done",
+                        f"last batch {mean:.2f} dB")

@@ -1,10 +1,12 @@
 """Progress lines for logs (insp_cli/progress.py): the time throttle on a fake clock, the lines of fits and
 training loops, and `insp fit` through a pipe writing them to stderr and to the run's fit.log."""
 
+import io
 import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,38 @@ def test_slow_steps_report_at_their_first_update_after_the_interval():
     assert p.update(3) is None
     clock.at(130)
     assert p.update(3) is not None and len(lines) == 2
+
+
+def test_the_watchdog_reports_a_step_slower_than_the_interval():
+    clock, lines = Clock(), []
+    p = ProgressLog("classify", 10, "steps", every=30, clock=clock, write=lines.append)
+    clock.at(5)
+    p.update(1, "step 1/10")
+    clock.at(29.9)
+    assert p.watchdog() is None  # not due yet
+    clock.at(30)
+    assert p.watchdog() == "progress: classify step 1/10 (30.0 s/step, eta 4m30s) | last update 25s ago"
+    clock.at(59.5)
+    p.update(2, "step 2/10")
+    clock.at(60)  # due, but the loop updated 0.5 s ago: its own next update writes the line, not the watchdog
+    assert p.watchdog() is None
+    clock.at(60.2)
+    assert p.update(3, "step 3/10") == "progress: classify step 3/10 (20.1 s/step, eta 2m20s)"
+    clock.at(95)  # 34.8 s without an update: the watchdog writes once, then waits for the next due time
+    assert p.watchdog() == "progress: classify step 3/10 (31.7 s/step, eta 3m42s) | last update 35s ago"
+    clock.at(110)
+    assert p.watchdog() is None and len(lines) == 3
+
+
+def test_the_watchdog_thread_runs_inside_the_context():
+    lines = []
+    with ProgressLog("eval", 2, "INR", every=0.05, write=lines.append) as p:
+        p.update(0)
+        time.sleep(1.5)  # one slow step: no update for 1.5 s, every 0.05 s, silence threshold 0.025 s
+    assert lines and all(ln.startswith("progress: eval 0/2 (0.0 INR/s, eta ?) | last update ") for ln in lines)
+    n = len(lines)
+    time.sleep(0.3)
+    assert len(lines) == n  # the thread ends with the context
 
 
 def test_resumed_loops_count_this_runs_work_only_and_none_or_zero_interval():
@@ -115,6 +149,19 @@ def test_training_loop_lines_go_to_stderr_and_the_log(capsys, caplog):
     assert err[1].endswith("| psnr 21.50 dB")  # the latest info follows every line
     logged = [r.getMessage() for r in caplog.records if r.name == "insp.progress"]
     assert logged == err
+
+
+def test_on_a_terminal_the_lines_go_to_the_log_only(monkeypatch, caplog):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    caplog.set_level(logging.INFO)
+    progress.write_line("progress: fit 1/2 (1.0 INR/s, eta 1s)")
+    assert tty.getvalue() == ""  # the rich bar is there instead
+    assert [r.getMessage() for r in caplog.records] == ["progress: fit 1/2 (1.0 INR/s, eta 1s)"]
 
 
 @pytest.mark.parametrize("value", ["-1", "abc", "nan"])

@@ -104,15 +104,15 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     outs = {m: np.empty((n, h, w, gt.shape[-1]), np.float32) for m in methods}
     up = np.empty_like(outs["input"]) if cfg.check_2x else None
     bs = int(cfg.batch_inrs)
-    progress = ProgressLog("eval", n, "INR")
-    for a in range(0, n, bs):
-        rows = np.arange(a, min(a + bs, n))
-        params = store.params[rows].to(device)
-        outs["input"][rows] = store.decode((h, w), rows=rows, device=device).numpy()
-        outs["insp_net"][rows] = filt.decode(store.spec, params, (h, w)).cpu().numpy()
-        if up is not None:
-            up[rows] = box_downsample(filt.decode(store.spec, params, (h, w), factor=2), 2).cpu().numpy()
-        progress.update(rows[-1] + 1, f"{task['name']}: {rows[-1] + 1}/{n} INRs decoded")
+    with ProgressLog("eval", n, "INR") as progress:
+        for a in range(0, n, bs):
+            rows = np.arange(a, min(a + bs, n))
+            params = store.params[rows].to(device)
+            outs["input"][rows] = store.decode((h, w), rows=rows, device=device).numpy()
+            outs["insp_net"][rows] = filt.decode(store.spec, params, (h, w)).cpu().numpy()
+            if up is not None:
+                up[rows] = box_downsample(filt.decode(store.spec, params, (h, w), factor=2), 2).cpu().numpy()
+            progress.update(rows[-1] + 1, f"{task['name']}: {rows[-1] + 1}/{n} INRs decoded")
     decode_seconds = time.time() - t0
     for b in names:
         outs[b] = np.stack([apply_baseline(b, img, deg, float(cfg.wiener_balance))
@@ -236,12 +236,13 @@ def _evaluate_audio(cfg: DictConfig, run: Run, fusion, meta: dict, store, where:
     n, bs, t0 = len(store), int(cfg.batch_inrs), time.time()
     fusion = fusion.to(device)
     outs = {m: np.empty((n, length)) for m in ("input", "insp_net")}
-    progress = ProgressLog("eval", n, "INR")
-    for a in range(0, n, bs):
-        rows = np.arange(a, min(a + bs, n))
-        outs["input"][rows] = store.evaluate(grid_coords((length,)), rows=rows, device=device)[..., 0].cpu().numpy()
-        outs["insp_net"][rows] = denoise_clips(fusion, store.spec, store.params[rows].to(device), length).cpu().numpy()
-        progress.update(rows[-1] + 1, f"{meta['task']['name']}: {rows[-1] + 1}/{n} audio INRs decoded")
+    with ProgressLog("eval", n, "INR") as progress:
+        for a in range(0, n, bs):
+            rows = np.arange(a, min(a + bs, n))
+            outs["input"][rows] = store.evaluate(grid_coords((length,)), rows=rows, device=device)[..., 0].cpu().numpy()
+            outs["insp_net"][rows] = denoise_clips(fusion, store.spec, store.params[rows].to(device),
+                                                   length).cpu().numpy()
+            progress.update(rows[-1] + 1, f"{meta['task']['name']}: {rows[-1] + 1}/{n} audio INRs decoded")
     decode_seconds = time.time() - t0
     for b in AUDIO_METHODS[1:-1]:
         outs[b] = audio_baselines.BASELINES[b](outs["input"], sigma)
