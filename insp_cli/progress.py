@@ -4,8 +4,9 @@
 - progress lines for logs: ``progress: fit shard 3/8 step 1200/2500 (0.8 INR/s, eta 4m12s) | ...``, at most one
   every ``progress.every_s`` seconds (conf/common.yaml; env ``INSP_PROGRESS_EVERY``; default 30; 0 = at every
   update; null = none), into the run's ``<command>.log`` always and onto stderr when stderr is not a terminal
-  (a SLURM log, a pipe, nohup), where no bar is shown. Time-based, not step-based: the first line comes at the
-  first update at least ``every_s`` seconds after the loop began, however slow or fast its steps are.
+  (a SLURM log, a pipe, nohup), where no bar is shown. Time-based, not step-based: a line is due ``every_s``
+  seconds after the loop began and after each line; the loop writes it at its next update, or a watchdog thread
+  does (with the last state) when that update is late, so a step slower than ``every_s`` still reports on time.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def write_line(line: str) -> None:
     try:
         if not sys.stderr.isatty():
             print(line, file=sys.stderr, flush=True)
-    except (OSError, ValueError, AttributeError):  # a closed pipe (`| head`) or stream: the log file still has the line
+    except (OSError, ValueError, AttributeError):  # a closed pipe (`| head`) or stream: the log still has it
         pass
 
 
