@@ -102,9 +102,9 @@ class ProgressLog:
     ``every`` seconds have passed since the previous line (or since the loop began), else nothing.
 
     total: the loop's amount of work in ``unit``; done: how much of it was done before the loop began (a resumed
-    training), so the rate counts this run's work only. The rate is the mean since the loop began; the ETA is
-    the work left at that rate. ``every`` defaults to the job's ``progress.every_s``; ``clock`` and ``write``
-    are for tests.
+    training), so the rate counts this run's work only; where: what the watchdog says before the first update.
+    The rate is the mean since the loop began; the ETA is the work left at that rate. ``every`` defaults to the
+    job's ``progress.every_s``; ``clock`` and ``write`` are for tests.
 
     Used as a context manager (``with ProgressLog(...) as p:``) it also runs a watchdog thread, so that a step
     slower than ``every`` still reports on time: when a line is due and the loop has not updated for a second
@@ -112,12 +112,13 @@ class ProgressLog:
     """
 
     def __init__(self, label: str, total: float, unit: str = "steps", done: float = 0, every=_UNSET,
-                 clock: Callable[[], float] = time.monotonic, write: Callable[[str], None] = write_line):
+                 clock: Callable[[], float] = time.monotonic, write: Callable[[str], None] = write_line,
+                 where: str | None = None):
         self.label, self.total, self.unit, self.done0 = label, total, unit, done
         self.every = every_s() if every is _UNSET else every
         self.clock, self.write = clock, write
         self.t0 = self.last_t = clock()
-        self.last: tuple[float, str | None] = (done, None)  # the latest update's (done, where)
+        self.last: tuple[float, str | None] = (done, where)  # the latest update's (done, where): the watchdog's
         self.next_due = None if self.every is None else self.t0 + self.every
         self._lock = threading.Lock()
         self._stop: threading.Event | None = None
@@ -207,7 +208,8 @@ class StepBar:
 
 @contextlib.contextmanager
 def step_progress(label: str, total: int, completed: int = 0) -> Iterator[StepBar]:
-    with progress_bar(label) as progress, ProgressLog(label, total, "steps", done=completed) as log:
+    with (progress_bar(label) as progress,
+          ProgressLog(label, total, "steps", done=completed, where=f"step {completed}/{total}") as log):
         yield StepBar(progress, progress.add_task(label, total=total, completed=completed, info=""), log)
 
 
@@ -224,7 +226,7 @@ class FitProgress:
         self.total, self.steps, self.shards, self.done, self.t0 = total, steps, shards, 0, time.time()
         self.progress = progress_bar("fit", enabled)
         self.task = None
-        self.log = ProgressLog("fit", total, "INR")
+        self.log = ProgressLog("fit", total, "INR", where=f"shard 1/{shards} step 0/{steps}")
         self.shard, self.step_calls, self.batch_n, self.last_step, self.refit = 0, 0, 0, -1, False
 
     def __enter__(self):

@@ -82,10 +82,10 @@ def test_the_watchdog_reports_a_step_slower_than_the_interval():
 
 def test_the_watchdog_thread_runs_inside_the_context():
     lines = []
-    with ProgressLog("eval", 2, "INR", every=0.05, write=lines.append) as p:
-        p.update(0)
-        time.sleep(1.5)  # one slow step: no update for 1.5 s, every 0.05 s, silence threshold 0.025 s
-    assert lines and all(ln.startswith("progress: eval 0/2 (0.0 INR/s, eta ?) | last update ") for ln in lines)
+    with ProgressLog("eval", 2, "INR", every=0.05, write=lines.append, where="denoise: 0/2 INRs decoded"):
+        time.sleep(1.5)  # one slow first step: no update for 1.5 s, every 0.05 s, silence threshold 0.025 s
+    assert lines and all(ln.startswith("progress: eval denoise: 0/2 INRs decoded (0.0 INR/s, eta ?) | last update ")
+                         for ln in lines)
     n = len(lines)
     time.sleep(0.3)
     assert len(lines) == n  # the thread ends with the context

@@ -128,7 +128,8 @@ class Inputs:
         if cache:
             t0 = time.time()
             parts = []
-            with ProgressLog("classify", len(store), "INR") as progress:  # a large store's jets take minutes
+            with ProgressLog("classify", len(store), "INR",  # a large store's jets take minutes
+                             where=f"caching {label} 0/{len(store)} INRs") as progress:
                 for s in range(0, len(store), chunk):
                     parts.append(make(np.arange(s, min(s + chunk, len(store))), None))
                     k = min(s + chunk, len(store))

@@ -104,7 +104,7 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     outs = {m: np.empty((n, h, w, gt.shape[-1]), np.float32) for m in methods}
     up = np.empty_like(outs["input"]) if cfg.check_2x else None
     bs = int(cfg.batch_inrs)
-    with ProgressLog("eval", n, "INR") as progress:
+    with ProgressLog("eval", n, "INR", where=f"{task['name']}: 0/{n} INRs decoded") as progress:
         for a in range(0, n, bs):
             rows = np.arange(a, min(a + bs, n))
             params = store.params[rows].to(device)
@@ -236,7 +236,7 @@ def _evaluate_audio(cfg: DictConfig, run: Run, fusion, meta: dict, store, where:
     n, bs, t0 = len(store), int(cfg.batch_inrs), time.time()
     fusion = fusion.to(device)
     outs = {m: np.empty((n, length)) for m in ("input", "insp_net")}
-    with ProgressLog("eval", n, "INR") as progress:
+    with ProgressLog("eval", n, "INR", where=f"{meta['task']['name']}: 0/{n} audio INRs decoded") as progress:
         for a in range(0, n, bs):
             rows = np.arange(a, min(a + bs, n))
             outs["input"][rows] = store.evaluate(grid_coords((length,)), rows=rows, device=device)[..., 0].cpu().numpy()

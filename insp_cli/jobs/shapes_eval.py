@@ -70,7 +70,7 @@ def evaluate_shapes(cfg: DictConfig, run: Run, fusion, meta: dict, store, where:
     if task["name"] == "smooth":
         scores["insp_net"]["psnr_vs_filter"] = np.full(len(store), np.nan)
     renders, t0 = [], time.time()
-    with ProgressLog("eval", len(store), "shapes") as progress:
+    with ProgressLog("eval", len(store), "shapes", where=f"{task['name']}: 0/{len(store)} shapes scored") as progress:
         ids = np.arange(res**3)
         for i in range(len(store)):
             name = names[int(store.indices[i])] if int(store.indices[i]) < len(names) else str(int(store.indices[i]))
