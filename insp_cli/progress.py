@@ -108,7 +108,7 @@ class ProgressLog:
 
     Used as a context manager (``with ProgressLog(...) as p:``) it also runs a watchdog thread, so that a step
     slower than ``every`` still reports on time: when a line is due and the loop has not updated for a second
-    (or every / 2 if shorter), the thread writes the last state, '... | last update 45s ago'.
+    (or every / 2 if shorter), the thread writes the last state, '... | no update for 45s'.
     """
 
     def __init__(self, label: str, total: float, unit: str = "steps", done: float = 0, every=_UNSET,
@@ -169,7 +169,7 @@ class ProgressLog:
         if self.every is None or now - self.last_t < min(1.0, self.every / 2) or not self._take_due(now):
             return None
         done, where = self.last
-        return self._write(done, where, f"last update {duration(now - self.last_t)} ago", now)
+        return self._write(done, where, f"no update for {duration(now - self.last_t)}", now)
 
     def _write(self, done: float, where: str | None, note: str | None, now: float) -> str:
         line = f"progress: {self.label} {where or f'{done:g}/{self.total:g}'} ({self.rate_eta(done, now)})"
