@@ -46,10 +46,14 @@ def every_from_env() -> float | None:
 def configure(settings: Mapping | None) -> None:
     """The job's ``progress`` config node ({every_s: seconds or None}); called when its run directory opens
     (``tracking.Run``). A config without one falls back to INSP_PROGRESS_EVERY / the default."""
+    from .schema import COMMON, check_value
+
     global _every_s, _configured
-    _configured = settings is not None and "every_s" in settings
-    if _configured:
-        _every_s = None if settings["every_s"] is None else float(settings["every_s"])
+    _configured = False
+    if settings is not None and "every_s" in settings:
+        value = settings["every_s"]
+        check_value("progress.every_s", value, COMMON["progress.every_s"])  # the CLI checked it; the API too
+        _every_s, _configured = (None if value is None else float(value)), True
 
 
 def every_s() -> float | None:

@@ -19,7 +19,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from .errors import InspError
 from .files import atomic_write_json
-from .progress import configure as configure_progress
 
 log = logging.getLogger("insp")
 
@@ -49,7 +48,9 @@ class Run:
         self.metrics: dict[str, Any] = {}
         self.wandb = None
         self.started = time.time()
-        configure_progress(cfg.get("progress"))  # progress.every_s: the job's progress lines (progress.py)
+        from .progress import configure  # here: `insp table` never imports torch
+
+        configure(cfg.get("progress"))  # progress.every_s: the job's progress lines (progress.py)
 
     def __enter__(self) -> "Run":
         mode = str(self.cfg.tracking.mode)

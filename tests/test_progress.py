@@ -168,6 +168,24 @@ def test_on_a_terminal_the_lines_go_to_the_log_only(monkeypatch, caplog):
 def test_bad_interval_is_one_line(value):
     with pytest.raises(InspError, match="progress.every_s"):
         check_overrides("fit", [f"progress.every_s={value}"])
+    with pytest.raises(InspError, match="progress.every_s"):  # a job called from Python checks it too
+        progress.configure({"every_s": value})
+    assert progress.every_s() == progress.every_from_env()  # and falls back to the environment's
+
+
+def test_the_interval_comes_from_the_config_else_the_environment(monkeypatch):
+    monkeypatch.setenv("INSP_PROGRESS_EVERY", "12.5")
+    progress.configure(None)
+    assert progress.every_s() == 12.5
+    progress.configure({"every_s": 0})
+    assert progress.every_s() == 0
+    progress.configure({"every_s": None})
+    assert progress.every_s() is None
+    progress.configure(None)
+    monkeypatch.setenv("INSP_PROGRESS_EVERY", "off")
+    assert progress.every_s() is None
+    monkeypatch.delenv("INSP_PROGRESS_EVERY")
+    assert progress.every_s() == 30
 
 
 def _fit(workdir, *args, every=None):
