@@ -172,8 +172,8 @@ class ProgressLog:
         now = self.clock()
         if self.every is None or now - self.last_t < min(1.0, self.every / 2) or not self._take_due(now):
             return None
-        done, where = self.last
-        return self._write(done, where, f"no update for {duration(now - self.last_t)}", now)
+        done, where, silent = *self.last, now - self.last_t
+        return self._write(done, where, f"no update for {f'{silent:.1f}s' if silent < 10 else duration(silent)}", now)
 
     def _write(self, done: float, where: str | None, note: str | None, now: float) -> str:
         line = f"progress: {self.label} {where or f'{done:g}/{self.total:g}'} ({self.rate_eta(done, now)})"
