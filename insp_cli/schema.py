@@ -29,6 +29,7 @@ COMMON: dict[str, Rule] = {
     "seed": ("int", 0, None),
     "device": ("str", None, None),
     "compile": ("bool", None, None),
+    "progress.every_s": ("?float", 0, None),
     "tracking.mode": (("offline", "online", "disabled"), None, None),
 }
 

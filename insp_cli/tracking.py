@@ -48,6 +48,9 @@ class Run:
         self.metrics: dict[str, Any] = {}
         self.wandb = None
         self.started = time.time()
+        from .progress import configure  # here: `insp table` never imports torch
+
+        configure(cfg.get("progress"))  # progress.every_s: the job's progress lines (progress.py)
 
     def __enter__(self) -> "Run":
         mode = str(self.cfg.tracking.mode)

@@ -7,6 +7,8 @@ os.environ["INSP_WANDB_MODE"] = "disabled"
 os.environ.setdefault("WANDB_SILENT", "true")
 # jobs run the jets eagerly in tests (compiling costs seconds per order); test_jets checks the compiled path
 os.environ["INSP_COMPILE"] = "false"
+# no progress lines on stderr (tests count its lines); tests/test_progress.py turns them on where it checks them
+os.environ["INSP_PROGRESS_EVERY"] = "null"
 
 
 @pytest.fixture

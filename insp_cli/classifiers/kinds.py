@@ -26,6 +26,7 @@ from insp_cli.inr.backbones import forward
 from insp_cli.inr.siren import grid_coords
 from insp_cli.inr.store import INRStore
 from insp_cli.jets import compile_enabled, grid_spacing, jet_space
+from insp_cli.progress import ProgressLog
 
 log = logging.getLogger("insp")
 
@@ -126,8 +127,14 @@ class Inputs:
         self.store, self.make, self.cached = store, make, None
         if cache:
             t0 = time.time()
-            self.cached = torch.cat([make(np.arange(s, min(s + chunk, len(store))), None)
-                                     for s in range(0, len(store), chunk)])
+            parts = []
+            with ProgressLog("classify", len(store), "INR",  # a large store's jets take minutes
+                             where=f"caching {label} 0/{len(store)} INRs") as progress:
+                for s in range(0, len(store), chunk):
+                    parts.append(make(np.arange(s, min(s + chunk, len(store))), None))
+                    k = min(s + chunk, len(store))
+                    progress.update(k, f"caching {label} {k}/{len(store)} INRs")
+            self.cached = torch.cat(parts)
             self.seconds = time.time() - t0
             log.info("%s: cached %s in %.1f s", label, tuple(self.cached.shape), self.seconds)
 

@@ -206,7 +206,8 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
     An INR is ``ok`` when its PSNR is finite and above its floor: the lower of ``gray_psnr`` (a flat mid-gray
     image) and the PSNR of its initialisation, i.e. the fit did not diverge; the others are refitted
     ``settings.retries`` times at half the learning rate each.
-    ``on_step(step, n_active, mse_pixels (n_active,))`` is called after every step (progress bars).
+    ``on_step(step, n_active, mse_pixels (n_active,))`` is called after every step (progress), refits included
+    (their step count starts again at 0).
     ``shape``: (H, W) with H * W = Q, needed by ``settings.reg`` (which also needs ``batch_pixels`` None).
     """
     device, n = pixels.device, pixels.shape[0]
@@ -235,7 +236,7 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
         gens_r = [torch.Generator().manual_seed(inr_seed(seed, indices[int(k)], attempt + 1)) for k in bad]
         p0 = init_inrs(spec, gens_r, device)
         pb, sb = _fit_once(spec, targets[bad], coords, None if mask is None else mask[bad], retry, p0, gens_r,
-                           None, shape)
+                           on_step, shape)
         params[bad], steps[bad.cpu()] = pb, sb
         psnr[bad] = psnr_of_fit(spec, pb, coords, pixels[bad], None if mask is None else mask[bad])
         ok = torch.isfinite(psnr) & (psnr > floor)

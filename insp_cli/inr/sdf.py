@@ -128,7 +128,8 @@ def fit_sdfs(spec: SirenSpec, points: torch.Tensor, sdf: torch.Tensor, settings:
         retry = FitSettings(**{**settings.__dict__, "lr": settings.lr * scale, "lr_final": settings.lr_final * scale})
         gr = [torch.Generator().manual_seed(inr_seed(seed, indices[int(k)], attempt + 1)) for k in bad]
         sub = (None if t is None else t[bad] for t in (surface, normals))
-        pb = _fit_once(spec, points[bad], sdf[bad], *sub, retry, loss, init_inrs(spec, gr, points.device), gr, None)
+        pb = _fit_once(spec, points[bad], sdf[bad], *sub, retry, loss, init_inrs(spec, gr, points.device), gr,
+                       on_step)  # refits report too: their step count starts again at 0
         params[bad] = pb
         psnr[bad] = sdf_psnr(spec, pb, points[bad], sdf[bad])
         ok = torch.isfinite(psnr) & (psnr > floor)

@@ -153,8 +153,9 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     pos = {int(j): i for i, j in enumerate(sig.indices)}
     batch = int(cfg.fit.batch_size)
     fitted, t0 = 0, time.time()
-    with FitProgress(total=sum(b - a for a, b in todo), steps=settings.steps) as bar:
+    with FitProgress(total=sum(b - a for a, b in todo), steps=settings.steps, shards=len(todo)) as bar:
         for a, b in todo:
+            bar.next_shard()
             rows = np.array([pos[j] for j in range(a, b)])
             params, psnr, ok = [], [], []
             for s in range(0, len(rows), batch):

@@ -26,6 +26,7 @@ from ..filters.train_pi import PiData, sampled_psnr
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
 from ..metrics.audio import AUDIO_METRICS, audio_metrics
+from ..progress import ProgressLog
 from ..report import Column, Table, label, to_markdown
 from ..report import to_csv as _csv
 from ..tracking import Run
@@ -99,10 +100,13 @@ def evaluate_audio(cfg: DictConfig, run: Run, filt, meta: dict, store, where: st
     n, bs, t0 = len(store), int(cfg.batch_inrs), time.time()
     fusion = filt.fusion.to(device)
     outs = {m: np.empty((n, length)) for m in ("input", "insp_net")}
-    for a in range(0, n, bs):
-        rows = np.arange(a, min(a + bs, n))
-        outs["input"][rows] = store.evaluate(grid_coords((length,)), rows=rows, device=device)[..., 0].cpu().numpy()
-        outs["insp_net"][rows] = denoise_clips(fusion, store.spec, store.params[rows].to(device), length).cpu().numpy()
+    with ProgressLog("eval", n, "INR", where=f"{meta['task']['name']}: 0/{n} audio INRs decoded") as progress:
+        for a in range(0, n, bs):
+            rows = np.arange(a, min(a + bs, n))
+            outs["input"][rows] = store.evaluate(grid_coords((length,)), rows=rows, device=device)[..., 0].cpu().numpy()
+            outs["insp_net"][rows] = denoise_clips(fusion, store.spec, store.params[rows].to(device),
+                                                   length).cpu().numpy()
+            progress.update(rows[-1] + 1, f"{meta['task']['name']}: {rows[-1] + 1}/{n} audio INRs decoded")
     decode_seconds = time.time() - t0
     for b in AUDIO_METHODS[1:-1]:
         outs[b] = audio_baselines.BASELINES[b](outs["input"], sigma)

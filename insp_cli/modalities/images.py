@@ -35,6 +35,7 @@ from ..inr.backbones import describe
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
 from ..metrics import image_scores, psnr_where_missing
+from ..progress import ProgressLog
 from ..report import PAPER_TABLE2, Column, Table, label, to_markdown
 from ..report import to_csv as _csv
 from ..report.wins import image_names, wins_vs_best_3x3, write_wins
@@ -126,13 +127,15 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     outs = {m: np.empty((n, h, w, gt.shape[-1]), np.float32) for m in methods}
     up = np.empty_like(outs["input"]) if cfg.check_2x else None
     bs = int(cfg.batch_inrs)
-    for a in range(0, n, bs):
-        rows = np.arange(a, min(a + bs, n))
-        params = store.params[rows].to(device)
-        outs["input"][rows] = store.decode((h, w), rows=rows, device=device).numpy()
-        outs["insp_net"][rows] = filt.decode(store.spec, params, (h, w)).cpu().numpy()
-        if up is not None:
-            up[rows] = box_downsample(filt.decode(store.spec, params, (h, w), factor=2), 2).cpu().numpy()
+    with ProgressLog("eval", n, "INR", where=f"{task['name']}: 0/{n} INRs decoded") as progress:
+        for a in range(0, n, bs):
+            rows = np.arange(a, min(a + bs, n))
+            params = store.params[rows].to(device)
+            outs["input"][rows] = store.decode((h, w), rows=rows, device=device).numpy()
+            outs["insp_net"][rows] = filt.decode(store.spec, params, (h, w)).cpu().numpy()
+            if up is not None:
+                up[rows] = box_downsample(filt.decode(store.spec, params, (h, w), factor=2), 2).cpu().numpy()
+            progress.update(rows[-1] + 1, f"{task['name']}: {rows[-1] + 1}/{n} INRs decoded")
     decode_seconds = time.time() - t0
     for b in names:
         outs[b] = np.stack([apply_baseline(b, img, deg, float(cfg.wiener_balance))

@@ -44,6 +44,7 @@ from ..filters.tasks import held_out
 from ..filters.train_pi import PiData
 from ..inr.sdf import SDF_LOSSES, fit_sdfs
 from ..inr.siren import SirenSpec
+from ..progress import ProgressLog
 from ..metrics.shapes import (band_psnr, chamfer_l1, exact_sdf, marching_cubes, normal_consistency,
                               sample_surface)
 from ..report import Column, Table, label, to_csv, to_markdown
@@ -200,39 +201,42 @@ def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     if task["name"] == "smooth":
         scores["insp_net"]["psnr_vs_filter"] = np.full(len(store), np.nan)
     renders, t0 = [], time.time()
-    ids = np.arange(res**3)
-    for i in range(len(store)):
-        name = names[int(store.indices[i])] if int(store.indices[i]) < len(names) else str(int(store.indices[i]))
-        params = store.params[i:i + 1].to(device)
-        phi = decode_grid(store.spec, params, res)
-        exact = exact_sdf(voxel_points(ids, res), clean[i]).astype(np.float32).reshape(res, res, res)
-        ref = gaussian_sdf(exact, sigma) if task["name"] == "smooth" else exact
-        target = marching_cubes(ref) if task["name"] == "smooth" else clean[i]
-        grids = {"input": phi, "gaussian": gaussian_sdf(phi, sigma),
-                 "insp_net": apply_filter(fusion, store.spec, params, phi, order, units, float(s["psi_band"]))}
-        meshes = {m: marching_cubes(g) for m, g in grids.items()}
-        for b in ("taubin", "laplacian"):
-            if b in methods and meshes["input"] is not None:
-                meshes[b] = smooth_mesh(b, meshes["input"], s.get(b))
-        for m in methods:
-            mesh = meshes.get(m)
-            if m in grids:
-                scores[m]["psnr_band"][i] = band_psnr(grids[m], ref, float(s["band"]))
-            if mesh is None or target is None:
-                log.warning("%s: %s has no zero level set at %d^3; its mesh scores are left blank", name, m, res)
-                continue
-            scores[m]["chamfer_l1"][i] = chamfer_l1(mesh, target, count, seed=i)
-            scores[m]["normal_consistency"][i] = normal_consistency(mesh, target, count, seed=i)
-            _write_ply(run.dir / "meshes" / f"{name}-{m}.ply", mesh)
-        if "psnr_vs_filter" in scores["insp_net"]:
-            scores["insp_net"]["psnr_vs_filter"][i] = band_psnr(grids["insp_net"], grids["gaussian"], float(s["band"]))
-        if target is not None:
-            _write_ply(run.dir / "meshes" / f"{name}-target.ply", target)
-        if i < int(s["render"]):
-            shown = ["input", "insp_net"] + [m for m in methods if m not in ("input", "insp_net")]
-            renders.append([render_mesh(meshes.get(m), int(s["render_size"])) for m in shown]
-                           + [render_mesh(target, int(s["render_size"]))])
-        log.info("eval %s: %s", name, "  ".join(f"{m} CD {scores[m]['chamfer_l1'][i] * 1e3:.3f}" for m in methods))
+    with ProgressLog("eval", len(store), "shapes", where=f"{task['name']}: 0/{len(store)} shapes scored") as progress:
+        ids = np.arange(res**3)
+        for i in range(len(store)):
+            name = names[int(store.indices[i])] if int(store.indices[i]) < len(names) else str(int(store.indices[i]))
+            params = store.params[i:i + 1].to(device)
+            phi = decode_grid(store.spec, params, res)
+            exact = exact_sdf(voxel_points(ids, res), clean[i]).astype(np.float32).reshape(res, res, res)
+            ref = gaussian_sdf(exact, sigma) if task["name"] == "smooth" else exact
+            target = marching_cubes(ref) if task["name"] == "smooth" else clean[i]
+            grids = {"input": phi, "gaussian": gaussian_sdf(phi, sigma),
+                     "insp_net": apply_filter(fusion, store.spec, params, phi, order, units, float(s["psi_band"]))}
+            meshes = {m: marching_cubes(g) for m, g in grids.items()}
+            for b in ("taubin", "laplacian"):
+                if b in methods and meshes["input"] is not None:
+                    meshes[b] = smooth_mesh(b, meshes["input"], s.get(b))
+            for m in methods:
+                mesh = meshes.get(m)
+                if m in grids:
+                    scores[m]["psnr_band"][i] = band_psnr(grids[m], ref, float(s["band"]))
+                if mesh is None or target is None:
+                    log.warning("%s: %s has no zero level set at %d^3; its mesh scores are left blank", name, m, res)
+                    continue
+                scores[m]["chamfer_l1"][i] = chamfer_l1(mesh, target, count, seed=i)
+                scores[m]["normal_consistency"][i] = normal_consistency(mesh, target, count, seed=i)
+                _write_ply(run.dir / "meshes" / f"{name}-{m}.ply", mesh)
+            if "psnr_vs_filter" in scores["insp_net"]:
+                scores["insp_net"]["psnr_vs_filter"][i] = band_psnr(grids["insp_net"], grids["gaussian"],
+                                                                    float(s["band"]))
+            if target is not None:
+                _write_ply(run.dir / "meshes" / f"{name}-target.ply", target)
+            if i < int(s["render"]):
+                shown = ["input", "insp_net"] + [m for m in methods if m not in ("input", "insp_net")]
+                renders.append([render_mesh(meshes.get(m), int(s["render_size"])) for m in shown]
+                               + [render_mesh(target, int(s["render_size"]))])
+            log.info("eval %s: %s", name, "  ".join(f"{m} CD {scores[m]['chamfer_l1'][i] * 1e3:.3f}" for m in methods))
+            progress.update(i + 1, f"{task['name']}: {i + 1}/{len(store)} shapes scored at {res}^3")
     seconds = time.time() - t0
     summary = {m: {k: float(np.nanmean(v)) if np.isfinite(v).any() else None for k, v in sc.items()}
                for m, sc in scores.items()}
