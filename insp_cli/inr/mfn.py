@@ -14,16 +14,16 @@ parameters one tensor ``params: (N, P)``. The Gabor-filter variant (GaborNet) is
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
 from .siren import layout_views
-from .registry import Backbone, register
+from .registry import Backbone, SpecDict, register
 
 
 @dataclass(frozen=True)
-class MFNSpec:
+class MFNSpec(SpecDict):
     """Architecture of one FourierNet: depth + 1 filters of width hidden, depth linear layers, a linear output."""
 
     in_features: int = 2
@@ -58,15 +58,6 @@ class MFNSpec:
     def num_params(self) -> int:
         h, m = self.hidden, self.in_features
         return (self.depth + 1) * (h * m + h) + self.depth * (h * h + h) + self.out_features * (h + 1)
-
-    def to_dict(self) -> dict:
-        return {"kind": "mfn", **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MFNSpec":
-        d = dict(d)
-        d.pop("kind", None)
-        return cls(**d)
 
     def describe(self) -> str:
         return f"MFN (Fourier) {self.depth}x{self.hidden} input scale {self.input_scale:g}"

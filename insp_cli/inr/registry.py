@@ -8,7 +8,7 @@ modules tests a backbone's name: callers look the spec's backbone up (``backbone
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 BACKBONES: dict[str, "Backbone"] = {}
@@ -40,6 +40,18 @@ class Backbone:
     mse_and_grad: Callable | None = None
     with_width: Callable = field(default=_hidden_width)
     regularisable: bool = False
+
+
+class SpecDict:
+    """``to_dict`` / ``from_dict`` of a frozen spec dataclass whose class attribute ``kind`` names its backbone
+    (the store header's ``architecture``)."""
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        return cls(**{k: v for k, v in d.items() if k != "kind"})
 
 
 def register(backbone: Backbone) -> Backbone:
