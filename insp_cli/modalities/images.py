@@ -101,9 +101,8 @@ def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
 
 
 
-def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: str, device) -> dict:
-    """Psi and the classical filters against the task's targets: PSNR / SSIM / LPIPS (module docstring)."""
-    task = meta["task"]
+def _eval_inputs(cfg: DictConfig, task: dict, store, where: str):
+    """(targets (N, H, W, c), the removed-pixel masks or None, the store's degradation, the baselines asked for)."""
     clean = clean_targets(cfg.targets, cfg.data_root, store, where)
     gt = task_targets(task, clean).astype(np.float64)
     deg = dict(store.header.degradation)
@@ -116,17 +115,15 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     for b in names:
         if b not in BASELINES:
             raise InspError(f"unknown baseline {b!r} (choose from {', '.join(BASELINES)})")
-    methods = ["input"] + names + ["insp_net"]
-    h, w = store.size
-    n = len(store)
-    with_lpips = bool(cfg.lpips) and gt.shape[-1] in (1, 3) and min(h, w) >= 32
-    if bool(cfg.lpips) and not with_lpips:
-        log.warning("LPIPS skipped: it needs 1- or 3-channel images of at least 32x32 pixels")
+    return gt, mask, deg, names
 
-    t0 = time.time()
-    outs = {m: np.empty((n, h, w, gt.shape[-1]), np.float32) for m in methods}
+
+def _decode(cfg: DictConfig, task: dict, filt, store, methods: list[str], c: int, device):
+    """Phi and Psi of every INR at the fitted size (and Psi at 2x box-averaged back, for the resolution check):
+    ({method: (N, H, W, c)}, the 2x decodings or None)."""
+    (h, w), n, bs = store.size, len(store), int(cfg.batch_inrs)
+    outs = {m: np.empty((n, h, w, c), np.float32) for m in methods}
     up = np.empty_like(outs["input"]) if cfg.check_2x else None
-    bs = int(cfg.batch_inrs)
     with ProgressLog("eval", n, "INR", where=f"{task['name']}: 0/{n} INRs decoded") as progress:
         for a in range(0, n, bs):
             rows = np.arange(a, min(a + bs, n))
@@ -136,25 +133,42 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
             if up is not None:
                 up[rows] = box_downsample(filt.decode(store.spec, params, (h, w), factor=2), 2).cpu().numpy()
             progress.update(rows[-1] + 1, f"{task['name']}: {rows[-1] + 1}/{n} INRs decoded")
+    return outs, up
+
+
+def _check_2x(scores: dict, up: np.ndarray, outs: dict, gt: np.ndarray, device) -> dict:
+    """Psi decoded on 2x2 sub-pixels and box-averaged back against the 1x decoding (adds its per-image scores)."""
+    p1 = scores["insp_net"]["psnr"]
+    p2 = image_scores(up, gt, device, False)["psnr"]
+    pc = image_scores(up, outs["insp_net"], device, False)["psnr"]
+    scores["insp_net_2x_down"] = {"psnr": p2, "psnr_vs_1x": pc}
+    return {"psnr_1x": float(p1.mean()), "psnr_2x_down": float(p2.mean()),
+            "delta_db": float(p2.mean() - p1.mean()), "max_abs_delta_db": float(np.abs(p2 - p1).max()),
+            "psnr_2x_down_vs_1x": float(pc.mean()), "within_0_5_db": bool(abs(p2.mean() - p1.mean()) <= 0.5)}
+
+
+def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: str, device) -> dict:
+    """Psi and the classical filters against the task's targets: PSNR / SSIM / LPIPS (module docstring)."""
+    task = meta["task"]
+    gt, mask, deg, names = _eval_inputs(cfg, task, store, where)
+    methods = ["input"] + names + ["insp_net"]
+    h, w = store.size
+    n = len(store)
+    with_lpips = bool(cfg.lpips) and gt.shape[-1] in (1, 3) and min(h, w) >= 32
+    if bool(cfg.lpips) and not with_lpips:
+        log.warning("LPIPS skipped: it needs 1- or 3-channel images of at least 32x32 pixels")
+    t0 = time.time()
+    outs, up = _decode(cfg, task, filt, store, methods, gt.shape[-1], device)
     decode_seconds = time.time() - t0
     for b in names:
         outs[b] = np.stack([apply_baseline(b, img, deg, float(cfg.wiener_balance))
                             for img in outs["input"]]).astype(np.float32)
-
     scores = {m: image_scores(outs[m], gt, device, with_lpips) for m in methods}
     if mask is not None:
         for m in methods:
             scores[m]["psnr_missing"] = psnr_where_missing(outs[m], gt, mask)
     rows_summary = summary_means(scores)
-    check = None
-    if up is not None:
-        p1 = scores["insp_net"]["psnr"]
-        p2 = image_scores(up, gt, device, False)["psnr"]
-        pc = image_scores(up, outs["insp_net"], device, False)["psnr"]
-        check = {"psnr_1x": float(p1.mean()), "psnr_2x_down": float(p2.mean()),
-                 "delta_db": float(p2.mean() - p1.mean()), "max_abs_delta_db": float(np.abs(p2 - p1).max()),
-                 "psnr_2x_down_vs_1x": float(pc.mean()), "within_0_5_db": bool(abs(p2.mean() - p1.mean()) <= 0.5)}
-        scores["insp_net_2x_down"] = {"psnr": p2, "psnr_vs_1x": pc}
+    check = None if up is None else _check_2x(scores, up, outs, gt, device)
 
     write_scores_csv(run.dir / "per_image.csv", store.indices, scores, PER_IMAGE_KEYS)
     wins = wins_vs_best_3x3(scores)
@@ -169,10 +183,10 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
                     float(scores[m]["lpips"][i])] for m in methods for i in range(n)])
     run.log({f"{m}/{k}": v for m, r in rows_summary.items() for k, v in r.items() if v is not None})
 
-    is_held_out = held_out(meta["trained_on"], store)
     spec = store.spec
     metrics = {
-        "task": task["name"], "n_images": n, "held_out": is_held_out, "rows": rows_summary, "decode_2x": check,
+        "task": task["name"], "n_images": n, "held_out": held_out(meta["trained_on"], store), "rows": rows_summary,
+        "decode_2x": check,
         "wins_vs_best_3x3": wins,
         "scale": {"label": str(cfg.scale), "image_size": [h, w], "channels": spec.out_features,
                   "inr": describe(spec), "order": int(meta["order"]),

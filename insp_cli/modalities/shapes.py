@@ -187,6 +187,59 @@ def _write_ply(path, mesh) -> None:
         trimesh.Trimesh(vertices=mesh[0], faces=mesh[1], process=False).export(tmp, file_type="ply")
 
 
+def _score_shape(i: int, name: str, s: dict, task: dict, fusion, store, clean_mesh, methods: list[str],
+                 scores: dict, run_dir, units: tuple[int, int], device):
+    """Shape i: Phi, its Gaussian and Psi on the grid, their meshes and the baselines', scored into ``scores``
+    (row i) against the target; the meshes written as PLY. Returns (meshes, target mesh)."""
+    res, sigma, count, band = int(s["resolution"]), float(task["sigma"]), int(s["chamfer_points"]), float(s["band"])
+    order, grid_units = units
+    params = store.params[i:i + 1].to(device)
+    phi = decode_grid(store.spec, params, res)
+    exact = exact_sdf(voxel_points(np.arange(res**3), res), clean_mesh).astype(np.float32).reshape(res, res, res)
+    ref = gaussian_sdf(exact, sigma) if task["name"] == "smooth" else exact
+    target = marching_cubes(ref) if task["name"] == "smooth" else clean_mesh
+    grids = {"input": phi, "gaussian": gaussian_sdf(phi, sigma),
+             "insp_net": apply_filter(fusion, store.spec, params, phi, order, grid_units, float(s["psi_band"]))}
+    meshes = {m: marching_cubes(g) for m, g in grids.items()}
+    for b in ("taubin", "laplacian"):
+        if b in methods and meshes["input"] is not None:
+            meshes[b] = smooth_mesh(b, meshes["input"], s.get(b))
+    for m in methods:
+        mesh = meshes.get(m)
+        if m in grids:
+            scores[m]["psnr_band"][i] = band_psnr(grids[m], ref, band)
+        if mesh is None or target is None:
+            log.warning("%s: %s has no zero level set at %d^3; its mesh scores are left blank", name, m, res)
+            continue
+        scores[m]["chamfer_l1"][i] = chamfer_l1(mesh, target, count, seed=i)
+        scores[m]["normal_consistency"][i] = normal_consistency(mesh, target, count, seed=i)
+        _write_ply(run_dir / "meshes" / f"{name}-{m}.ply", mesh)
+    if "psnr_vs_filter" in scores["insp_net"]:
+        scores["insp_net"]["psnr_vs_filter"][i] = band_psnr(grids["insp_net"], grids["gaussian"], band)
+    if target is not None:
+        _write_ply(run_dir / "meshes" / f"{name}-target.ply", target)
+    return meshes, target
+
+
+def _write_shapes_table(run_dir, task: dict, methods: list[str], summary: dict, n: int, res: int, count: int,
+                        band, sigma: float) -> None:
+    """shapes.md / shapes.csv: the score means per method, Chamfer-L1 in units of 1e-3."""
+    cols = [Column("method", "Method")] + [Column(k, t, d) for k, t, d in SCORES]
+    rows = [{"method": label(m), **summary[m], "chamfer_l1": None if summary[m]["chamfer_l1"] is None
+             else summary[m]["chamfer_l1"] * 1e3} for m in methods]
+    notes = [f"{n} test shapes decoded at {res}^3; Chamfer-L1: two-sided point-to-mesh distance, "
+             f"{count} samples per side, against the "
+             + ("clean mesh's exact SDF smoothed by the Gaussian" if task["name"] == "smooth" else "clean mesh")
+             + f"; PSNR (peak-to-peak 2) where |reference SDF| < {band} (grid rows only); Gaussian std "
+             f"{sigma} in [-1, 1] units; Taubin / Laplacian: trimesh, 10 iterations."]
+    if task["name"] == "smooth":
+        notes.append(f"INSP-Net against the Gaussian of the decoded grid (its training operator, at a resolution "
+                     f"it was not trained at): {summary['insp_net']['psnr_vs_filter']:.2f} dB near the surface.")
+    table = Table("eval", f"Shapes, task {task['name']} (ours, this run)", None, cols, rows, notes=notes)
+    atomic_write(run_dir / "shapes.md", to_markdown([table]))
+    atomic_write(run_dir / "shapes.csv", to_csv([table]))
+
+
 def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: str, device) -> dict:
     """Meshes of Phi, Psi and the baselines against the target mesh (module docstring)."""
     s = _settings(cfg)
@@ -202,35 +255,10 @@ def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
         scores["insp_net"]["psnr_vs_filter"] = np.full(len(store), np.nan)
     renders, t0 = [], time.time()
     with ProgressLog("eval", len(store), "shapes", where=f"{task['name']}: 0/{len(store)} shapes scored") as progress:
-        ids = np.arange(res**3)
         for i in range(len(store)):
             name = names[int(store.indices[i])] if int(store.indices[i]) < len(names) else str(int(store.indices[i]))
-            params = store.params[i:i + 1].to(device)
-            phi = decode_grid(store.spec, params, res)
-            exact = exact_sdf(voxel_points(ids, res), clean[i]).astype(np.float32).reshape(res, res, res)
-            ref = gaussian_sdf(exact, sigma) if task["name"] == "smooth" else exact
-            target = marching_cubes(ref) if task["name"] == "smooth" else clean[i]
-            grids = {"input": phi, "gaussian": gaussian_sdf(phi, sigma),
-                     "insp_net": apply_filter(fusion, store.spec, params, phi, order, units, float(s["psi_band"]))}
-            meshes = {m: marching_cubes(g) for m, g in grids.items()}
-            for b in ("taubin", "laplacian"):
-                if b in methods and meshes["input"] is not None:
-                    meshes[b] = smooth_mesh(b, meshes["input"], s.get(b))
-            for m in methods:
-                mesh = meshes.get(m)
-                if m in grids:
-                    scores[m]["psnr_band"][i] = band_psnr(grids[m], ref, float(s["band"]))
-                if mesh is None or target is None:
-                    log.warning("%s: %s has no zero level set at %d^3; its mesh scores are left blank", name, m, res)
-                    continue
-                scores[m]["chamfer_l1"][i] = chamfer_l1(mesh, target, count, seed=i)
-                scores[m]["normal_consistency"][i] = normal_consistency(mesh, target, count, seed=i)
-                _write_ply(run.dir / "meshes" / f"{name}-{m}.ply", mesh)
-            if "psnr_vs_filter" in scores["insp_net"]:
-                scores["insp_net"]["psnr_vs_filter"][i] = band_psnr(grids["insp_net"], grids["gaussian"],
-                                                                    float(s["band"]))
-            if target is not None:
-                _write_ply(run.dir / "meshes" / f"{name}-target.ply", target)
+            meshes, target = _score_shape(i, name, s, task, fusion, store, clean[i], methods, scores, run.dir,
+                                          (order, units), device)
             if i < int(s["render"]):
                 shown = ["input", "insp_net"] + [m for m in methods if m not in ("input", "insp_net")]
                 renders.append([render_mesh(meshes.get(m), int(s["render_size"])) for m in shown]
@@ -241,20 +269,7 @@ def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     summary = {m: {k: float(np.nanmean(v)) if np.isfinite(v).any() else None for k, v in sc.items()}
                for m, sc in scores.items()}
     _write_per_shape(run.dir / "per_shape.csv", store.indices, names, scores)
-    cols = [Column("method", "Method")] + [Column(k, t, d) for k, t, d in SCORES]
-    rows = [{"method": label(m), **summary[m], "chamfer_l1": None if summary[m]["chamfer_l1"] is None
-             else summary[m]["chamfer_l1"] * 1e3} for m in methods]
-    notes = [f"{len(store)} test shapes decoded at {res}^3; Chamfer-L1: two-sided point-to-mesh distance, "
-             f"{count} samples per side, against the "
-             + ("clean mesh's exact SDF smoothed by the Gaussian" if task["name"] == "smooth" else "clean mesh")
-             + f"; PSNR (peak-to-peak 2) where |reference SDF| < {s['band']} (grid rows only); Gaussian std "
-             f"{sigma} in [-1, 1] units; Taubin / Laplacian: trimesh, 10 iterations."]
-    if task["name"] == "smooth":
-        notes.append(f"INSP-Net against the Gaussian of the decoded grid (its training operator, at a resolution "
-                     f"it was not trained at): {summary['insp_net']['psnr_vs_filter']:.2f} dB near the surface.")
-    table = Table("eval", f"Shapes, task {task['name']} (ours, this run)", None, cols, rows, notes=notes)
-    atomic_write(run.dir / "shapes.md", to_markdown([table]))
-    atomic_write(run.dir / "shapes.csv", to_csv([table]))
+    _write_shapes_table(run.dir, task, methods, summary, len(store), res, count, s["band"], sigma)
     if renders:
         titles = [label(m).split(" (")[0] for m in ["input", "insp_net"] + [m for m in methods
                                                                           if m not in ("input", "insp_net")]]
