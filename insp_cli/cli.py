@@ -81,11 +81,19 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
+        from .files import disk_fault, run_log_failure
+
         try:
             try:
-                return job(cfg)
-            except OSError as e:  # a file-system fault the job did not foresee: one line, never a traceback
-                raise InspError(os_fault(e), exit_code=1) from None
+                result = job(cfg)
+            except Exception as e:  # a file-system fault the job did not foresee (e.g. a library's wrapped
+                fault = disk_fault(e)  # ENOSPC): one line, never a traceback
+                if fault is None or isinstance(e, InspError):
+                    raise
+                raise InspError(os_fault(fault), exit_code=1) from None
+            if run_log_failure():  # the run log stopped on a write error: the run is not fully recorded
+                raise InspError(run_log_failure(), exit_code=1)
+            return result
         except InspError as e:
             if HydraConfig.get().mode == RunMode.MULTIRUN:
                 # the job's metrics.json says failed; the sweep goes on and the summary reports it
@@ -109,6 +117,9 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
             raise
         if sweep is not None:
             _report_sweep(sweep)
+    except OSError as e:  # Hydra's own writes (.hydra/, the run log) on a full disk: config.run_hydra_app
+        typer.echo(f"error: {os_fault(e)}", err=True)
+        raise typer.Exit(1)
     except InspError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(e.exit_code)

@@ -42,13 +42,50 @@ def run_hydra_app(config_name: str, task: Callable, argv: list[str]) -> None:
     (``-m``, ``--cfg job``, ``hydra/launcher=joblib`` ...) passed through untouched."""
     import hydra
 
+    from hydra._internal.utils import run_and_report
+
+    from .files import disk_fault
+
     app = hydra.main(config_path=str(conf_dir()), config_name=config_name, version_base="1.3")(task)
-    old = sys.argv
+    old, full_error = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = [f"insp-{config_name}"] + list(argv)
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing: its own writes' faults come here
     try:
         app()
+    except Exception as e:  # noqa: BLE001 - sorted below: a file-system fault, or Hydra's report as before
+        fault = disk_fault(e)
+        if fault is not None:  # .hydra/*.yaml or the run log on a full disk: cli.py says it in one line
+            if not fault.filename:
+                fault.filename = _file_being_written(e.__traceback__)
+            raise fault from None
+        _restore_env("HYDRA_FULL_ERROR", full_error)
+
+        def again():
+            raise e
+
+        run_and_report(again)  # Hydra's usual report of anything else (and exit 1)
     finally:
         sys.argv = old
+        _restore_env("HYDRA_FULL_ERROR", full_error)
+
+
+def _file_being_written(tb) -> str | None:
+    """The name of the open file a failed write was writing (Hydra's ``_save_config`` writes through a local
+    ``file``; an error of its close names no path), from the innermost frame that holds one."""
+    names = []
+    while tb is not None:
+        f = tb.tb_frame.f_locals.get("file")
+        if isinstance(getattr(f, "name", None), str) and hasattr(f, "write"):
+            names.append(f.name)
+        tb = tb.tb_next
+    return names[-1] if names else None
+
+
+def _restore_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 def compose(config_name: str, overrides: list[str] | None = None, hydra: bool = False):
