@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import signal
 import sys
 from typing import Callable
@@ -52,7 +53,6 @@ def os_fault(e: OSError) -> str:
 def check_runs_root() -> None:
     """The runs folder (INSP_RUNS, default runs/) must take a new run directory; checked before Hydra writes
     one, so that a missing, read-only or full disk is one line, not Hydra's traceback."""
-    import os
     from pathlib import Path
 
     from .files import atomic_write
@@ -125,7 +125,8 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
         raise typer.Exit(e.exit_code)
     except KeyboardInterrupt as e:
         what = "terminated" if isinstance(e, Terminated) else "interrupted"
-        typer.echo(f"{what}: finished work is kept; rerun the same command to resume", err=True)
+        kept = getattr(e, "kept", None) or "finished work is kept; rerun the same command to resume"
+        typer.echo(f"{what}: {kept}", err=True)
         raise typer.Exit(143 if isinstance(e, Terminated) else 130)
 
 
@@ -189,12 +190,28 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (kill, SLURM's time limit, a container stop): handled exactly like Ctrl-C."""
 
 
-def _terminate(signum, frame) -> None:
-    raise Terminated("terminated by SIGTERM")
+_signals_seen = 0
+
+
+def _on_signal(signum, frame) -> None:
+    """The first SIGTERM/SIGINT stops the job (``Terminated`` / ``KeyboardInterrupt``); the exit path that
+    follows (the run record, W&B, the last line) runs once: a second signal meanwhile is ignored, so it cannot
+    break the exit with a traceback; a third one (someone insists) ends the process at once."""
+    global _signals_seen
+    _signals_seen += 1
+    if _signals_seen == 1:
+        if signum == signal.SIGTERM:
+            raise Terminated("terminated by SIGTERM")
+        raise KeyboardInterrupt
+    if _signals_seen >= 3:
+        sys.stderr.write("terminated: a third signal; exiting now (the run record may be missing)\n")
+        sys.stderr.flush()
+        os._exit(143 if signum == signal.SIGTERM else 130)
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     try:
         app()
     except KeyboardInterrupt:

@@ -48,6 +48,9 @@ class Run:
         self.metrics: dict[str, Any] = {}
         self.wandb = None
         self.started = time.time()
+        # what an interrupt leaves behind, said on the `interrupted:`/`terminated:` line (None: "finished work
+        # is kept"); a job updates it as it goes (train-filter: nothing yet, or the checkpoint of step N)
+        self.kept: str | None = None
 
     def __enter__(self) -> "Run":
         mode = str(self.cfg.tracking.mode)
@@ -108,6 +111,8 @@ class Run:
             self.wandb = None
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt) and self.kept and exc is not None:
+            exc.kept = self.kept  # cli.py prints it
         if exc_type is not None and not (self.dir / "metrics.json").exists():
             status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
             try:
