@@ -217,6 +217,10 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    finally:
+        if _signals_seen:  # the exit path is done: a late signal must not kill the interpreter's shutdown
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # (which would restore the default handlers)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

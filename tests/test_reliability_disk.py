@@ -334,6 +334,20 @@ def test_targets_on_a_device_says_so(noisy, tmp_path, monkeypatch):
     assert not (tmp_path / "f.safetensors").exists()
 
 
+def test_a_second_signal_during_exit_is_ignored(monkeypatch):
+    """The handler itself: the first SIGTERM stops the job, the second (the exit path is running) is ignored."""
+    import insp_cli.cli as cli
+
+    monkeypatch.setattr(cli, "_signals_seen", 0)
+    with pytest.raises(cli.Terminated):
+        cli._on_signal(signal.SIGTERM, None)
+    assert cli._on_signal(signal.SIGTERM, None) is None and cli._signals_seen == 2
+    monkeypatch.setattr(cli, "_signals_seen", 0)
+    with pytest.raises(KeyboardInterrupt):
+        cli._on_signal(signal.SIGINT, None)
+    assert cli._on_signal(signal.SIGINT, None) is None
+
+
 def _train_filter(noisy: Path, tmp_path: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "insp_cli.cli", "train-filter", *TRAIN, "train.steps=1000000",
                              f"store={noisy / 'st'}", f"filter={tmp_path / 'f.safetensors'}", *extra],
