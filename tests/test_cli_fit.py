@@ -161,7 +161,7 @@ def test_missing_ranges_cut_around_finished_shards():
 def test_every_sweep_value_is_checked():
     from insp_cli.config import check_overrides
 
-    with pytest.raises(InspError, match="bad"):
+    with pytest.raises(InspError, match="unknown option data=nope; choose"):
         check_overrides("fit", ["-m", "data.limit=2", "data=mnist,nope"])
     with pytest.raises(InspError, match="bad fit settings"):
         fit_job.fit_settings(compose("fit", ["fit.lr=oops"]))
