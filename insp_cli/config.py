@@ -344,11 +344,9 @@ def _unknown(config_name: str, key: str, typed: str | None, cfg) -> str:
     groups = _groups(config_name, cfg)
     chosen = {g: str(v) for g, v in cfg.hydra.runtime.choices.items()}
     elsewhere = _other_options_with(config_name, key, groups, chosen) if "." in key else []
-    if elsewhere:
+    if elsewhere:  # data.crops with data=mnist: a key of data=photos
         head = key.split(".")[0]
-        group = groups.get(head, head)
-        shown = next((s for s, g in groups.items() if g == group and s == head), head)
-        return (f"unknown key '{key}' for {shown}={chosen.get(group, '?')} (it is a key of "
+        return (f"unknown key '{key}' for {head}={chosen.get(groups.get(head, head), '?')} (it is a key of "
                 f"{', '.join(elsewhere)})")
     value = typed.split("=", 1)[1] if typed and "=" in typed else None
     near = []
@@ -378,7 +376,9 @@ def check_added_keys(config_name: str, overrides: list[str], cfg) -> None:
     if not added:
         return
     base = _base_config(config_name, [o for o in overrides if o not in added])
-    known = set(_keys_of(base)) if base is not None else set()
+    if base is None:
+        return
+    known = set(_keys_of(base))
     for o in added:
         if added_key(o) not in known:
             raise InspError(_unknown(config_name, added_key(o), o, base))
