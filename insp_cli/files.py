@@ -89,7 +89,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         fault = e if isinstance(e, OSError) else disk_fault(e) if isinstance(e, Exception) and \
             not isinstance(e, InspError) else None
         if fault is not None:
-            raise InspError(os_error_message(fault, path)) from None
+            raise InspError(os_error_message(fault, path), exit_code=1) from None  # a fault, not bad input
         raise
     _fsync_dir(path.parent)
 

@@ -107,7 +107,7 @@ def test_filter_checkpoint_on_a_full_disk_is_one_line_and_keeps_the_old_filter(n
 
     monkeypatch.setattr(training, "save_file", full_disk)
     code, lines, _ = run_here(*args, "overwrite=true")
-    one_error(code, lines, f"no space left on device: {ckpt}", exit_code=2)
+    one_error(code, lines, f"no space left on device: {ckpt}", exit_code=1)
     assert ckpt.read_bytes() == before and leftovers(tmp_path / "f") == []
     record = json.loads(sorted((tmp_path / "runs").rglob("metrics.json"))[-1].read_text())
     assert record["status"] == "failed" and record["error"] == f"no space left on device: {ckpt}"
@@ -163,7 +163,7 @@ def test_run_record_on_a_full_disk_is_the_one_error_line(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "open", _full_for("metrics.json"), raising=False)
     run = tmp_path / "run"
     code, lines, _ = run_here("fit", *TINY, "data.limit=2", f"store={tmp_path / 'st'}", f"hydra.run.dir={run}")
-    one_error(code, lines, f"no space left on device: {run / 'metrics.json'}", exit_code=2)
+    one_error(code, lines, f"no space left on device: {run / 'metrics.json'}", exit_code=1)
     assert not (run / "metrics.json").exists() and leftovers(run) == []
     assert len(INRStore.open(tmp_path / "st")) == 2
 
