@@ -168,6 +168,21 @@ def test_run_record_on_a_full_disk_is_the_one_error_line(tmp_path, monkeypatch):
     assert len(INRStore.open(tmp_path / "st")) == 2
 
 
+def test_a_failure_record_that_does_not_fit_leaves_the_jobs_own_error(tmp_path, monkeypatch):
+    """The job failed (here: its checkpoint did not fit) and so does its failure record: the job's error stays
+    the one error line, not a second one about metrics.json."""
+    from omegaconf import OmegaConf
+
+    import insp_cli.files as files
+    from insp_cli.tracking import Run
+
+    monkeypatch.setattr(files, "open", _full_for("metrics.json"), raising=False)
+    with pytest.raises(InspError, match="^no space left on device: CKPT$"):
+        with Run(OmegaConf.create({"tracking": {"mode": "disabled"}}), tmp_path, job="fit"):
+            raise InspError("no space left on device: CKPT", exit_code=1)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.skipif(not DEV_FULL, reason="/dev/full is not the kernel's full device here")
 def test_hydra_config_on_a_full_disk_is_one_line(tmp_path):
     """Hydra writes .hydra/config.yaml before the job: a full disk there is one line, not Hydra's traceback."""
