@@ -86,8 +86,8 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
         try:
             try:
                 result = job(cfg)
-            except Exception as e:  # a file-system fault the job did not foresee (e.g. a library's wrapped
-                fault = disk_fault(e)  # ENOSPC): one line, never a traceback
+            except Exception as e:  # a file-system fault the job did not foresee (an OSError, or a library's
+                fault = e if isinstance(e, OSError) else disk_fault(e)  # wrapped ENOSPC): one line, no traceback
                 if fault is None or isinstance(e, InspError):
                     raise
                 raise InspError(os_fault(fault), exit_code=1) from None
