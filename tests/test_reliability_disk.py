@@ -388,8 +388,8 @@ def test_terminated_train_filter_says_what_is_kept(noisy, tmp_path):
     _, err = p.communicate(timeout=120)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert p.returncode == 143 and "Traceback" not in err, err
-    assert lines[-1] == ("terminated: nothing is kept yet (the filter is first saved at step 1000000); rerun the "
-                         "same command to start again") and not ckpt.exists()
+    assert lines[-1] == ("terminated: nothing of this training is kept yet (its first checkpoint is saved at step "
+                         "1000000); rerun the same command to start again") and not ckpt.exists()
 
     p = _train_filter(noisy, tmp_path / "second", "train.save_every=5")
     _wait_for(p, lambda: (tmp_path / "second" / "f.safetensors").exists())

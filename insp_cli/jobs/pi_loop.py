@@ -28,8 +28,9 @@ def kept_note(path: Path, step: int, steps: int, save_every: int) -> str:
     """What an interrupt leaves of a filter being trained (``Run.kept``): its checkpoint of ``step``, or
     nothing before the first save."""
     if step <= 0:
-        return (f"nothing is kept yet (the filter is first saved at step {min(save_every, steps)}); rerun the same "
-                "command to start again")
+        first = min(save_every, steps)
+        return (f"nothing of this training is kept yet (its first checkpoint is saved at step {first}); rerun the "
+                "same command to start again")
     return f"the filter checkpoint of step {step}/{steps} is kept ({path}); rerun the same command to resume from it"
 
 
