@@ -24,12 +24,23 @@ def lr_at(t: dict, step: int) -> float:
     return float(final) + (lr - float(final)) * cosine_factor(step, t["steps"] - 1)
 
 
+def kept_note(path: Path, step: int, steps: int, save_every: int) -> str:
+    """What an interrupt leaves of a filter being trained (``Run.kept``): its checkpoint of ``step``, or
+    nothing before the first save."""
+    if step <= 0:
+        first = min(save_every, steps)
+        return (f"nothing of this training is kept yet (its first checkpoint is saved at step {first}); rerun the "
+                "same command to start again")
+    return f"the filter checkpoint of step {step}/{steps} is kept ({path}); rerun the same command to resume from it"
+
+
 def run_pi_steps(run: Run, t: dict, fusion: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,
                  meta: dict, path: Path, start: int, loss_at: Callable[[int], torch.Tensor], running: list[float],
                  peak_squared: float = 1.0) -> None:
     """Steps start..train.steps of ``loss_at`` (which appends each step's loss to ``running``); the logged PSNR
     is 10 log10(peak_squared / mean loss) (1 for pixels in [0, 1], 4 for SDFs in [-1, 1])."""
     steps, every, save_every = int(t["steps"]), int(t["log_every"]), int(t["save_every"])
+    run.kept = kept_note(path, start, steps, save_every)
 
     def after_step(done: int) -> str | None:
         info = None
@@ -42,6 +53,7 @@ def run_pi_steps(run: Run, t: dict, fusion: torch.nn.Module, opt: torch.optim.Op
         if done % save_every == 0 and done < steps:
             meta["train"]["step"] = done
             save_filter(path, fusion, meta, opt, gen)
+            run.kept = kept_note(path, done, steps, save_every)
         return info
 
     train_steps(fusion, opt, loss_at, start, steps, lambda step: lr_at(t, step), after_step, "train-filter",

@@ -28,7 +28,7 @@ from ..inr.sdf import SDF_LOSSES, fit_sdfs
 from ..inr.siren import SirenSpec
 from ..metrics.shapes import sample_surface
 from ..tracking import Run
-from .pi_loop import run_pi_steps
+from .pi_loop import kept_note, run_pi_steps
 
 log = logging.getLogger("insp")
 SHAPE_DEGRADATIONS = ("clean", "vertex_noise")
@@ -111,6 +111,8 @@ def train_shapes(cfg: DictConfig, run: Run, task: dict, store, resume) -> dict:
     opt = torch.optim.AdamW(fusion.parameters(), lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
     gen = torch.Generator().manual_seed(int(cfg.seed))
     start = resume(path, meta, fusion, opt, gen, bool(cfg.overwrite))
+    if start is not None:
+        run.kept = kept_note(path, start, int(t["steps"]), int(t["save_every"]))
     if start is None:
         old, _ = read_filter(path)
         print(f"filter {path} is already trained ({old['train']['steps']} steps); pass overwrite=true to retrain")

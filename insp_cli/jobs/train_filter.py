@@ -30,7 +30,7 @@ from ..filters.tasks import (check_inputs, clean_clips, clean_targets, modality,
 from .shapes import train_shapes
 from ..tracking import Run, run_job
 from ..training import restore
-from .pi_loop import run_pi_steps
+from .pi_loop import kept_note, run_pi_steps
 from ..viz import save_grid
 
 log = logging.getLogger("insp")
@@ -81,6 +81,8 @@ def _train(cfg: DictConfig, run: Run) -> dict:
     opt = torch.optim.AdamW(fusion.parameters(), lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
     gen = torch.Generator().manual_seed(int(cfg.seed))
     start = _resume(path, meta, fusion, opt, gen, bool(cfg.overwrite))
+    if start is not None:
+        run.kept = kept_note(path, start, int(t["steps"]), int(t["save_every"]))
     if start is None:  # finished earlier: report, do not retrain
         old, _ = read_filter(path)
         print(f"filter {path} is already trained ({old['train']['steps']} steps); pass overwrite=true to retrain")
@@ -172,6 +174,7 @@ def _train_psnr(fusion, sampler: PixelSampler, seed: int, points: int = 65536) -
 def _handmade(cfg: DictConfig, run: Run) -> dict:
     """Psi = a hand-made Pi of the jets, decoded at ``decode.size`` beside the classical pixel operators."""
     task = task_of(cfg.task)
+    run.kept = "nothing is kept (a hand-made filter's outputs are written when it ends); rerun the same command"
     device = pick_device(str(cfg.device))
     jets_compile(cfg)
     store = open_store(required(cfg, "store", "an INR store fitted with `insp fit`"))
