@@ -90,7 +90,7 @@ def test_atomic_write_to_a_full_device_leaves_the_old_file(tmp_path):
 def test_filter_checkpoint_on_a_full_disk_is_one_line_and_keeps_the_old_filter(noisy, tmp_path, monkeypatch):
     """A finished filter retrained (overwrite=true) onto a full disk: one line naming the filter, exit non-zero,
     the old filter byte-identical, no temporary file, a run record that says failed."""
-    import insp_cli.training as training
+    import insp_cli.files as files
 
     monkeypatch.setenv("INSP_RUNS", str(tmp_path / "runs"))
     ckpt = tmp_path / "f" / "denoise.safetensors"
@@ -99,31 +99,23 @@ def test_filter_checkpoint_on_a_full_disk_is_one_line_and_keeps_the_old_filter(n
     code, lines, _ = run_here(*args)
     assert code == 0, lines
     before = ckpt.read_bytes()
-    real = training.save_file
-
-    def full_disk(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"\0" * 100)  # a part was written when the disk filled up
-        raise __import__("safetensors").SafetensorError(SAFETENSORS_ENOSPC)
-
-    monkeypatch.setattr(training, "save_file", full_disk)
+    # checkpoints are serialised in memory and written by files.atomic_write: its write meets the full disk
+    monkeypatch.setattr(files, "open", _full_for(ckpt.name), raising=False)
     code, lines, _ = run_here(*args, "overwrite=true")
     one_error(code, lines, f"no space left on device: {ckpt}", exit_code=1)
     assert ckpt.read_bytes() == before and leftovers(tmp_path / "f") == []
     record = json.loads(sorted((tmp_path / "runs").rglob("metrics.json"))[-1].read_text())
     assert record["status"] == "failed" and record["error"] == f"no space left on device: {ckpt}"
-    monkeypatch.setattr(training, "save_file", real)
 
 
 def test_classifier_checkpoint_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
     import torch
 
+    import insp_cli.files as files
     import insp_cli.training as training
 
-    def full_disk(tensors, filename, metadata=None):
-        raise __import__("safetensors").SafetensorError(SAFETENSORS_ENOSPC)
-
-    monkeypatch.setattr(training, "save_file", full_disk)
     path = tmp_path / "checkpoint.safetensors"
+    monkeypatch.setattr(files, "open", _full_for(path.name), raising=False)
     with pytest.raises(InspError, match=f"^no space left on device: {path}$"):
         training.save_checkpoint(path, "insp-classifier", 1, {"epoch": 1}, torch.nn.Linear(2, 2), "model.")
     assert list(tmp_path.iterdir()) == []
