@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import signal
 import sys
 from typing import Callable
@@ -52,7 +53,6 @@ def os_fault(e: OSError) -> str:
 def check_runs_root() -> None:
     """The runs folder (INSP_RUNS, default runs/) must take a new run directory; checked before Hydra writes
     one, so that a missing, read-only or full disk is one line, not Hydra's traceback."""
-    import os
     from pathlib import Path
 
     from .files import atomic_write
@@ -81,11 +81,19 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
+        from .files import disk_fault, run_log_failure
+
         try:
             try:
-                return job(cfg)
-            except OSError as e:  # a file-system fault the job did not foresee: one line, never a traceback
-                raise InspError(os_fault(e), exit_code=1) from None
+                result = job(cfg)
+            except Exception as e:  # a file-system fault the job did not foresee (an OSError, or a library's
+                fault = e if isinstance(e, OSError) else disk_fault(e)  # wrapped ENOSPC): one line, no traceback
+                if fault is None or isinstance(e, InspError):
+                    raise
+                raise InspError(os_fault(fault), exit_code=1) from None
+            if run_log_failure():  # the run log stopped on a write error: the run is not fully recorded
+                raise InspError(run_log_failure(), exit_code=1)
+            return result
         except InspError as e:
             if HydraConfig.get().mode == RunMode.MULTIRUN:
                 # the job's metrics.json says failed; the sweep goes on and the summary reports it
@@ -109,12 +117,16 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
             raise
         if sweep is not None:
             _report_sweep(sweep)
+    except OSError as e:  # Hydra's own writes (.hydra/, the run log) on a full disk: config.run_hydra_app
+        typer.echo(f"error: {os_fault(e)}", err=True)
+        raise typer.Exit(1)
     except InspError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(e.exit_code)
     except KeyboardInterrupt as e:
         what = "terminated" if isinstance(e, Terminated) else "interrupted"
-        typer.echo(f"{what}: finished work is kept; rerun the same command to resume", err=True)
+        kept = getattr(e, "kept", None) or "finished work is kept; rerun the same command to resume"
+        typer.echo(f"{what}: {kept}", err=True)
         raise typer.Exit(143 if isinstance(e, Terminated) else 130)
 
 
@@ -178,17 +190,37 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (kill, SLURM's time limit, a container stop): handled exactly like Ctrl-C."""
 
 
-def _terminate(signum, frame) -> None:
-    raise Terminated("terminated by SIGTERM")
+_signals_seen = 0
+
+
+def _on_signal(signum, frame) -> None:
+    """The first SIGTERM/SIGINT stops the job (``Terminated`` / ``KeyboardInterrupt``); the exit path that
+    follows (the run record, W&B, the last line) runs once: a second signal meanwhile is ignored, so it cannot
+    break the exit with a traceback; a third one (someone insists) ends the process at once."""
+    global _signals_seen
+    _signals_seen += 1
+    if _signals_seen == 1:
+        if signum == signal.SIGTERM:
+            raise Terminated("terminated by SIGTERM")
+        raise KeyboardInterrupt
+    if _signals_seen >= 3:
+        sys.stderr.write("terminated: a third signal; exiting now (the run record may be missing)\n")
+        sys.stderr.flush()
+        os._exit(143 if signum == signal.SIGTERM else 130)
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     try:
         app()
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    finally:
+        if _signals_seen:  # the exit path is done: a late signal must not kill the interpreter's shutdown
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # (which would restore the default handlers)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

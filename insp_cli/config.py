@@ -42,13 +42,50 @@ def run_hydra_app(config_name: str, task: Callable, argv: list[str]) -> None:
     (``-m``, ``--cfg job``, ``hydra/launcher=joblib`` ...) passed through untouched."""
     import hydra
 
+    from hydra._internal.utils import run_and_report
+
+    from .files import disk_fault
+
     app = hydra.main(config_path=str(conf_dir()), config_name=config_name, version_base="1.3")(task)
-    old = sys.argv
+    old, full_error = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = [f"insp-{config_name}"] + list(argv)
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing: its own writes' faults come here
     try:
         app()
+    except Exception as e:  # noqa: BLE001 - sorted below: a file-system fault, or Hydra's report as before
+        fault = disk_fault(e)
+        if fault is not None:  # .hydra/*.yaml or the run log on a full disk: cli.py says it in one line
+            if not fault.filename:
+                fault.filename = _file_being_written(e.__traceback__)
+            raise fault from None
+        _restore_env("HYDRA_FULL_ERROR", full_error)
+
+        def again():
+            raise e
+
+        run_and_report(again)  # Hydra's usual report of anything else (and exit 1)
     finally:
         sys.argv = old
+        _restore_env("HYDRA_FULL_ERROR", full_error)
+
+
+def _file_being_written(tb) -> str | None:
+    """The name of the open file a failed write was writing (Hydra's ``_save_config`` writes through a local
+    ``file``; an error of its close names no path), from the innermost frame that holds one."""
+    names = []
+    while tb is not None:
+        f = tb.tb_frame.f_locals.get("file")
+        if isinstance(getattr(f, "name", None), str) and hasattr(f, "write"):
+            names.append(f.name)
+        tb = tb.tb_next
+    return names[-1] if names else None
+
+
+def _restore_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 def compose(config_name: str, overrides: list[str] | None = None, hydra: bool = False):
@@ -159,15 +196,189 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
+    overrides: list[str] = []
     try:
         base, sweeps = first_of_each_sweep(argv)
         variants = [base] + [base[:i] + [v] + base[i + 1:] for i, rest in sweeps for v in rest]
         for overrides in variants:
             cfg = compose(config_name, overrides, hydra=True)
+            check_added_keys(config_name, overrides, cfg)
             with open_dict(cfg):
                 del cfg["hydra"]
             OmegaConf.to_container(cfg, resolve=True)  # surfaces bad interpolations now, not mid-job
             validate(cfg, config_name)  # types and ranges (schema.py), one line per bad value
     except (HydraException, OmegaConfBaseException, ValueError) as e:
+        hint = unknown_key_message(config_name, overrides, e)
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InspError(f"bad override: {first_line}") from None
+        raise InspError(hint or f"bad override: {first_line}") from None
+
+
+# ------------------------------------------------------------------------------------- unknown keys: did you mean
+
+
+def _keys_of(cfg) -> list[str]:
+    """Every dotted key of a composed config (groups and leaves), without resolving, without ``hydra``."""
+    from omegaconf import OmegaConf
+
+    def walk(node, prefix: str):
+        for k, v in node.items():
+            key = f"{prefix}{k}"
+            yield key
+            if isinstance(v, dict):
+                yield from walk(v, key + ".")
+
+    tree = OmegaConf.to_container(cfg, resolve=False)
+    return [k for k in walk(tree, "") if k != "hydra" and not k.startswith("hydra.")]
+
+
+def _groups(config_name: str, cfg) -> dict[str, str]:
+    """{name a user types: its config group} for the groups of this command (classify's ``model`` is the
+    ``classifier`` group, jobs/classify.py model_alias), plus ``experiment`` (the ``+experiment=`` recipes)."""
+    names = {g: g for g in cfg.hydra.runtime.choices if not str(g).startswith("hydra/")}
+    names["experiment"] = "experiment"
+    if config_name == "classify":
+        names["model"] = "classifier"
+    return names
+
+
+def _options(group: str) -> list[str]:
+    """The options of a config group, those of its sub-groups as ``sub/option`` (experiment/table1_cpu/...)."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+
+        def walk(g: str, prefix: str) -> list[str]:
+            found = [prefix + o for o in loader.get_group_options(g)]
+            for sub in loader.list_groups(g):
+                found += walk(f"{g}/{sub}", f"{prefix}{sub}/")
+            return found
+
+        return walk(group, "")
+
+
+def closest(key: str, candidates: list[str], n: int = 3) -> list[str]:
+    """The candidates nearest ``key``: beside a key of the same parent the last parts are compared
+    (``data.limt`` -> ``data.limit``, not ``data.split``), else the whole keys (``dta`` -> ``data``,
+    ``trian.steps`` -> ``train.steps``); a candidate whose last part is ``key``'s last part counts as close
+    (``hidden`` -> ``model.hidden``)."""
+    from difflib import SequenceMatcher
+
+    parent, _, tail = key.rpartition(".")
+
+    def score(c: str) -> float:
+        c_parent, _, c_tail = c.rpartition(".")
+        if c_parent == parent:
+            return SequenceMatcher(None, tail, c_tail).ratio()
+        return max(SequenceMatcher(None, key, c).ratio(), 0.9 if c_tail == tail else 0.0)
+
+    scored = sorted(((score(c), c) for c in set(candidates) if c != key), key=lambda sc: (-sc[0], sc[1]))
+    if not scored or scored[0][0] < 0.75:
+        return []
+    best = scored[0][0]
+    return [c for s, c in scored if s >= max(0.75, best - 0.05)][:n]
+
+
+def _other_options_with(config_name: str, key: str, groups: dict[str, str], chosen: dict) -> list[str]:
+    """``group=option`` for each option of the group that ``key`` sits in (by package) whose config has
+    ``key`` (``data.crops`` -> data=images, data=photos when data=mnist is chosen)."""
+    head = key.split(".")[0]
+    found = []
+    for shown, group in groups.items():
+        if group == "experiment" or (shown != head and group != head):
+            continue
+        for option in _options(group):
+            if option == chosen.get(group):
+                continue
+            try:
+                cfg = compose(config_name, [f"{group}={option}"])
+            except Exception:  # noqa: BLE001 - an option that composes only with others: not a candidate
+                continue
+            if key in _keys_of(cfg):
+                found.append(f"{shown}={option}")
+    return found
+
+
+def _base_config(config_name: str, overrides: list[str], leave_out: str | None = None):
+    """The composed config of the other overrides (the command's defaults where those fail too)."""
+    others = [o for o in overrides if o != leave_out]
+    for attempt in (others, []):
+        try:
+            return compose(config_name, attempt, hydra=True)
+        except Exception:  # noqa: BLE001 - another bad override: fall back to the defaults
+            continue
+    return None
+
+
+def unknown_key_message(config_name: str, overrides: list[str], e: Exception) -> str | None:
+    """One line for Hydra's "Could not override 'K'" / "Could not find 'G/O'" / "'K' does not exist": the key
+    or option is unknown, with the closest valid ones; None for other errors."""
+    import re
+
+    text = str(e)
+    m = re.search(r"Could not find '([^'/]+)/([^']+)'", text)
+    if m:  # data=mnsit, +experiment=table1_cpu/insp_convnt
+        group, option = m.groups()
+        cfg = _base_config(config_name, [o for o in overrides if not o.lstrip("+").startswith(f"{group}=")])
+        shown = {g: s for s, g in (_groups(config_name, cfg) if cfg is not None else {}).items()}.get(group, group)
+        options = _options(group)
+        near = closest(option, options)
+        return (f"unknown option {shown}={option}" + (f" (did you mean {' or '.join(f'{shown}={o}' for o in near)}?)"
+                                                      if near else "")
+                + (f"; choose {' | '.join(options)}" if 0 < len(options) <= 12 else
+                   f"; the options are the files under conf/{group}/" if options else ""))
+    m = re.search(r"Could not override '([^']+)'", text) or re.search(r"'([^']+)' does not exist", text)
+    if not m:
+        return None
+    key = m.group(1)
+    typed = next((o for o in overrides if o.lstrip("~+").split("=")[0] == key), None)
+    cfg = _base_config(config_name, overrides, leave_out=typed)
+    if cfg is None:
+        return None
+    return _unknown(config_name, key, typed, cfg)
+
+
+def _unknown(config_name: str, key: str, typed: str | None, cfg) -> str:
+    command = config_name.replace("_", "-")
+    groups = _groups(config_name, cfg)
+    chosen = {g: str(v) for g, v in cfg.hydra.runtime.choices.items()}
+    elsewhere = _other_options_with(config_name, key, groups, chosen) if "." in key else []
+    if elsewhere:  # data.crops with data=mnist: a key of data=photos
+        head = key.split(".")[0]
+        return (f"unknown key '{key}' for {head}={chosen.get(groups.get(head, head), '?')} (it is a key of "
+                f"{', '.join(elsewhere)})")
+    value = typed.split("=", 1)[1] if typed and "=" in typed else None
+    near = []
+    for c in closest(key, _keys_of(cfg) + list(groups)):
+        if c in groups and value is not None:  # a group: dta=mnist -> data=mnist
+            near.append(f"{c}={value}" if value in _options(groups[c]) else c)
+        else:
+            near.append(c)
+    near = list(dict.fromkeys(near))
+    if near:
+        return f"unknown key '{key}' (did you mean {' or '.join(near)}?)"
+    return f"unknown key '{key}' (insp {command} --cfg job lists every key)"
+
+
+def check_added_keys(config_name: str, overrides: list[str], cfg) -> None:
+    """``+key=value`` adds a key that Hydra cannot check: one that no config of this command has is a typo
+    every job would ignore (``+data.limt=3``); refused like an unknown key. Group choices (``+experiment=``)
+    and ``hydra.`` keys pass."""
+    groups = _groups(config_name, cfg)
+
+    def added_key(o: str) -> str | None:
+        key = o.lstrip("+").split("=", 1)[0]
+        plain = o.startswith("+") and key not in groups and "/" not in key and not key.startswith("hydra.")
+        return key if plain else None
+
+    added = [o for o in overrides if added_key(o)]
+    if not added:
+        return
+    base = _base_config(config_name, [o for o in overrides if o not in added])
+    if base is None:
+        return
+    known = set(_keys_of(base))
+    for o in added:
+        if added_key(o) not in known:
+            raise InspError(_unknown(config_name, added_key(o), o, base))

@@ -3,7 +3,9 @@
 ``atomic_write(path)`` is the one way insp writes a file that others may read: the bytes go to a temporary
 name beside ``path`` (``.NAME.tmp-PID``), are flushed and fsynced, get the usual mode (0644 under the
 default umask, not mkstemp's 0600), and only then replace ``path``. On any failure the temporary file is
-removed and the error is raised again; an ``ENOSPC`` becomes one clear ``InspError``.
+removed and the error is raised again; a file-system fault (``ENOSPC``: ``no space left on device: PATH``)
+becomes one clear ``InspError``, also when a library wraps it (safetensors' ``SafetensorError``: ``disk_fault``).
+``RunLogHandler`` is the run log's file handler: a write error stops the log with one warning, no traceback.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
+import re
 import stat
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -47,6 +52,26 @@ def os_error_message(e: OSError, path: Path | str) -> str:
     return f"cannot write {path}: {e.strerror or e}"
 
 
+_WRAPPED_ERRNO = re.compile(r"\(os error (\d+)\)")  # how Rust libraries (safetensors) quote an errno
+
+
+def disk_fault(e: BaseException) -> OSError | None:
+    """The file-system error behind ``e``: ``e`` itself if it is an OSError with an errno, one it was raised from
+    (``raise ... from``), or the errno a library quotes in its message (safetensors: ``I/O error: No space left
+    on device (os error 28)``); None when ``e`` is not a file-system fault."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno is not None:
+            return e
+        m = _WRAPPED_ERRNO.search(str(e)) if type(e).__name__ == "SafetensorError" else None
+        if m:
+            code = int(m.group(1))
+            return OSError(code, os.strerror(code))
+        e = e.__cause__
+    return None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write ``path`` through (for writers that want a file name, e.g.
@@ -59,11 +84,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.fsync(f.fileno())
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
-        raise InspError(os_error_message(e, path)) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        fault = e if isinstance(e, OSError) else disk_fault(e) if isinstance(e, Exception) and \
+            not isinstance(e, InspError) else None
+        if fault is not None:
+            raise InspError(os_error_message(fault, path), exit_code=1) from None  # a fault, not bad input
         raise
     _fsync_dir(path.parent)
 
@@ -81,6 +107,51 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None]) -
 
 def atomic_write_json(path: str | Path, obj: Any, default: Callable | None = None) -> None:
     atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, default=default))
+
+
+class RunLogHandler(logging.FileHandler):
+    """The run log (``<command>.log``, Hydra's ``job_logging`` file handler: conf/common.yaml). A write that
+    fails (a full disk) stops the log: one ``warning:`` line on stderr instead of logging's traceback per
+    record, and ``failure`` keeps the one-line reason, which the CLI reports as the run's error when it ends."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.failure: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failure is None:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failure is not None:
+            return
+        e = sys.exc_info()[1]
+        fault = disk_fault(e) if isinstance(e, Exception) else None
+        if fault is None:  # not a file-system fault (a bad format string...): logging's own report
+            super().handleError(record)
+            return
+        self.failure = os_error_message(fault, self.baseFilename)
+        sys.stderr.write(f"warning: the run log stopped: {self.failure}\n")
+        try:
+            self.close()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError as e:  # the last buffered lines did not fit either
+            if self.failure is None:
+                self.failure = os_error_message(e, self.baseFilename)
+            self.stream = None
+
+
+def run_log_failure() -> str | None:
+    """The reason the run log stopped (``RunLogHandler.failure``) of a handler on the root logger, or None."""
+    for h in logging.getLogger().handlers:
+        if isinstance(h, RunLogHandler) and h.failure:
+            return h.failure
+    return None
 
 
 def describe_path(p: Path) -> str:

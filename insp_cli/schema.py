@@ -7,8 +7,9 @@ of Hydra: it reads a plain mapping (an OmegaConf ``DictConfig`` works), so tests
 
 A rule is ``(kind, low, high)``:
 - kind: ``int``, ``float``, ``+float`` (strictly above ``low``), ``bool``, ``str``, ``order`` (an int or a list
-  of ints), ``ints`` (a list of ints), ``list``, ``dict`` (a JSON object), or a tuple of allowed strings; a leading
-  ``?`` makes the value optional (null allowed).
+  of ints), ``ints`` (a list of ints), ``list``, ``dict`` (a JSON object), ``path`` (one file or folder name: a
+  list there used to become a file named ``['a', 'b']``), ``paths`` (a path or a list of paths: store parts), or a
+  tuple of allowed strings; a leading ``?`` makes the value optional (null allowed).
 - low / high: inclusive bounds for numbers (None = unbounded).
 
 ``check_record(record, rules)`` checks the metadata insp reads back from its own files (filter and classifier
@@ -82,6 +83,9 @@ FIT: dict[str, Rule] = {
     "fit.reg_opts.g_rank": ("?int", 1, 65536),
     "fit.reg_opts.g_norm": (("embed", "row", "global"), None, None),
     "samples": ("int", 0, 1024),
+    "store": ("path", None, None),
+    "data.root": ("path", None, None),
+    "data.folder": ("?path", None, None),
 }
 
 CLASSIFY: dict[str, Rule] = {
@@ -113,6 +117,8 @@ CLASSIFY: dict[str, Rule] = {
     "model.hidden": ("int", 1, 1 << 16),
     "model.depth": ("int", 1, 64),
     "model.dropout": ("float", 0, 0.99),
+    "train_store": ("paths", None, None),
+    "test_store": ("paths", None, None),
 }
 
 TRAIN_FILTER: dict[str, Rule] = {
@@ -136,6 +142,10 @@ TRAIN_FILTER: dict[str, Rule] = {
     "train.save_every": ("int", 1, None),
     "decode.size": ("?int", 2, 8192),
     "decode.samples": ("int", 0, 1024),
+    "store": ("paths", None, None),
+    "filter": ("path", None, None),
+    "targets": ("?path", None, None),
+    "data_root": ("path", None, None),
 }
 
 EVAL: dict[str, Rule] = {
@@ -152,9 +162,17 @@ EVAL: dict[str, Rule] = {
     "shapes.max_grid_gb": ("+float", 0, None),
     "shapes.render": ("int", 0, 1024),
     "shapes.render_size": ("int", 8, 4096),
+    "store": ("paths", None, None),
+    "filter": ("path", None, None),
+    "targets": ("?path", None, None),
+    "data_root": ("path", None, None),
 }
 
-TABLE: dict[str, Rule] = {}  # table's options are checked by the table job itself (mixed_scales, table=...)
+TABLE: dict[str, Rule] = {  # table's other options are checked by the table job itself (mixed_scales, table=...)
+    "runs": ("?paths", None, None),
+    "out": ("?path", None, None),
+    "experiments": ("path", None, None),
+}
 
 RULES: dict[str, dict[str, Rule]] = {
     "fit": {**COMMON, **FIT},
@@ -175,6 +193,8 @@ def _lookup(cfg: Mapping, dotted: str) -> Any:
                 return _MISSING
             node = node[part]
         except TypeError:  # a scalar where a group was expected
+            return _MISSING
+        except Exception:  # noqa: BLE001 - OmegaConf's ??? (MissingMandatoryValue): the job asks for it by name
             return _MISSING
     return node
 
@@ -208,6 +228,15 @@ def _describe(kind: str, low, high, strict: bool) -> str:
     return what
 
 
+def _shown(value: Any) -> str:
+    """A value as the user typed it: lists and mappings of a DictConfig as plain Python ones."""
+    if hasattr(value, "items") and not isinstance(value, dict):
+        value = dict(value.items())
+    elif isinstance(value, Sequence) and not isinstance(value, (str, list)):
+        value = list(value)
+    return repr(value)
+
+
 def check_value(key: str, value: Any, rule: Rule) -> None:
     """Raise one InspError line if ``value`` breaks ``rule``."""
     kind, low, high = rule
@@ -229,6 +258,17 @@ def check_value(key: str, value: Any, rule: Rule) -> None:
     if kind == "str":
         if not isinstance(value, str) or not value:
             raise InspError(f"bad value: {key}={value!r}; it must be a non-empty string")
+        return
+    if kind in ("path", "paths"):
+        many = isinstance(value, Sequence) and not isinstance(value, str)
+        if many and kind == "path":
+            raise InspError(f"bad value: {key}={_shown(value)}; it must be one path, not a list")
+        for v in (value if many else [value]):
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)) or str(v) == "":
+                raise InspError(f"bad value: {key}={_shown(value)}; it must be a path"
+                                + (" or a list of paths" if kind == "paths" else ""))
+        if many and not value:
+            raise InspError(f"bad value: {key}=[]; it must name at least one path")
         return
     if kind == "order":
         for v in (value if isinstance(value, Sequence) and not isinstance(value, str) else [value]):

@@ -18,7 +18,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import InspError
-from .files import atomic_write_json
+from .files import atomic_write_json, run_log_failure
 
 log = logging.getLogger("insp")
 
@@ -51,6 +51,9 @@ class Run:
         from .progress import configure  # here: `insp table` never imports torch
 
         configure(cfg.get("progress"))  # progress.every_s: the job's progress lines (progress.py)
+        # what an interrupt leaves behind, said on the `interrupted:`/`terminated:` line (None: "finished work
+        # is kept"); a job updates it as it goes (train-filter: nothing yet, or the checkpoint of step N)
+        self.kept: str | None = None
 
     def __enter__(self) -> "Run":
         mode = str(self.cfg.tracking.mode)
@@ -96,9 +99,12 @@ class Run:
             self.wandb.log({key: wandb.Image(str(path), caption=caption)})
 
     def finish(self, metrics: dict, status: str = "complete") -> None:
-        """Write metrics.json (atomically) and close W&B."""
+        """Write metrics.json (atomically) and close W&B. A full disk: ``InspError`` ``no space left on device:
+        RUN_DIR/metrics.json`` (no partial file), the run's one error line."""
         self.metrics = {"job": self.job, "status": status, "seconds": round(time.time() - self.started, 3),
                         **metrics}
+        if run_log_failure():  # the run log stopped early (files.RunLogHandler): the record says so
+            self.metrics["log_error"] = run_log_failure()
         atomic_write_json(self.dir / "metrics.json", self.metrics, default=_json_default)
         if self.wandb is not None:
             for k, v in metrics.items():
@@ -108,9 +114,15 @@ class Run:
             self.wandb = None
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt) and self.kept and exc is not None:
+            exc.kept = self.kept  # cli.py prints it
         if exc_type is not None and not (self.dir / "metrics.json").exists():
             status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
-            self.finish({"error": str(exc) or exc_type.__name__}, status=status)
+            try:
+                self.finish({"error": str(exc) or exc_type.__name__}, status=status)
+            except InspError as e:  # the record does not fit either (a full disk): the job's own error stays
+                if str(e) != str(exc):  # the one error line; the lost record is said beside it
+                    log.warning("the run record was not written: %s", e)
         elif self.wandb is not None:
             self.wandb.finish()
 

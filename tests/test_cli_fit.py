@@ -48,7 +48,7 @@ def test_cfg_job_prints_the_config():
 
 def test_bad_input_gives_one_line_and_nonzero_exit(workdir):
     (workdir / "EMPTY").mkdir()
-    for args, message in [(["data.nonsense=1"], "bad override"), (["data=images", f"data.folder={workdir}/EMPTY"],
+    for args, message in [(["data.nonsense=1"], "unknown key 'data.nonsense'"), (["data=images", f"data.folder={workdir}/EMPTY"],
                                                                   "no images")]:
         r = insp("fit", *TINY, "data.limit=2", *args)
         assert r.returncode != 0
@@ -57,7 +57,7 @@ def test_bad_input_gives_one_line_and_nonzero_exit(workdir):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["data=nope"], "bad override"),
+    (["data=nope"], "unknown option data=nope; choose audio"),
     (["data.name=nope"], "unknown dataset"),
     (["data.start=999999"], "start"),
     (["degradation.kind=smudge"], "unknown degradation"),
@@ -161,7 +161,7 @@ def test_missing_ranges_cut_around_finished_shards():
 def test_every_sweep_value_is_checked():
     from insp_cli.config import check_overrides
 
-    with pytest.raises(InspError, match="bad"):
+    with pytest.raises(InspError, match="unknown option data=nope; choose"):
         check_overrides("fit", ["-m", "data.limit=2", "data=mnist,nope"])
     with pytest.raises(InspError, match="bad fit settings"):
         fit_job.fit_settings(compose("fit", ["fit.lr=oops"]))

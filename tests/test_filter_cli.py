@@ -173,7 +173,7 @@ def test_edges_and_unsharp_write_grids(stores, tmp_path):
 
 
 @pytest.mark.parametrize("command, args, message", [
-    ("train-filter", ["task=sharpen_everything", "store=S_TRAIN"], "bad override"),
+    ("train-filter", ["task=sharpen_everything", "store=S_TRAIN"], "unknown option task=sharpen_everything"),
     ("eval", ["filter=CKPT", "store=S_NONE"], "does not exist"),
     ("train-filter", ["task=deblur", "store=S_TRAIN"], "takes INRs of gaussian_blur"),
     ("train-filter", ["task=denoise", "store=S_TRAIN", "targets=BADNPY"], "do not match"),
@@ -207,7 +207,7 @@ def test_bad_input_gives_one_line_and_nonzero_exit(stores, tmp_path, command, ar
 
 def test_bad_input_from_the_real_script():
     r = insp("train-filter", "task=sharpen_everything", "store=nowhere")
-    assert r.returncode == 2 and r.stderr.strip().startswith("error: bad override")
+    assert r.returncode == 2 and r.stderr.strip().startswith("error: unknown option task=sharpen_everything; choose")
     assert len(r.stderr.strip().splitlines()) == 1
 
 

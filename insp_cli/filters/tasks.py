@@ -12,9 +12,11 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 import logging
+from pathlib import Path
 
 from insp_cli.data import degrade, load_images
 from insp_cli.errors import InspError
+from insp_cli.files import describe_path
 from insp_cli.filters.insp_net import HANDMADE
 from insp_cli.inr.store import INRStore
 
@@ -101,11 +103,19 @@ def clean_targets(targets: str | None, data_root: str, store: INRStore, where: s
 
 def load_targets(path: str, store: INRStore, where: str) -> np.ndarray:
     """Clean images from a .npy (or .npz with one array): (N, H, W, c) floats in [0, 1], in store order."""
+    what = describe_path(Path(path))
+    if what != "is a file":  # /dev/full, a folder, a pipe: np.load would call its bytes "pickled data"
+        raise InspError(f"targets {path} {what}; pass a .npy or .npz file of the clean images (N, H, W, C)")
     try:
         arr = np.load(path, allow_pickle=False)
         if isinstance(arr, np.lib.npyio.NpzFile):
             arr = arr[arr.files[0]]
-    except (OSError, ValueError) as e:
+    except ValueError as e:
+        if "pickled" in str(e):  # numpy's words for any file without its .npy/.npz header
+            raise InspError(f"targets {path} is not a .npy or .npz file (no numpy header); pass the clean images "
+                            "(N, H, W, C) saved with numpy.save") from None
+        raise InspError(f"cannot read targets {path}: {e}") from None
+    except OSError as e:
         raise InspError(f"cannot read targets {path}: {e}") from None
     check_targets(arr, store, where)
     return arr.astype(np.float32)

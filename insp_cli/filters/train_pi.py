@@ -66,6 +66,16 @@ def sampled_psnr(fusion, sample: Callable, seed: int, lo: float, points: int = 6
     return -10 * math.log10(max(mse, 1e-20))
 
 
+def kept_note(path: Path, step: int, steps: int, save_every: int) -> str:
+    """What an interrupt leaves of a filter being trained (``Run.kept``): its checkpoint of ``step``, or
+    nothing before the first save."""
+    if step <= 0:
+        first = min(save_every, steps)
+        return (f"nothing of this training is kept yet (its first checkpoint is saved at step {first}); rerun the "
+                "same command to start again")
+    return f"the filter checkpoint of step {step}/{steps} is kept ({path}); rerun the same command to resume from it"
+
+
 def resume_step(path: Path, meta: dict, fusion, opt, gen, overwrite: bool) -> int | None:
     """Step to start from: 0 (fresh), k (resume an unfinished checkpoint of the same run), None (finished)."""
     if overwrite or not path.exists():
@@ -90,15 +100,19 @@ def resume_step(path: Path, meta: dict, fusion, opt, gen, overwrite: bool) -> in
 
 
 def train_pi(meta: dict, data_of: Callable[[], PiData], path: Path, seed: int, overwrite: bool, device,
-             log_values: Callable[[dict, int], None], n_inrs: int, run_dir: Path) -> dict:
+             log_values: Callable[[dict, int], None], n_inrs: int, run_dir: Path,
+             keep: Callable[[str], None] = lambda note: None) -> dict:
     """Train (or resume) the Pi that ``meta`` describes on ``data_of()`` and save it to ``path``. Returns the
     run's metrics. meta: task, order, channels, units, fusion, architecture, trained_on, train (the train.*
-    settings), complete; the modality adds its own fields (m, modality, fusion.offsets)."""
+    settings), complete; the modality adds its own fields (m, modality, fusion.offsets). ``keep(note)`` is told
+what an interrupt would leave (``kept_note``) whenever that changes."""
     t, task = meta["train"], meta["task"]
     fusion = build_fusion(meta).to(device)
     opt = torch.optim.AdamW(fusion.parameters(), lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
     gen = torch.Generator().manual_seed(seed)
     start = resume_step(path, meta, fusion, opt, gen, overwrite)
+    if start is not None:
+        keep(kept_note(path, start, int(t["steps"]), int(t["save_every"])))
     if start is None:  # finished earlier: report, do not retrain
         old, _ = read_filter(path)
         print(f"filter {path} is already trained ({old['train']['steps']} steps); pass overwrite=true to retrain")
@@ -124,7 +138,7 @@ def train_pi(meta: dict, data_of: Callable[[], PiData], path: Path, seed: int, o
         running.append(float(loss.detach()))
         return loss
 
-    _steps(log_values, t, fusion, opt, gen, meta, path, start, loss_at, running, data.peak_squared)
+    _steps(log_values, keep, t, fusion, opt, gen, meta, path, start, loss_at, running, data.peak_squared)
     seconds = time.time() - t0
     train_psnr = data.final_psnr(fusion, seed)
     meta["train"].update(step=steps, final_psnr=train_psnr, seconds=round(seconds, 2))
@@ -138,7 +152,7 @@ def train_pi(meta: dict, data_of: Callable[[], PiData], path: Path, seed: int, o
             "features": data.num_features, "device": str(device)}
 
 
-def _steps(log_values, t: dict, fusion: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,
+def _steps(log_values, keep, t: dict, fusion: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,
            meta: dict, path: Path, start: int, loss_at: Callable[[int], torch.Tensor], running: list[float],
            peak_squared: float = 1.0) -> None:
     """Steps start..train.steps of ``loss_at`` (which appends each step's loss to ``running``); the logged PSNR
@@ -156,6 +170,7 @@ def _steps(log_values, t: dict, fusion: torch.nn.Module, opt: torch.optim.Optimi
         if done % save_every == 0 and done < steps:
             meta["train"]["step"] = done
             save_filter(path, fusion, meta, opt, gen)
+            keep(kept_note(path, done, steps, save_every))
         return info
 
     train_steps(fusion, opt, loss_at, start, steps, lambda step: lr_at(t, step), after_step, "train-filter",

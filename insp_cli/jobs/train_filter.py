@@ -59,12 +59,13 @@ def _train(cfg: DictConfig, run: Run) -> dict:
     modality.pi_meta(cfg, store, fz, meta)
     return train_pi(meta, lambda: modality.pi_data(cfg, store, task, meta, device), Path(str(cfg.filter)),
                     int(cfg.seed), bool(cfg.overwrite), device, lambda values, step: run.log(values, step=step),
-                    len(store), run.dir)
+                    len(store), run.dir, keep=lambda note: setattr(run, "kept", note))
 
 
 def _handmade(cfg: DictConfig, run: Run) -> dict:
     """Psi = a hand-made Pi of the jets, decoded at ``decode.size`` beside the classical pixel operators."""
     task = task_of(cfg.task)
+    run.kept = "nothing is kept (a hand-made filter's outputs are written when it ends); rerun the same command"
     device = pick_device(str(cfg.device))
     jets_compile(cfg)
     store, _ = open_store(required(cfg, "store", "an INR store fitted with `insp fit`"))

@@ -2,13 +2,17 @@
 
 A run directory holds ``.hydra/config.yaml`` (the composed config), ``.hydra/overrides.yaml`` (its command line)
 and ``metrics.json`` (written once when the job ends, with ``status``: complete | failed | interrupted). A run
-without metrics.json crashed or is still running. Pure: knows nothing of Hydra's runtime or W&B.
+without metrics.json crashed or is still running. A "complete" run whose metrics hold a NaN or an infinity
+(an accuracy or PSNR that diverged) is read as ``diverged``: like a failed run it is listed by name under its
+table and never counted, so a table's run count and its mean always agree. Pure: knows nothing of Hydra's
+runtime or W&B.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import shlex
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ from insp_cli.errors import InspError
 
 STATUS_OK = "complete"
 UNFINISHED = "unfinished"  # no metrics.json: crashed, killed or still running
+DIVERGED = "diverged"  # metrics.json says complete, but a number in it is NaN or infinite
 
 
 @dataclass
@@ -29,7 +34,7 @@ class RunRecord:
 
     dir: Path
     job: str
-    status: str  # complete | failed | interrupted | unfinished
+    status: str  # complete | failed | interrupted | unfinished | diverged
     metrics: dict
     config: Any  # OmegaConf DictConfig (interpolations resolve on access)
     overrides: list[str]
@@ -104,14 +109,34 @@ def read_run(run_dir: str | Path) -> RunRecord:
     mpath = d / "metrics.json"
     if mpath.is_file():
         try:
-            metrics = json.loads(mpath.read_text())
+            metrics = json.loads(mpath.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as e:
+            raise InspError(f"{mpath} is corrupt: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+                            f"{e.start}); rerun that job or leave its run directory out") from None
         except (OSError, json.JSONDecodeError) as e:
             raise InspError(f"{mpath} is unreadable or corrupt ({e})") from None
         if not isinstance(metrics, dict):
             raise InspError(f"{mpath} is not a metrics object")
     status = str(metrics.get("status", UNFINISHED if not metrics else "unknown"))
+    where = _non_finite(metrics) if status == STATUS_OK else None
+    if where is not None:
+        key, value = where
+        shown = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"  # as JSON writes them
+        status, metrics = DIVERGED, {**metrics, "error": f"{key} is {shown} in its metrics.json"}
     job = metrics.get("job") or _hydra_job_name(d) or "?"
     return RunRecord(dir=d, job=str(job), status=status, metrics=metrics, config=config, overrides=overrides)
+
+
+def _non_finite(v: Any, key: str = "") -> tuple[str, float] | None:
+    """(dotted key, value) of the first NaN or infinite number in a metrics object, or None."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return key, v
+    items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+    for k, x in items:
+        found = _non_finite(x, f"{key}.{k}" if key else str(k))
+        if found is not None:
+            return found
+    return None
 
 
 def _hydra_job_name(d: Path) -> str | None:
