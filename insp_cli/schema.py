@@ -149,6 +149,23 @@ EVAL: dict[str, Rule] = {
     "shapes.render_size": ("int", 8, 4096),
 }
 
+BLEND: dict[str, Rule] = {
+    "mode": (("blend", "reconstruct"), None, None),
+    "store2": ("?str", None, None),
+    "alpha": ("float", 0, 1),
+    "mask.shape": ("str", None, None),
+    "model.hidden": ("?int", 1, 4096),
+    "model.depth": ("?int", 1, 64),
+    "model.omega0": ("?+float", 0, None),
+    "fit.steps": ("int", 1, None),
+    "fit.lr": ("+float", 0, None),
+    "fit.lr_final": ("+float", 0, None),
+    "fit.batch_points": ("int", 1, None),
+    "fit.value_weight": ("float", 0, None),
+    "fit.batch_size": ("int", 1, None),
+    "samples": ("int", 0, 1024),
+}
+
 TABLE: dict[str, Rule] = {}  # table's options are checked by the table job itself (mixed_scales, table=...)
 
 RULES: dict[str, dict[str, Rule]] = {
@@ -157,6 +174,7 @@ RULES: dict[str, dict[str, Rule]] = {
     "train_filter": {**COMMON, **TRAIN_FILTER},
     "eval": {**COMMON, **EVAL},
     "table": {**COMMON, **TABLE},
+    "blend": {**COMMON, **BLEND},
 }
 
 _MISSING = object()
