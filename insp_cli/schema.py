@@ -161,6 +161,7 @@ BLEND: dict[str, Rule] = {
     "fit.lr": ("+float", 0, None),
     "fit.lr_final": ("+float", 0, None),
     "fit.batch_points": ("int", 1, None),
+    "fit.pool_points": ("int", 1, None),
     "fit.value_weight": ("float", 0, None),
     "fit.batch_size": ("int", 1, None),
     "samples": ("int", 0, 1024),

@@ -23,9 +23,9 @@ unit costs what a gradient error of one unit per pixel costs). Reconstruction fr
 case f2 = None, k = 0, lambda = 0: Phi = f + const, the constant fixed afterwards by centring Phi (mean 0 over
 Omega, i.e. mid-gray), since gradients say nothing about it.
 
-The expectation in (1) is a fresh batch of uniform random points per step (shared by the N INRs of a batch); the
-targets grad f1, grad f2 and f1 at those points are the order-1 jets of the stored INRs (``inr_jet``, closed
-form); grad Phi is the order-1 jet of the new SIREN (``siren_jet``), differentiated with respect to Phi's
+The expectation in (1) is estimated on a batch of points per step (shared by the N INRs of a batch), drawn from a
+pool of ``pool_points`` uniform random points (4x the pixels of a 128 x 128 grid by default) whose targets
+grad f1, grad f2 and f1 are the order-1 jets of the stored INRs (``inr_jet``, closed form), read once; grad Phi is the order-1 jet of the new SIREN (``siren_jet``), differentiated with respect to Phi's
 parameters by autograd. Optimiser: the batched Adam of ``inr/fit.py`` with its cosine learning-rate decay.
 """
 
@@ -105,7 +105,8 @@ class GradientFitSettings:
     steps: int = 600
     lr: float = 2e-3
     lr_final: float = 2e-5  # cosine decay to this
-    batch_points: int = 4096  # uniform random points per step, shared by the INRs of a batch
+    batch_points: int = 4096  # points per step, drawn from the pool, shared by the INRs of a batch
+    pool_points: int = 65536  # uniform random points whose targets are read from the jets once, up front
     value_weight: float = 10.0  # lambda in (1); blending only
 
     def lr_at(self, step: int) -> float:
@@ -166,11 +167,15 @@ def fit_to_gradients(spec: SirenSpec, source_spec, f1: torch.Tensor, f2: torch.T
     opt = _BatchedAdam(work)
     points = torch.Generator().manual_seed(inr_seed(seed, 2**62))
     lam = float(settings.value_weight) if f2 is not None else 0.0
+    # the targets at a pool of uniform random points, read once (the stored INRs do not change while Phi is fitted)
+    pool = (torch.rand(settings.pool_points, 2, generator=points) * 2 - 1).to(device=device, dtype=f1.dtype)
+    pool_in = None if mask is None else mask.inside(pool)
+    pool_g, pool_v = guidance(source_spec, f1, f2, pool, pool_in, alpha, spacing)  # (N, R, C, 2), (N, R, C)
     loss = grad_mse = torch.zeros(n, device=device)
     for step in range(settings.steps):
-        x = (torch.rand(settings.batch_points, 2, generator=points) * 2 - 1).to(device=device, dtype=f1.dtype)
-        inside = None if mask is None else mask.inside(x)
-        g, v = guidance(source_spec, f1, f2, x, inside, alpha, spacing)
+        pick = torch.randint(settings.pool_points, (settings.batch_points,), generator=points).to(device)
+        x, g, v = pool[pick], pool_g[:, pick], pool_v[:, pick]
+        inside = None if pool_in is None else pool_in[pick]
         p = work.detach().requires_grad_(True)
         with torch.enable_grad():
             j = siren_jet(spec, p, x, 1)  # (N, 3, Q, C)
