@@ -11,10 +11,15 @@ import numpy as np
 import pytest
 import torch
 
+from insp_cli.config import compose
+from insp_cli.errors import InspError
 from insp_cli.filters.baselines.poisson import alpha_blend, poisson_blend, poisson_reconstruct, seam_error
 from insp_cli.filters.gradient_domain import GradientFitSettings, Mask, fit_to_gradients, guidance
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
 from insp_cli.inr.store import INRStore
+from insp_cli.jobs.blend import run_blend
+from insp_cli.jobs.fit import run_fit
+from insp_cli.schema import validate
 from insp_cli.jets.reference import siren_jet_reference
 from insp_cli.jets.scale import grid_spacing
 from insp_cli.metrics.images import psnr_up_to_constant
@@ -79,7 +84,16 @@ def test_discrete_poisson_integrates_a_smooth_function_and_blends_seamlessly():
     assert seam_error(pb, f, off, mask, 0.0) < 1e-8 and seam_error(ab, f, off, mask, 0.0) > 0.4
 
 
-def test_reconstruction_from_gradients_reaches_a_psnr_bound():
+@pytest.fixture
+def one_thread():
+    """Small batched products run far faster on one thread of a shared CPU (INSP_THREADS in the jobs)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_reconstruction_from_gradients_reaches_a_psnr_bound(one_thread):
     """A small SIREN is rebuilt from its gradients alone (read from its jets) to > 33 dB up to the constant."""
     torch.manual_seed(0)
     spec = SirenSpec(2, 1, 16, 2, 10.0)
@@ -99,16 +113,11 @@ def test_reconstruction_from_gradients_reaches_a_psnr_bound():
 
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory):
+    """Four tiny stores fitted in-process: RGB 16x16 (the one blended), RGB 20x20, MFN, gray 16x16."""
     d = tmp_path_factory.mktemp("blend")
-    r = insp("fit", *TINY_FIT, f"store={d}/s16", f"hydra.run.dir={d}/runs/fit")
-    assert r.returncode == 0, r.stderr
-    r = insp("fit", *TINY_FIT, "data.size=20", f"store={d}/s20", f"hydra.run.dir={d}/runs/fit20")
-    assert r.returncode == 0, r.stderr
-    r = insp("fit", *TINY_FIT, "model=mfn", f"store={d}/mfn", f"hydra.run.dir={d}/runs/fitm")
-    assert r.returncode == 0, r.stderr
-    r = insp("fit", *TINY_FIT[:4], "data.channels=1", "model.hidden=16", "fit.steps=40", "samples=0",
-             f"store={d}/gray", f"hydra.run.dir={d}/runs/fitg")
-    assert r.returncode == 0, r.stderr
+    for name, extra in (("s16", []), ("s20", ["data.size=20"]), ("mfn", ["model=mfn"]),
+                        ("gray", ["data.channels=1"])):
+        run_fit(compose("fit", TINY_FIT + extra + [f"store={d}/{name}", "tracking.mode=disabled"]), d / "runs" / name)
     return d
 
 
@@ -154,7 +163,7 @@ def test_cli_png_mask(tiny_store, workdir):
     assert json.loads((workdir / "run" / "metrics.json").read_text())["count"] == 1
 
 
-@pytest.mark.parametrize("args, message", [
+BAD = [
     (["store2={d}/s20", "pairs=[[0,1]]"], "different sizes (16x16 and 20x20)"),
     (["store2={d}/gray", "pairs=[[0,1]]"], "different channels (3 and 1)"),
     (["store2={d}/mfn", "pairs=[[0,1]]"], "different backbones"),
@@ -169,8 +178,24 @@ def test_cli_png_mask(tiny_store, workdir):
     (["pairs=[[0]]"], "must be a pair [i, j]"),
     (["mode=reconstruct", "pairs=[5]"], "index 5 is out of range"),
     (["mode=mix"], "mode='mix'"),
-])
-def test_bad_input_is_one_line(tiny_store, workdir, args, message):
-    _png(workdir / "wrong.png", (8, 12))
+]
+
+
+@pytest.mark.parametrize("args, message", BAD)
+def test_bad_input_is_one_clear_error(tiny_store, tmp_path, args, message):
+    """Every bad input stops with an InspError of one line (composed and validated as the CLI does)."""
+    _png(tmp_path / "wrong.png", (8, 12))
+    args = [a.format(d=tiny_store, w=tmp_path) for a in args]
+    with pytest.raises(InspError) as e:
+        cfg = compose("blend", [f"store={tiny_store}/s16", *args, *TINY_BLEND, f"out={tmp_path}/x",
+                                "tracking.mode=disabled"])
+        validate(cfg, "blend")
+        run_blend(cfg, tmp_path / "run")
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "x").exists() or not list((tmp_path / "x").glob("shard-*"))  # nothing half-written
+
+
+@pytest.mark.parametrize("args, message", [BAD[0], BAD[7], BAD[9]])
+def test_bad_input_through_the_cli_is_one_line(tiny_store, workdir, args, message):
     args = [a.format(d=tiny_store, w=workdir) for a in args]
     one_error_line(insp("blend", f"store={tiny_store}/s16", *args, *TINY_BLEND, f"out={workdir}/x"), message)
