@@ -97,7 +97,8 @@ def make_mask(m: DictConfig, size: tuple[int, int]) -> Mask:
 def _settings(cfg: DictConfig) -> GradientFitSettings:
     f = cfg.fit
     return GradientFitSettings(steps=int(f.steps), lr=float(f.lr), lr_final=float(f.lr_final),
-                               batch_points=int(f.batch_points), pool_points=int(f.pool_points), value_weight=float(f.value_weight))
+                               batch_points=int(f.batch_points), pool_points=int(f.pool_points),
+                               value_weight=float(f.value_weight))
 
 
 def _phi_spec(cfg: DictConfig, source) -> SirenSpec:
