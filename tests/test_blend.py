@@ -178,6 +178,7 @@ BAD = [
     (["pairs=[[0]]"], "must be a pair [i, j]"),
     (["mode=reconstruct", "pairs=[5]"], "index 5 is out of range"),
     (["mode=mix"], "mode='mix'"),
+    (["store={d}/mfn", "mode=reconstruct"], "MFN INRs have no jets"),
 ]
 
 

@@ -23,6 +23,7 @@ from ..filters.gradient_domain import MASK_SHAPES, GradientFitSettings, Mask, ch
 from ..inr.backbones import NAMES, describe, kind_of
 from ..inr.fit import decode_pixels
 from ..inr.siren import SirenSpec, grid_coords
+from ..jets.inr_jet import inr_jet
 from ..inr.store import INRStore, StoreHeader, finished_shards, plan_range, prepare_store, write_shard
 from ..metrics.images import psnr_up_to_constant
 from ..progress import step_progress
@@ -134,6 +135,7 @@ def _blend(cfg: DictConfig, run: Run) -> dict:
         p2 = cfg.store2 if cfg.store2 is not None else p1
         s2 = s1 if p2 == p1 else _open(p2)
         check_same_kind(s1, s2, p1, p2)
+    inr_jet(s1.spec, s1.params[:1], torch.zeros(1, 2), 1)  # a backbone without jets says so now, in one line
     pairs = _pairs(cfg, len(s1), None if s2 is None else len(s2))
     size = s1.size
     mask = make_mask(cfg.mask, size) if mode == "blend" else None
