@@ -163,6 +163,9 @@ BLEND: dict[str, Rule] = {
     "fit.batch_points": ("int", 1, None),
     "fit.pool_points": ("int", 1, None),
     "fit.value_weight": ("float", 0, None),
+    "fit.path_weight": ("float", 0, None),
+    "fit.path_pairs": ("int", 1, None),
+    "fit.path_length": ("+float", 0, 2.83),
     "fit.batch_size": ("int", 1, None),
     "samples": ("int", 0, 1024),
 }

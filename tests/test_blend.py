@@ -14,7 +14,8 @@ import torch
 from insp_cli.config import compose
 from insp_cli.errors import InspError
 from insp_cli.filters.baselines.poisson import alpha_blend, poisson_blend, poisson_reconstruct, seam_error
-from insp_cli.filters.gradient_domain import GradientFitSettings, Mask, fit_to_gradients, guidance
+from insp_cli.filters.gradient_domain import (GradientFitSettings, Mask, fit_to_gradients, guidance, path_integrals,
+                                              segments)
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
 from insp_cli.inr.store import INRStore
 from insp_cli.jobs.blend import run_blend
@@ -63,6 +64,18 @@ def test_guidance_from_jets_equals_autograd_of_the_inrs():
     assert torch.allclose(v, siren_forward(spec, f1, x), atol=1e-6)
 
 
+def test_path_integrals_of_jets_are_differences_of_values():
+    """The reconstruction's path term: integrals of the jets' gradients along segments equal f(b) - f(a)."""
+    spec = SirenSpec(2, 2, 16, 3, 30.0)
+    f = init_params(spec, 2, torch.Generator().manual_seed(4))
+    f[:, -34:] *= 10  # the output layer (W 2x16, b 2) x 10: differences of ~0.3
+    a, b = segments(64, 1.0, torch.Generator().manual_seed(5), "cpu")
+    assert (b - a).norm(dim=1).max() <= 1.0 + 1e-6 and b.abs().max() <= 1 and (b - a).norm(dim=1).min() > 0
+    got = path_integrals(spec, f, a, b, 256)  # (N, S, C)
+    ref = siren_forward(spec, f, b) - siren_forward(spec, f, a)
+    assert ref.abs().mean() > 0.1 and (got - ref).abs().max() < 1e-3 * ref.abs().max() + 1e-4
+
+
 def test_discrete_poisson_integrates_a_smooth_function_and_blends_seamlessly():
     h, w = 40, 48
     yy, xx = np.mgrid[0:h, 0:w] / 40.0
@@ -100,7 +113,8 @@ def test_reconstruction_from_gradients_reaches_a_psnr_bound(one_thread):
     f = init_params(spec, 2, torch.Generator().manual_seed(3))
     f[:, -17:] *= 4  # a stronger signal (output layer x 4): pixel values spread over ~0.4
     res = fit_to_gradients(spec, spec, f, None, None, 1.0, (32, 32),
-                           GradientFitSettings(steps=80, lr=5e-3, lr_final=1e-4, batch_points=256, pool_points=2048))
+                           GradientFitSettings(steps=80, lr=5e-3, lr_final=1e-4, batch_points=256, pool_points=2048,
+                                               path_weight=0.0))  # the plain gradient loss (1)
     assert res.ok.all()
     g = grid_coords(32)
     a = siren_forward(spec, res.params, g).reshape(2, 32, 32, 1).numpy() * 0.5

@@ -23,6 +23,21 @@ unit costs what a gradient error of one unit per pixel costs). Reconstruction fr
 case f2 = None, k = 0, lambda = 0: Phi = f + const, the constant fixed afterwards by centring Phi (mean 0 over
 Omega, i.e. mid-gray), since gradients say nothing about it.
 
+Reconstruction with paths. The gradient term weighs a Fourier mode k of the error by |k h|^2: the low
+frequencies, which dominate the PSNR, are the last to converge (the pilot in experiments/gradient_blend: colour
+drifts over the whole image). Since a gradient field determines every difference f(b) - f(a) as a path integral,
+the reconstruction loss adds that multi-scale form of the same information:
+
+    L_rec(Phi) = E_x |h grad Phi(x) - h grad f(x)|^2
+                 + mu E_(a,b) |Phi(b) - Phi(a) - int_0^1 grad f(a + t (b - a)) . (b - a) dt|^2              (2)
+
+over random segments (a, b) up to ``path_length`` long. For f's own gradient field the integral is f(b) - f(a),
+so (2) has the same minimisers as the gradient term alone (Phi = f + const), but a segment of length d weighs
+mode k by |exp(i k . d) - 1|^2, about 1 for long segments, instead of |k h|^2. The integrals are read from f's
+order-1 jets by the midpoint rule at points half a pixel apart (gradients alone: no value of f is read). Blends
+do not use it: for a guidance field that is not a gradient (it jumps across the mask's boundary) a path integral
+depends on the path, and (2) would no longer be the Poisson problem.
+
 The expectation in (1) is estimated on a batch of points per step (shared by the N INRs of a batch), drawn from a
 pool of ``pool_points`` uniform random points (4x the pixels of a 128 x 128 grid by default) whose targets
 grad f1, grad f2 and f1 are the order-1 jets of the stored INRs (``inr_jet``, closed form), read once; grad Phi
@@ -31,6 +46,7 @@ is the order-1 jet of the new SIREN (``siren_jet``), differentiated with respect
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -39,7 +55,7 @@ import torch
 
 from ..errors import InspError
 from ..inr.fit import _BatchedAdam, init_inrs, inr_seed
-from ..inr.siren import SirenSpec, grid_coords, unflatten
+from ..inr.siren import SirenSpec, grid_coords, siren_forward, unflatten
 from ..jets.derivative_network import siren_jet
 from ..jets.inr_jet import inr_jet
 from ..jets.scale import grid_spacing
@@ -108,6 +124,9 @@ class GradientFitSettings:
     batch_points: int = 4096  # points per step, drawn from the pool, shared by the INRs of a batch
     pool_points: int = 65536  # uniform random points whose targets are read from the jets once, up front
     value_weight: float = 10.0  # lambda in (1); blending only
+    path_weight: float = 10.0  # mu in (2); reconstruction only (0: the plain gradient loss)
+    path_pairs: int = 2048  # segments whose path integrals are read from the jets once, up front
+    path_length: float = 1.0  # longest segment, in [-1, 1] units (1.0: half the image)
 
     def lr_at(self, step: int) -> float:
         return self.lr_final + (self.lr - self.lr_final) * cosine_factor(step, max(self.steps - 1, 1))
@@ -149,7 +168,8 @@ def fit_to_gradients(spec: SirenSpec, source_spec, f1: torch.Tensor, f2: torch.T
     (f2 None: reconstruction from f1's gradients alone, Phi centred to mean 0); mask: M (None with f2 None);
     alpha in [0, 1]; size (H, W): the grid whose pixel pitch sets the units of (1). INR i is initialised from
     ``inr_seed(seed, indices[i])``; the points come from one generator seeded by ``seed``.
-    ``on_step(step, loss (N,))`` after every step. Returns ``GradientFit``.
+    ``settings.path_weight`` > 0 adds the path term (2) to a reconstruction. ``on_step(step, loss (N,))`` after
+    every step. Returns ``GradientFit``.
     """
     if not 0.0 <= alpha <= 1.0:
         raise InspError(f"alpha must be in [0, 1], got {alpha}")
@@ -167,6 +187,10 @@ def fit_to_gradients(spec: SirenSpec, source_spec, f1: torch.Tensor, f2: torch.T
     opt = _BatchedAdam(work)
     points = torch.Generator().manual_seed(inr_seed(seed, 2**62))
     lam = float(settings.value_weight) if f2 is not None else 0.0
+    mu = float(settings.path_weight) if f2 is None else 0.0
+    if mu > 0:
+        starts, ends = segments(settings.path_pairs, settings.path_length, points, device, f1.dtype)
+        path = path_integrals(source_spec, f1, starts, ends, _quadrature_points(settings.path_length, size))
     # the targets at a pool of uniform random points, read once (the stored INRs do not change while Phi is fitted)
     pool = (torch.rand(settings.pool_points, 2, generator=points) * 2 - 1).to(device=device, dtype=f1.dtype)
     pool_in = None if mask is None else mask.inside(pool)
@@ -184,6 +208,12 @@ def fit_to_gradients(spec: SirenSpec, source_spec, f1: torch.Tensor, f2: torch.T
             if lam > 0:
                 outside = (~inside).to(j.dtype).view(1, -1)
                 loss = loss + lam * ((j[:, 0] - v).pow(2).mean(-1) * outside).mean(1)
+            if mu > 0:
+                k = torch.randint(settings.path_pairs, (max(1, settings.batch_points // 4),), generator=points)
+                k = k.to(device)
+                ends_values = siren_forward(spec, p, torch.cat([starts[k], ends[k]]))  # (N, 2B, C)
+                diff = ends_values[:, len(k):] - ends_values[:, :len(k)]
+                loss = loss + mu * (diff - path[:, k]).pow(2).mean((1, 2))
             (grad,) = torch.autograd.grad(loss.sum(), p)
         opt.step(work, grad, settings.lr_at(step))
         if on_step is not None:
@@ -195,11 +225,41 @@ def fit_to_gradients(spec: SirenSpec, source_spec, f1: torch.Tensor, f2: torch.T
                        grad_rmse=grad_mse.detach().sqrt().cpu(), ok=ok.cpu())
 
 
+def segments(count: int, longest: float, generator: torch.Generator, device, dtype=torch.float32):
+    """``count`` random segments inside [-1, 1]^2 no longer than ``longest``: (starts (S, 2), ends (S, 2)).
+    Both ends uniform, then the end pulled towards the start where the segment is too long (Omega is convex, so
+    it stays inside)."""
+    a = torch.rand(count, 2, generator=generator) * 2 - 1
+    b = torch.rand(count, 2, generator=generator) * 2 - 1
+    d = b - a
+    scale = (longest / d.norm(dim=1).clamp_min(1e-12)).clamp(max=1.0)
+    return a.to(device=device, dtype=dtype), (a + d * scale[:, None]).to(device=device, dtype=dtype)
+
+
+def _quadrature_points(longest: float, size: tuple[int, int]) -> int:
+    """Midpoints per segment so that they are at most half a pixel apart on the longest segment."""
+    return max(8, math.ceil(longest / (0.5 * min(grid_spacing(size)))))
+
+
+def path_integrals(spec, f: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, points: int,
+                   chunk: int = 256) -> torch.Tensor:
+    """int_0^1 grad f(a + t (b - a)) . (b - a) dt = f(b) - f(a) for N stored INRs and S segments, by the midpoint
+    rule on ``points`` points, from the order-1 jets alone: f (N, P), starts, ends (S, 2) -> (N, S, C)."""
+    t = (torch.arange(points, dtype=starts.dtype, device=starts.device) + 0.5) / points  # (K,)
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(starts), chunk):
+            a, d = starts[s:s + chunk], ends[s:s + chunk] - starts[s:s + chunk]  # (c, 2)
+            x = (a[:, None] + t[None, :, None] * d[:, None]).reshape(-1, 2)  # (c K, 2)
+            g = inr_jet(spec, f, x, 1)[:, 1:3]  # (N, 2, c K, C)
+            g = g.reshape(g.shape[0], 2, len(a), points, -1)  # (N, 2, c, K, C)
+            out.append((g * d.T[None, :, :, None, None]).sum(1).mean(2))  # (N, c, C)
+    return torch.cat(out, dim=1)
+
+
 def centred(spec: SirenSpec, params: torch.Tensor, side: int = 64) -> torch.Tensor:
     """The INRs shifted by a constant so that their mean over [-1, 1]^2 (a side x side grid of the INR's own
     values) is 0 per channel: the constant a gradient field leaves free. params (N, P) -> (N, P)."""
-    from ..inr.siren import siren_forward
-
     out = params.detach().clone()
     with torch.no_grad():
         mean = siren_forward(spec, out, grid_coords(side, dtype=out.dtype, device=out.device)).mean(1)  # (N, C)

@@ -99,7 +99,8 @@ def _settings(cfg: DictConfig) -> GradientFitSettings:
     f = cfg.fit
     return GradientFitSettings(steps=int(f.steps), lr=float(f.lr), lr_final=float(f.lr_final),
                                batch_points=int(f.batch_points), pool_points=int(f.pool_points),
-                               value_weight=float(f.value_weight))
+                               value_weight=float(f.value_weight), path_weight=float(f.path_weight),
+                               path_pairs=int(f.path_pairs), path_length=float(f.path_length))
 
 
 def _phi_spec(cfg: DictConfig, source) -> SirenSpec:
