@@ -41,7 +41,8 @@ depends on the path, and (2) would no longer be the Poisson problem.
 The expectation in (1) is estimated on a batch of points per step (shared by the N INRs of a batch), drawn from a
 pool of ``pool_points`` uniform random points (4x the pixels of a 128 x 128 grid by default) whose targets
 grad f1, grad f2 and f1 are the order-1 jets of the stored INRs (``inr_jet``, closed form), read once; grad Phi
-is the order-1 jet of the new SIREN (``siren_jet``), differentiated with respect to Phi's parameters by autograd. Optimiser: the batched Adam of ``inr/fit.py`` with its cosine learning-rate decay.
+is the order-1 jet of the new SIREN (``siren_jet``), differentiated with respect to Phi's parameters by autograd.
+Optimiser: the batched Adam of ``inr/fit.py`` (one per INR) with its cosine learning-rate decay.
 """
 
 from __future__ import annotations
@@ -287,4 +288,5 @@ def check_pairs(pairs, n1: int, n2: int | None) -> list[tuple[int, int]]:
 
 
 __all__ = ["MASK_SHAPES", "GradientFit", "GradientFitSettings", "Mask", "centred", "check_pairs", "fit_to_gradients",
+           "path_integrals", "segments",
            "guidance"]
