@@ -186,6 +186,15 @@ def table(ctx: typer.Context) -> None:
     _hydra_command("table", table_job, ctx.args)
 
 
+@app.command(context_settings=HYDRA_ARGS, epilog=_epilog("blend"))
+def blend(ctx: typer.Context) -> None:
+    """Blend two INR stores in the gradient domain, or rebuild INRs from their gradients, into a new INR store
+    (insp blend store=PATH pairs=[[0,1]] mask.shape=disc alpha=0; mode=reconstruct store=PATH)."""
+    from .jobs.blend import blend_job
+
+    _hydra_command("blend", blend_job, ctx.args)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (kill, SLURM's time limit, a container stop): handled exactly like Ctrl-C."""
 

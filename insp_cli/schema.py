@@ -168,6 +168,30 @@ EVAL: dict[str, Rule] = {
     "data_root": ("path", None, None),
 }
 
+BLEND: dict[str, Rule] = {
+    "mode": (("blend", "reconstruct"), None, None),
+    "store": ("paths", None, None),
+    "store2": ("?paths", None, None),
+    "out": ("path", None, None),
+    "alpha": ("float", 0, 1),
+    "mask.shape": ("str", None, None),
+    "model.hidden": ("?int", 1, 4096),
+    "model.depth": ("?int", 1, 64),
+    "model.omega0": ("?+float", 0, None),
+    "fit.steps": ("int", 1, None),
+    "fit.lr": ("+float", 0, None),
+    "fit.lr_final": ("+float", 0, None),
+    "fit.batch_points": ("int", 1, None),
+    "fit.pool_points": ("int", 1, None),
+    "fit.value_weight": ("float", 0, None),
+    "fit.path_weight": ("float", 0, None),
+    "fit.path_pairs": ("int", 1, None),
+    "fit.path_length": ("+float", 0, 2.83),
+    "fit.batch_size": ("int", 1, None),
+    "samples": ("int", 0, 1024),
+}
+
+
 TABLE: dict[str, Rule] = {  # table's other options are checked by the table job itself (mixed_scales, table=...)
     "runs": ("?paths", None, None),
     "out": ("?path", None, None),
@@ -180,6 +204,7 @@ RULES: dict[str, dict[str, Rule]] = {
     "train_filter": {**COMMON, **TRAIN_FILTER},
     "eval": {**COMMON, **EVAL},
     "table": {**COMMON, **TABLE},
+    "blend": {**COMMON, **BLEND},
 }
 
 _MISSING = object()

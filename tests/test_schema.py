@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
     ("classify", ["classifier=depthwise_cnn"]), ("classify", ["classifier=pca_svm"]),
     ("classify", ["classifier=weight_mlp"]), ("classify", ["model.order=[2,1,1]", "model.layers=3"]),
     ("train_filter", ["store=x"]), ("train_filter", ["task=edges", "store=x"]),
-    ("eval", ["store=x", "filter=y"]), ("table", []),
+    ("eval", ["store=x", "filter=y"]), ("table", []), ("blend", ["store=x"]),
+    ("blend", ["store=x", "+experiment=gradient_blend/blend"]),
+    ("blend", ["store=x", "+experiment=gradient_blend/reconstruct"]),
 ])
 def test_every_shipped_config_passes(command, overrides):
     from insp_cli.jobs.classify import model_alias
@@ -41,9 +43,10 @@ def test_every_shipped_config_passes(command, overrides):
     ("classify", "lr_schedule=linear", "choose cosine | constant"),
     ("train_filter", "train.steps=abc", "train.steps='abc'"),
     ("eval", "batch_inrs=0", "batch_inrs=0"),
+    ("blend", "fit.batch_points=0", "fit.batch_points=0"),
 ])
 def test_bad_values_are_named_with_their_rule(command, override, message):
-    extra = {"train_filter": ["store=x"], "eval": ["store=x", "filter=y"]}.get(command, [])
+    extra = {"train_filter": ["store=x"], "eval": ["store=x", "filter=y"], "blend": ["store=x"]}.get(command, [])
     with pytest.raises(InspError, match="bad value: ") as e:
         validate(compose(command, [override, *extra]), command)
     assert message in str(e.value)
@@ -59,7 +62,7 @@ def test_rules_accept_and_refuse_at_their_bounds():
                       ("x", ("float", 0, None)), ("yes", ("bool", None, None)), ("c", (("a", "b"), None, None))]:
         with pytest.raises(InspError):
             check_value("k", bad, rule)
-    assert set(RULES) == {"fit", "classify", "train_filter", "eval", "table"}
+    assert set(RULES) == {"fit", "classify", "train_filter", "eval", "table", "blend"}
 
 
 @pytest.mark.parametrize("args", [

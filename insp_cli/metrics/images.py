@@ -214,3 +214,11 @@ def psnr_where_missing(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np
     err = ((pred.astype(np.float64) - gt) ** 2 * miss).sum(axis=(1, 2, 3))
     cnt = np.maximum(miss.sum(axis=(1, 2, 3)) * gt.shape[-1], 1)
     return -10 * np.log10(np.maximum(err / cnt, 1e-20))
+
+
+def psnr_up_to_constant(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """PSNR (dB, range 1) after removing each image's per-channel mean from both: what a signal known only up to
+    a constant (integrated from its gradients) is scored by. numpy pred, gt (n, H, W, c) -> (n,)."""
+    a = pred.astype(np.float64) - pred.mean(axis=(1, 2), keepdims=True)
+    b = gt.astype(np.float64) - gt.mean(axis=(1, 2), keepdims=True)
+    return -10 * np.log10(np.maximum(((a - b) ** 2).mean(axis=(1, 2, 3)), 1e-20))
