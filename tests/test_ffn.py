@@ -175,3 +175,22 @@ def test_bad_model_settings(workdir, model, message):
     code, _, err = insp_here("fit", "data.split=test", "data.limit=2", "fit.steps=2", *model,
                              f"store={workdir}/x")
     one_error_line(code, err, message)
+
+
+def test_audio_jets_through_the_backbone_dispatch():
+    """1-D FFN INRs (audio) get their jets in sample units; a backbone without jets is one InspError (it was an
+    AttributeError when audio called the SIREN jets directly)."""
+    from insp_cli.filters.audio import sample_jets
+    from insp_cli.inr.wire import WireSpec
+
+    spec = FFNSpec(in_features=1, out_features=1, hidden=8, depth=2, features=4, sigma=2.0)
+    p = _params(spec, n=1, dtype=torch.float32)
+    jets = sample_jets(spec, p, 50, 2, pad=2)  # (1, 54, 3): value, first and second derivative per sample
+    x = torch.linspace(-1, 1, 50, dtype=torch.float64)
+    ref = nested_autograd_jet(lambda c: forward(spec, p.double(), c), x.view(1, -1, 1), 2)[0, :, :, 0].T
+    h = 2 / 49  # sample spacing: derivatives per sample
+    assert jets.shape == (1, 54, 3)
+    assert torch.allclose(jets[0, 2:-2].double(), ref * torch.tensor([1, h, h * h], dtype=torch.float64), atol=1e-4)
+    wire = WireSpec(in_features=1, hidden=4, depth=2)
+    with pytest.raises(InspError, match="WIRE INRs have no jets"):
+        sample_jets(wire, init_inrs(wire, [torch.Generator().manual_seed(0)]), 50, 2)
