@@ -90,7 +90,8 @@ def measure(run_dirs: list[str], out: Path) -> None:
         for r in radii:
             rows_spec.append({"model": name, "steps": steps, "radius": int(r), "error_power": f"{e[r]:.6e}",
                               "photo_power": f"{s[r]:.6e}", "ratio": f"{e[r] / s[r]:.6e}"})
-        print(f"{run}: {name}, {steps} steps, {store.spec.num_params} params: PSNR mean {(-10 * np.log10(mse)).mean():.2f} dB")
+        print(f"{run}: {name}, {steps} steps, {store.spec.num_params} params: "
+              f"PSNR mean {(-10 * np.log10(mse)).mean():.2f} dB")
     out.mkdir(parents=True, exist_ok=True)
     for fname, rows in (("psnr.csv", rows_psnr), ("spectrum.csv", rows_spec)):
         with open(out / fname, "w", newline="") as f:
