@@ -1,4 +1,4 @@
-"""The INR backbones ``insp`` fits, behind one interface: SIREN (the default), O-INR, WIRE and MFN.
+"""The INR backbones ``insp`` fits, behind one interface: SIREN (the default), O-INR, WIRE, MFN, FFN and ReLU.
 
 Every backbone is a frozen spec dataclass (``kind``, ``in_features``, ``out_features``, ``num_params``,
 ``layout``, ``to_dict``/``from_dict``, ``pointwise``) with a batched functional forward on params (N, P) and an
@@ -12,18 +12,21 @@ from typing import Callable
 
 import torch
 
+from .ffn import FFNSpec, ReluSpec, init_params as mlp_init, mlp_forward
 from .mfn import MFNSpec, init_params as mfn_init, mfn_forward
 from .oinr import OINRSpec, init_params as oinr_init, oinr_forward
 from .siren import SirenSpec, init_params as siren_init, siren_forward, siren_mse_and_grad
 from .wire import WireSpec, init_params as wire_init, wire_forward
 
-Spec = SirenSpec | OINRSpec | WireSpec | MFNSpec
-SPECS: dict[str, type] = {"siren": SirenSpec, "oinr": OINRSpec, "wire": WireSpec, "mfn": MFNSpec}
+Spec = SirenSpec | OINRSpec | WireSpec | MFNSpec | FFNSpec | ReluSpec
+SPECS: dict[str, type] = {"siren": SirenSpec, "oinr": OINRSpec, "wire": WireSpec, "mfn": MFNSpec, "ffn": FFNSpec,
+                          "relu": ReluSpec}
 FORWARD: dict[str, Callable] = {"siren": siren_forward, "oinr": oinr_forward, "wire": wire_forward,
-                                "mfn": mfn_forward}
-INIT: dict[str, Callable] = {"siren": siren_init, "oinr": oinr_init, "wire": wire_init, "mfn": mfn_init}
+                                "mfn": mfn_forward, "ffn": mlp_forward, "relu": mlp_forward}
+INIT: dict[str, Callable] = {"siren": siren_init, "oinr": oinr_init, "wire": wire_init, "mfn": mfn_init,
+                             "ffn": mlp_init, "relu": mlp_init}
 KINDS = tuple(SPECS)
-NAMES = {"siren": "SIREN", "oinr": "O-INR", "wire": "WIRE", "mfn": "MFN"}
+NAMES = {"siren": "SIREN", "oinr": "O-INR", "wire": "WIRE", "mfn": "MFN", "ffn": "FFN", "relu": "ReLU MLP"}
 
 
 def kind_of(spec) -> str:
@@ -77,7 +80,7 @@ def mse_and_grad(spec, params: torch.Tensor, coords: torch.Tensor, targets: torc
 
 
 def with_width(spec, width: int):
-    """The same architecture at another width: SIREN/WIRE/MFN ``hidden``; O-INR scales every layer of its
+    """The same architecture at another width: SIREN/WIRE/MFN/FFN/ReLU ``hidden``; O-INR scales every layer of its
     ``widths`` by width / max(widths) (so 64-128-128-64 at width 32 is 16-32-32-16)."""
     if kind_of(spec) == "oinr":
         top = max(spec.widths)
@@ -128,6 +131,11 @@ def spec_from_cfg(model: dict, m: int, c: int, shape: tuple[int, ...]) -> Spec:
         widths = model.get("widths") or oinr_widths(hidden, depth)
         spec = OINRSpec(size=tuple(shape), out_features=c, widths=tuple(widths),
                         frequencies=int(model.get("frequencies", 10)), kernel=int(model.get("kernel", 3)))
+    elif kind == "ffn":
+        spec = FFNSpec(in_features=m, out_features=c, hidden=hidden, depth=depth, features=int(model["features"]),
+                       sigma=float(model["sigma"]), b_seed=int(model.get("b_seed") or 0))
+    elif kind == "relu":
+        spec = ReluSpec(in_features=m, out_features=c, hidden=hidden, depth=depth)
     elif kind == "wire":
         spec = WireSpec(in_features=m, out_features=c, hidden=hidden, depth=depth, omega0=float(model["omega0"]),
                         sigma0=float(model["sigma0"]))

@@ -1,4 +1,5 @@
-"""Jets of any INR backbone that has them: SIRENs at any points, O-INRs at the points of their grid.
+"""Jets of any INR backbone that has them: SIRENs, FFNs and ReLU MLPs at any points, O-INRs at the points of
+their grid.
 
 WIRE and MFN stores are for fitting and comparison only (no jets): asking for theirs is one clear error.
 """
@@ -10,6 +11,7 @@ import torch
 from insp_cli.errors import InspError
 from insp_cli.inr.backbones import NAMES, kind_of
 from insp_cli.jets.derivative_network import siren_jet
+from insp_cli.jets.ffn_jet import mlp_jet
 from insp_cli.jets.oinr_jet import oinr_jet
 
 
@@ -30,14 +32,17 @@ def grid_indices(spec, coords: torch.Tensor) -> torch.Tensor:
 def inr_jet(spec, params: torch.Tensor, coords: torch.Tensor, order: int,
             affine: tuple[torch.Tensor, torch.Tensor] | None = None, chunk_size: int | None = None) -> torch.Tensor:
     """D^alpha Phi, |alpha| <= order, of N INRs at coords (Q, m) or (N, Q, m): (N, M, Q, C), in the units of the
-    [-1, 1] coordinates. SIREN: ``siren_jet`` (affine: x -> A x + t). O-INR: ``oinr_jet`` (derivatives with respect
-    to a shift of the sampling grid) read at the requested grid points."""
+    [-1, 1] coordinates. SIREN: ``siren_jet`` (affine: x -> A x + t); FFN / ReLU MLP: ``mlp_jet`` (same contract);
+    O-INR: ``oinr_jet`` (derivatives with respect to a shift of the sampling grid) read at the requested grid
+    points."""
     kind = kind_of(spec)
     if kind == "siren":
         return siren_jet(spec, params, coords, order, affine=affine, chunk_size=chunk_size)
+    if kind in ("ffn", "relu"):
+        return mlp_jet(spec, params, coords, order, affine=affine, chunk_size=chunk_size)
     if kind != "oinr":
         raise InspError(f"{NAMES[kind]} INRs have no jets in insp (fitting and comparison only); INSP-Net filters "
-                        "and INSP-ConvNet take SIREN or O-INR stores")
+                        "and INSP-ConvNet take SIREN, O-INR, FFN or ReLU MLP stores")
     if affine is not None:
         raise InspError("O-INR jets exist on its grid only: coordinate augmentation (rotation, zoom, translation) "
                         "needs SIREN INRs; set the augment.* settings to 0")
