@@ -17,7 +17,7 @@ else
   rm -rf "${S:?}/test"
   timed fit insp fit +experiment=gradient_blend/fit store=$S/test hydra.run.dir=$OUT/fit
 fi
-rm -rf "${S:?}/reconstruct" "${S:?}/blend" "$OUT/reconstruct" "$OUT/blend"
+rm -rf "${S:?}/reconstruct" "${S:?}/blend"  # the outputs of blend must not hold INRs yet; run dirs are rewritten in place
 timed reconstruct insp blend +experiment=gradient_blend/reconstruct store=$S/test out=$S/reconstruct \
   hydra.run.dir=$OUT/reconstruct
 timed blend insp blend +experiment=gradient_blend/blend store=$S/test out=$S/blend hydra.run.dir=$OUT/blend
