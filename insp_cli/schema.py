@@ -61,6 +61,9 @@ FIT: dict[str, Rule] = {
     "model.kernel": ("int", 1, 31),
     "model.sigma0": ("+float", 0, None),
     "model.input_scale": ("+float", 0, None),
+    "model.features": ("int", 1, 1 << 16),  # FFN: Fourier features and their scale
+    "model.sigma": ("+float", 0, None),
+    "model.b_seed": ("int", 0, None),
     "fit.shared_init": ("bool", None, None),
     "fit.steps": ("int", 1, None),
     "fit.lr": ("+float", 0, None),

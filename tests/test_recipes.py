@@ -49,6 +49,11 @@ FIRST = [
     ("table1_classification/run_cpu.sh", ["classify"], [
         "classify", "+experiment=table1_cpu/insp_convnet", "seed=0",
         "hydra.run.dir=runs/recipes/table1_classification/cpu/insp_convnet"]),
+    ("gradient_blend/run_cpu.sh", [], ["fit", "+experiment=gradient_blend/fit", "store=stores/gradient-blend/test",
+                                       "hydra.run.dir=runs/recipes/gradient_blend/cpu/fit"]),
+    ("spectral_bias/run_cpu.sh", [], ["fit", "+experiment=spectral_bias/fit", "model=siren", "fit.steps=10",
+                                      "store=stores/spectral-bias/siren-10",
+                                      "hydra.run.dir=runs/recipes/spectral_bias/cpu/siren-10"]),
     ("table2_denoising/run_cpu.sh", [], ["fit", "+experiment=table2_cpu/fit", "data.split=train", "degradation=noise",
                                          "store=stores/table2-photos/noise-train",
                                          "hydra.run.dir=runs/recipes/table2_denoising/cpu/denoise/fit-train"]),

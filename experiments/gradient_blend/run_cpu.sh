@@ -2,30 +2,27 @@
 # Gradient-domain editing of INRs (issue 28 item 4) at the recorded CPU scale: the 13 held-out bundled test photos
 # at 128x128 (data=images split=test), reconstruction of each from its gradients alone, and seamless cloning of
 # 8 pairs. Usage, from the repository root:   bash experiments/gradient_blend/run_cpu.sh
-# Run directories go under experiments/gradient_blend/cpu/, INR stores to stores/gradient-blend/ (git-ignored);
+# Run directories go under runs/recipes/gradient_blend/cpu/ (scratch, git-ignored; RECORD=1 re-records into
+# experiments/gradient_blend/cpu/ and results.csv beside this script), INR stores to stores/gradient-blend/ (git-ignored);
 # times.txt gets the wall and CPU seconds of every command. The settings are conf/experiment/gradient_blend/.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=experiments/gradient_blend/cpu
+source "$(dirname "$0")/../lib.sh"
+recipe_init gradient_blend  # DEST: results.csv; OUT=$DEST/cpu: the run dirs (scratch unless RECORD=1)
 S=${STORES:-stores/gradient-blend}
 export INSP_THREADS=${INSP_THREADS:-1}
 
-timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt
-  local name=$1; shift
-  /usr/bin/time -f "$name %e %U %S" -a -o "$OUT/times.txt" "$@"
-}
-
-mkdir -p "$OUT"
-rm -rf "$S/reconstruct" "$S/blend" "$OUT/reconstruct" "$OUT/blend"
-if [ -f "$OUT/fit/metrics.json" ] && ls "$S"/test/shard-* >/dev/null 2>&1; then
-  echo "fit: done earlier ($S/test), kept"
+if fit_done "$OUT/fit" "$S/test"; then
+  echo "fit: done earlier ($S/test verified), kept"
 else
+  rm -rf "${S:?}/test"
   timed fit insp fit +experiment=gradient_blend/fit store=$S/test hydra.run.dir=$OUT/fit
 fi
+rm -rf "${S:?}/reconstruct" "${S:?}/blend"  # the outputs of blend must not hold INRs yet; run dirs are rewritten in place
 timed reconstruct insp blend +experiment=gradient_blend/reconstruct store=$S/test out=$S/reconstruct \
   hydra.run.dir=$OUT/reconstruct
 timed blend insp blend +experiment=gradient_blend/blend store=$S/test out=$S/blend hydra.run.dir=$OUT/blend
-python - "$OUT" <<'PY'
+[ -z "${INSP_RECIPE_STEPS:-}" ] || exit 0  # a quick check of the first command(s): nothing to summarise
+"${PY[@]}" - "$OUT" <<'PY'
 import csv, json, sys
 from pathlib import Path
 out = Path(sys.argv[1])

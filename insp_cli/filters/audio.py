@@ -24,7 +24,8 @@ from insp_cli.filters import context
 from insp_cli.filters.context import offsets_pad, padded_axes
 from insp_cli.filters.insp_net import LearnedFusion
 from insp_cli.inr.siren import SirenSpec, pixel_spacing
-from insp_cli.jets import jet_space, siren_jet, to_pixel_units
+from insp_cli.jets import jet_space, to_pixel_units
+from insp_cli.jets.inr_jet import inr_jet
 
 
 def sample_jets(spec: SirenSpec, params: torch.Tensor, length: int, order: int, pad: int = 0,
@@ -38,7 +39,7 @@ def sample_jets(spec: SirenSpec, params: torch.Tensor, length: int, order: int, 
     h = pixel_spacing(length)
     x = padded_axes((length,), pad, dtype=params.dtype)[0].to(params.device).unsqueeze(1)
     with torch.no_grad():
-        jet = torch.cat([siren_jet(spec, params[a:a + inrs_per_chunk], x, order)
+        jet = torch.cat([inr_jet(spec, params[a:a + inrs_per_chunk], x, order)
                          for a in range(0, len(params), inrs_per_chunk)])  # (N, K+1, Q, 1)
     return to_pixel_units(jet, jet_space(1, order), h)[..., 0].transpose(1, 2).contiguous()
 

@@ -1,4 +1,4 @@
-"""The INR backbones ``insp`` fits, behind one interface: SIREN (the default), O-INR, WIRE and MFN.
+"""The INR backbones ``insp`` fits, behind one interface: SIREN (the default), O-INR, WIRE, MFN, FFN and ReLU.
 
 Each backbone module registers itself into ``registry.BACKBONES`` (spec type, forward, init, settings -> spec,
 optional hand-written gradient); this module imports them all and offers the calls every caller uses, looked up
@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import torch
 
-from . import mfn, oinr, siren, wire  # noqa: F401  (each registers its backbone)
+from . import siren, oinr, wire, mfn, ffn  # noqa: F401, I001  (each registers its backbone, in this order)
+from .ffn import FFNSpec, ReluSpec
 from .mfn import MFNSpec
 from .oinr import OINRSpec, oinr_widths  # noqa: F401  (oinr_widths: public, re-exported)
 from .registry import BACKBONES, Backbone, backbone_of, kind_of  # noqa: F401
 from .siren import SirenSpec
 from .wire import WireSpec
 
-Spec = SirenSpec | OINRSpec | WireSpec | MFNSpec
+Spec = SirenSpec | OINRSpec | WireSpec | MFNSpec | FFNSpec | ReluSpec
 KINDS = tuple(BACKBONES)
 SPECS: dict[str, type] = {k: b.spec for k, b in BACKBONES.items()}
 NAMES: dict[str, str] = {k: b.name for k, b in BACKBONES.items()}
@@ -75,7 +76,7 @@ def mse_and_grad(spec, params: torch.Tensor, coords: torch.Tensor, targets: torc
 
 
 def with_width(spec, width: int):
-    """The same architecture at another width: SIREN/WIRE/MFN ``hidden``; O-INR scales every layer of its
+    """The same architecture at another width: SIREN/WIRE/MFN/FFN/ReLU ``hidden``; O-INR scales every layer of its
     ``widths`` by width / max(widths) (so 64-128-128-64 at width 32 is 16-32-32-16)."""
     return backbone_of(spec).with_width(spec, width)
 
