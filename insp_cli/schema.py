@@ -56,6 +56,7 @@ FIT: dict[str, Rule] = {
     "model.sigma0": ("+float", 0, None),
     "model.input_scale": ("+float", 0, None),
     "fit.shared_init": ("bool", None, None),
+    "fit.mode": (("weights", "functa"), None, None),
     "fit.steps": ("int", 1, None),
     "fit.lr": ("+float", 0, None),
     "fit.lr_final": ("+float", 0, None),
@@ -149,6 +150,23 @@ EVAL: dict[str, Rule] = {
     "shapes.render_size": ("int", 8, 4096),
 }
 
+META_LEARN: dict[str, Rule] = {
+    **{k: v for k, v in FIT.items() if k.startswith(("data.", "model."))},
+    "overwrite": ("bool", None, None),
+    "meta.mode": (("weights", "functa"), None, None),
+    "meta.steps": ("int", 1, None),
+    "meta.batch_size": ("int", 1, None),
+    "meta.inner_steps": ("int", 1, 1000),
+    "meta.inner_lr": ("+float", 0, None),
+    "meta.inner_lr_final": ("+float", 0, None),
+    "meta.outer_lr": ("+float", 0, None),
+    "meta.outer_lr_final": ("+float", 0, None),
+    "meta.latent_dim": ("int", 0, 1 << 16),
+    "meta.val": ("int", 0, None),
+    "meta.log_every": ("int", 1, None),
+    "meta.save_every": ("int", 1, None),
+}
+
 TABLE: dict[str, Rule] = {}  # table's options are checked by the table job itself (mixed_scales, table=...)
 
 RULES: dict[str, dict[str, Rule]] = {
@@ -157,6 +175,7 @@ RULES: dict[str, dict[str, Rule]] = {
     "train_filter": {**COMMON, **TRAIN_FILTER},
     "eval": {**COMMON, **EVAL},
     "table": {**COMMON, **TABLE},
+    "meta_learn": {**COMMON, **META_LEARN},
 }
 
 _MISSING = object()
