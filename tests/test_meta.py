@@ -205,3 +205,37 @@ def test_bad_init_files_are_refused_in_one_line(learned, tmp_path):
             run_fit(compose("fit", base + extra), tmp_path / "r")
     with pytest.raises(InspError, match="train split only"):
         run_meta_learn(compose("meta_learn", ["data.split=test", "tracking.mode=disabled"]), tmp_path / "r2")
+
+
+def test_meta_learn_resumes_where_it_stopped_and_refuses_other_settings(tmp_path, monkeypatch):
+    """An interrupted run resumes from its last save and ends with the same tensors as an uninterrupted one;
+    a finished file is reported, not relearned; a file of other settings is refused."""
+    import insp_cli.jobs.meta_learn as job
+
+    over = ["meta=functa", "data.limit=40", "meta.val=8", "meta.steps=4", "meta.save_every=2", "meta.batch_size=4",
+            "meta.latent_dim=4", "meta.inner_steps=2", "model.hidden=8", "tracking.mode=disabled"]
+    whole, cut = tmp_path / "whole.safetensors", tmp_path / "cut.safetensors"
+    job.run_meta_learn(compose("meta_learn", over + [f"init={whole}"]), tmp_path / "r0")
+    real = job.save_meta
+
+    def dies_after_step_2(path, model, meta, *a):
+        real(path, model, meta, *a)
+        if meta["step"] == 2 and not meta["complete"]:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(job, "save_meta", dies_after_step_2)
+    with pytest.raises(KeyboardInterrupt):
+        job.run_meta_learn(compose("meta_learn", over + [f"init={cut}"]), tmp_path / "r1")
+    monkeypatch.setattr(job, "save_meta", real)
+    with pytest.raises(InspError, match="unfinished"):
+        load_meta(cut)
+    m = job._meta_learn(compose("meta_learn", over + [f"init={cut}"]), type("R", (), {"log": lambda *a, **k: None,
+                                                                                         "dir": tmp_path})())
+    assert m["resumed_from"] == 2
+    a, b = load_meta(whole), load_meta(cut)
+    assert a.sha256 == b.sha256  # bit-identical tensors
+    again = job.run_meta_learn(compose("meta_learn", over + [f"init={whole}"]), tmp_path / "r2")
+    assert again == a.meta["val_psnr"]
+    with pytest.raises(InspError, match="holds another initialisation"):
+        job.run_meta_learn(compose("meta_learn", over[:-1] + ["meta.steps=5", f"init={whole}",
+                                                              "tracking.mode=disabled"]), tmp_path / "r3")
