@@ -150,7 +150,7 @@ def meta_learn(ctx: typer.Context) -> None:
 @app.command(context_settings=HYDRA_ARGS, epilog=_epilog("classify"))
 def classify(ctx: typer.Context) -> None:
     """Train and test a classifier on labelled INR stores (insp classify model=insp_convnet train_store=PATH
-    test_store=PATH); model=insp_convnet | depthwise_cnn | pca_svm | weight_mlp."""
+    test_store=PATH); model=insp_convnet | depthwise_cnn | pca_svm | weight_mlp | functa_mlp."""
     from .jobs.classify import classify_job, model_alias
 
     _hydra_command("classify", classify_job, model_alias(ctx.args))
