@@ -2,7 +2,6 @@
 a hand-computed SGD step, modulated SIRENs as plain SIRENs (values and jets), refusals in one line, and a tiny
 meta-learned initialisation beating a random one on held-out test digits."""
 
-import json
 import os
 import subprocess
 import sys
