@@ -150,10 +150,19 @@ def fit(ctx: typer.Context) -> None:
     _hydra_command("fit", fit_job, ctx.args)
 
 
+@app.command("meta-learn", context_settings=HYDRA_ARGS, epilog=_epilog("meta-learn"))
+def meta_learn(ctx: typer.Context) -> None:
+    """Learn where INRs should start, on a train split: a SIREN initialisation (Reptile) or functa
+    (insp meta-learn data=mnist [meta=functa]; then insp fit fit.init=PATH)."""
+    from .jobs.meta_learn import meta_learn_job
+
+    _hydra_command("meta_learn", meta_learn_job, ctx.args)
+
+
 @app.command(context_settings=HYDRA_ARGS, epilog=_epilog("classify"))
 def classify(ctx: typer.Context) -> None:
     """Train and test a classifier on labelled INR stores (insp classify model=insp_convnet train_store=PATH
-    test_store=PATH); model=insp_convnet | depthwise_cnn | pca_svm | weight_mlp."""
+    test_store=PATH); model=insp_convnet | depthwise_cnn | pca_svm | weight_mlp | functa_mlp."""
     from .jobs.classify import classify_job, model_alias
 
     _hydra_command("classify", classify_job, model_alias(ctx.args))

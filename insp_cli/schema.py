@@ -65,6 +65,8 @@ FIT: dict[str, Rule] = {
     "model.sigma": ("+float", 0, None),
     "model.b_seed": ("int", 0, None),
     "fit.shared_init": ("bool", None, None),
+    "fit.mode": (("weights", "functa"), None, None),
+    "fit.init": ("?path", None, None),
     "fit.steps": ("int", 1, None),
     "fit.lr": ("+float", 0, None),
     "fit.lr_final": ("+float", 0, None),
@@ -195,6 +197,25 @@ BLEND: dict[str, Rule] = {
 }
 
 
+META_LEARN: dict[str, Rule] = {
+    **{k: v for k, v in FIT.items() if k.startswith(("data.", "model."))},
+    "overwrite": ("bool", None, None),
+    "init": ("path", None, None),
+    "meta.mode": (("weights", "functa"), None, None),
+    "meta.steps": ("int", 1, None),
+    "meta.batch_size": ("int", 1, None),
+    "meta.inner_steps": ("int", 1, 1000),
+    "meta.inner_lr": ("+float", 0, None),
+    "meta.inner_lr_final": ("+float", 0, None),
+    "meta.outer_lr": ("+float", 0, None),
+    "meta.outer_lr_final": ("+float", 0, None),
+    "meta.latent_dim": ("int", 0, 1 << 16),
+    "meta.val": ("int", 0, None),
+    "meta.log_every": ("int", 1, None),
+    "meta.save_every": ("int", 1, None),
+}
+
+
 TABLE: dict[str, Rule] = {  # table's other options are checked by the table job itself (mixed_scales, table=...)
     "runs": ("?paths", None, None),
     "out": ("?path", None, None),
@@ -208,6 +229,7 @@ RULES: dict[str, dict[str, Rule]] = {
     "eval": {**COMMON, **EVAL},
     "table": {**COMMON, **TABLE},
     "blend": {**COMMON, **BLEND},
+    "meta_learn": {**COMMON, **META_LEARN},
 }
 
 _MISSING = object()

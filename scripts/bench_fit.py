@@ -13,6 +13,13 @@ point-cloud loss at the same steps and points.
     python scripts/bench_fit.py --skip mnist --skip images --photos 2   # the 128x128 photo recipes (Table 2)
     python scripts/bench_fit.py --skip mnist --skip images --skip regularisers --backbones 4   # SIREN/WIRE/MFN/O-INR
     python scripts/bench_fit.py --skip mnist --skip images --skip regularisers --shapes 2   # SDF INRs per shape
+    python scripts/bench_fit.py --skip mnist --skip images --skip regularisers \
+        --meta-init INIT --functa FUNCTA --meta-test 2048 --ref 4   # meta-learned starts on held-out TEST digits
+
+Meta-learned starts (--meta-init, --functa; files of `insp meta-learn`, docs/meta.md): on the same held-out MNIST
+TEST digits, the authors' recipe, ours, a learned initialisation + K Adam steps (K = 0, 1, 3, 5, 10, 20, 40; each
+K's learning rate chosen on the last 256 TRAIN digits, which `insp meta-learn`'s default meta.val holds out) and
+functa (3 and 10 latent steps).
 """
 
 from __future__ import annotations
@@ -269,6 +276,95 @@ def bench_shapes(args, device):
     print(f"  point-cloud loss / exact-SDF regression: {rows[0][2] / rows[1][2]:.2f}x cpu time per shape")
 
 
+def bench_meta(args, device):
+    """Held-out MNIST test digits: authors' recipe (first --ref digits), ours, learned init + K steps, functa."""
+    from insp_cli.inr.meta import fit_latents
+    from insp_cli.inr.meta_file import load_meta
+
+    cfg = compose("fit", ["data=mnist", *args.override])
+    spec = SirenSpec(2, 1, int(cfg.model.hidden), int(cfg.model.depth))
+    ours = fit_settings(cfg)
+    test = load_images("mnist", "test", limit=args.meta_test)
+    val = load_images("mnist", "train", start=60000 - 256, limit=256)  # held out by meta.val=256
+    pix = torch.from_numpy(test.images).reshape(len(test), 784, 1).to(device)
+    vpix = torch.from_numpy(val.images).reshape(len(val), 784, 1).to(device)
+    coords = grid_coords(28, device=device)
+    n = len(test)
+    rows = []
+
+    def timed(name, fn, count):
+        sync(device)
+        t, c = time.perf_counter(), time.process_time()
+        psnr = fn()
+        sync(device)
+        rows.append(summary(name, time.perf_counter() - t, time.process_time() - c, count, psnr.cpu()))
+        return rows[-1]
+
+    ref = timed(f"authors (1 at a time, lr 1e-4, 1001 steps), first {args.ref}",
+                lambda: psnr_of_fit(spec, authors_recipe(spec, pix[:args.ref], coords), coords, pix[:args.ref]),
+                args.ref)
+
+    def batched(settings, start=None, on=pix):
+        return torch.cat([fit_inrs(spec, on[a:a + args.batch], coords, settings, seed=0, start=start).psnr
+                          for a in range(0, len(on), args.batch)])
+
+    same_ours = {}
+
+    def ours_fn():
+        p = batched(ours)
+        same_ours["psnr"] = p[:args.ref]
+        return p
+
+    timed(f"insp fit, random init ({ours.steps} steps, lr {ours.lr:g})", ours_fn, n)
+    same = {"ours": float(same_ours["psnr"].mean())}
+    if args.meta_init:
+        mi = load_meta(args.meta_init)
+        init = mi.init.to(device)
+        print(f"\nlearned init {args.meta_init} (sha256 {mi.sha256[:12]}, {mi.meta['meta']['steps']} outer steps, "
+              f"{mi.meta.get('seconds')} s): lr per K chosen on {len(val)} held-out train digits")
+        for k in args.meta_steps:
+            if k == 0:
+                timed("learned init, 0 steps", lambda: psnr_of_fit(spec, init.expand(n, -1), coords, pix), n)
+                continue
+            scores = {lr: float(batched(FitSettings(steps=k, lr=lr, lr_final=min(lr, 1.5e-4), retries=0), init,
+                                        vpix).mean()) for lr in args.meta_lrs}
+            lr = max(scores, key=scores.get)
+            print(f"  K={k:3d}: val PSNR by lr " + ", ".join(f"{a:g}: {b:.2f}" for a, b in scores.items())
+                  + f" -> lr {lr:g}")
+            st = FitSettings(steps=k, lr=lr, lr_final=min(lr, 1.5e-4), retries=0)
+            box = {}
+
+            def fn():
+                box["p"] = batched(st, init)
+                return box["p"]
+
+            timed(f"learned init + {k} steps (lr {lr:g})", fn, n)
+            same[f"init+{k}"] = float(box["p"][:args.ref].mean())
+    if args.functa:
+        fm = load_meta(args.functa).functa
+        fm = type(fm)(fm.spec, *(t.to(device) for t in (fm.base, fm.w_mod, fm.b_mod, fm.lrs)))
+        for k in args.functa_steps:
+            timed(f"functa, {k} latent steps (d={fm.latent_dim})",
+                  lambda: torch.cat([fit_latents(fm, pix[a:a + args.batch], coords, k).psnr
+                                     for a in range(0, n, args.batch)]), n)
+    print(f"\nMNIST 28x28 held-out TEST digits, SIREN {spec.depth}x{spec.hidden}, device {device}, threads "
+          f"{torch.get_num_threads()}")
+    print(f"{'recipe':52s} {'INRs':>6s} {'ms/INR':>9s} {'cpu ms/INR':>11s} {'PSNR mean':>10s} {'p5':>7s} "
+          f"{'min':>7s} {'x wall':>8s} {'x cpu':>8s}  (speed-up per INR over the authors' recipe)")
+    for r in rows:
+        print(f"{r['name']:52s} {r['n']:6d} {r['ms_per_inr']:9.2f} {r['cpu_ms_per_inr']:11.2f} {r['psnr_mean']:10.2f} "
+              f"{r['psnr_p5']:7.2f} {r['psnr_min']:7.2f} {ref['ms_per_inr'] / r['ms_per_inr']:7.1f}x "
+              f"{ref['cpu_ms_per_inr'] / r['cpu_ms_per_inr']:7.1f}x")
+    print(f"same first {args.ref} test digits (authors {ref['psnr_mean']:.2f} dB): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in same.items()))
+    good = [r for r in rows[1:] if r["psnr_mean"] >= ref["psnr_mean"]]
+    if good:
+        best = min(good, key=lambda r: r["cpu_ms_per_inr"])
+        print(f"fastest recipe at >= the authors' mean PSNR: {best['name']}: "
+              f"{ref['ms_per_inr'] / best['ms_per_inr']:.1f}x wall, "
+              f"{ref['cpu_ms_per_inr'] / best['cpu_ms_per_inr']:.1f}x cpu time per INR; 70,000 INRs: {70000 * best['ms_per_inr'] / 60000:.1f} min wall as measured")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ours", type=int, default=2048, help="MNIST INRs fitted with our recipe")
@@ -295,6 +391,13 @@ def main():
                     help="learning rates of siren, oinr, wire, mfn (inr/backbones.KINDS order)")
     ap.add_argument("--shapes", type=int, default=0, help="test meshes for the per-shape SDF fitting case (0 = skip)")
     ap.add_argument("--shape-steps", type=int, default=100, help="steps of each SDF fit in that case")
+    ap.add_argument("--meta-init", default=None, help="a weights-mode file of `insp meta-learn` (test digits case)")
+    ap.add_argument("--functa", default=None, help="a functa file of `insp meta-learn meta=functa`")
+    ap.add_argument("--meta-test", type=int, default=2048, help="held-out MNIST test digits of the meta case")
+    ap.add_argument("--meta-steps", type=int, nargs="*", default=[0, 1, 3, 5, 10, 20, 40])
+    ap.add_argument("--meta-lrs", type=float, nargs="*", default=[1e-3, 2e-3, 5e-3, 1e-2],
+                    help="learning rates tried per K on the validation digits")
+    ap.add_argument("--functa-steps", type=int, nargs="*", default=[3, 10])
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     device = pick_device(args.device)
@@ -311,6 +414,8 @@ def main():
         bench_backbones(args, device)
     if args.shapes:
         bench_shapes(args, device)
+    if args.meta_init or args.functa:
+        bench_meta(args, device)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ def test_every_shipped_config_passes(command, overrides):
     ("train_filter", "train.steps=abc", "train.steps='abc'"),
     ("eval", "batch_inrs=0", "batch_inrs=0"),
     ("blend", "fit.batch_points=0", "fit.batch_points=0"),
+    ("meta_learn", "meta.inner_steps=0", "meta.inner_steps=0"),
+    ("meta_learn", "meta.mode=maml", "choose weights | functa"),
+    ("fit", "fit.mode=latent", "choose weights | functa"),
 ])
 def test_bad_values_are_named_with_their_rule(command, override, message):
     extra = {"train_filter": ["store=x"], "eval": ["store=x", "filter=y"], "blend": ["store=x"]}.get(command, [])
@@ -62,7 +65,7 @@ def test_rules_accept_and_refuse_at_their_bounds():
                       ("x", ("float", 0, None)), ("yes", ("bool", None, None)), ("c", (("a", "b"), None, None))]:
         with pytest.raises(InspError):
             check_value("k", bad, rule)
-    assert set(RULES) == {"fit", "classify", "train_filter", "eval", "table", "blend"}
+    assert set(RULES) == {"fit", "classify", "train_filter", "eval", "table", "blend", "meta_learn"}
 
 
 @pytest.mark.parametrize("args", [

@@ -116,7 +116,31 @@ def weight_mlp(mc, train: INRStore, classes: int, device, batch: int, max_memory
     return Classifier(model, model, make, p * 4, f"standardised weight vectors ({p} numbers)")
 
 
-KINDS = {"insp_convnet": insp_convnet, "depthwise_cnn": depthwise_cnn, "weight_mlp": weight_mlp}
+def functa_mlp(mc, train: INRStore, classes: int, device, batch: int, max_memory_gb: float,
+               augment: bool) -> Classifier:
+    """The functa paper's classifier: an MLP on the standardised latents of a functa store (``insp fit
+    fit.init=FUNCTA fit.mode=functa``; docs/meta.md)."""
+    if augment:
+        raise InspError("augment.* applies to coordinates; model=functa_mlp sees latents only: set them to 0")
+
+    def latents(store: INRStore) -> torch.Tensor:
+        if store.latents is None:
+            raise InspError(f"model=functa_mlp needs functa stores (insp fit fit.init=FUNCTA fit.mode=functa); "
+                            f"{store.paths[0].parent} holds no latents")
+        return torch.from_numpy(np.ascontiguousarray(store.latents))
+
+    d = latents(train).shape[1]
+    model = WeightMLP(d, classes, hidden=int(mc.hidden), depth=int(mc.depth), dropout=float(mc.dropout)).to(device)
+    standardize = WeightStandardizer(latents(train))
+
+    def make(store: INRStore) -> Make:
+        z = latents(store)
+        return lambda rows, affine: standardize(z[torch.as_tensor(np.asarray(rows))].to(device))
+    return Classifier(model, model, make, d * 4, f"standardised functa latents ({d} numbers)")
+
+
+KINDS = {"insp_convnet": insp_convnet, "depthwise_cnn": depthwise_cnn, "weight_mlp": weight_mlp,
+         "functa_mlp": functa_mlp}
 
 
 class Inputs:

@@ -48,6 +48,7 @@ class FitResult:
     steps: torch.Tensor  # (N,) steps run per INR (less than settings.steps where target_psnr stopped it)
     ok: torch.Tensor  # (N,) bool; False = non-finite or not above ``floor`` after the retries (never used as fine)
     floor: torch.Tensor | None = None  # (N,) the PSNR an INR had to beat: min(gray_psnr, PSNR at init)
+    latents: torch.Tensor | None = None  # (N, d) functa latents (fit.mode=functa), stored beside params
 
 
 def decode_pixels(values: torch.Tensor) -> torch.Tensor:
@@ -196,7 +197,7 @@ def gray_psnr(pixels: torch.Tensor, mask: torch.Tensor | None = None) -> torch.T
 def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settings: FitSettings,
              mask: torch.Tensor | None = None, seed: int = 0, indices=None,
              on_step: Callable[[int, int, torch.Tensor], None] | None = None,
-             shape: tuple[int, int] | None = None) -> FitResult:
+             shape: tuple[int, int] | None = None, start: torch.Tensor | None = None) -> FitResult:
     """Fit N SIRENs to N images at once.
 
     pixels: (N, Q, c) in [0, 1] on the target device; coords: (Q, m) in [-1, 1];
@@ -209,12 +210,18 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
     ``on_step(step, n_active, mse_pixels (n_active,))`` is called after every step (progress), refits included
     (their step count starts again at 0).
     ``shape``: (H, W) with H * W = Q, needed by ``settings.reg`` (which also needs ``batch_pixels`` None).
+    ``start``: (P,) weights every INR starts from (a meta-learned initialisation, inr/meta.py) instead of its
+    random draw; refits start from it too.
     """
     device, n = pixels.device, pixels.shape[0]
     check_fit_inputs(pixels, coords, mask, settings, shape, indices, spec)
     indices = range(n) if indices is None else [int(i) for i in indices]
     gens = [torch.Generator().manual_seed(inr_seed(seed, i)) for i in indices]
-    if settings.shared_init:  # one draw for all: weight-space methods compare INRs coordinate by coordinate
+    if start is not None:
+        if start.shape != (spec.num_params,):
+            raise InspError(f"a starting point must have {spec.num_params} parameters, not {tuple(start.shape)}")
+        params = start.to(device=device, dtype=pixels.dtype).unsqueeze(0).expand(n, -1).contiguous()
+    elif settings.shared_init:  # one draw for all: weight-space methods compare INRs coordinate by coordinate
         one = torch.Generator().manual_seed(inr_seed(seed, 2**63))
         params = init_inrs(spec, [one], device).expand(n, -1).contiguous()
     else:
@@ -234,7 +241,8 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
         retry = FitSettings(**{**settings.__dict__, "lr": settings.lr * lr_scale,
                                "lr_final": settings.lr_final * lr_scale})
         gens_r = [torch.Generator().manual_seed(inr_seed(seed, indices[int(k)], attempt + 1)) for k in bad]
-        p0 = init_inrs(spec, gens_r, device)
+        p0 = init_inrs(spec, gens_r, device) if start is None else start.to(device=device, dtype=params.dtype).expand(
+            len(bad), -1).contiguous()
         pb, sb = _fit_once(spec, targets[bad], coords, None if mask is None else mask[bad], retry, p0, gens_r,
                            on_step, shape)
         params[bad], steps[bad.cpu()] = pb, sb

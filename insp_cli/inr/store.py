@@ -41,9 +41,11 @@ log = logging.getLogger("insp")
 
 
 def write_shard(directory: str | Path, header: StoreHeader, start: int, stop: int, params: torch.Tensor,
-                indices: np.ndarray, psnr: np.ndarray, ok: np.ndarray, labels: np.ndarray | None = None) -> Path:
+                indices: np.ndarray, psnr: np.ndarray, ok: np.ndarray, labels: np.ndarray | None = None,
+                extra: dict[str, np.ndarray] | None = None) -> Path:
     """Write one shard atomically (fsync, mode 0644, with its data checksum) and record it in the manifest:
-    params (n, P), indices/psnr/ok/labels (n,)."""
+    params (n, P), indices/psnr/ok/labels (n,); ``extra``: further per-INR tensors (n, ...), e.g. functa
+    ``latents`` (n, d)."""
     n = params.shape[0]
     if not (len(indices) == len(psnr) == len(ok) == n) or (labels is not None and len(labels) != n):
         raise ValueError("shard arrays must all have one row per INR")
@@ -51,6 +53,10 @@ def write_shard(directory: str | Path, header: StoreHeader, start: int, stop: in
                "psnr": np.asarray(psnr, np.float32), "ok": np.asarray(ok, np.uint8)}
     if labels is not None:
         tensors["labels"] = np.asarray(labels, np.int64)
+    for name, a in (extra or {}).items():
+        if name in tensors or len(a) != n:
+            raise ValueError(f"extra shard tensor {name!r} must be new and have one row per INR")
+        tensors[name] = np.ascontiguousarray(a)
     meta = {"insp": json.dumps({**header.to_json(), "start": start, "stop": stop}, sort_keys=True)}
     path = Path(directory) / shard_name(start, stop)
     data = shard_bytes(tensors, meta)
@@ -164,6 +170,7 @@ class INRStore:
         self.psnr = arrays["psnr"][order]
         self.ok = arrays["ok"][order].astype(bool)
         self.labels = arrays["labels"][order] if "labels" in arrays else None
+        self.latents = arrays["latents"][order] if "latents" in arrays else None  # functa stores (docs/meta.md)
 
     @classmethod
     def open(cls, paths: str | Path | list, only_ok: bool = True, verify: str | None = None) -> "INRStore":
@@ -219,6 +226,8 @@ class INRStore:
                   "ok": self.ok[rows].astype(np.uint8)}
         if self.labels is not None:
             arrays["labels"] = self.labels[rows]
+        if self.latents is not None:
+            arrays["latents"] = self.latents[rows]
         return INRStore(self.header, arrays, self.paths)
 
     @property

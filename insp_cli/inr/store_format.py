@@ -91,6 +91,11 @@ class StoreHeader:
         for key in ("architecture", "source", "degradation", "fit"):
             if a[key] != b[key]:
                 diff = {k for k in set(a[key]) | set(b[key]) if a[key].get(k) != b[key].get(k)}
+                if key == "fit" and "init" in diff:
+                    old, new = (x[key].get("init") or {} for x in (a, b))
+                    return (f"its INRs were fitted from another initialisation (fit.init sha256 "
+                            f"{str(old.get('sha256', 'none: random'))[:12]}, this fit: "
+                            f"{str(new.get('sha256', 'none: random'))[:12]}), so resuming would mix them")
                 if key == "fit" and "seeding" in diff:
                     old = a[key].get("seeding") or "one seed per batch, older insp"
                     return (f"its INRs were seeded another way ({old}; this fit: {b[key].get('seeding')}), "

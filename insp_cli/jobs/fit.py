@@ -15,7 +15,9 @@ from omegaconf import DictConfig
 from ..config import hydra_run_dir, pick_device, seed_everything, threads_from_env
 from ..errors import InspError
 from ..inr.backbones import describe, kind_of
-from ..inr.fit import SEEDING, FitSettings, fit_inrs, psnr_of_fit
+from ..inr.fit import SEEDING, FitResult, FitSettings, fit_inrs, psnr_of_fit
+from ..inr.meta import fit_latents
+from ..inr.meta_file import check_init_matches, load_meta
 from ..inr.regularised import RegSettings
 from ..inr.regularisers import KINDS as REG_KINDS
 from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, prepare_store, verify_for_resume,
@@ -130,7 +132,11 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         settings.batch_pixels = None
     if settings.reg is not None and len(sig.shape) != 2:
         raise InspError(f"fit.reg={settings.reg.kind} regularises images (rows and columns); {d.name} is not")
+    mi = meta_init(cfg, sig, settings)  # fit.init: a meta-learned start (docs/meta.md), or None
     fit_rec = {k: v for k, v in settings.__dict__.items() if k not in ("reg", "shared_init")}
+    if mi is not None:  # only when used: older stores' headers stay as they were; another init refuses a resume
+        fit_rec["init"] = mi.record()
+        fit_rec["mode"] = mi.mode
     if settings.shared_init:  # only when used: older stores' headers (and resumes) stay as they were
         fit_rec["shared_init"] = True
     if settings.reg is not None:  # only when used: stores fitted before fit.reg existed still resume
@@ -157,7 +163,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         for a, b in todo:
             bar.next_shard()
             rows = np.array([pos[j] for j in range(a, b)])
-            params, psnr, ok = [], [], []
+            params, psnr, ok, latents = [], [], [], []
             for s in range(0, len(rows), batch):
                 r = rows[s:s + batch]
                 pix = torch.from_numpy(sig.targets[r]).to(device)
@@ -168,12 +174,16 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
                     res = sig.fit_batch(r, settings, int(cfg.seed), bar.on_step, device)
                 else:
                     res = fit_inrs(spec, pix, coords, settings, mask=mask, seed=int(cfg.seed),
-                                   indices=sig.indices[r], on_step=bar.on_step, shape=sig.shape)
+                                   indices=sig.indices[r], on_step=bar.on_step, shape=sig.shape,
+                                   start=None if mi is None else mi.init)
+                if res.latents is not None:
+                    latents.append(res.latents.numpy())
                 params.append(res.params), psnr.append(res.psnr.numpy()), ok.append(res.ok.numpy())
                 bar.batch_done(len(r), res.psnr)
             psnr_a, ok_a = np.concatenate(psnr), np.concatenate(ok)
             write_shard(store_dir, header, a, b, torch.cat(params), sig.indices[rows], psnr_a, ok_a,
-                        None if sig.labels is None else sig.labels[rows])
+                        None if sig.labels is None else sig.labels[rows],
+                        extra={"latents": np.concatenate(latents).astype(np.float32)} if latents else None)
             fitted += len(rows)
             run.log({"shard_psnr_mean": float(np.nanmean(psnr_a)), "inrs_fitted": fitted,
                      "inrs_per_second": fitted / max(time.time() - t0, 1e-9)})
@@ -223,6 +233,36 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         raise InspError(f"{flagged} of {len(store)} INRs did not converge ({why}); they are flagged in {store_dir} "
                         "and skipped when it is opened", exit_code=3)
     return metrics
+
+
+def meta_init(cfg: DictConfig, sig: "Signals", settings: FitSettings):
+    """fit.init=PATH: load and check a meta-learned initialisation (insp meta-learn) for these signals. In
+    fit.mode=functa the signals' latents alone are fitted (fit.steps Meta-SGD steps; sig.fit_batch is set)."""
+    path, mode = cfg.fit.get("init"), str(cfg.fit.get("mode") or "weights")
+    if not path:
+        if mode == "functa":
+            raise InspError("fit.mode=functa needs fit.init=PATH, a functa file of `insp meta-learn meta=functa`")
+        return None
+    if sig.fit_batch is not None:
+        raise InspError(f"fit.init works for images and audio, not {cfg.data.name}")
+    mi = load_meta(str(path))
+    check_init_matches(mi, sig.spec, of_data(str(cfg.data.name)).name, sig.shape)
+    if mi.mode != mode:
+        raise InspError(f"initialisation {path} was learned in mode {mi.mode}; pass fit.mode={mi.mode}")
+    if settings.reg is not None or settings.shared_init:
+        raise InspError("fit.init does not combine with fit.reg or fit.shared_init")
+    if mode == "functa":
+        f = mi.functa
+
+        def fit_batch(rows, st, seed, on_step, device):
+            pix = torch.from_numpy(sig.targets[rows]).to(device)
+            mask = None if sig.masks is None else torch.from_numpy(sig.masks[rows]).to(device)
+            res = fit_latents(f, pix, sig.coords.to(device), st.steps, mask, on_step)
+            return FitResult(params=res.params.float().cpu(), psnr=res.psnr.cpu(),
+                             steps=torch.full((len(rows),), st.steps), ok=res.ok.cpu(), latents=res.latents.cpu())
+
+        sig.fit_batch = fit_batch
+    return mi
 
 
 def _clean_scores(store: INRStore, sig: Signals, device) -> dict:
