@@ -25,7 +25,7 @@ from .meta import MODES, Functa, MetaINR
 from .siren import SirenSpec
 
 FORMAT, VERSION, PREFIX = "insp-meta-init", 1, "meta."
-WHAT = "insp meta-learned initialisation (write one with `insp meta-learn`)"
+WHAT, REMEDY = "meta-learned initialisation", "learn it again: rerun its `insp meta-learn` command with overwrite=true"
 
 
 def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
@@ -53,7 +53,7 @@ def read_meta(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     what = describe_path(path)
     if what != "is a file":
         raise InspError(f"initialisation file {path} {what}; learn one with `insp meta-learn`")
-    return read_checkpoint(path, FORMAT, VERSION, WHAT)
+    return read_checkpoint(path, FORMAT, VERSION, WHAT, REMEDY)
 
 
 @dataclass
