@@ -25,8 +25,7 @@ from .meta import MODES, Functa, MetaINR
 from .siren import SirenSpec
 
 FORMAT, VERSION, PREFIX = "insp-meta-init", 1, "meta."
-WHAT = "meta-learned initialisation"
-REMEDY = "learn it again: rerun its `insp meta-learn` command with overwrite=true"
+WHAT, REMEDY = "meta-learned initialisation", "learn it again: rerun its `insp meta-learn` command with overwrite=true"
 
 
 def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
