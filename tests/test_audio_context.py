@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from insp_cli.errors import InspError
-from insp_cli.filters.audio import AudioFusion, ClipSampler, denoise_clips, gather, sample_jets
+from insp_cli.filters.audio import ClipSampler, denoise_clips, gather, sample_jets
 from insp_cli.filters.context import context_offsets
+from insp_cli.filters.insp_net import LearnedFusion
 from insp_cli.inr.siren import SirenSpec, init_params, pixel_spacing, siren_forward
 
 
@@ -43,7 +44,7 @@ def test_step_one_pi_starts_as_the_decoded_clip_and_samples_match():
     spec = SirenSpec(in_features=1, out_features=1, hidden=16, depth=2, coord_scale=100.0)
     params = init_params(spec, 3, generator=torch.Generator().manual_seed(1))
     length, offsets = 40, context_offsets(8, 1)
-    fusion = AudioFusion(order=2, offsets=offsets, hidden=8, layers=2)
+    fusion = LearnedFusion(channels=1, order=2, m=1, offsets=[(o,) for o in offsets], hidden=8, layers=2)
     assert fusion.pad == 8 and fusion.value == 8 * 3
     decoded = siren_forward(spec, params, (torch.arange(length) * pixel_spacing(length) - 1.0).unsqueeze(1))[..., 0]
     assert torch.allclose(denoise_clips(fusion, spec, params, length), decoded, atol=1e-5)  # residual, last layer 0
@@ -51,4 +52,4 @@ def test_step_one_pi_starts_as_the_decoded_clip_and_samples_match():
     sampler = ClipSampler(jets, decoded, offsets)
     x, y = sampler.sample(64, torch.Generator().manual_seed(2))
     assert x.shape == (64, 17 * 3) and sampler.num_features == 51
-    assert torch.allclose(x[:, fusion.value], y, atol=1e-5)  # the centre's order 0 is the target's decoded value
+    assert y.shape == (64, 1) and torch.allclose(x[:, fusion.value], y[:, 0], atol=1e-5)  # the centre's order 0 is the target's decoded value

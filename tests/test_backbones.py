@@ -157,3 +157,55 @@ def test_store_kinds_old_headers_and_unknown(tmp_path):
     (d / "store.json").write_text(json.dumps(j))
     with pytest.raises(InspError, match="unknown INR architecture kind 'nerf'"):
         INRStore.open(d)
+
+
+def test_a_new_backbone_is_one_registration(monkeypatch):
+    """A toy backbone (a linear map of the coordinates) registered from outside: config -> spec, header round trip,
+    forward, autograd fitting gradient, describe, and the jets refusal all work with no other change."""
+    from dataclasses import asdict, dataclass
+
+    from insp_cli.inr import registry
+    from insp_cli.inr.backbones import describe, name_of
+    from insp_cli.jets.inr_jet import inr_jet
+
+    @dataclass(frozen=True)
+    class ToySpec:
+        in_features: int = 2
+        out_features: int = 1
+        hidden: int = 1
+        kind = "toy"
+        pointwise = True
+
+        @property
+        def num_params(self) -> int:
+            return self.in_features * self.out_features
+
+        def to_dict(self) -> dict:
+            return {"kind": "toy", **asdict(self)}
+
+        @classmethod
+        def from_dict(cls, d: dict) -> "ToySpec":
+            return cls(**{k: v for k, v in d.items() if k != "kind"})
+
+        def describe(self) -> str:
+            return f"toy {self.in_features}->{self.out_features}"
+
+    def fwd(spec, params, coords):
+        w = params.view(-1, spec.out_features, spec.in_features)
+        return coords @ w.transpose(1, 2) if coords.dim() == 3 else torch.einsum("qm,ncm->nqc", coords, w)
+
+    toy = registry.Backbone(kind="toy", name="Toy", spec=ToySpec, forward=fwd,
+                            init=lambda spec, n, generator=None: torch.randn(n, spec.num_params, generator=generator),
+                            from_cfg=lambda model, m, c, shape: ToySpec(in_features=m, out_features=c))
+    monkeypatch.setitem(registry.BACKBONES, "toy", toy)
+    spec = spec_from_cfg({"kind": "toy", "hidden": 1, "depth": 1}, 2, 3, (4, 4))
+    assert spec == ToySpec(2, 3) and spec_from_dict(spec.to_dict()) == spec
+    assert describe(spec) == "toy 2->3" and name_of(spec) == "Toy"
+    coords = grid_coords(4)
+    params = init_inrs(spec, _gens(2))
+    assert params.shape == (2, 6) and forward(spec, params, coords).shape == (2, 16, 3)
+    target = forward(spec, torch.ones(2, 6), coords)
+    mse, grad = mse_and_grad(spec, torch.zeros(2, 6), coords, target)
+    assert mse.shape == (2,) and float(mse.min()) > 0 and float(grad.abs().max()) > 0
+    with pytest.raises(InspError, match="Toy INRs have no jets in insp.*take SIREN, O-INR, FFN or ReLU MLP stores"):
+        inr_jet(spec, params, coords, 1)

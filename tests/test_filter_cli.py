@@ -98,7 +98,7 @@ def test_train_filter_then_eval_end_to_end(stores):
 
 def test_interrupted_training_resumes_to_the_same_filter(stores, tmp_path, monkeypatch):
     from insp_cli.filters.checkpoint import load_filter
-    from insp_cli.jobs import pi_loop as tf  # the train-filter loop, whose lr schedule the kill is hooked on
+    from insp_cli.filters import train_pi as tf  # the train-filter loop, whose lr schedule the kill is hooked on
 
     d = stores
     full, part = tmp_path / "full.safetensors", tmp_path / "part.safetensors"
@@ -178,7 +178,7 @@ def test_edges_and_unsharp_write_grids(stores, tmp_path):
     ("train-filter", ["task=deblur", "store=S_TRAIN"], "takes INRs of gaussian_blur"),
     ("train-filter", ["task=denoise", "store=S_TRAIN", "targets=BADNPY"], "do not match"),
     ("train-filter", ["task=denoise"], "pass store="),
-    ("eval", ["filter=CKPT", "store=S_WIDE"], "expects SIREN INRs 3x32"),
+    ("eval", ["filter=CKPT", "store=S_WIDE"], "expects SIREN 3x32 omega0 30 INRs"),
     ("eval", ["filter=CKPT", "store=S_SMALL"], "trained on INRs of 32x32 images but store"),
     ("eval", ["filter=CKPT", "store=S_NOSRC"], "no ground-truth source"),
     ("eval", ["filter=S_TRAIN/store.json", "store=S_TEST"], "not an insp filter"),

@@ -169,3 +169,51 @@ def test_dihedral_augmentation_is_the_jet_of_the_flipped_inr():
     fa, ta = augment(feats.reshape(50, 30), torch.arange(3.0).expand(50, 3), 3, torch.Generator().manual_seed(0))
     torch.testing.assert_close(fa.view(50, 3, 10)[:, :, 0], ta)
     assert len({tuple(t.tolist()) for t in ta}) == 6  # all six permutations occur
+
+@pytest.mark.parametrize("kind", ["images_pointwise_v0", "images_context", "audio", "shapes"])
+def test_old_filter_files_of_every_kind_load_as_one_inspfilter(tmp_path, kind):
+    """Filter files written before Pi was one class (the audio Pi was ``AudioFusion``: features -> (B,) amplitudes;
+    image filters before contexts had no offsets) load as an ``INSPFilter`` whose Pi computes what the old one did:
+    mlp(scaler(x)) + the centre's value."""
+    from insp_cli.filters.checkpoint import load_filter, save_filter
+    from insp_cli.filters.context import centre_index
+    from insp_cli.filters.insp_net import fusion_mlp
+    from insp_cli.jets import jet_space
+
+    order, hidden, layers = 2, 8, 2
+    metas = {  # the recorded metadata of each kind (fields as train-filter wrote them)
+        "images_pointwise_v0": dict(channels=3, units=[16, 16], offsets=None, m=2),
+        "images_context": dict(channels=3, units=[16, 16], offsets=[[-1, 0], [0, 0], [1, 0]], m=2),
+        "audio": dict(channels=1, units=[40], offsets=[-2, -1, 0, 1, 2], m=1, modality="audio"),
+        "shapes": dict(channels=1, units=[24, 24, 24], offsets=None, m=3, modality="shapes", meta_m=3),
+    }
+    k = metas[kind]
+    fusion_meta = {"hidden": hidden, "layers": layers, "residual": True}
+    if k["offsets"] is not None:
+        fusion_meta["offsets"] = k["offsets"]
+    meta = {"task": {"name": "denoise"}, "order": order, "channels": k["channels"], "units": k["units"],
+            "fusion": fusion_meta, "architecture": SirenSpec(k["m"], k["channels"], 8, 2).to_dict(),
+            "trained_on": {"source": {}, "degradation": {"kind": "gaussian_noise"}, "count": 2, "indices": [0, 1]},
+            "train": {"step": 10, "steps": 10}, "complete": True}
+    if "modality" in k:
+        meta["modality"] = k["modality"]
+    if "meta_m" in k:
+        meta["m"] = k["meta_m"]
+    n_off = len(k["offsets"] or [0])
+    M = jet_space(k["m"], order).size
+    nf = n_off * k["channels"] * M
+    old = torch.nn.Module()  # the old module layout: scaler.{mean,std}, mlp.<i>.{weight,bias}
+    old.scaler = FeatureScaler(nf)
+    old.mlp = fusion_mlp(nf, hidden, layers, k["channels"], zero_last=False)
+    g = torch.Generator().manual_seed(0)
+    old.scaler.mean.copy_(torch.randn(nf, generator=g))
+    old.scaler.std.copy_(torch.rand(nf, generator=g) + 0.5)
+    save_filter(tmp_path / "f.pt", old, meta)
+    filt, back = load_filter(tmp_path / "f.pt")
+    assert isinstance(filt, INSPFilter) and isinstance(filt.fusion, LearnedFusion) and filt.fusion.m == k["m"]
+    assert filt.order == order and list(filt.units) == k["units"]
+    x = torch.randn(5, nf, generator=g)
+    offs = [tuple(o) if isinstance(o, list) else (o,) for o in (k["offsets"] or [[0] * k["m"]])]
+    value = centre_index(offs) * k["channels"] * M
+    want = old.mlp(old.scaler(x)) + x[:, value:value + k["channels"] * M:M]
+    assert torch.allclose(filt.fusion(x), want, atol=1e-6)

@@ -15,7 +15,8 @@ from insp_cli.cli import app
 from insp_cli.config import compose
 from insp_cli.errors import InspError
 from insp_cli.inr.store import INRStore
-from insp_cli.jets.inr_jet import grid_indices, inr_jet
+from insp_cli.jets.inr_jet import inr_jet
+from insp_cli.jets.oinr_jet import grid_indices
 from insp_cli.jets.oinr_jet import oinr_jet
 from insp_cli.inr.siren import grid_coords
 from insp_cli.jobs.classify import run_classify

@@ -77,11 +77,10 @@ def check_pair(train: INRStore, test: INRStore) -> list[str]:
 
 
 def arch(spec) -> str:
-    from insp_cli.inr.backbones import describe, kind_of
+    """One line naming the architecture and its channels: 'SIREN 3x64 omega0 30, 2->1'."""
+    from insp_cli.inr.backbones import describe
 
-    if kind_of(spec) != "siren":
-        return describe(spec)
-    return f"SIREN {spec.in_features}->{spec.out_features}, {spec.depth}x{spec.hidden}, omega0 {spec.omega0:g}"
+    return f"{describe(spec)}, {spec.in_features}->{spec.out_features}"
 
 
 def not_a_result(train: INRStore, test: INRStore) -> str | None:

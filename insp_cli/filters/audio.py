@@ -9,20 +9,20 @@ still an operator on the continuous INR: shift-invariant and decodable at any x.
 ``FeatureScaler``. The offsets, the padded grid and the gather are ``filters.context``'s, shared with the image
 filters.
 
-Pi is an MLP (ReLU) predicting a correction to Phi(x) (``residual``; the last layer starts at zero, so training
-starts from Psi = Phi). Amplitudes are the INR's own values (a clip in [-1, 1]), not pixels.
+Pi is the images' ``LearnedFusion`` with m = 1 and one channel: an MLP (ReLU) predicting a correction to Phi(x)
+(``residual``; the last layer starts at zero, so training starts from Psi = Phi), features (B, F) -> (B, 1).
+Amplitudes are the INR's own values (a clip in [-1, 1]), not pixels.
 Nothing here knows about Hydra, W&B or files.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from insp_cli.errors import InspError
 from insp_cli.filters import context
-from insp_cli.filters.context import centre_index, offsets_pad, padded_axes
-from insp_cli.filters.insp_net import FeatureScaler, fusion_mlp
+from insp_cli.filters.context import offsets_pad, padded_axes
+from insp_cli.filters.insp_net import LearnedFusion
 from insp_cli.inr.siren import SirenSpec, pixel_spacing
 from insp_cli.jets import jet_space, to_pixel_units
 from insp_cli.jets.inr_jet import inr_jet
@@ -50,34 +50,11 @@ def gather(jets: torch.Tensor, clip: torch.Tensor, pos: torch.Tensor, offsets: t
     return context.gather(jets, clip, pos[:, None], offsets.reshape(-1, 1), pad)
 
 
-class AudioFusion(nn.Module):
-    """Pi for audio: features (B, len(offsets) * (K+1)) -> amplitudes (B,)."""
-
-    def __init__(self, order: int, offsets: list[int], hidden: int = 256, layers: int = 4, residual: bool = True):
-        super().__init__()
-        self.order, self.offsets, self.residual = order, [int(o) for o in offsets], residual
-        self.M = jet_space(1, order).size
-        nf = len(offsets) * self.M
-        self.scaler = FeatureScaler(nf)
-        self.value = centre_index(self.offsets) * self.M  # Phi(x) among the features
-        self.mlp = fusion_mlp(nf, hidden, layers, 1, zero_last=residual)
-
-    @property
-    def pad(self) -> int:
-        return offsets_pad(self.offsets)
-
-    def offsets_tensor(self, device=None) -> torch.Tensor:
-        return torch.tensor(self.offsets, dtype=torch.long, device=device)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        out = self.mlp(self.scaler(features))[..., 0]
-        return out + features[..., self.value] if self.residual else out
-
-
 class ClipSampler:
     """Random (clip, sample) pairs of the training INRs: their features and the clean amplitude there.
 
-    jets: (N, T + 2 pad, K+1) from ``sample_jets``; targets: (N, T) clean clips.
+    jets: (N, T + 2 pad, K+1) from ``sample_jets``; targets: (N, T) clean clips. Samples (features (B, F),
+    amplitudes (B, 1)), the layout of ``PixelSampler`` with one channel.
     """
 
     def __init__(self, jets: torch.Tensor, targets: torch.Tensor, offsets: list[int]):
@@ -90,16 +67,16 @@ class ClipSampler:
         n, t = self.targets.shape
         clip = torch.randint(n, (batch,), generator=generator).to(self.jets.device)
         pos = torch.randint(t, (batch,), generator=generator).to(self.jets.device)
-        return gather(self.jets, clip, pos, self.offsets, self.pad), self.targets[clip, pos]
+        return gather(self.jets, clip, pos, self.offsets, self.pad), self.targets[clip, pos][:, None]
 
 
 @torch.no_grad()
-def denoise_clips(fusion: AudioFusion, spec: SirenSpec, params: torch.Tensor, length: int) -> torch.Tensor:
+def denoise_clips(fusion: LearnedFusion, spec: SirenSpec, params: torch.Tensor, length: int) -> torch.Tensor:
     """Psi of N audio INRs decoded at their ``length`` samples: (N, length) amplitudes."""
-    pad, offs = fusion.pad, fusion.offsets_tensor(params.device)
+    pad, offs = fusion.pad, torch.tensor([o[0] for o in fusion.offsets], dtype=torch.long, device=params.device)
     out = []
     for a in range(0, len(params), 4):
         jets = sample_jets(spec, params[a:a + 4], length, fusion.order, pad).float()
         pos = torch.arange(length, device=params.device)
-        out += [fusion(gather(jets, torch.full_like(pos, i), pos, offs, pad)) for i in range(len(jets))]
+        out += [fusion(gather(jets, torch.full_like(pos, i), pos, offs, pad))[..., 0] for i in range(len(jets))]
     return torch.stack(out)

@@ -17,10 +17,8 @@ from pathlib import Path
 import torch
 
 from insp_cli.errors import InspError
-from insp_cli.filters.audio import AudioFusion
 from insp_cli.filters.insp_net import INSPFilter, LearnedFusion
-from insp_cli.filters.tasks import modality
-from insp_cli.inr.backbones import NAMES, describe, kind_of, spec_from_dict
+from insp_cli.inr.backbones import describe, kind_of, name_of, spec_from_dict
 from insp_cli.inr.store import INRStore
 from insp_cli.schema import check_record
 from insp_cli.training import model_state, read_checkpoint, save_checkpoint
@@ -63,16 +61,16 @@ def read_filter(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return meta, tensors
 
 
-def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> LearnedFusion | AudioFusion:
+def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> LearnedFusion:
+    """Pi of any dimension m = len(units) (1: audio clips, 2: images, 3: SDF voxels). Offsets are lists of m
+    ints, or plain ints for m = 1 (audio filters write them so); absent: pointwise (image filters written before
+    image filters had a context)."""
     f = meta["fusion"]
-    if meta.get("modality") == "audio":
-        fusion = AudioFusion(order=int(meta["order"]), offsets=[int(o) for o in f["offsets"]],
-                             hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]))
-    else:
-        offsets = [tuple(int(v) for v in o) for o in f["offsets"]] if f.get("offsets") else None  # None: pointwise
-        fusion = LearnedFusion(channels=int(meta["channels"]), order=int(meta["order"]), m=int(meta.get("m", 2)),
-                               hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]),
-                               offsets=offsets)
+    offsets = [tuple(int(v) for v in o) if isinstance(o, list) else (int(o),) for o in f["offsets"]] \
+        if f.get("offsets") else None
+    fusion = LearnedFusion(channels=int(meta["channels"]), order=int(meta["order"]), m=len(meta["units"]),
+                           hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]),
+                           offsets=offsets)
     if tensors is not None:
         try:
             fusion.load_state_dict(model_state(tensors, PREFIX))
@@ -81,38 +79,30 @@ def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> 
     return fusion
 
 
-def load_filter(path: str | Path) -> tuple[INSPFilter | AudioFusion, dict]:
-    """A trained filter ready to apply (an audio filter's Pi, ``AudioFusion``), and its metadata. Refuses an
-    unfinished checkpoint."""
+def load_filter(path: str | Path) -> tuple[INSPFilter, dict]:
+    """A trained filter ready to apply, whatever its modality, and its metadata. Refuses an unfinished
+    checkpoint."""
     meta, tensors = read_filter(path)
     if not meta.get("complete"):
         raise InspError(f"filter {path} is unfinished ({meta['train']['step']}/{meta['train']['steps']} steps); "
                         "rerun its `insp train-filter` command to resume")
     fusion = build_fusion(meta, tensors).eval()
-    if meta.get("modality") in ("audio", "shapes"):
-        return fusion, meta
     return INSPFilter(fusion=fusion, order=int(meta["order"]), units=tuple(meta["units"])), meta
 
 
 def check_filter_fits(meta: dict, store: INRStore, where: str) -> None:
-    """The filter was trained on INRs of this modality, architecture, channel count and degradation kind."""
-    want_m, have_m = meta.get("modality", "images"), modality(store)
-    if want_m != have_m:
-        raise InspError(f"the filter was trained on {want_m} INRs but {where} holds {have_m} INRs; train one on "
-                        f"{have_m} with `insp train-filter store=...`")
+    """The filter was trained on INRs of this architecture, channel count and degradation kind (its modality:
+    ``modalities.base.check_filter_modality``)."""
     try:
         spec = spec_from_dict(meta["architecture"])
     except (TypeError, ValueError) as e:
         raise InspError(f"the filter's INR architecture is unusable: {e}") from None
     if kind_of(spec) != kind_of(store.spec):
-        raise InspError(f"the filter was trained on {NAMES[kind_of(spec)]} INRs ({describe(spec)}) but {where} holds "
-                        f"{NAMES[kind_of(store.spec)]} INRs ({describe(store.spec)}); train a filter on this store")
-    if spec != store.spec and kind_of(spec) != "siren":
-        raise InspError(f"the filter expects {describe(spec)} but {where} holds {describe(store.spec)}")
+        raise InspError(f"the filter was trained on {name_of(spec)} INRs ({describe(spec)}) but {where} holds "
+                        f"{name_of(store.spec)} INRs ({describe(store.spec)}); train a filter on this store")
     if spec != store.spec:
-        raise InspError(f"the filter expects SIREN INRs {spec.depth}x{spec.hidden} (omega0 {spec.omega0:g}, "
-                        f"{spec.out_features} channels) but {where} holds {store.spec.depth}x{store.spec.hidden} "
-                        f"(omega0 {store.spec.omega0:g}, {store.spec.out_features} channels)")
+        raise InspError(f"the filter expects {describe(spec)} INRs ({spec.out_features} channels) but {where} holds "
+                        f"{describe(store.spec)} ({store.spec.out_features} channels)")
     trained = (meta["trained_on"].get("source") or {}).get("size")
     size = store.header.source.get("size")
     if trained and size and list(trained) != list(size):

@@ -35,31 +35,6 @@ def task_of(cfg_task) -> dict:
     return task
 
 
-def modality(store: INRStore) -> str:
-    """'audio' for 1-D INRs of clips (``insp fit data=audio``), 'shapes' for SDF INRs of meshes
-    (``insp fit data=meshes``), else 'images'."""
-    m = store.header.source.get("modality")
-    return m if m in ("audio", "shapes") else "images"
-
-
-def open_store(paths) -> INRStore:
-    """Image or audio INRs; InspError for anything else."""
-    paths = list(paths) if isinstance(paths, (list, tuple)) or OmegaConf.is_list(paths) else [paths]
-    store = INRStore.open(paths)
-    if modality(store) == "audio":
-        if store.spec.in_features != 1 or not store.header.source.get("length"):
-            raise InspError(f"store {paths[0]} says it holds audio but its INRs are not 1-D clips of a known length")
-        return store
-    if modality(store) == "shapes":
-        if store.spec.in_features != 3 or store.spec.out_features != 1:
-            raise InspError(f"store {paths[0]} says it holds shapes but its INRs are not 3-D SDFs")
-        return store
-    if store.spec.in_features != 2 or store.size is None:
-        raise InspError(f"store {paths[0]} does not hold 2-D images with a recorded size; INSP-Net filters here "
-                        "take image INRs")
-    return store
-
-
 def check_inputs(task: dict, store: INRStore, where: str) -> None:
     """The store's INRs are of the kind the task takes (e.g. denoise: INRs of noisy images)."""
     kind = store.header.degradation.get("kind", "clean")
@@ -67,10 +42,6 @@ def check_inputs(task: dict, store: INRStore, where: str) -> None:
     if takes and kind not in takes:
         raise InspError(f"task={task['name']} takes INRs of {' or '.join(takes)} signals, but {where} holds INRs "
                         f"of {kind} signals (fit them with the matching degradation=...)")
-    shape_task, shape_store = task["name"] in SHAPE_TASKS, modality(store) == "shapes"
-    if shape_task != shape_store:
-        raise InspError(f"task={task['name']} takes {'SDF INRs of meshes' if shape_task else 'image or audio INRs'}, "
-                        f"but {where} holds {modality(store)} INRs")
 
 
 def clean_images(store: INRStore, data_root: str, where: str) -> np.ndarray:
@@ -169,14 +140,3 @@ def held_out(trained_on: dict, store: INRStore) -> bool:
     if not ok:
         log.warning("the test INRs may include training items of the filter (same split, overlapping indices)")
     return ok
-
-
-def store_summary(store: INRStore) -> dict:
-    h = store.header
-    keys = ("name", "split", "size", "channels", "origin") + (("modality", "source", "length", "rate")
-                                                             if modality(store) == "audio" else ())
-    if modality(store) == "shapes":
-        keys = ("name", "split", "origin", "modality", "shapes")
-    return {"source": {k: h.source.get(k) for k in keys},
-            "degradation": h.degradation, "count": len(store),
-            "indices": [int(store.indices.min()), int(store.indices.max())]}

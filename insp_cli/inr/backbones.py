@@ -1,36 +1,28 @@
 """The INR backbones ``insp`` fits, behind one interface: SIREN (the default), O-INR, WIRE, MFN, FFN and ReLU.
 
-Every backbone is a frozen spec dataclass (``kind``, ``in_features``, ``out_features``, ``num_params``,
-``layout``, ``to_dict``/``from_dict``, ``pointwise``) with a batched functional forward on params (N, P) and an
-initialisation that draws one INR per generator. A store header's ``architecture`` is ``spec.to_dict()``; its
-``kind`` picks the backbone ("siren" when absent: stores written before backbones existed).
+Each backbone module registers itself into ``registry.BACKBONES`` (spec type, forward, init, settings -> spec,
+optional hand-written gradient); this module imports them all and offers the calls every caller uses, looked up
+by the spec's ``kind`` (no per-backbone branch here or anywhere else). A store header's ``architecture`` is
+``spec.to_dict()``; its ``kind`` picks the backbone ("siren" when absent: stores written before backbones existed).
+A new backbone is one module that registers (plus conf/model/<kind>.yaml and its import below).
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 
-from .ffn import FFNSpec, ReluSpec, init_params as mlp_init, mlp_forward
-from .mfn import MFNSpec, init_params as mfn_init, mfn_forward
-from .oinr import OINRSpec, init_params as oinr_init, oinr_forward
-from .siren import SirenSpec, init_params as siren_init, siren_forward, siren_mse_and_grad
-from .wire import WireSpec, init_params as wire_init, wire_forward
+from . import siren, oinr, wire, mfn, ffn  # noqa: F401, I001  (each registers its backbone, in this order)
+from .ffn import FFNSpec, ReluSpec
+from .mfn import MFNSpec
+from .oinr import OINRSpec, oinr_widths  # noqa: F401  (oinr_widths: public, re-exported)
+from .registry import BACKBONES, Backbone, backbone_of, kind_of  # noqa: F401
+from .siren import SirenSpec
+from .wire import WireSpec
 
 Spec = SirenSpec | OINRSpec | WireSpec | MFNSpec | FFNSpec | ReluSpec
-SPECS: dict[str, type] = {"siren": SirenSpec, "oinr": OINRSpec, "wire": WireSpec, "mfn": MFNSpec, "ffn": FFNSpec,
-                          "relu": ReluSpec}
-FORWARD: dict[str, Callable] = {"siren": siren_forward, "oinr": oinr_forward, "wire": wire_forward,
-                                "mfn": mfn_forward, "ffn": mlp_forward, "relu": mlp_forward}
-INIT: dict[str, Callable] = {"siren": siren_init, "oinr": oinr_init, "wire": wire_init, "mfn": mfn_init,
-                             "ffn": mlp_init, "relu": mlp_init}
-KINDS = tuple(SPECS)
-NAMES = {"siren": "SIREN", "oinr": "O-INR", "wire": "WIRE", "mfn": "MFN", "ffn": "FFN", "relu": "ReLU MLP"}
-
-
-def kind_of(spec) -> str:
-    return getattr(spec, "kind", "siren")
+KINDS = tuple(BACKBONES)
+SPECS: dict[str, type] = {k: b.spec for k, b in BACKBONES.items()}
+NAMES: dict[str, str] = {k: b.name for k, b in BACKBONES.items()}
 
 
 def spec_from_dict(d: dict) -> Spec:
@@ -38,35 +30,39 @@ def spec_from_dict(d: dict) -> Spec:
     if not isinstance(d, dict):
         raise TypeError(f"architecture must be a JSON object, got {type(d).__name__}")
     kind = d.get("kind", "siren")
-    if kind not in SPECS:
+    if kind not in BACKBONES:
         raise ValueError(f"unknown INR architecture kind {kind!r} (this insp knows {', '.join(KINDS)})")
-    return SPECS[kind].from_dict(d)
+    return BACKBONES[kind].spec.from_dict(d)
+
+
+def name_of(spec) -> str:
+    """'SIREN', 'O-INR', ..."""
+    return backbone_of(spec).name
 
 
 def describe(spec) -> str:
     """One human line: 'SIREN 3x64 omega0 30', 'O-INR 40->64-128-128-64->3 3x3 on 128x128', ..."""
-    if kind_of(spec) == "siren":
-        return f"SIREN {spec.depth}x{spec.hidden} omega0 {spec.omega0:g}"
     return spec.describe()
 
 
 def forward(spec, params: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
     """Evaluate N INRs of any backbone: params (N, P), coords (Q, m) or (N, Q, m) -> (N, Q, out_features)."""
-    return FORWARD[kind_of(spec)](spec, params, coords)
+    return backbone_of(spec).forward(spec, params, coords)
 
 
 def init_inrs(spec, generators: list[torch.Generator], device="cpu") -> torch.Tensor:
     """One INR per generator, row i drawn from generators[i] alone: (N, P)."""
-    init = INIT[kind_of(spec)]
+    init = backbone_of(spec).init
     return torch.cat([init(spec, 1, generator=g) for g in generators]).to(device)
 
 
 def mse_and_grad(spec, params: torch.Tensor, coords: torch.Tensor, targets: torch.Tensor,
                  mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-INR mean squared error (N,) and its gradient (N, P): SIREN's hand-written backward pass, autograd for
-    the other backbones (same contract as ``siren_mse_and_grad``)."""
-    if kind_of(spec) == "siren":
-        return siren_mse_and_grad(spec, params, coords, targets, mask)
+    """Per-INR mean squared error (N,) and its gradient (N, P): the backbone's hand-written backward pass where
+    it has one (SIREN), autograd otherwise (same contract as ``siren_mse_and_grad``)."""
+    own = backbone_of(spec).mse_and_grad
+    if own is not None:
+        return own(spec, params, coords, targets, mask)
     p = params.detach().requires_grad_(True)
     with torch.enable_grad():
         diff = forward(spec, p, coords) - targets  # (N, Q, c)
@@ -82,11 +78,7 @@ def mse_and_grad(spec, params: torch.Tensor, coords: torch.Tensor, targets: torc
 def with_width(spec, width: int):
     """The same architecture at another width: SIREN/WIRE/MFN/FFN/ReLU ``hidden``; O-INR scales every layer of its
     ``widths`` by width / max(widths) (so 64-128-128-64 at width 32 is 16-32-32-16)."""
-    if kind_of(spec) == "oinr":
-        top = max(spec.widths)
-        widths = tuple(max(1, round(w * width / top)) for w in spec.widths)
-        return OINRSpec(**{**spec.__dict__, "widths": widths})
-    return type(spec)(**{**spec.__dict__, "hidden": int(width)})
+    return backbone_of(spec).with_width(spec, width)
 
 
 def match_params(spec, budget: int, max_width: int = 4096):
@@ -104,43 +96,13 @@ def match_params(spec, budget: int, max_width: int = 4096):
     return best
 
 
-def oinr_widths(hidden: int, depth: int) -> tuple[int, ...]:
-    """The public O-INR's shape at any size: narrow ends, wide middle (hidden 128, depth 4: 64-128-128-64)."""
-    if depth < 1 or hidden < 1:
-        raise ValueError(f"O-INR needs depth >= 1 and hidden >= 1, got depth {depth}, hidden {hidden}")
-    if depth == 1:
-        return (hidden,)
-    half = max(1, hidden // 2)
-    return (half,) + (hidden,) * (depth - 2) + (half,)
-
-
 def spec_from_cfg(model: dict, m: int, c: int, shape: tuple[int, ...]) -> Spec:
     """A plain dict of model settings (conf/model/*.yaml) -> the spec for m-D signals with c channels on a grid
     ``shape``. ``params`` (a parameter budget), when set, replaces the width by the one matching it."""
     model = dict(model)
     kind = str(model.get("kind") or "siren")
-    if kind not in SPECS:
+    if kind not in BACKBONES:
         raise ValueError(f"unknown model.kind {kind!r} (choose from {', '.join(KINDS)})")
-    hidden, depth = int(model["hidden"]), int(model["depth"])
-    if kind == "siren":
-        spec = SirenSpec(in_features=m, out_features=c, hidden=hidden, depth=depth, omega0=float(model["omega0"]),
-                         coord_scale=float(model.get("coord_scale") or 1.0))
-    elif kind == "oinr":
-        if m != 2 or len(shape) != 2:
-            raise ValueError(f"O-INR represents 2-D images on their grid, not {m}-D signals")
-        widths = model.get("widths") or oinr_widths(hidden, depth)
-        spec = OINRSpec(size=tuple(shape), out_features=c, widths=tuple(widths),
-                        frequencies=int(model.get("frequencies", 10)), kernel=int(model.get("kernel", 3)))
-    elif kind == "ffn":
-        spec = FFNSpec(in_features=m, out_features=c, hidden=hidden, depth=depth, features=int(model["features"]),
-                       sigma=float(model["sigma"]), b_seed=int(model.get("b_seed") or 0))
-    elif kind == "relu":
-        spec = ReluSpec(in_features=m, out_features=c, hidden=hidden, depth=depth)
-    elif kind == "wire":
-        spec = WireSpec(in_features=m, out_features=c, hidden=hidden, depth=depth, omega0=float(model["omega0"]),
-                        sigma0=float(model["sigma0"]))
-    else:
-        spec = MFNSpec(in_features=m, out_features=c, hidden=hidden, depth=depth,
-                       input_scale=float(model["input_scale"]))
+    spec = BACKBONES[kind].from_cfg(model, m, c, shape)
     budget = model.get("params")
     return spec if budget in (None, "", 0) else match_params(spec, int(budget))

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from .registry import Backbone, register
 from .siren import layout_views
 
 
@@ -179,3 +180,20 @@ def mlp_forward(spec: ReluSpec | FFNSpec, params: torch.Tensor, coords: torch.Te
         h = torch.relu(torch.baddbmm(v[f"b{i}"].unsqueeze(1), h, v[f"W{i}"].transpose(1, 2)))
     L = spec.depth
     return torch.baddbmm(v[f"b{L}"].unsqueeze(1), h, v[f"W{L}"].transpose(1, 2))
+
+
+def ffn_from_cfg(model: dict, m: int, c: int, shape: tuple[int, ...]) -> FFNSpec:
+    """conf/model/ffn.yaml settings -> the FFN of m-D signals with c channels (B drawn from b_seed and sigma)."""
+    return FFNSpec(in_features=m, out_features=c, hidden=int(model["hidden"]), depth=int(model["depth"]),
+                   features=int(model["features"]), sigma=float(model["sigma"]), b_seed=int(model.get("b_seed") or 0))
+
+
+def relu_from_cfg(model: dict, m: int, c: int, shape: tuple[int, ...]) -> ReluSpec:
+    """conf/model/relu.yaml settings -> the ReLU MLP of m-D signals with c channels."""
+    return ReluSpec(in_features=m, out_features=c, hidden=int(model["hidden"]), depth=int(model["depth"]))
+
+
+FFN = register(Backbone(kind="ffn", name="FFN", spec=FFNSpec, forward=mlp_forward, init=init_params,
+                        from_cfg=ffn_from_cfg))
+RELU = register(Backbone(kind="relu", name="ReLU MLP", spec=ReluSpec, forward=mlp_forward, init=init_params,
+                         from_cfg=relu_from_cfg))

@@ -17,7 +17,7 @@ import torch
 from ..errors import InspError
 from ..training import cosine_factor
 from .regularised import RegSettings, Regularised
-from .backbones import NAMES, forward, kind_of, mse_and_grad
+from .backbones import backbone_of, forward, mse_and_grad
 from .backbones import init_inrs as _init_any
 from .siren import SirenSpec
 
@@ -269,8 +269,8 @@ def check_fit_inputs(pixels, coords, mask, settings: FitSettings, shape, indices
             i = int(empty[0]) if indices is None else int(list(indices)[int(empty[0])])
             raise InspError(f"{len(empty)} image(s) have every pixel missing (first: index {i}): nothing to fit")
     if settings.reg is not None and settings.reg.active:
-        if kind_of(spec) != "siren":
-            raise InspError(f"fit.reg={settings.reg.kind} regularises SIRENs only, not {NAMES[kind_of(spec)]}")
+        if not backbone_of(spec).regularisable:
+            raise InspError(f"fit.reg={settings.reg.kind} regularises SIRENs only, not {backbone_of(spec).name}")
         if shape is None or int(shape[0]) * int(shape[1]) != q or coords.shape[0] != q:
             raise InspError(f"fit.reg={settings.reg.kind} needs the image grid: shape {shape} for {q} pixels")
         if settings.batch_pixels:

@@ -14,15 +14,16 @@ parameters one tensor ``params: (N, P)``. The Gabor-filter variant (GaborNet) is
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
 from .siren import layout_views
+from .registry import Backbone, SpecDict, register
 
 
 @dataclass(frozen=True)
-class MFNSpec:
+class MFNSpec(SpecDict):
     """Architecture of one FourierNet: depth + 1 filters of width hidden, depth linear layers, a linear output."""
 
     in_features: int = 2
@@ -58,15 +59,6 @@ class MFNSpec:
         h, m = self.hidden, self.in_features
         return (self.depth + 1) * (h * m + h) + self.depth * (h * h + h) + self.out_features * (h + 1)
 
-    def to_dict(self) -> dict:
-        return {"kind": "mfn", **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MFNSpec":
-        d = dict(d)
-        d.pop("kind", None)
-        return cls(**d)
-
     def describe(self) -> str:
         return f"MFN (Fourier) {self.depth}x{self.hidden} input scale {self.input_scale:g}"
 
@@ -99,3 +91,13 @@ def mfn_forward(spec: MFNSpec, params: torch.Tensor, coords: torch.Tensor) -> to
     for i in range(1, spec.depth + 1):
         z = torch.baddbmm(v[f"b{i}"].unsqueeze(1), z, v[f"W{i}"].transpose(1, 2)) * filt(i)
     return torch.baddbmm(v["bout"].unsqueeze(1), z, v["Wout"].transpose(1, 2))
+
+
+def from_cfg(model: dict, m: int, c: int, shape: tuple[int, ...]) -> MFNSpec:
+    """conf/model/mfn.yaml settings -> the MFN of m-D signals with c channels."""
+    return MFNSpec(in_features=m, out_features=c, hidden=int(model["hidden"]), depth=int(model["depth"]),
+                   input_scale=float(model["input_scale"]))
+
+
+BACKBONE = register(Backbone(kind="mfn", name="MFN", spec=MFNSpec, forward=mfn_forward, init=init_params,
+                             from_cfg=from_cfg))

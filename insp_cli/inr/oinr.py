@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .siren import layout_views
+from .registry import Backbone, register
 
 
 @dataclass(frozen=True)
@@ -168,3 +169,32 @@ def oinr_forward(spec: OINRSpec, params: torch.Tensor, coords: torch.Tensor) -> 
         if i < len(kernels) - 1:
             h = torch.sin(h)
     return h.reshape(n, spec.out_features, q).transpose(1, 2)
+
+
+def oinr_widths(hidden: int, depth: int) -> tuple[int, ...]:
+    """The public O-INR's shape at any size: narrow ends, wide middle (hidden 128, depth 4: 64-128-128-64)."""
+    if depth < 1 or hidden < 1:
+        raise ValueError(f"O-INR needs depth >= 1 and hidden >= 1, got depth {depth}, hidden {hidden}")
+    if depth == 1:
+        return (hidden,)
+    half = max(1, hidden // 2)
+    return (half,) + (hidden,) * (depth - 2) + (half,)
+
+
+def from_cfg(model: dict, m: int, c: int, shape: tuple[int, ...]) -> OINRSpec:
+    """conf/model/oinr.yaml settings -> the O-INR of 2-D images with c channels on their grid ``shape``."""
+    if m != 2 or len(shape) != 2:
+        raise ValueError(f"O-INR represents 2-D images on their grid, not {m}-D signals")
+    widths = model.get("widths") or oinr_widths(int(model["hidden"]), int(model["depth"]))
+    return OINRSpec(size=tuple(shape), out_features=c, widths=tuple(widths),
+                    frequencies=int(model.get("frequencies", 10)), kernel=int(model.get("kernel", 3)))
+
+
+def with_width(spec: OINRSpec, width: int) -> OINRSpec:
+    """Every layer of ``widths`` scaled by width / max(widths) (64-128-128-64 at width 32 is 16-32-32-16)."""
+    top = max(spec.widths)
+    return OINRSpec(**{**spec.__dict__, "widths": tuple(max(1, round(w * width / top)) for w in spec.widths)})
+
+
+BACKBONE = register(Backbone(kind="oinr", name="O-INR", spec=OINRSpec, forward=oinr_forward, init=init_params,
+                             from_cfg=from_cfg, with_width=with_width))

@@ -15,11 +15,15 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .registry import Backbone, register
+
 
 @dataclass(frozen=True)
 class SirenSpec:
     """Architecture of one SIREN: R^in_features -> R^out_features."""
 
+    kind = "siren"  # class attributes, not fields
+    pointwise = True
     in_features: int = 2
     out_features: int = 1
     hidden: int = 32
@@ -70,6 +74,9 @@ class SirenSpec:
         if kind != "siren":
             raise ValueError(f"unsupported INR architecture {kind!r}")
         return cls(**d)
+
+    def describe(self) -> str:
+        return f"SIREN {self.depth}x{self.hidden} omega0 {self.omega0:g}"
 
 
 def unflatten(spec: SirenSpec, params: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -205,3 +212,13 @@ def siren_backward(spec: SirenSpec, cache, g: torch.Tensor) -> torch.Tensor:
         if i > 0:
             dh = torch.bmm(dz, layers[i][0])
     return torch.cat([t.reshape(n, -1) for gw, gb in reversed(grads) for t in (gw, gb)], dim=1)
+
+
+def from_cfg(model: dict, m: int, c: int, shape: tuple[int, ...]) -> SirenSpec:
+    """conf/model/siren.yaml settings -> the SIREN of m-D signals with c channels."""
+    return SirenSpec(in_features=m, out_features=c, hidden=int(model["hidden"]), depth=int(model["depth"]),
+                     omega0=float(model["omega0"]), coord_scale=float(model.get("coord_scale") or 1.0))
+
+
+BACKBONE = register(Backbone(kind="siren", name="SIREN", spec=SirenSpec, forward=siren_forward, init=init_params,
+                             from_cfg=from_cfg, mse_and_grad=siren_mse_and_grad, regularisable=True))

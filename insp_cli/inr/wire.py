@@ -13,15 +13,16 @@ autograd). Coordinates in [-1, 1]^m, outputs in [-1, 1], one tensor ``params: (N
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
 from .siren import layout_views
+from .registry import Backbone, SpecDict, register
 
 
 @dataclass(frozen=True)
-class WireSpec:
+class WireSpec(SpecDict):
     """Architecture of one WIRE: R^in_features -> R^out_features with ``depth`` Gabor layers."""
 
     in_features: int = 2
@@ -59,15 +60,6 @@ class WireSpec:
         h = self.hidden
         return h * self.in_features + h + (self.depth - 1) * 2 * (h * h + h) + 2 * self.out_features * h + \
             self.out_features
-
-    def to_dict(self) -> dict:
-        return {"kind": "wire", **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "WireSpec":
-        d = dict(d)
-        d.pop("kind", None)
-        return cls(**d)
 
     def describe(self) -> str:
         return f"WIRE {self.depth}x{self.hidden} omega0 {self.omega0:g} sigma0 {self.sigma0:g}"
@@ -111,3 +103,13 @@ def wire_forward(spec: WireSpec, params: torch.Tensor, coords: torch.Tensor) -> 
     L = spec.depth
     return torch.baddbmm(v[f"b{L}"].unsqueeze(1), hr, v[f"W{L}r"].transpose(1, 2)) - \
         torch.bmm(hi, v[f"W{L}i"].transpose(1, 2))
+
+
+def from_cfg(model: dict, m: int, c: int, shape: tuple[int, ...]) -> WireSpec:
+    """conf/model/wire.yaml settings -> the WIRE of m-D signals with c channels."""
+    return WireSpec(in_features=m, out_features=c, hidden=int(model["hidden"]), depth=int(model["depth"]),
+                    omega0=float(model["omega0"]), sigma0=float(model["sigma0"]))
+
+
+BACKBONE = register(Backbone(kind="wire", name="WIRE", spec=WireSpec, forward=wire_forward, init=init_params,
+                             from_cfg=from_cfg))

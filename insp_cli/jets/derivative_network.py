@@ -19,6 +19,7 @@ import operator
 import torch
 
 from insp_cli.errors import InspError
+from insp_cli.inr.registry import register_jet
 from insp_cli.inr.siren import SirenSpec, unflatten
 from insp_cli.jets.space import JetSpace, from_taylor, jet_size, jet_space
 from insp_cli.jets.taylor import join, sin_cos_blocks
@@ -159,3 +160,6 @@ def _jet_chunk(layers, coef: torch.Tensor, x: torch.Tensor, space: JetSpace) -> 
     for wt, b in layers[1:-1]:
         h = sin_cos_blocks(_linear(h, wt, b), space)
     return from_taylor(join(_linear(h, *layers[-1])), space)
+
+
+register_jet("siren", siren_jet)

@@ -20,6 +20,7 @@ import math
 import torch
 
 from insp_cli.inr.ffn import FFNSpec, ReluSpec
+from insp_cli.inr.registry import register_jet
 from insp_cli.inr.siren import layout_views
 from insp_cli.jets.derivative_network import CHUNK_BYTES, _check_inputs
 from insp_cli.jets.ops import jet_relu
@@ -114,3 +115,7 @@ def mlp_jet(spec: ReluSpec | FFNSpec, params: torch.Tensor, coords: torch.Tensor
             h = jet_relu(_linear(h, v[f"W{i}"], v[f"b{i}"]))
         out.append(_linear(h, v[f"W{spec.depth}"], v[f"b{spec.depth}"]))
     return out[0] if len(out) == 1 else torch.cat(out, dim=2)
+
+
+register_jet("ffn", mlp_jet)
+register_jet("relu", mlp_jet)

@@ -22,6 +22,7 @@ import torch
 
 from insp_cli.errors import InspError
 from insp_cli.inr.oinr import OINRSpec, check_grid, conv_batched, frequencies, unflatten
+from insp_cli.inr.registry import register_jet
 from insp_cli.jets.ops import jet_sin
 from insp_cli.jets.space import jet_space
 
@@ -75,3 +76,34 @@ def oinr_jet(spec: OINRSpec, params: torch.Tensor, order: int, coords: torch.Ten
             shape = x.shape
             x = jet_sin(x.reshape(1, m, -1, 1), space).reshape(shape)  # every pixel and channel a point
     return x.reshape(m, n, spec.out_features, h * w).permute(1, 0, 3, 2)
+
+
+def grid_indices(spec: OINRSpec, coords: torch.Tensor) -> torch.Tensor:
+    """Row-major pixel indices of points of an O-INR's H x W grid: coords (..., 2) -> (...) long.
+    InspError when a point is not a pixel centre of that grid (O-INR jets exist there only)."""
+    h, w = spec.size
+    col = (coords[..., 0].double() + 1) * (w - 1) / 2
+    row = (coords[..., 1].double() + 1) * (h - 1) / 2
+    c, r = col.round(), row.round()
+    off = ((col - c).abs() > 1e-4) | ((row - r).abs() > 1e-4) | (c < 0) | (c > w - 1) | (r < 0) | (r > h - 1)
+    if bool(off.any()):
+        raise InspError(f"O-INR jets exist on its {h}x{w} grid only, not between or beyond its pixel centres "
+                        "(other resolutions, sub-pixel samples and coordinate augmentation need SIREN INRs)")
+    return (r * w + c).long()
+
+
+def oinr_jet_at(spec: OINRSpec, params: torch.Tensor, coords: torch.Tensor, order: int,
+                affine=None, chunk_size: int | None = None) -> torch.Tensor:
+    """``oinr_jet`` read at the requested grid points coords (Q, 2) or (N, Q, 2): (N, M, Q, C)."""
+    if affine is not None:
+        raise InspError("O-INR jets exist on its grid only: coordinate augmentation (rotation, zoom, translation) "
+                        "needs SIREN INRs; set the augment.* settings to 0")
+    idx = grid_indices(spec, coords.to(params.device))
+    full = oinr_jet(spec, params, order)  # (N, M, H*W, C)
+    n, m, _, c = full.shape
+    if idx.dim() == 1:
+        return full.index_select(2, idx)
+    return full.gather(2, idx[:, None, :, None].expand(n, m, idx.shape[1], c))
+
+
+register_jet("oinr", oinr_jet_at)

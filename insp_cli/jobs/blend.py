@@ -20,12 +20,14 @@ from ..config import hydra_run_dir, pick_device, required, seed_everything, thre
 from ..errors import InspError
 from ..filters.baselines.poisson import alpha_blend, poisson_blend, poisson_reconstruct, seam_error
 from ..filters.gradient_domain import MASK_SHAPES, GradientFitSettings, Mask, check_pairs, fit_to_gradients
-from ..inr.backbones import NAMES, describe, kind_of
+from ..inr.backbones import describe, name_of
 from ..inr.fit import decode_pixels
 from ..inr.siren import SirenSpec, grid_coords
 from ..jets.inr_jet import inr_jet
 from ..inr.store import INRStore, StoreHeader, finished_shards, plan_range, prepare_store, write_shard
 from ..metrics.images import psnr_up_to_constant
+from ..modalities import of_store
+from ..modalities.images import IMAGES
 from ..progress import step_progress
 from ..tracking import Run, run_job
 from ..viz import save_grid
@@ -44,11 +46,10 @@ def run_blend(cfg: DictConfig, run_dir: str | Path) -> dict:
 
 def _open(path) -> INRStore:
     store = INRStore.open(str(path))
-    if store.header.source.get("modality") in ("audio", "shapes") or store.spec.in_features != 2 or \
-            store.size is None:
+    if of_store(store) is not IMAGES or store.spec.in_features != 2 or store.size is None:
         raise InspError(f"store {path} does not hold 2-D images with a recorded size; `insp blend` edits image INRs")
     if not getattr(store.spec, "pointwise", True):
-        raise InspError(f"store {path} holds {NAMES[kind_of(store.spec)]} INRs, whose jets exist on their grid only; "
+        raise InspError(f"store {path} holds {name_of(store.spec)} INRs, whose jets exist on their grid only; "
                         "blending reads gradients at any point (SIREN stores)")
     return store
 

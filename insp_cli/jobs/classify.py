@@ -91,39 +91,10 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
     log.info("classify %s: %d train / %d test %s INRs (%s), %d classes, %s", kind, len(train), len(test),
              src.get("name"), arch(train.spec), len(classes), device)
 
-    history, info = [], {}
     if kind in ("pca_svm", "weight_knn"):
-        from ..classifiers.weight_space import pca_svm, weight_knn
-
-        if settings.augment:
-            raise InspError(f"augment.* applies to coordinates; model={kind} sees weights only: set them to 0")
-        t0 = time.time()
-        if kind == "pca_svm":
-            clf = pca_svm(train.params.numpy(), train.labels, components=int(cfg.model.components),
-                          c=float(cfg.model.C), seed=int(cfg.seed))
-        else:
-            clf = weight_knn(train.params.numpy(), train.labels, k=int(cfg.model.k),
-                             standardize=bool(cfg.model.standardize))
-        preds = clf.predict(test.params.numpy())
-        train_acc = float((clf.predict(train.params.numpy()) == train.labels).mean())
-        info = {"train_accuracy": train_acc, "fit_seconds": round(time.time() - t0, 2)}
+        preds, info = _weight_space(cfg, kind, settings, train, test)
     else:
-        if train.size is None:
-            raise InspError("the stores do not record their image size; refit them with `insp fit`")
-        model = KINDS[kind](cfg.model, train, len(classes), device, settings.batch_size, float(cfg.max_memory_gb),
-                            settings.augment)
-        train_in, test_in, desc = inputs(model, train, test, cache, float(cfg.cache_gb), settings.batch_size,
-                                         settings.augment)
-        info.update(desc)
-        fp = fingerprint(cfg)
-        preds, history, more = train_classifier(settings, model, train_in, test_in, train.labels, test.labels,
-                                                device, run.dir, find_checkpoint(cfg.resume, run.dir, fp), fp,
-                                                lambda row, step: run.log(row, step=step))
-        info.update(more)
-        if history:
-            info["train_accuracy"] = history[-1]["train_accuracy"]
-            best = max(history, key=lambda h: h["test_accuracy"])
-            info["best_test_accuracy"], info["best_epoch"] = best["test_accuracy"], best["epoch"]
+        preds, info = _torch_classifier(cfg, kind, settings, train, test, len(classes), cache, device, run)
 
     acc = float((preds == test.labels).mean())
     conf = confusion_matrix(test.labels, preds, len(classes))
@@ -147,3 +118,43 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
           f"test accuracy {100 * acc:.2f}%" + (f"  [not a result: {note}]" if note else "")
           + f"\n  run dir {run.dir}")
     return metrics
+
+
+def _weight_space(cfg: DictConfig, kind: str, settings: Settings, train, test) -> tuple[np.ndarray, dict]:
+    """PCA + SVM or k-NN on the flattened weights: (test predictions, info)."""
+    from ..classifiers.weight_space import pca_svm, weight_knn
+
+    if settings.augment:
+        raise InspError(f"augment.* applies to coordinates; model={kind} sees weights only: set them to 0")
+    t0 = time.time()
+    if kind == "pca_svm":
+        clf = pca_svm(train.params.numpy(), train.labels, components=int(cfg.model.components),
+                      c=float(cfg.model.C), seed=int(cfg.seed))
+    else:
+        clf = weight_knn(train.params.numpy(), train.labels, k=int(cfg.model.k),
+                         standardize=bool(cfg.model.standardize))
+    preds = clf.predict(test.params.numpy())
+    train_acc = float((clf.predict(train.params.numpy()) == train.labels).mean())
+    return preds, {"train_accuracy": train_acc, "fit_seconds": round(time.time() - t0, 2)}
+
+
+def _torch_classifier(cfg: DictConfig, kind: str, settings: Settings, train, test, n_classes: int, cache: str,
+                      device, run: Run) -> tuple[np.ndarray, dict]:
+    """A torch classifier kind (``classifiers.kinds``) trained and tested: (test predictions, info)."""
+    if train.size is None:
+        raise InspError("the stores do not record their image size; refit them with `insp fit`")
+    model = KINDS[kind](cfg.model, train, n_classes, device, settings.batch_size, float(cfg.max_memory_gb),
+                        settings.augment)
+    train_in, test_in, info = inputs(model, train, test, cache, float(cfg.cache_gb), settings.batch_size,
+                                     settings.augment)
+    info = dict(info)
+    fp = fingerprint(cfg)
+    preds, history, more = train_classifier(settings, model, train_in, test_in, train.labels, test.labels,
+                                            device, run.dir, find_checkpoint(cfg.resume, run.dir, fp), fp,
+                                            lambda row, step: run.log(row, step=step))
+    info.update(more)
+    if history:
+        info["train_accuracy"] = history[-1]["train_accuracy"]
+        best = max(history, key=lambda h: h["test_accuracy"])
+        info["best_test_accuracy"], info["best_epoch"] = best["test_accuracy"], best["epoch"]
+    return preds, info

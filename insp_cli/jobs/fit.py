@@ -1,37 +1,30 @@
-"""`insp fit`: images -> (degrade) -> batched INR fitting (SIREN, O-INR, WIRE or MFN) -> sharded INR store."""
+"""`insp fit`: signals of any modality (``modalities/``: images, audio clips, meshes) -> (degrade) -> batched INR
+fitting (any backbone of ``inr/backbones.py``) -> sharded INR store."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from ..config import pick_device, seed_everything, threads_from_env
-from ..data import load_images
-from ..data.audio import load_audio
-from ..data.degrade import degrade
+from ..config import hydra_run_dir, pick_device, seed_everything, threads_from_env
 from ..errors import InspError
+from ..inr.backbones import describe, kind_of
 from ..inr.fit import SEEDING, FitResult, FitSettings, fit_inrs, psnr_of_fit
 from ..inr.meta import fit_latents
 from ..inr.meta_file import check_init_matches, load_meta
 from ..inr.regularised import RegSettings
 from ..inr.regularisers import KINDS as REG_KINDS
-from ..inr.backbones import describe, kind_of, spec_from_cfg
-from ..inr.siren import SirenSpec, grid_coords
-from .shapes import mesh_signals
 from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, prepare_store, verify_for_resume,
                          write_shard)
+from ..modalities import Signals, check_finite_input, of_data  # noqa: F401  (check_finite_input: public here)
 from ..progress import FitProgress
 from ..tracking import Run, run_job
-from ..viz import save_grid, save_waveforms, tile
-from ..config import hydra_run_dir
 
 log = logging.getLogger("insp")
 
@@ -126,13 +119,8 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     threads_from_env()  # INSP_THREADS: small batched products run far faster on one thread of a shared CPU
     device = pick_device(str(cfg.device))
     d = cfg.data
-    if d.name == "meshes":  # SDF INRs of shapes (m = 3): jobs/shapes.py
-        spec = _spec(cfg, 3, 1, ())
-        if not isinstance(spec, SirenSpec):
-            raise InspError(f"data=meshes fits SDFs with SIRENs only, not model.kind={cfg.model.kind}")
-        sig = Signals(**mesh_signals(cfg, spec))
-    else:
-        sig = audio_signals(cfg) if d.name == "audio" else image_signals(cfg)
+    modality = of_data(str(d.name))
+    sig = modality.signals(cfg)
     lo, hi = int(sig.indices[0]), int(sig.indices[-1]) + 1
     settings = fit_settings(cfg)
     shard_size = int(cfg.fit.shard_size)
@@ -222,10 +210,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         metrics.update(_clean_scores(store, sig, device))
     elif sig.clean is not None and sig.names is not None and len(store) <= PER_IMAGE_MAX:
         metrics["per_image"] = _per_image(store, sig, device)
-    if d.name == "audio":
-        _log_audio_samples(cfg, run, store)
-    elif d.name != "meshes":
-        _log_samples(cfg, run, store, store.size)
+    modality.log_samples(cfg, run, store)
     run.log_histogram("psnr_per_inr", good)
     run.log_table("inrs", ["index", "label", "psnr", "ok"],
                   [[int(i), None if store.labels is None else int(store.labels[k]), float(store.psnr[k]),
@@ -237,7 +222,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
           + f"\n  store   {store_dir}\n  run dir {run.dir}")
     if flagged:
         nonfinite = int((~np.isfinite(psnr_all)).sum())
-        flat = {"audio": "a silent clip", "meshes": "the zero function"}.get(d.name, "a flat mid-gray image")
+        flat = modality.flat
         why = (f"{nonfinite} non-finite, {flagged - nonfinite} worse than both {flat} and their "
                f"initialisation, after {cfg.fit.retries} refit(s) at half the learning rate")
         if flagged == len(store):
@@ -261,7 +246,7 @@ def meta_init(cfg: DictConfig, sig: "Signals", settings: FitSettings):
     if sig.fit_batch is not None:
         raise InspError(f"fit.init works for images and audio, not {cfg.data.name}")
     mi = load_meta(str(path))
-    check_init_matches(mi, sig.spec, "audio" if cfg.data.name == "audio" else "images", sig.shape)
+    check_init_matches(mi, sig.spec, of_data(str(cfg.data.name)).name, sig.shape)
     if mi.mode != mode:
         raise InspError(f"initialisation {path} was learned in mode {mi.mode}; pass fit.mode={mi.mode}")
     if settings.reg is not None or settings.shared_init:
@@ -278,85 +263,6 @@ def meta_init(cfg: DictConfig, sig: "Signals", settings: FitSettings):
 
         sig.fit_batch = fit_batch
     return mi
-
-
-@dataclass
-class Signals:
-    """What a fit needs from a data source, whatever the modality.
-
-    targets: (N, Q, c) fit targets in pixel units [0, 1] (``encode_pixels`` maps them to the INR's [-1, 1]);
-    masks: (N, Q) True where observed, or None; coords: (Q, m) in [-1, 1]; indices, labels: (N,) from the source;
-    shape: the grid (H, W) or (T,) with prod(shape) = Q; clean: (N, Q, c) the undegraded signal (masked images:
-    the fit is also scored against it), names: (N,) item names.
-    """
-
-    targets: np.ndarray
-    masks: np.ndarray | None
-    coords: torch.Tensor
-    indices: np.ndarray
-    labels: np.ndarray | None
-    spec: object  # the INR architecture (inr.backbones.Spec)
-    source: dict
-    degradation: dict
-    shape: tuple[int, ...]
-    clean: np.ndarray | None = None
-    names: list[str] | None = None
-    fit_batch: Callable | None = None  # (rows, settings, seed, on_step, device) -> FitResult, instead of fit_inrs
-    fit_extra: dict | None = None  # recorded in the store header's fit (shapes: loss, points, sampling)
-
-
-def _spec(cfg: DictConfig, m: int, c: int, shape: tuple[int, ...]):
-    """The INR architecture of cfg.model (model.kind: siren | oinr | wire | mfn) for m-D signals of c channels."""
-    try:
-        return spec_from_cfg(OmegaConf.to_container(cfg.model, resolve=True), m, c, shape)
-    except (TypeError, ValueError) as e:
-        raise InspError(f"bad model settings: {e}") from None
-
-
-def _degraded(cfg: DictConfig, x: np.ndarray, indices: np.ndarray, name: str, clip: bool | None = None):
-    deg = OmegaConf.to_container(cfg.degradation, resolve=True)
-    kind = deg.pop("kind")
-    if clip is not None and "clip" in deg:
-        deg["clip"] = clip
-    out = degrade(x, kind, deg, seed=int(cfg.seed), indices=indices)
-    check_finite_input(x, out.images, indices, name, kind)
-    return out
-
-
-def image_signals(cfg: DictConfig) -> Signals:
-    d = cfg.data
-    images = load_images(d.name, split=d.split, start=int(d.start), limit=d.limit, size=d.size,
-                         channels=d.channels, root=d.root, folder=d.folder, download=bool(d.download),
-                         train_count=int(d.train_count), crops=int(d.get("crops", 5)))
-    if len(images) == 0:
-        raise InspError(f"no images selected from {d.name} {d.split} (start={d.start}, limit={d.limit})")
-    degraded = _degraded(cfg, images.images, images.indices, d.name)
-    n, h, w, c = images.images.shape
-    source = {k: v for k, v in images.meta.items() if k not in ("start", "limit", "root")}
-    source["size"] = [int(h), int(w)]
-    masks = None if degraded.masks is None else degraded.masks.reshape(n, h * w)
-    return Signals(targets=degraded.images.reshape(n, h * w, c), masks=masks, coords=grid_coords((h, w)),
-                   indices=images.indices, labels=images.labels, spec=_spec(cfg, 2, c, (h, w)), source=source,
-                   degradation=degraded.params, shape=(h, w), clean=images.images.reshape(n, h * w, c),
-                   names=list(images.names))
-
-
-def audio_signals(cfg: DictConfig) -> Signals:
-    """Audio clips (N, T) with amplitudes in [-1, 1] (peak 1): noise is added to the amplitude (sigma/255 of
-    the peak, never clipped: amplitudes are signed), and the fit targets are (x + 1) / 2."""
-    d = cfg.data
-    clips = load_audio(str(d.source), split=d.split, start=int(d.start), limit=d.limit, length=int(d.length),
-                       rate=int(d.rate), root=d.root, folder=d.folder, min_seconds=float(d.min_seconds))
-    kind = str(cfg.degradation.kind)
-    if kind not in ("clean", "gaussian_noise"):
-        raise InspError(f"degradation {kind} is for images; audio takes clean or gaussian_noise (degradation=noise)")
-    degraded = _degraded(cfg, clips.clips[:, None, :, None], clips.indices, f"audio {d.source}", clip=False)
-    n, t = clips.clips.shape
-    source = {k: v for k, v in clips.meta.items() if k not in ("start", "limit", "root")}
-    source.update(name="audio", modality="audio", source=str(d.source), length=int(t), rate=clips.rate)
-    return Signals(targets=(degraded.images.reshape(n, t, 1) + 1) / 2, masks=None, coords=grid_coords((t,)),
-                   indices=clips.indices, labels=None, spec=_spec(cfg, 1, 1, (t,)), source=source,
-                   degradation=degraded.params, shape=(t,))
 
 
 def _clean_scores(store: INRStore, sig: Signals, device) -> dict:
@@ -396,35 +302,5 @@ def _per_image(store: INRStore, sig: Signals, device) -> list[dict]:
             for k, (i, r, p, c, pi) in enumerate(zip(store.indices, rows, store.psnr, full, psnr_in))]
 
 
-def check_finite_input(clean: np.ndarray, degraded: np.ndarray, indices: np.ndarray, name: str, kind: str) -> None:
-    """NaN or inf in the pixels is a fault of the data or its degradation, not of the fit: say which."""
-    items, values = ("clips", "samples") if name.startswith("audio") else ("images", "pixels")
-    for what, arr in ((f"the {items}", clean), (f"the degraded {items} (degradation={kind})", degraded)):
-        bad = ~np.isfinite(arr).reshape(len(arr), -1).all(1)
-        if bad.any():
-            raise InspError(f"{what} of {name} contain NaN or inf {values} ({int(bad.sum())} {items}, first index "
-                            f"{int(indices[np.argmax(bad)])}): fix the data or the degradation's parameters")
-
-
 def _rate(n: int, seconds: float) -> str:
     return f"{n / seconds:.1f} INR/s" if n >= seconds else f"{seconds / n:.2f} s/INR"
-
-
-def _log_audio_samples(cfg: DictConfig, run: Run, store: INRStore) -> None:
-    n = min(int(cfg.samples), len(store), 8)
-    if n == 0:
-        return
-    t = int(store.header.source["length"])
-    clips = store.evaluate(grid_coords((t,)), rows=np.arange(n))[..., 0].numpy()
-    path = save_waveforms(run.dir / "samples.png", [[c] for c in clips], [str(int(i)) for i in store.indices[:n]],
-                          ["decoded INR"], int(store.header.source["rate"]))
-    run.log_image("samples", path, caption=f"first {n} INRs decoded at their {t} samples")
-
-
-def _log_samples(cfg: DictConfig, run: Run, store: INRStore, size) -> None:
-    n = min(int(cfg.samples), len(store))
-    if n == 0:
-        return
-    imgs = store.decode(size, rows=np.arange(n)).numpy()
-    path = save_grid(tile(imgs, ncol=8), run.dir / "samples.png", scale=max(1, 64 // size[0]))
-    run.log_image("samples", path, caption=f"first {n} INRs decoded at {size[0]}x{size[1]}")

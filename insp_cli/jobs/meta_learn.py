@@ -18,13 +18,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..config import hydra_run_dir, pick_device, seed_everything, threads_from_env
 from ..errors import InspError
-from ..inr.backbones import describe, kind_of
+from ..inr.backbones import describe
+from ..inr.registry import BACKBONES, backbone_of
+from ..inr.siren import BACKBONE as SIREN
 from ..inr.fit import FitSettings, fit_inrs, inr_seed
 from ..inr.meta import MetaINR, fit_latents, functa_loss, reptile_loss
 from ..inr.meta_file import load_meta, read_meta, save_meta
 from ..training import cosine_factor, restore, train_steps
+from ..modalities import of_data
 from ..tracking import Run, run_job
-from .fit import audio_signals, image_signals
 
 log = logging.getLogger("insp")
 
@@ -43,14 +45,15 @@ def _signals(cfg: DictConfig):
     if str(d.split) != "train":
         raise InspError(f"meta-learning learns on the train split only (data.split=train), not {d.split!r}: every "
                         "figure of a fit from it must be on signals it never saw")
-    if d.name == "meshes":
-        raise InspError("meta-learning takes images or audio (data=mnist | images | photos | audio ...), not meshes")
-    if str(cfg.model.kind) != "siren":
+    modality = of_data(str(d.name))
+    if not modality.meta_learnable:
+        raise InspError(f"meta-learning takes images or audio (data=mnist | images | photos | audio ...), not {d.name}")
+    if BACKBONES.get(str(cfg.model.kind)) is not SIREN:
         raise InspError(f"meta-learning learns SIREN initialisations, not model.kind={cfg.model.kind}")
     if str(cfg.degradation.kind) != "clean":
         raise InspError(f"meta-learning learns from clean signals (degradation=clean), not {cfg.degradation.kind}")
-    sig = audio_signals(cfg) if d.name == "audio" else image_signals(cfg)
-    if kind_of(sig.spec) != "siren":
+    sig = modality.signals(cfg)
+    if backbone_of(sig.spec) is not SIREN:
         raise InspError(f"meta-learning learns SIREN initialisations, not {describe(sig.spec)}")
     return sig
 
@@ -72,7 +75,7 @@ def _meta_learn(cfg: DictConfig, run: Run) -> dict:
     spec = sig.spec
     source = {**sig.source, "indices": [int(sig.indices[0]), int(sig.indices[n_train - 1]) + 1], "count": n_train,
               "val_indices": [int(sig.indices[n_train]), int(sig.indices[-1]) + 1] if n_val else None}
-    modality = "audio" if cfg.data.name == "audio" else "images"
+    modality = of_data(str(cfg.data.name)).name
     meta = {"mode": mode, "architecture": spec.to_dict(), "backbone": describe(spec), "modality": modality,
             "shape": [int(s) for s in sig.shape], "channels": int(sig.targets.shape[-1]), "source": source,
             "meta": {k: m[k] for k in ("steps", "batch_size", "inner_steps", "inner_lr", "inner_lr_final",

@@ -10,14 +10,13 @@ from collections import defaultdict
 from insp_cli.errors import InspError
 from insp_cli.report.paper import label
 from insp_cli.report.runs import RunRecord
+from insp_cli.report.table_kit import Column, Table, TableSpec, mean_std, method_order, split_complete
 
 SCORES = (("chamfer_l1", "Chamfer-L1 (x1e-3)", 3, 1e3), ("normal_consistency", "Normal consistency", 4, 1.0),
           ("psnr_band", "PSNR near surface (dB)", 2, 1.0))
 
 
 def geometry_table(records: list[RunRecord], scale: str | None):
-    from insp_cli.report.tables import Column, Table, _mean_std, _method_order, split_complete
-
     by_task: dict[str, list[RunRecord]] = defaultdict(list)
     done, failed = split_complete(records)
     for r in done:
@@ -30,11 +29,11 @@ def geometry_table(records: list[RunRecord], scale: str | None):
     for task in sorted(by_task):
         runs = by_task[task]
         means = {}
-        for k in _method_order(runs):
+        for k in method_order(runs):
             ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
             cells = {}
             for key, _, _, mult in SCORES:
-                m, s = _mean_std([None if o.get(key) is None else o[key] * mult for o in ours])
+                m, s = mean_std([None if o.get(key) is None else o[key] * mult for o in ours])
                 cells[key], cells[f"{key}_std"] = m, s
             means[k] = cells
             rows.append({"task": task, "method": label(k), **cells, "runs": len(ours)})
@@ -67,3 +66,6 @@ def _target(task: str, means: dict, runs: list[RunRecord]) -> str:
                 f"{ins['chamfer_l1']:.3f} vs " + ", ".join(f"{k} {v:.3f}" for k, v in others.items())
                 + f" (x1e-3), {'met' if met else 'missed'}.")
     return f"{task}: no target stated."
+
+
+GEOMETRY = TableSpec("geometry", "eval", geometry_table, modality="shapes")

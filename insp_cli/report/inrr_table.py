@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from insp_cli.report.runs import RunRecord
+from insp_cli.report.table_kit import Column, Table, TableSpec, mean_std, need, split_complete
 
 # The paper's Table 1 (PSNR dB, 256² grayscale, 50 % random missing): INR, INR-Z, TV, L2, AIR, INRR
 PAPER_METHODS = ("inr", "inr_z", "tv", "l2", "air", "inrr")
@@ -34,8 +35,6 @@ _TITLE = {"none": "INR", "tv": "TV", "l2": "L2", "air": "AIR", "inrr": "INRR", "
 
 
 def inrr_table(records: list[RunRecord], scale: str | None):
-    from insp_cli.report.tables import Column, Table, _mean_std, _need, split_complete
-
     cells: dict[tuple[str, str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     fractions = defaultdict(list)
     done, failed = split_complete(records, lambda r: f"reg={r.get_config('fit.reg') or 'none'}")
@@ -44,7 +43,7 @@ def inrr_table(records: list[RunRecord], scale: str | None):
         mask = MASKS.get(str(r.get_config("degradation.kind")))
         if mask is None:
             continue
-        for item in _need(r, "per_image")["per_image"]:
+        for item in need(r, "per_image")["per_image"]:
             c = cells[(item["name"], mask, reg)]
             c["full"].append(item["psnr_full"])
             c["missing"].append(item["psnr_missing"])
@@ -62,7 +61,7 @@ def inrr_table(records: list[RunRecord], scale: str | None):
                    "runs": sum(1 for v in ours.values() if v)}
             for m in OURS:
                 for what in ("full", "missing"):
-                    row[f"ours_{what}_{m}"] = _mean_std(ours[m][what])[0] if ours[m] else None
+                    row[f"ours_{what}_{m}"] = mean_std(ours[m][what])[0] if ours[m] else None
             for m, v in zip(PAPER_METHODS, paper or (None,) * len(PAPER_METHODS)):
                 row[f"paper_{m}"] = v
             f = {m: row[f"ours_full_{m}"] for m in OURS}
@@ -95,3 +94,6 @@ def inrr_table(records: list[RunRecord], scale: str | None):
                          f"max {max(g):+.2f}).")
     return Table("inrr", "INRR Table 1: inpainting PSNR (dB) by regulariser", scale, cols, rows, notes=notes,
                  failed=failed)
+
+
+INRR = TableSpec("inrr", "fit", inrr_table)

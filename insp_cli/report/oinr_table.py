@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from insp_cli.report.runs import RunRecord
+from insp_cli.report.table_kit import Column, Table, TableSpec, mean_std, need, split_complete
 
 BACKBONES = ("siren", "wire", "mfn", "oinr")
 TITLE = {"siren": "SIREN", "wire": "WIRE", "mfn": "MFN", "oinr": "O-INR"}
@@ -26,8 +27,6 @@ PAPER_SECONDS = {"coffee": (68.67, 151.27, 117.76, 101.3), "rocket": (89.39, 198
 
 
 def oinr_table(records: list[RunRecord], scale: str | None):
-    from insp_cli.report.tables import Column, Table, _mean_std, _need, split_complete
-
     psnr: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     seconds: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     noisy: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -38,7 +37,7 @@ def oinr_table(records: list[RunRecord], scale: str | None):
         task = TASKS.get(str(r.get_config("degradation.kind")))
         if task is None or kind not in BACKBONES:
             continue
-        m = _need(r, "per_image", "fit_seconds", "count")
+        m = need(r, "per_image", "fit_seconds", "count")
         per_image_s = float(m["fit_seconds"]) / max(int(m["count"]), 1)
         params[kind] = (m.get("params_per_inr"), m.get("architecture"))
         for item in m["per_image"]:
@@ -51,9 +50,9 @@ def oinr_table(records: list[RunRecord], scale: str | None):
         for name in sorted({k[1] for k in psnr if k[0] == task}):
             row = {"task": task, "image": name}
             for b in BACKBONES:
-                row[f"ours_{b}"] = _mean_std(psnr.get((task, name, b), []))[0]
-                row[f"time_{b}"] = _mean_std(seconds.get((task, name, b), []))[0]
-            row["input"] = _mean_std(noisy.get((task, name), []))[0]
+                row[f"ours_{b}"] = mean_std(psnr.get((task, name, b), []))[0]
+                row[f"time_{b}"] = mean_std(seconds.get((task, name, b), []))[0]
+            row["input"] = mean_std(noisy.get((task, name), []))[0]
             paper = PAPER_PSNR[task].get(name) or (None,) * 4
             paper_s = PAPER_SECONDS.get(name) if task == "representation" else None
             for b, v, s in zip(BACKBONES, paper, paper_s or (None,) * 4):
@@ -82,3 +81,6 @@ def oinr_table(records: list[RunRecord], scale: str | None):
                      f"on average (min {min(g):+.2f}, max {max(g):+.2f}).")
     return Table("oinr", "O-INR Tables 1-2: representation and photon-noise PSNR (dB) by INR backbone", scale, cols,
                  rows, notes=notes, failed=failed)
+
+
+OINR = TableSpec("oinr", "fit", oinr_table)

@@ -1,46 +1,28 @@
 """Table builders: run records -> the paper's tables (rows of plain values), ours beside the paper's numbers.
 
 One builder per table kind (``table1`` classification, ``table2`` denoising, ``tasks`` every low-level task,
-``grid`` any metric against any setting, ``inrr`` the INRR paper's Table 1 in ``inrr_table``); rendering is ``report.render``.
+``audio`` Fig. 15, ``grid`` any metric against any setting) beside the table modules' builders (``geometry_table``,
+``inrr_table``, ``oinr_table``); ``SPECS`` holds one ``TableSpec`` per table (name, job, modality, builder), the
+only place a table is looked up. The helpers every builder shares are public in ``table_kit``; rendering is
+``report.render``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from insp_cli.errors import InspError
 from insp_cli.report.paper import PAPER_TABLE1, PAPER_TABLE2, label
 from insp_cli.report.runs import _MISSING, STATUS_OK, RunRecord
+from insp_cli.report.geometry_table import GEOMETRY
+from insp_cli.report.inrr_table import INRR
+from insp_cli.report.oinr_table import OINR
+from insp_cli.report.table_kit import (Column, Table, TableSpec, failed_line, mean_std, method_order, modality_of,  # noqa: F401
+                                       need, split_complete)
 
-TABLES = ("table1", "table2", "tasks", "audio", "geometry", "grid", "inrr", "oinr")
 MIXED = ("refuse", "separate")
-
-
-@dataclass
-class Column:
-    key: str  # CSV header
-    title: str  # markdown header
-    digits: int | None = None  # decimals of a number in markdown
-    std: str | None = None  # key of the spread shown as "mean ± std" in markdown
-
-
-@dataclass
-class Table:
-    """A built table: rows of plain values (None = not run / not in the paper)."""
-
-    id: str
-    title: str
-    scale: str | None
-    columns: list[Column]
-    rows: list[dict]
-    notes: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # one line per run that did not complete
-    runs: list[Path] = field(default_factory=list)
 
 
 def build_tables(table: str, records: list[RunRecord], scale: str | None = None, mixed: str = "refuse",
@@ -52,16 +34,14 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
     if mixed not in MIXED:
         raise InspError(f"mixed_scales must be refuse or separate, not {mixed!r}")
     grid = dict(grid or {})
-    jobs = {"table1": "classify", "table2": "eval", "tasks": "eval", "audio": "eval", "geometry": "eval", "inrr": "fit",
-            "oinr": "fit"}
-    job = jobs.get(table) or grid.get("job")
+    spec = SPECS[table]
+    job = spec.job or grid.get("job")
     recs = [r for r in records if r.job != "table" and (job is None or r.job == job)]
-    if table in ("table2", "tasks", "audio", "geometry"):  # audio and shape evals have their own tables
-        want = {"audio": "audio", "geometry": "shapes"}.get(table, "images")
-        have = sorted({_modality(r) for r in recs})
-        recs = [r for r in recs if _modality(r) == want]
+    if spec.modality is not None:  # audio and shape evals have their own tables
+        have = sorted({modality_of(r) for r in recs})
+        recs = [r for r in recs if modality_of(r) == spec.modality]
         if have and not recs:
-            raise InspError(f"{table} needs eval runs of {want}; the eval runs given are of {', '.join(have)}")
+            raise InspError(f"{table} needs eval runs of {spec.modality}; the eval runs given are of {', '.join(have)}")
     if not recs:
         kinds = sorted({r.job for r in records})
         raise InspError(f"{table} needs {job or 'any'} runs; the {len(records)} run directories given hold "
@@ -78,53 +58,12 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
         have = ", ".join(f"{s}: {len(v)} runs" for s, v in sorted(groups.items(), key=lambda kv: str(kv[0])))
         raise InspError(f"runs of mixed scales in one table ({have}); pick one with scale=LABEL or pass "
                         "mixed_scales=separate for one table per scale")
-    from insp_cli.report.geometry_table import geometry_table
-    from insp_cli.report.inrr_table import inrr_table
-    from insp_cli.report.oinr_table import oinr_table
-
-    build = {"table1": _table1, "table2": _table2, "tasks": _tasks, "audio": _audio, "grid": _grid,
-             "inrr": inrr_table, "oinr": oinr_table, "geometry": geometry_table}[table]
     out = []
     for s, rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
-        t = build(rs, s, grid) if table == "grid" else build(rs, s)
+        t = spec.build(rs, s, grid) if spec.takes_grid else spec.build(rs, s)
         t.runs = [r.dir for r in rs]
         out.append(t)
     return out
-
-
-def _modality(r: RunRecord) -> str:
-    m = r.get_metric("modality")
-    if m is _MISSING:  # a failed run has no metrics: its store says it
-        store = str(r.get_config("store"))
-        m = "audio" if "audio" in store else "shapes" if "meshes" in store or "fig8" in store else "images"
-    return str(m)
-
-
-def _need(r: RunRecord, *keys: str) -> dict:
-    missing = [k for k in keys if r.get_metric(k) is _MISSING]
-    if missing:
-        raise InspError(f"{r.dir}: metrics.json has no {', '.join(missing)} (written by an older insp {r.job}?); "
-                        "rerun it or leave it out")
-    return r.metrics
-
-
-def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
-    v = [float(x) for x in values if x is not None and math.isfinite(float(x))]
-    if not v:
-        return None, None
-    m = sum(v) / len(v)
-    return m, (math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else None)
-
-
-def _failed_line(r: RunRecord, what: str = "") -> str:
-    return f"{r.status}: {r.dir}{f' ({what})' if what else ''}: {r.error}"
-
-
-def split_complete(records: list[RunRecord], what=lambda r: "eval") -> tuple[list[RunRecord], list[str]]:
-    """(the runs that completed, one line per run that did not: its status, folder, ``what(run)`` and error).
-    Every table builder starts here, so a failed run is listed under its table and never enters a number."""
-    ok = [r for r in records if r.status == STATUS_OK]
-    return ok, [_failed_line(r, what(r)) for r in records if r.status != STATUS_OK]
 
 
 def _table1(records: list[RunRecord], scale: str | None) -> Table:
@@ -132,7 +71,7 @@ def _table1(records: list[RunRecord], scale: str | None) -> Table:
     done, failed = split_complete(records, lambda r: "" if (k := r.get_config("model.kind")) is _MISSING
                                   else label(str(k)))
     for r in done:
-        m = _need(r, "model", "dataset", "test_accuracy", "train_count", "test_count")
+        m = need(r, "model", "dataset", "test_accuracy", "train_count", "test_count")
         cells[(str(m["dataset"]), str(m["model"]))].append(r)
     datasets = list(PAPER_TABLE1) + sorted({d for d, _ in cells} - set(PAPER_TABLE1))
     methods = list(PAPER_TABLE1["mnist"]) + sorted({k for _, k in cells} - set(PAPER_TABLE1["mnist"]))
@@ -148,7 +87,7 @@ def _table1(records: list[RunRecord], scale: str | None) -> Table:
                 raise InspError(f"table1: the {label(k)} runs on {label(d)} differ in size (train/test INRs "
                                 f"{', '.join(f'{a}/{b}' for a, b in sorted(sizes))}); one cell holds one "
                                 "setting: pass those runs to separate tables, or use table=grid")
-            acc, std = _mean_std([100 * r.metrics["test_accuracy"] for r in runs])
+            acc, std = mean_std([100 * r.metrics["test_accuracy"] for r in runs])
             notes = sorted({f"not a result: {r.metrics['not_a_result']}" for r in runs
                             if r.metrics.get("not_a_result")})
             train, test = next(iter(sizes)) if sizes else (None, None)
@@ -176,7 +115,7 @@ def _score_cells(ours: list[dict], paper: tuple | None) -> dict:
     """The score cells of one method: ours (its rows of several runs) and the paper's (psnr, ssim, lpips)."""
     cells: dict[str, Any] = {}
     for i, (name, _, _) in enumerate(_SCORES):
-        cells[f"ours_{name}"], cells[f"ours_{name}_std"] = _mean_std([o.get(name) for o in ours])
+        cells[f"ours_{name}"], cells[f"ours_{name}_std"] = mean_std([o.get(name) for o in ours])
         cells[f"paper_{name}"] = paper[i] if paper else None
     return cells
 
@@ -200,7 +139,7 @@ def _table2(records: list[RunRecord], scale: str | None) -> Table:
     runs, other = [], defaultdict(int)
     done, failed = split_complete(records)
     for r in done:
-        m = _need(r, "task", "rows", "n_images")
+        m = need(r, "task", "rows", "n_images")
         if m["task"] != "denoise":
             other[str(m["task"])] += 1
             continue
@@ -243,13 +182,6 @@ def _table2(records: list[RunRecord], scale: str | None) -> Table:
 TASK_ORDER = ("denoise", "deblur", "blur", "inpaint", "inpaint_text")
 
 
-def _method_order(runs: list[RunRecord]) -> list[str]:
-    """The methods of eval runs, input first and INSP-Net last, as in Table 2."""
-    seen = list(dict.fromkeys(k for r in runs for k in r.metrics["rows"]))
-    return [k for k in ("input",) if k in seen] + [k for k in seen if k not in ("input", "insp_net")] + \
-        [k for k in ("insp_net",) if k in seen]
-
-
 def _task_block(metrics: dict) -> str:
     """A task's block of rows: its name, and the fitting prior of its input INRs where one was used
     (``inpaint (INR + INRR)``: the same filter on INRs fitted with ``fit.reg=inrr``)."""
@@ -263,14 +195,14 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     by_task: dict[str, list[RunRecord]] = defaultdict(list)
     done, failed = split_complete(records)
     for r in done:
-        by_task[_task_block(_need(r, "task", "rows", "n_images"))].append(r)
+        by_task[_task_block(need(r, "task", "rows", "n_images"))].append(r)
     tasks = [t for base in TASK_ORDER for t in sorted(by_task) if t.split(" ")[0] == base] + \
         sorted(t for t in by_task if t.split(" ")[0] not in TASK_ORDER)
     rows = []
     for task in tasks:
         runs = by_task[task]
         n = _test_set(runs, f"tasks: the {task} eval runs", "task")[0]
-        for k in _method_order(runs):
+        for k in method_order(runs):
             ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
             paper = PAPER_TABLE2.get(k) if task == "denoise" else None  # the paper's INRs: no prior
             rows.append({"task": task, "method": label(k), **_score_cells(ours, paper), "test_inrs": n,
@@ -292,14 +224,14 @@ def _audio(records: list[RunRecord], scale: str | None) -> Table:
     STOI against the clean clips). The paper reports no number for audio."""
     runs, failed = split_complete(records)
     for r in runs:
-        _need(r, "rows", "n_images")
+        need(r, "rows", "n_images")
     n = _test_set(runs, "audio: the eval runs", "table", "scale.clip_samples")
     rows = []
-    for k in _method_order(runs):
+    for k in method_order(runs):
         ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
         cells: dict[str, Any] = {}
         for name, _, _ in _AUDIO_SCORES:
-            cells[name], cells[f"{name}_std"] = _mean_std([o.get(name) for o in ours])
+            cells[name], cells[f"{name}_std"] = mean_std([o.get(name) for o in ours])
         rows.append({"method": label(k), **cells, "runs": len(ours)})
     cols = [Column("method", "Method")] + [Column(name, t, d, std=f"{name}_std") for name, t, d in _AUDIO_SCORES] + \
         [Column("runs", "Runs")]
@@ -341,7 +273,7 @@ def _grid(records: list[RunRecord], scale: str | None, grid: dict) -> Table:
             raise InspError(f"{r.dir}: its config has no {x if xv is _MISSING else series} (an older config?)")
         key = (_hashable(sv), _hashable(xv))
         if r.status != STATUS_OK:
-            failed.append(_failed_line(r, f"{x}={xv}"))
+            failed.append(failed_line(r, f"{x}={xv}"))
             failed_at[key] += 1
             continue
         if r.get_metric(y) is _MISSING:
@@ -353,7 +285,7 @@ def _grid(records: list[RunRecord], scale: str | None, grid: dict) -> Table:
         vals = [r.get_metric(y) for r in points.get(key, [])]
         if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in vals if v is not None):
             raise InspError(f"grid.y={y} is not a number in every run (got {vals[0]!r})")
-        mean, std = _mean_std(vals)
+        mean, std = mean_std(vals)
         rows.append({**({"series": key[0]} if series else {}), "x": key[1], "y": mean, "y_std": std,
                      "runs": len(vals), "failed": failed_at.get(key, 0)})
     cols = ([Column("series", series)] if series else []) + [
@@ -366,3 +298,16 @@ def _grid(records: list[RunRecord], scale: str | None, grid: dict) -> Table:
 
 def _hashable(v):
     return json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
+
+
+SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
+    TableSpec("table1", "classify", _table1),
+    TableSpec("table2", "eval", _table2, modality="images"),
+    TableSpec("tasks", "eval", _tasks, modality="images"),
+    TableSpec("audio", "eval", _audio, modality="audio"),
+    GEOMETRY,
+    TableSpec("grid", None, _grid, takes_grid=True),
+    INRR,
+    OINR,
+)}
+TABLES = tuple(SPECS)

@@ -1,0 +1,177 @@
+"""Training a learned Pi, once for every modality: AdamW steps on the squared error of Pi's output against the
+targets of random training points, train.lr decayed by a cosine, loss and PSNR logged every train.log_every
+steps, and the filter saved every train.save_every steps so an interrupted run resumes where it stopped.
+
+What differs between modalities is only the training data (``PiData``: a sampler of (features, targets) with
+the statistics and final-PSNR conventions of its signals) and the metadata Pi is saved with; the modality
+(``insp_cli.modalities``) supplies both. ``log(values, step)`` is the caller's logger (a run's W&B log).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from insp_cli.errors import InspError
+from insp_cli.filters.checkpoint import build_fusion, read_filter, save_filter
+from insp_cli.filters.sampler import augment
+from insp_cli.training import cosine_factor, restore, train_steps
+
+log = logging.getLogger("insp")
+
+
+@dataclass
+class PiData:
+    """A modality's training data for Pi.
+
+    sample(batch, generator) -> (features (B, F), targets (B, c)); stat_features(points, generator, seed) ->
+    features (S, F) that fit Pi's feature scaler (``stat_channels`` channels); final_psnr(fusion, seed) -> the
+    training PSNR recorded at the end; peak_squared: the squared peak-to-peak of the targets (1: pixels in [0, 1],
+    4: SDFs or amplitudes in [-1, 1]) for the logged PSNR; what: '64x64, 1 offsets' for the log line;
+    noun: 'INRs' or 'SDF INRs'; extra: metrics of this data recorded with the run.
+    """
+
+    sample: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+    stat_features: Callable[[int, torch.Generator, int], torch.Tensor]
+    stat_channels: int
+    num_features: int
+    final_psnr: Callable[[torch.nn.Module, int], float]
+    what: str
+    peak_squared: float = 1.0
+    noun: str = "INRs"
+    psnr_note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def lr_at(t: dict, step: int) -> float:
+    """train.lr decayed to train.lr_final by a cosine over the run's steps (constant without lr_final)."""
+    lr, final = float(t["lr"]), t.get("lr_final")
+    if final is None or t["steps"] <= 1:
+        return lr
+    return float(final) + (lr - float(final)) * cosine_factor(step, t["steps"] - 1)
+
+
+def sampled_psnr(fusion, sample: Callable, seed: int, lo: float, points: int = 65536) -> float:
+    """PSNR (peak 1) of Pi on ``points`` fresh training points, outputs clamped to [lo, 1]."""
+    with torch.no_grad():
+        x, y = sample(points, torch.Generator().manual_seed(seed + 2))
+        mse = float((fusion(x).clamp(lo, 1) - y).pow(2).mean())
+    return -10 * math.log10(max(mse, 1e-20))
+
+
+def kept_note(path: Path, step: int, steps: int, save_every: int) -> str:
+    """What an interrupt leaves of a filter being trained (``Run.kept``): its checkpoint of ``step``, or
+    nothing before the first save."""
+    if step <= 0:
+        first = min(save_every, steps)
+        return (f"nothing of this training is kept yet (its first checkpoint is saved at step {first}); rerun the "
+                "same command to start again")
+    return f"the filter checkpoint of step {step}/{steps} is kept ({path}); rerun the same command to resume from it"
+
+
+def resume_step(path: Path, meta: dict, fusion, opt, gen, overwrite: bool) -> int | None:
+    """Step to start from: 0 (fresh), k (resume an unfinished checkpoint of the same run), None (finished)."""
+    if overwrite or not path.exists():
+        return 0
+    old, tensors = read_filter(path)
+    if "modality" not in old:  # an image filter written before image filters had offsets: pointwise
+        old["fusion"].setdefault("offsets", [[0, 0]])
+    same = ("task", "order", "units", "channels", "fusion", "architecture", "trained_on", "modality")
+    diff = [k for k in same if old.get(k) != meta.get(k)]
+    t_old = {k: v for k, v in old["train"].items() if k not in ("step", "final_psnr", "seconds")}
+    t_new = {k: v for k, v in meta["train"].items() if k != "step"}
+    if t_old != t_new:
+        diff.append("train")
+    if diff:
+        raise InspError(f"{path} holds another filter ({', '.join(diff)} differ); pass another filter=PATH or "
+                        "overwrite=true")
+    if old.get("complete"):
+        return None
+    restore(old, tensors, fusion, "fusion.", opt, gen)
+    log.info("resuming %s at step %d", path, old["train"]["step"])
+    return int(old["train"]["step"])
+
+
+def train_pi(meta: dict, data_of: Callable[[], PiData], path: Path, seed: int, overwrite: bool, device,
+             log_values: Callable[[dict, int], None], n_inrs: int, run_dir: Path,
+             keep: Callable[[str], None] = lambda note: None) -> dict:
+    """Train (or resume) the Pi that ``meta`` describes on ``data_of()`` and save it to ``path``. Returns the
+    run's metrics. meta: task, order, channels, units, fusion, architecture, trained_on, train (the train.*
+    settings), complete; the modality adds its own fields (m, modality, fusion.offsets). ``keep(note)`` is told
+what an interrupt would leave (``kept_note``) whenever that changes."""
+    t, task = meta["train"], meta["task"]
+    fusion = build_fusion(meta).to(device)
+    opt = torch.optim.AdamW(fusion.parameters(), lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
+    gen = torch.Generator().manual_seed(seed)
+    start = resume_step(path, meta, fusion, opt, gen, overwrite)
+    if start is not None:
+        keep(kept_note(path, start, int(t["steps"]), int(t["save_every"])))
+    if start is None:  # finished earlier: report, do not retrain
+        old, _ = read_filter(path)
+        print(f"filter {path} is already trained ({old['train']['steps']} steps); pass overwrite=true to retrain")
+        return {"filter": str(path), "task": task["name"], "steps": old["train"]["steps"],
+                "resumed_from": old["train"]["steps"], "train_psnr": old["train"].get("final_psnr")}
+    t0 = time.time()
+    data = data_of()
+    if start == 0:
+        fusion.scaler.fit(data.stat_features(int(t["stat_points"]), gen, seed), channels=data.stat_channels)
+    log.info("train-filter %s: %d %s %s, K=%d (%d features), Pi %dx%d, %d steps of %d points from step %d, "
+             "augment %s, %s", task["name"], n_inrs, data.noun, data.what, meta["order"], data.num_features,
+             meta["fusion"]["layers"], meta["fusion"]["hidden"], t["steps"], t["batch_points"], start,
+             bool(t["augment"]), device)
+    steps, batch, order = int(t["steps"]), int(t["batch_points"]), int(meta["order"])
+    offsets = [tuple(o) if isinstance(o, list) else o for o in meta["fusion"].get("offsets") or []] or None
+    running: list[float] = []
+
+    def loss_at(step: int) -> torch.Tensor:
+        x, y = data.sample(batch, gen)
+        if t["augment"]:
+            x, y = augment(x, y, order, gen, offsets)
+        loss = (fusion(x) - y).pow(2).mean()
+        running.append(float(loss.detach()))
+        return loss
+
+    _steps(log_values, keep, t, fusion, opt, gen, meta, path, start, loss_at, running, data.peak_squared)
+    seconds = time.time() - t0
+    train_psnr = data.final_psnr(fusion, seed)
+    meta["train"].update(step=steps, final_psnr=train_psnr, seconds=round(seconds, 2))
+    meta["complete"] = True
+    save_filter(path, fusion, meta, opt, gen)
+    print(f"train-filter {task['name']}: {n_inrs} {data.noun}, K={order}, {steps} steps"
+          + (f" (resumed at {start})" if start else "") + f", train PSNR {train_psnr:.2f} dB{data.psnr_note}, "
+          f"{seconds:.0f} s\n  filter  {path}\n  run dir {run_dir}")
+    return {"filter": str(path), "task": task["name"], "order": order, "steps": steps, "resumed_from": start,
+            "train_psnr": train_psnr, "train_seconds": round(seconds, 2), "n_inrs": n_inrs, **data.extra,
+            "features": data.num_features, "device": str(device)}
+
+
+def _steps(log_values, keep, t: dict, fusion: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,
+           meta: dict, path: Path, start: int, loss_at: Callable[[int], torch.Tensor], running: list[float],
+           peak_squared: float = 1.0) -> None:
+    """Steps start..train.steps of ``loss_at`` (which appends each step's loss to ``running``); the logged PSNR
+    is 10 log10(peak_squared / mean loss)."""
+    steps, every, save_every = int(t["steps"]), int(t["log_every"]), int(t["save_every"])
+
+    def after_step(done: int) -> str | None:
+        info = None
+        if done % every == 0 or done == steps:
+            mean_loss = float(np.mean(running))
+            running.clear()
+            psnr = -10 * math.log10(max(mean_loss, 1e-20) / peak_squared)
+            log_values({"loss": mean_loss, "train_psnr": psnr, "lr": lr_at(t, done - 1)}, done)
+            info = f"psnr {psnr:5.2f} dB"
+        if done % save_every == 0 and done < steps:
+            meta["train"]["step"] = done
+            save_filter(path, fusion, meta, opt, gen)
+            keep(kept_note(path, done, steps, save_every))
+        return info
+
+    train_steps(fusion, opt, loss_at, start, steps, lambda step: lr_at(t, step), after_step, "train-filter",
+                where=lambda step: f"step {step}", hint="lower train.lr")

@@ -1,0 +1,94 @@
+"""What every table builder shares (public, imported by each table's module): the built ``Table`` and its
+``Column``s, the completed/failed split, mean ± std, the metrics a builder needs, eval methods in Table 2's
+order, the modality of an eval run, and ``TableSpec``: what defines a table (name, the job whose runs it reads,
+the modality of those runs, its builder) beside that builder.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from insp_cli.errors import InspError
+from insp_cli.report.runs import _MISSING, STATUS_OK, RunRecord
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table: ``name`` (table=NAME), ``job`` (the command whose runs it reads; None: any, or grid.job),
+    ``modality`` (eval runs of this modality only; None: any), ``build(records, scale[, grid]) -> Table``,
+    ``takes_grid`` (the builder takes the grid options)."""
+
+    name: str
+    job: str | None
+    build: Callable
+    modality: str | None = None
+    takes_grid: bool = False
+
+
+@dataclass
+class Column:
+    key: str  # CSV header
+    title: str  # markdown header
+    digits: int | None = None  # decimals of a number in markdown
+    std: str | None = None  # key of the spread shown as "mean ± std" in markdown
+
+
+@dataclass
+class Table:
+    """A built table: rows of plain values (None = not run / not in the paper)."""
+
+    id: str
+    title: str
+    scale: str | None
+    columns: list[Column]
+    rows: list[dict]
+    notes: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # one line per run that did not complete
+    runs: list[Path] = field(default_factory=list)
+
+
+def modality_of(r: RunRecord) -> str:
+    """The modality of an eval run: its metrics' ``modality`` (images when absent), or for a failed run its
+    store's name."""
+    m = r.get_metric("modality")
+    if m is _MISSING:  # a failed run has no metrics: its store says it
+        store = str(r.get_config("store"))
+        m = "audio" if "audio" in store else "shapes" if "meshes" in store or "fig8" in store else "images"
+    return str(m)
+
+
+def need(r: RunRecord, *keys: str) -> dict:
+    missing = [k for k in keys if r.get_metric(k) is _MISSING]
+    if missing:
+        raise InspError(f"{r.dir}: metrics.json has no {', '.join(missing)} (written by an older insp {r.job}?); "
+                        "rerun it or leave it out")
+    return r.metrics
+
+
+def mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    v = [float(x) for x in values if x is not None and math.isfinite(float(x))]
+    if not v:
+        return None, None
+    m = sum(v) / len(v)
+    return m, (math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else None)
+
+
+def failed_line(r: RunRecord, what: str = "") -> str:
+    return f"{r.status}: {r.dir}{f' ({what})' if what else ''}: {r.error}"
+
+
+def split_complete(records: list[RunRecord], what=lambda r: "eval") -> tuple[list[RunRecord], list[str]]:
+    """(the runs that completed, one line per run that did not: its status, folder, ``what(run)`` and error).
+    Every table builder starts here, so a failed run is listed under its table and never enters a number."""
+    ok = [r for r in records if r.status == STATUS_OK]
+    return ok, [failed_line(r, what(r)) for r in records if r.status != STATUS_OK]
+
+
+def method_order(runs: list[RunRecord]) -> list[str]:
+    """The methods of eval runs, input first and INSP-Net last, as in Table 2."""
+    seen = list(dict.fromkeys(k for r in runs for k in r.metrics["rows"]))
+    return [k for k in ("input",) if k in seen] + [k for k in seen if k not in ("input", "insp_net")] + \
+        [k for k in ("insp_net",) if k in seen]
