@@ -207,5 +207,5 @@ def test_a_new_backbone_is_one_registration(monkeypatch):
     target = forward(spec, torch.ones(2, 6), coords)
     mse, grad = mse_and_grad(spec, torch.zeros(2, 6), coords, target)
     assert mse.shape == (2,) and float(mse.min()) > 0 and float(grad.abs().max()) > 0
-    with pytest.raises(InspError, match="Toy INRs have no jets in insp.*take SIREN, O-INR, FFN or ReLU MLP stores"):
+    with pytest.raises(InspError, match="Toy INRs have no jets in insp.*take FFN, O-INR, ReLU MLP or SIREN stores"):
         inr_jet(spec, params, coords, 1)

@@ -25,7 +25,7 @@ def inr_jet(spec, params: torch.Tensor, coords: torch.Tensor, order: int,
     requested grid points."""
     jet = JETS.get(kind_of(spec))
     if jet is None:
-        names = [b.name for k, b in BACKBONES.items() if k in JETS]
+        names = sorted(b.name for k, b in BACKBONES.items() if k in JETS)  # not in the order modules were imported
         with_jets = ", ".join(names[:-1]) + " or " + names[-1]
         raise InspError(f"{name_of(spec)} INRs have no jets in insp (fitting and comparison only); INSP-Net filters "
                         f"and INSP-ConvNet take {with_jets} stores")
