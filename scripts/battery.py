@@ -895,9 +895,11 @@ def _(t: Path):
     return one_error(insp("eval", f"filter={f}", f"store={GOOD / 'test'}", *EVAL), str(f)).brief()
 
 
-@case("extra", "a folder given as filter")
+@case("extra", "a folder given as filter: eval and train-filter say so")
 def _(t: Path):
-    return one_error(insp("eval", f"filter={t}", f"store={GOOD / 'test'}", *EVAL), str(t)).brief()
+    r = one_error(insp("eval", f"filter={t}", f"store={GOOD / 'test'}", *EVAL), str(t), "is a directory")
+    one_error(insp("train-filter", *TRAIN, "train.steps=2", f"store={GOOD / 'train'}", f"filter={t}"), str(t))
+    return r.brief()
 
 
 @case("extra", "a truncated classifier checkpoint is not resumed")
@@ -954,7 +956,7 @@ def _(t: Path):
     s = copy("mnist", t / "s")
     (s / "store.json").write_text("[1, 2]")
     return one_error(insp("classify", *CLASSIFY, f"train_store={s}", f"test_store={s}", "epochs=1"),
-                     "store.json").brief()
+                     str(s), "header").brief()
 
 
 @case("extra", "a manifest.json that is not JSON")
@@ -963,6 +965,49 @@ def _(t: Path):
     (s / "manifest.json").write_bytes(b"\xff\xfe garbage")
     return one_error(insp("classify", *CLASSIFY, f"train_store={s}", f"test_store={s}", "epochs=1"),
                      "manifest.json").brief()
+
+
+@case("extra", "insp table: a truncated metrics.json and one that is a JSON list")
+def _(t: Path):
+    root = t / "cls"
+    classify_run(root, "a", 0.8, 0)
+    bad = classify_run(root, "b", 0.6, 1) / "metrics.json"
+    bad.write_text(bad.read_text()[:40])
+    one_error(insp("table", "table=table1", f"runs=[{root}]"), str(bad))
+    bad.write_text("[1, 2]")
+    return one_error(insp("table", "table=table1", f"runs=[{root}]"), str(bad)).brief()
+
+
+@case("extra", "SIGKILL mid-fit, then the same command resumes to the same shards")
+def _(t: Path):
+    s = t / "s"
+    args = ["fit", *MNIST, "data.limit=12", f"store={s}"]
+    p = popen(*args, env={"INSP_RUNS": str(t / "runs")})
+    wait_for(p, lambda: bool(list(s.glob("shard-*.safetensors"))))
+    p.kill()
+    p.communicate(timeout=60)
+    ok(insp(*args, env={"INSP_RUNS": str(t / "runs2")}), warnings=1)
+    for shard in sorted((GOOD / "mnist").glob("shard-*")):
+        need((s / shard.name).read_bytes() == shard.read_bytes(), f"{shard.name} differs from a fit in one go")
+    return "resumed; every shard byte-identical to the uninterrupted fixture"
+
+
+@case("extra", "SIGINT mid-classify: 130, then resume=auto continues it")
+def _(t: Path):
+    args = ["classify", *CLASSIFY, f"train_store={GOOD / 'mnist'}", f"test_store={GOOD / 'mnist'}", "epochs=100000"]
+    p = popen(*args, f"hydra.run.dir={t / 'a'}", env={"INSP_RUNS": str(t / "runs")})
+    wait_for(p, (t / "a" / "checkpoint.safetensors").exists)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=300)
+    r = R(p.returncode, out, err)
+    need("Traceback" not in r.text and r.code == 130, r.brief())
+    need([ln for ln in err.splitlines() if ln.strip()][-1].startswith("interrupted:"), err[-200:])
+    (rec,) = records(t / "a")
+    need(rec["status"] == "interrupted", f"record {rec['status']}")
+    r = ok(insp(*args[:-1], "epochs=3", f"resume={t / 'a'}", f"hydra.run.dir={t / 'b'}"))
+    need("resumed from" in r.text, "not resumed")
+    return "exit 130, record interrupted, resumed from its checkpoint"
 
 
 # ---- progress ----------------------------------------------------------------------------------------------------
