@@ -231,3 +231,15 @@ def test_a_diverging_filter_ends_failed_and_writes_no_filter(stores, tmp_path):
     assert e.value.exit_code != 0
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"
     assert not out.exists() and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_a_folder_or_device_given_as_filter_is_named_as_such(tmp_path):
+    """The battery (scripts/battery.py) gave `insp eval filter=<a folder>` 'does not exist'."""
+    for path, want in ((tmp_path, f"filter {tmp_path} is a directory; pass the .safetensors file that `insp "
+                                  "train-filter` wrote"),
+                       (Path("/dev/null"), "filter /dev/null is not a regular file (a device, pipe or socket); pass"),
+                       (tmp_path / "no.safetensors", f"filter {tmp_path / 'no.safetensors'} does not exist; train "
+                                                     "one with `insp train-filter`")):
+        with pytest.raises(InspError) as e:
+            read_filter(path)
+        assert str(e.value).startswith(want), str(e.value)

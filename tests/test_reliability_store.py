@@ -282,6 +282,19 @@ def test_diverged_fit_ends_failed_with_one_line(tmp_path, monkeypatch):
     assert not s.ok.any() and (s.psnr < 6).all()  # flagged, never stored as good
 
 
+def test_a_fit_diverged_to_nan_prints_no_numpy_warning(tmp_path, monkeypatch):
+    """fit.lr=1e9 makes every INR's PSNR NaN: the one error line, no 'Mean of empty slice' RuntimeWarning (the
+    battery, scripts/battery.py, saw it on stderr of `insp fit`)."""
+    import warnings
+
+    monkeypatch.setenv("INSP_RUNS", str(tmp_path / "runs"))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        one_error(insp("fit", *TINY, "data.limit=4", "fit.lr=1e9", f"store={tmp_path / 'st'}"), "diverged")
+    assert not [w for w in seen if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in seen]
+    assert np.isnan(INRStore.open(tmp_path / "st", only_ok=False).psnr).all()  # the case is the NaN one
+
+
 def test_non_finite_input_data_is_named_as_a_data_fault(tmp_path, monkeypatch):
     monkeypatch.setenv("INSP_RUNS", str(tmp_path / "runs"))
     line = one_error(insp("fit", *TINY, "data.limit=4", "degradation=noise", "degradation.sigma=inf",

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from insp_cli.errors import InspError
+from insp_cli.files import describe_path
 from insp_cli.filters.insp_net import INSPFilter, LearnedFusion
 from insp_cli.inr.backbones import describe, kind_of, name_of, spec_from_dict
 from insp_cli.inr.store import INRStore
@@ -50,8 +51,11 @@ def save_filter(path: Path, fusion: LearnedFusion, meta: dict, optimizer: torch.
 def read_filter(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """(metadata, tensors) of a filter checkpoint; InspError for anything else."""
     path = Path(path)
-    if not path.is_file():
-        raise InspError(f"filter {path} does not exist; train one with `insp train-filter`")
+    if not path.is_file():  # a folder or a device is named as such, not 'does not exist'
+        what = describe_path(path)
+        hint = "train one with `insp train-filter`" if what.startswith("does not exist") else \
+            "pass the .safetensors file that `insp train-filter` wrote"
+        raise InspError(f"filter {path} {what}; {hint}")
     meta, tensors = read_checkpoint(path, FORMAT, VERSION, WHAT, REMEDY, FIELDS)
     for o in meta["fusion"].get("offsets") or []:  # audio: ints; images: [dx, dy] pairs
         try:
