@@ -99,12 +99,14 @@ def test_filter_checkpoint_on_a_full_disk_is_one_line_and_keeps_the_old_filter(n
     code, lines, _ = run_here(*args)
     assert code == 0, lines
     before = ckpt.read_bytes()
+    first = set((tmp_path / "runs").rglob("metrics.json"))  # two runs in one second: names do not sort by time
     # checkpoints are serialised in memory and written by files.atomic_write: its write meets the full disk
     monkeypatch.setattr(files, "open", _full_for(ckpt.name), raising=False)
     code, lines, _ = run_here(*args, "overwrite=true")
     one_error(code, lines, f"no space left on device: {ckpt}", exit_code=1)
     assert ckpt.read_bytes() == before and leftovers(tmp_path / "f") == []
-    record = json.loads(sorted((tmp_path / "runs").rglob("metrics.json"))[-1].read_text())
+    [new] = set((tmp_path / "runs").rglob("metrics.json")) - first
+    record = json.loads(new.read_text())
     assert record["status"] == "failed" and record["error"] == f"no space left on device: {ckpt}"
 
 
