@@ -54,6 +54,7 @@ class Run:
         # what an interrupt leaves behind, said on the `interrupted:`/`terminated:` line (None: "finished work
         # is kept"); a job updates it as it goes (train-filter: nothing yet, or the checkpoint of step N)
         self.kept: str | None = None
+        self.recorded = False  # this run wrote its metrics.json (an older one in a reused run dir is not its record)
 
     def __enter__(self) -> "Run":
         mode = str(self.cfg.tracking.mode)
@@ -106,6 +107,7 @@ class Run:
         if run_log_failure():  # the run log stopped early (files.RunLogHandler): the record says so
             self.metrics["log_error"] = run_log_failure()
         atomic_write_json(self.dir / "metrics.json", self.metrics, default=_json_default)
+        self.recorded = True
         if self.wandb is not None:
             for k, v in metrics.items():
                 if isinstance(v, (int, float, str)):
@@ -116,7 +118,7 @@ class Run:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None and issubclass(exc_type, KeyboardInterrupt) and self.kept and exc is not None:
             exc.kept = self.kept  # cli.py prints it
-        if exc_type is not None and not (self.dir / "metrics.json").exists():
+        if exc_type is not None and not self.recorded:
             status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
             try:
                 self.finish({"error": str(exc) or exc_type.__name__}, status=status)

@@ -99,14 +99,14 @@ def test_filter_checkpoint_on_a_full_disk_is_one_line_and_keeps_the_old_filter(n
     code, lines, _ = run_here(*args)
     assert code == 0, lines
     before = ckpt.read_bytes()
-    first = set((tmp_path / "runs").rglob("metrics.json"))  # two runs in one second: names do not sort by time
     # checkpoints are serialised in memory and written by files.atomic_write: its write meets the full disk
     monkeypatch.setattr(files, "open", _full_for(ckpt.name), raising=False)
     code, lines, _ = run_here(*args, "overwrite=true")
     one_error(code, lines, f"no space left on device: {ckpt}", exit_code=1)
     assert ckpt.read_bytes() == before and leftovers(tmp_path / "f") == []
-    [new] = set((tmp_path / "runs").rglob("metrics.json")) - first
-    record = json.loads(new.read_text())
+    # the newest record; two in-process runs in one second share a run dir, and the failed run's record must then
+    # replace the complete one (it was kept: a failed run left 'complete' behind)
+    record = json.loads(max((tmp_path / "runs").rglob("metrics.json"), key=lambda p: p.stat().st_mtime_ns).read_text())
     assert record["status"] == "failed" and record["error"] == f"no space left on device: {ckpt}"
 
 
@@ -400,3 +400,20 @@ def test_terminated_train_filter_says_what_is_kept(noisy, tmp_path):
     assert step % 5 == 0 and step >= 5
     (record,) = [json.loads(q.read_text()) for q in (tmp_path / "second" / "runs").rglob("metrics.json")]
     assert record["status"] == "interrupted"
+
+
+def test_a_failed_run_replaces_an_older_record_in_a_reused_run_dir(tmp_path):
+    """Two runs of one process in one second share a run dir (the uid is per process): the second, failing, run's
+    record must say failed, not leave the first run's 'complete' behind."""
+    from omegaconf import OmegaConf
+
+    from insp_cli.tracking import Run
+
+    cfg = OmegaConf.create({"tracking": {"mode": "disabled"}, "progress": None})
+    with Run(cfg, tmp_path, job="fit") as run:
+        run.finish({"psnr_mean": 30.0})
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "complete"
+    with pytest.raises(InspError), Run(cfg, tmp_path, job="fit"):
+        raise InspError("no space left on device: x")
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["status"] == "failed" and record["error"] == "no space left on device: x"
