@@ -54,10 +54,52 @@ def modality_of(r: RunRecord) -> str:
     """The modality of an eval run: its metrics' ``modality`` (images when absent), or for a failed run its
     store's name."""
     m = r.get_metric("modality")
+    if m is _MISSING and r.status == STATUS_OK:  # the old images layout wrote none
+        m = "images"
     if m is _MISSING:  # a failed run has no metrics: its store says it
         store = str(r.get_config("store"))
         m = "audio" if "audio" in store else "shapes" if "meshes" in store or "fig8" in store else "images"
     return str(m)
+
+
+EVAL_LAYOUT = 2  # metrics.json of `insp eval` (``modalities.base.eval_record``); older files have no ``layout``
+NOT_BASELINES = ("input", "insp_net", "insp_net_2x_down")
+
+
+def eval_view(m: dict) -> dict:
+    """An eval run's metrics in the current layout, whichever layout wrote them. Layout 2 (every modality):
+    ``task``, ``modality``, ``model`` (the INR's description), ``n_items``, ``rows`` (per-method means),
+    ``baselines``, ``per_item``, ``scale`` (the setting, without the INR). The older layouts (one per modality,
+    recorded in experiments/) had ``n_images``, ``scale.inr``, no ``modality`` for images, ``decode_seconds``
+    or ``eval_seconds``, and no per-item scores: they read as layout 2 with ``per_item`` empty."""
+    if m.get("layout") == EVAL_LAYOUT:
+        return m
+    scale = dict(m["scale"]) if isinstance(m.get("scale"), dict) else {}
+    model = scale.pop("inr", None)
+    rows = m.get("rows") if isinstance(m.get("rows"), dict) else {}
+    view = {**m, "layout": EVAL_LAYOUT, "modality": m.get("modality") or "images", "model": model,
+            "baselines": [k for k in rows if k not in NOT_BASELINES], "per_item": {}, "scale": scale,
+            "eval_seconds": m.get("eval_seconds", m.get("decode_seconds"))}
+    if "n_images" in m:
+        view["n_items"] = m["n_images"]
+    return view
+
+
+def setting_of(m: dict) -> dict:
+    """An eval run's setting as the notes print it: its ``scale`` with the INR as ``inr``, keys sorted (the order
+    metrics.json keeps)."""
+    v = eval_view(m)
+    return dict(sorted({**v["scale"], **({"inr": v["model"]} if v.get("model") is not None else {})}.items()))
+
+
+def need_eval(r: RunRecord, *keys: str) -> dict:
+    """The eval run's metrics in the current layout (``eval_view``); InspError naming the keys it lacks."""
+    v = eval_view(r.metrics)
+    missing = [k for k in keys if k not in v]
+    if missing:
+        raise InspError(f"{r.dir}: metrics.json has no {', '.join(missing)} (written by an older insp {r.job}?); "
+                        "rerun it or leave it out")
+    return v
 
 
 def need(r: RunRecord, *keys: str) -> dict:

@@ -19,8 +19,8 @@ from insp_cli.report.runs import _MISSING, STATUS_OK, RunRecord
 from insp_cli.report.geometry_table import GEOMETRY
 from insp_cli.report.inrr_table import INRR
 from insp_cli.report.oinr_table import OINR
-from insp_cli.report.table_kit import (Column, Table, TableSpec, failed_line, mean_std, method_order, modality_of,  # noqa: F401
-                                       need, split_complete)
+from insp_cli.report.table_kit import (Column, Table, TableSpec, eval_view, failed_line, mean_std, method_order,
+                                       modality_of, need, need_eval, setting_of, split_complete)
 
 MIXED = ("refuse", "separate")
 
@@ -120,15 +120,16 @@ def _score_cells(ours: list[dict], paper: tuple | None) -> dict:
     return cells
 
 
-def _test_set(runs: list[RunRecord], what: str, per: str, size_key: str = "scale.image_size"
+def _test_set(runs: list[RunRecord], what: str, per: str, size_key: str = "image_size"
               ) -> tuple[int, tuple] | None:
-    """(images, image size) of the test set these eval runs share (None without runs); runs of different test
-    sets are refused: their scores do not average."""
+    """(items, item size: scale.<size_key>) of the test set these eval runs share (None without runs); runs of
+    different test sets are refused: their scores do not average."""
     sizes = set()
     for r in runs:
-        size = r.get_metric(size_key)
-        size = [size] if isinstance(size, int) else ([] if size is _MISSING or size is None else size)
-        sizes.add((r.metrics["n_images"], tuple(size)))
+        v = eval_view(r.metrics)
+        size = v["scale"].get(size_key)
+        size = [size] if isinstance(size, int) else ([] if size is None else size)
+        sizes.add((v["n_items"], tuple(size)))
     if len(sizes) > 1:
         raise InspError(f"{what} differ in test set (images x size "
                         f"{', '.join(f'{n} x {s}' for n, s in sorted(sizes))}); pass one setting per {per}")
@@ -139,7 +140,7 @@ def _table2(records: list[RunRecord], scale: str | None) -> Table:
     runs, other = [], defaultdict(int)
     done, failed = split_complete(records)
     for r in done:
-        m = need(r, "task", "rows", "n_images")
+        m = need_eval(r, "task", "rows", "n_items")
         if m["task"] != "denoise":
             other[str(m["task"])] += 1
             continue
@@ -159,7 +160,7 @@ def _table2(records: list[RunRecord], scale: str | None) -> Table:
     cols = [Column("method", "Method"), *_SCORE_COLUMNS, Column("runs", "Runs"), Column("note", "Note")]
     notes = []
     if runs:
-        s = runs[0].metrics.get("scale") if isinstance(runs[0].metrics.get("scale"), dict) else {}
+        s = setting_of(runs[0].metrics)
         n, size = test_set
         detail = ", ".join(f"{k} {v}" for k, v in s.items() if k not in ("label", "image_size"))
         notes.append(f"Ours: {n} test INRs of {'x'.join(map(str, size)) or '?'} images"
@@ -195,7 +196,7 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     by_task: dict[str, list[RunRecord]] = defaultdict(list)
     done, failed = split_complete(records)
     for r in done:
-        by_task[_task_block(need(r, "task", "rows", "n_images"))].append(r)
+        by_task[_task_block(need_eval(r, "task", "rows", "n_items"))].append(r)
     tasks = [t for base in TASK_ORDER for t in sorted(by_task) if t.split(" ")[0] == base] + \
         sorted(t for t in by_task if t.split(" ")[0] not in TASK_ORDER)
     rows = []
@@ -224,8 +225,8 @@ def _audio(records: list[RunRecord], scale: str | None) -> Table:
     STOI against the clean clips). The paper reports no number for audio."""
     runs, failed = split_complete(records)
     for r in runs:
-        need(r, "rows", "n_images")
-    n = _test_set(runs, "audio: the eval runs", "table", "scale.clip_samples")
+        need_eval(r, "rows", "n_items")
+    n = _test_set(runs, "audio: the eval runs", "table", "clip_samples")
     rows = []
     for k in method_order(runs):
         ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
@@ -237,7 +238,7 @@ def _audio(records: list[RunRecord], scale: str | None) -> Table:
         [Column("runs", "Runs")]
     notes = []
     if runs:
-        s = runs[0].metrics.get("scale") or {}
+        s = setting_of(runs[0].metrics)
         sigma = (runs[0].metrics.get("degradation") or {}).get("sigma")
         kept = "held-out" if all(r.metrics.get("held_out") for r in runs) else "NOT held-out (they overlap training)"
         notes.append(f"Ours: {n[0] if n else '?'} {kept} test clips of {s.get('clip_samples')} samples at "
