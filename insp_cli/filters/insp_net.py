@@ -46,22 +46,26 @@ LUMA = (0.2125, 0.7154, 0.0721)
 # ------------------------------------------------------------------------------------------------ units
 
 
-def pixel_jet(jet: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
-    """Raw INR jet (N, M, Q, c) -> jet of the pixel intensity 0.5 Phi + 0.5 per pixel of grid ``size``."""
+def pixel_jet(jet: torch.Tensor, size: tuple[int, ...], intensity: bool = True) -> torch.Tensor:
+    """Raw INR jet (N, M, Q, c) -> per-pixel-unit jet on grid ``size`` of the pixel intensity 0.5 Phi + 0.5
+    (``intensity``; images) or of Phi itself (audio amplitudes)."""
     m = len(size)
     order = next((k for k in range(64) if jet_space(m, k).size == jet.shape[1]), None)
     if order is None:
         raise InspError(f"a jet with {jet.shape[1]} derivatives is not a full {m}-D jet")
-    out = 0.5 * to_pixel_units(jet, jet_space(m, order), grid_spacing(size))
-    out[:, 0] += 0.5
+    out = to_pixel_units(jet, jet_space(m, order), grid_spacing(size))
+    if intensity:
+        out = 0.5 * out
+        out[:, 0] += 0.5
     return out
 
 
 def pixel_jets(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order: int,
-               size: tuple[int, int], chunk_size: int | None = None) -> torch.Tensor:
-    """Pixel-unit jets of N INRs at coords (Q, m) or (N, Q, m): (N, M, Q, c), no autograd (the INR is fixed)."""
+               size: tuple[int, ...], chunk_size: int | None = None, intensity: bool = True) -> torch.Tensor:
+    """Pixel-unit jets of N INRs at coords (Q, m) or (N, Q, m): (N, M, Q, c), no autograd (the INR is fixed);
+    ``intensity`` as ``pixel_jet``."""
     with torch.no_grad():
-        return pixel_jet(inr_jet(spec, params, coords, order, chunk_size=chunk_size), size)
+        return pixel_jet(inr_jet(spec, params, coords, order, chunk_size=chunk_size), size, intensity)
 
 
 def jet_features(pj: torch.Tensor) -> torch.Tensor:
