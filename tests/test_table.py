@@ -339,3 +339,28 @@ def test_paper_numbers_are_the_papers():
         t2[name.split(" [")[0]] = tuple(float(c) for c in cells)
     assert {LABELS[d]: {LABELS[k]: v for k, v in row.items()} for d, row in PAPER_TABLE1.items()} == t1
     assert {LABELS[k].replace("filter", "Filter"): v for k, v in PAPER_TABLE2.items()} == t2
+
+
+def test_a_table_is_defined_once_by_its_spec_and_report_has_no_import_cycle():
+    """Bars, catalogue entry and the paper's numbers come from each table's TableSpec in its own module; the
+    catalogue keeps the paper's order; no table module imports the modules that collect or render tables."""
+    import ast
+
+    import insp_cli.report.render as render
+    from insp_cli.report import PAPER_TABLE1, PAPER_TABLE2, SPECS
+    from insp_cli.report.readme import paper_items
+
+    assert not hasattr(render, "BARS") and SPECS["table1"].paper is PAPER_TABLE1
+    assert SPECS["table2"].paper is PAPER_TABLE2 and SPECS["tasks"].paper is PAPER_TABLE2
+    assert [s.name for s in SPECS.values() if s.bars is None] == ["grid"]
+    assert [i.prefix for i in paper_items()] == ["table1", "table2", "fig1", "fig3", "fig4", "fig5", "fig6",
+                                                  "fig7", "fig8", "fig15"]
+    assert {s.item.prefix: name for name, s in SPECS.items() if s.item} == {
+        "table1": "table1", "table2": "table2", "fig15": "audio", "fig8": "geometry"}
+    report = Path(render.__file__).parent
+    upper = {"insp_cli.report", "insp_cli.report.tables", "insp_cli.report.render", "insp_cli.report.readme",
+             "insp_cli.report.recorded"}
+    for spec in SPECS.values():
+        path = report / f"{spec.build.__module__.rsplit('.', 1)[1]}.py"
+        imported = {n.module for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ImportFrom)}
+        assert not imported & upper, (path.name, imported & upper)

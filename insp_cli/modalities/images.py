@@ -36,7 +36,6 @@ from ..inr.store import INRStore
 from ..metrics import image_scores, psnr_where_missing
 from ..progress import ProgressLog
 from ..report import PAPER_TABLE2, Column, Table, label, to_markdown
-from ..report import to_csv as _csv
 from ..report.wins import image_names, wins_vs_best_3x3, write_wins
 from ..tracking import Run
 from ..viz import save_grid, tile
@@ -182,8 +181,8 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
                     float(scores[m]["lpips"][i])] for m in methods for i in range(n)])
     run.log({f"{m}/{k}": v for m, r in rows_summary.items() for k, v in r.items() if v is not None})
 
-    metrics = eval_record(cfg, meta, store, scores, methods, {"image_size": [h, w], "channels": store.spec.out_features},
-                          decode_seconds, decode_2x=check, wins_vs_best_3x3=wins)
+    setting = {"image_size": [h, w], "channels": store.spec.out_features}
+    metrics = eval_record(cfg, meta, store, scores, methods, setting, decode_seconds, decode_2x=check, wins_vs_best_3x3=wins)
     r = rows_summary
     line = "  ".join(f"{m} {r[m]['psnr']:.2f}" for m in methods)
     print(f"eval {task['name']} on {n} INRs ({h}x{w}): PSNR {line}"

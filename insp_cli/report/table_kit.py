@@ -1,7 +1,8 @@
 """What every table builder shares (public, imported by each table's module): the built ``Table`` and its
-``Column``s, the completed/failed split, mean ± std, the metrics a builder needs, eval methods in Table 2's
-order, the modality of an eval run, and ``TableSpec``: what defines a table (name, the job whose runs it reads,
-the modality of those runs, its builder) beside that builder.
+``Column``s, the completed/failed split, mean ± std, the metrics a builder needs, eval runs read in one layout
+(``eval_view``) and their shared test set, eval methods in Table 2's order, the modality of an eval run, and
+``TableSpec``: everything that defines a table (name, the job whose runs it reads, the modality of those runs,
+its builder, its bars, its catalogue entry, the paper's numbers), written once beside its builder.
 """
 
 from __future__ import annotations
@@ -9,23 +10,53 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 from insp_cli.errors import InspError
 from insp_cli.report.runs import _MISSING, STATUS_OK, RunRecord
 
 
+class Bars(NamedTuple):
+    """A table's bar chart (``render.plot``): one group of bars per row, one bar per series (ours, the paper's)."""
+
+    label: Callable[[dict], str]  # a row's tick label
+    series: tuple[tuple[str, str], ...]  # (column key, legend name)
+    ylabel: str
+    ran_only: bool  # only the rows that have runs (a paper-only row has nothing of ours to show)
+
+
+class PaperItem(NamedTuple):
+    """A table or figure of the paper in experiments/README.md's catalogue (``readme``): ``prefix`` of its
+    folders under experiments/ (``table1``, ``fig8``), its title, the tasks whose recorded eval runs show it
+    (their PNGs are listed), and the recipe shown until it is recorded (None: not reproduced by insp)."""
+
+    prefix: str
+    title: str
+    tasks: tuple[str, ...]
+    recipe: list[str] | None
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Its place in the catalogue: the paper's tables, then its figures, by number."""
+        return (0 if self.prefix.startswith("table") else 1, int("".join(c for c in self.prefix if c.isdigit())))
+
+
 @dataclass(frozen=True)
 class TableSpec:
-    """One table: ``name`` (table=NAME), ``job`` (the command whose runs it reads; None: any, or grid.job),
-    ``modality`` (eval runs of this modality only; None: any), ``build(records, scale[, grid]) -> Table``,
-    ``takes_grid`` (the builder takes the grid options)."""
+    """One table, defined once in its own module: ``name`` (table=NAME), ``job`` (the command whose runs it
+    reads; None: any, or grid.job), ``build(records, scale[, grid]) -> Table``, ``modality`` (eval runs of this
+    modality only; None: any), ``takes_grid`` (the builder takes the grid options), ``bars`` (its PNG; None:
+    lines of a sweep), ``item`` (its entry in the experiments catalogue; None: listed with the other recorded
+    tables), ``paper`` (the paper's numbers printed beside ours; None: the paper has none)."""
 
     name: str
     job: str | None
     build: Callable
     modality: str | None = None
     takes_grid: bool = False
+    bars: Bars | None = None
+    item: PaperItem | None = None
+    paper: Any = None
 
 
 @dataclass
@@ -134,3 +165,19 @@ def method_order(runs: list[RunRecord]) -> list[str]:
     seen = list(dict.fromkeys(k for r in runs for k in r.metrics["rows"]))
     return [k for k in ("input",) if k in seen] + [k for k in seen if k not in ("input", "insp_net")] + \
         [k for k in ("insp_net",) if k in seen]
+
+
+def shared_test_set(runs: list[RunRecord], what: str, per: str, size_key: str = "image_size"
+                    ) -> tuple[int, tuple] | None:
+    """(items, item size: scale.<size_key>) of the test set these eval runs share (None without runs); runs of
+    different test sets are refused: their scores do not average."""
+    sizes = set()
+    for r in runs:
+        v = eval_view(r.metrics)
+        size = v["scale"].get(size_key)
+        size = [size] if isinstance(size, int) else ([] if size is None else size)
+        sizes.add((v["n_items"], tuple(size)))
+    if len(sizes) > 1:
+        raise InspError(f"{what} differ in test set (images x size "
+                        f"{', '.join(f'{n} x {s}' for n, s in sorted(sizes))}); pass one setting per {per}")
+    return next(iter(sizes), None)
