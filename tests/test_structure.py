@@ -24,3 +24,11 @@ def test_no_function_over_60_lines():
     found = long_functions()
     assert set(found) <= LONG_ALLOWED, {k: v for k, v in found.items() if k not in LONG_ALLOWED}
     assert long_functions(40), "the counter finds nothing: it cannot fail"
+
+
+def test_docs_layout_lists_every_module_once():
+    """docs/layout.md, the newcomer's map, names every module of insp_cli/ in one row each, and no other."""
+    text = (PACKAGE.parent / "docs" / "layout.md").read_text()
+    rows = [line.split("|")[1].strip().strip("`") for line in text.splitlines() if line.startswith("| `")]
+    modules = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py"))
+    assert sorted(rows) == modules and len(rows) == len(set(rows))
