@@ -67,15 +67,10 @@ def check_runs_root() -> None:
         raise InspError(f"cannot create run directories in {root} (set INSP_RUNS): {why}") from None
 
 
-def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
-    from .config import check_overrides, run_hydra_app
-    from .sweeps import is_multirun, pin_sweep_dir
-
-    argv = [quote_non_ascii(a) for a in argv]
-    if is_multirun(argv) and any(a in PRINT_ONLY for a in argv):
-        typer.echo(f"error: --cfg/--info and -m do not combine (Hydra prints one job's config): drop -m, e.g. insp "
-                   f"{config_name.replace('_', '-')} --cfg job <overrides with one value each>", err=True)
-        raise typer.Exit(2)
+def _hydra_task(job: Callable) -> Callable:
+    """The Hydra task of ``job``: its result; an InspError (or a file-system fault the job did not foresee, or a
+    run log that stopped on a write error) is one ``error:`` line and the exit code, or in a sweep the job's
+    failed record while the sweep goes on."""
 
     def task(cfg):
         from hydra.core.hydra_config import HydraConfig
@@ -101,6 +96,21 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
                 return None
             typer.echo(f"error: {e}", err=True)
             sys.exit(e.exit_code)
+
+    return task
+
+
+def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
+    from .config import check_overrides, run_hydra_app
+    from .sweeps import is_multirun, pin_sweep_dir
+
+    argv = [quote_non_ascii(a) for a in argv]
+    if is_multirun(argv) and any(a in PRINT_ONLY for a in argv):
+        typer.echo(f"error: --cfg/--info and -m do not combine (Hydra prints one job's config): drop -m, e.g. insp "
+                   f"{config_name.replace('_', '-')} --cfg job <overrides with one value each>", err=True)
+        raise typer.Exit(2)
+
+    task = _hydra_task(job)
 
     try:
         check_overrides(config_name, argv)

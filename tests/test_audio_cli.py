@@ -72,6 +72,9 @@ def test_eval_and_table(audio, tmp_path, monkeypatch):
     m = json.loads((run_dir / "metrics.json").read_text())
     rows = m["rows"]
     assert m["modality"] == "audio" and m["held_out"] and m["task"] == "denoise"
+    assert m["layout"] == 2 and m["model"].startswith("SIREN") and m["n_items"] == len(m["items"])
+    assert m["baselines"] == ["scipy_wiener", "stft_wiener", "spectral_subtraction"]
+    assert abs(np.mean(m["per_item"]["insp_net"]["snr"]) - m["rows"]["insp_net"]["snr"]) < 1e-9
     assert set(rows) == {"input", "scipy_wiener", "stft_wiener", "spectral_subtraction", "insp_net"}
     assert all(set(r) == {"snr", "si_sdr", "pesq", "stoi"} for r in rows.values())
     # Pi (150 steps on 17 tiny clips) must already beat the decoded noisy input on the held-out clips

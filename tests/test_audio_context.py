@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from insp_cli.errors import InspError
-from insp_cli.filters.audio import ClipSampler, denoise_clips, gather, sample_jets
+from insp_cli.filters import PixelSampler
+from insp_cli.filters.audio import denoise_clips, gather, sample_jets
 from insp_cli.filters.context import context_offsets
 from insp_cli.filters.insp_net import LearnedFusion
 from insp_cli.inr.siren import SirenSpec, init_params, pixel_spacing, siren_forward
@@ -49,7 +50,22 @@ def test_step_one_pi_starts_as_the_decoded_clip_and_samples_match():
     decoded = siren_forward(spec, params, (torch.arange(length) * pixel_spacing(length) - 1.0).unsqueeze(1))[..., 0]
     assert torch.allclose(denoise_clips(fusion, spec, params, length), decoded, atol=1e-5)  # residual, last layer 0
     jets = sample_jets(spec, params, length, 2, pad=8)
-    sampler = ClipSampler(jets, decoded, offsets)
+    sampler = PixelSampler(spec, params, decoded[..., None], 2, (length,), offsets=offsets, intensity=False)
+    assert torch.equal(sampler.cache, jets.float())  # the one sampler caches the clips' sample jets
     x, y = sampler.sample(64, torch.Generator().manual_seed(2))
     assert x.shape == (64, 17 * 3) and sampler.num_features == 51
     assert y.shape == (64, 1) and torch.allclose(x[:, fusion.value], y[:, 0], atol=1e-5)  # the centre's order 0 is the target's decoded value
+    gen = torch.Generator().manual_seed(2)  # the draws the clip sampler made before: a clip, then a sample
+    clip, pos = torch.randint(3, (64,), generator=gen), torch.randint(length, (64,), generator=gen)
+    assert torch.equal(x, gather(jets.float(), clip, pos, torch.tensor(offsets), 8))
+    assert torch.equal(y[:, 0], decoded[clip, pos])
+    lazy = PixelSampler(spec, params, decoded[..., None], 2, (length,), offsets=offsets, intensity=False,
+                        cache_bytes=0, images_per_batch=2)  # without the cache: jets at x + o h of each batch
+    x2, y2 = lazy.sample(10, torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)
+    clip, pos = torch.randint(3, (2,), generator=gen), torch.randint(length, (2, 5), generator=gen)
+    clip = clip[:, None].expand(2, 5).reshape(-1)
+    want = gather(jets.float(), clip, pos.reshape(-1), torch.tensor(offsets), 8)
+    # coordinates placed in float32 (x + o h) instead of float64: close at omega0 x 100, not bit-equal
+    torch.testing.assert_close(x2, want, atol=1e-3 * float(want.abs().max()), rtol=1e-2)
+    assert torch.equal(y2[:, 0], decoded[clip, pos.reshape(-1)])

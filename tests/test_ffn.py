@@ -162,7 +162,7 @@ def test_fit_train_filter_and_eval_on_the_store(kind, tmp_path, monkeypatch):
     assert code == 0, err
     m = json.loads((Path(out.split("run dir")[1].split()[0]) / "metrics.json").read_text())
     assert m["status"] == "complete" and 5 < m["rows"]["insp_net"]["psnr"] < 60
-    assert m["scale"]["inr"].startswith("FFN 16 Fourier" if kind == "ffn" else "ReLU MLP 3x16")
+    assert m["model"].startswith("FFN 16 Fourier" if kind == "ffn" else "ReLU MLP 3x16")
 
 
 @pytest.mark.parametrize("model, message", [

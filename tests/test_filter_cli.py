@@ -74,8 +74,14 @@ def test_train_filter_then_eval_end_to_end(stores):
     files = {p.name for p in run_dir.iterdir()}
     assert {"per_image.csv", "table2.md", "table2.csv", "grid.png", "metrics.json"} <= files
     m = json.loads((run_dir / "metrics.json").read_text())
-    assert m["task"] == "denoise" and m["n_images"] == 2 and m["scale"]["image_size"] == [32, 32] and m["held_out"]
+    assert m["task"] == "denoise" and m["n_items"] == 2 and m["scale"]["image_size"] == [32, 32] and m["held_out"]
     assert set(m["rows"]) == {"input", "mean_filter", "median_filter", "gaussian_filter", "insp_net"}
+    # the one eval layout: modality, the backbone's description, per-item scores whose means are the rows
+    assert m["layout"] == 2 and m["modality"] == "images" and m["model"].startswith("SIREN")
+    assert m["baselines"] == ["mean_filter", "median_filter", "gaussian_filter"] and len(m["items"]) == 2
+    for meth, row in m["rows"].items():
+        assert abs(sum(m["per_item"][meth]["psnr"]) / 2 - row["psnr"]) < 1e-9
+    assert set(m["per_item"]) == set(m["rows"]) | {"insp_net_2x_down"}
     for row in m["rows"].values():
         assert 5 < row["psnr"] < 50 and 0 < row["ssim"] <= 1 and 0 <= row["lpips"] < 1
     assert abs(m["decode_2x"]["delta_db"]) < 1.0

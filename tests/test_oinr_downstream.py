@@ -86,7 +86,7 @@ def test_train_filter_on_oinr_and_refused_across_backbones(stores):
                                "check_2x=false")
     assert code == 0, err
     m = json.loads((Path(out.split("run dir")[1].split()[0]) / "metrics.json").read_text())
-    assert 10 < m["rows"]["insp_net"]["psnr"] < 60 and "O-INR" in m["scale"]["inr"]
+    assert 10 < m["rows"]["insp_net"]["psnr"] < 60 and "O-INR" in m["model"]
 
 
 def test_siren_filter_on_an_oinr_store_is_refused(stores):

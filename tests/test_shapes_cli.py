@@ -79,6 +79,10 @@ def test_shape_eval_outputs(shapes):
         m = m.get("metrics", m)
         rows = m["rows"]
         assert set(rows) == {"input", "gaussian", "taubin", "laplacian", "insp_net"} and m["held_out"]
+        assert m["layout"] == 2 and m["modality"] == "shapes" and m["model"].startswith("SIREN")
+        assert m["baselines"] == ["gaussian", "taubin", "laplacian"] and m["n_items"] == len(m["items"]) == 2
+        cd = [v for v in m["per_item"]["insp_net"]["chamfer_l1"] if v is not None]
+        assert abs(sum(cd) / len(cd) - rows["insp_net"]["chamfer_l1"]) < 1e-9
         for k in rows:
             assert 0 < rows[k]["chamfer_l1"] < 0.2 and 0.5 < rows[k]["normal_consistency"] <= 1.0
         assert rows["taubin"]["psnr_band"] is None and rows["input"]["psnr_band"] > 15

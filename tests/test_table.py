@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from insp_cli.config import compose
 from insp_cli.errors import InspError
 from insp_cli.jobs.table import run_table
-from insp_cli.report import build_tables, find_runs, read_run, sweep_failures
+from insp_cli.report import build_tables, find_runs, read_run, sweep_failures, to_csv, to_markdown
 
 
 def make_run(path: Path, job: str, config: dict, metrics: dict | None, overrides=(), status="complete"):
@@ -142,6 +142,64 @@ def test_table2_rows_paper_columns_and_other_tasks(tmp_path):
     assert rows["deblur", "Input (decoded from INR)"]["ours_psnr"] == 20.0
 
 
+def _new_layout(old: dict) -> dict:
+    """An eval metrics.json of layout 2 (modalities.base.eval_record) holding what an old-layout one holds."""
+    scale = dict(old["scale"])
+    model = scale.pop("inr")
+    n = old["n_images"]
+    return {**{k: v for k, v in old.items() if k not in ("n_images", "scale", "decode_seconds")}, "layout": 2,
+            "modality": old.get("modality", "images"), "model": model, "n_items": n, "items": list(range(n)),
+            "per_item": {m: {k: [v] * n for k, v in r.items()} for m, r in old["rows"].items()},
+            "baselines": [m for m in old["rows"] if m not in ("input", "insp_net")], "scale": scale,
+            "eval_seconds": 1.0}
+
+
+@pytest.mark.parametrize("table, old", [
+    ("table2", {"task": "denoise", "n_images": 4, "decode_seconds": 2.0,
+                "rows": {"input": {"psnr": 20.0, "ssim": 0.5, "lpips": 0.4},
+                         "mean_filter": {"psnr": 22.0, "ssim": 0.6, "lpips": 0.45},
+                         "insp_net": {"psnr": 24.0, "ssim": 0.7, "lpips": 0.3}},
+                "wins_vs_best_3x3": {"best_3x3": "mean_filter", "wins": 3, "n": 4, "mean_delta_db": 1.5},
+                "scale": {"channels": 3, "image_size": [32, 32], "inr": "SIREN 3x64 omega0 30", "label": "cpu",
+                          "n_train": 16, "order": 2, "pi": "mlp 4x64", "train_steps": 100}}),
+    ("tasks", {"task": "deblur", "n_images": 4, "inr_reg": "inrr",
+               "rows": {"input": {"psnr": 20.0, "ssim": 0.5, "lpips": 0.4},
+                        "insp_net": {"psnr": 23.0, "ssim": 0.7, "lpips": 0.3}},
+               "scale": {"channels": 3, "image_size": [32, 32], "inr": "SIREN 3x64 omega0 30", "label": "cpu"}}),
+    ("audio", {"task": "denoise", "modality": "audio", "n_images": 3, "held_out": True,
+               "degradation": {"kind": "gaussian_noise", "sigma": 25}, "best_baseline": "stft_wiener",
+               "rows": {"input": {"snr": 5.0, "si_sdr": 4.0, "pesq": 1.2, "stoi": None},
+                        "stft_wiener": {"snr": 7.0, "si_sdr": 6.5, "pesq": 1.5, "stoi": None},
+                        "insp_net": {"snr": 9.0, "si_sdr": 8.0, "pesq": 1.9, "stoi": None}},
+               "scale": {"clip_samples": 4096, "context": [-4, 0, 4], "inr": "siren 3x64 omega0 3000 x1",
+                         "label": "cpu", "n_train": 16, "order": 2, "pi": "mlp 4x64", "rate": 8000,
+                         "train_steps": 100}}),
+    ("geometry", {"task": "smooth", "modality": "shapes", "n_images": 2, "held_out": True, "eval_seconds": 3.0,
+                  "rows": {"input": {"chamfer_l1": 0.004, "normal_consistency": 0.9, "psnr_band": 30.0},
+                           "gaussian": {"chamfer_l1": 0.005, "normal_consistency": 0.92, "psnr_band": 31.0},
+                           "insp_net": {"chamfer_l1": 0.0045, "normal_consistency": 0.91, "psnr_band": 30.5,
+                                        "psnr_vs_filter": 35.0}},
+                  "scale": {"inr": "siren 3x128 omega0 30", "label": "cpu", "n_train": 4, "order": 2,
+                            "pi": "mlp 4x64", "resolution": 32, "sigma": 0.02, "train_grid": 24,
+                            "train_steps": 100}}),
+])
+def test_eval_tables_read_the_old_layouts_and_the_new_one_alike(table, old, tmp_path):
+    """A table of eval runs is the same whether they wrote an old per-modality metrics.json (the ones recorded
+    in experiments/) or the one layout every modality writes now."""
+    eval_run(tmp_path / "old", "a", None)  # the config only: its metrics.json is rewritten below
+    eval_run(tmp_path / "new", "a", None)
+    for name, m in (("old", old), ("new", _new_layout(old))):
+        (tmp_path / name / "a" / "metrics.json").write_text(json.dumps({"job": "eval", "status": "complete",
+                                                                      "seconds": 1.0, **m}, sort_keys=True))
+    old_t, new_t = (build_tables(table, [read_run(tmp_path / name / "a")]) for name in ("old", "new"))
+    assert to_markdown(new_t) == to_markdown(old_t) and to_csv(new_t) == to_csv(old_t)
+    text = to_markdown(new_t)
+    assert str(old["scale"]["inr"]) in text or table == "tasks"  # the INR's description reaches the notes
+    ours = [row for row in new_t[0].rows if row["method"] == "INSP-Net"][0]
+    first = next(iter(old["rows"]["insp_net"].values()))
+    assert first * (1e3 if table == "geometry" else 1) in [v for v in ours.values() if isinstance(v, float)]
+
+
 def test_grid_sweep_with_failed_point_and_plot(tmp_path, workdir):
     root = tmp_path / "runs" / "fit-multirun" / "2026"
     for i, (steps, seed, psnr) in enumerate([(20, 0, 25.0), (20, 1, 27.0), (80, 0, 35.0), (160, 0, None)]):
@@ -184,7 +242,7 @@ def test_every_table_lists_a_failed_run_and_keeps_it_out(table, job, config, lab
 
 def test_old_config_and_bad_input_are_one_line_errors(tmp_path):
     make_run(tmp_path / "old", "eval", {"seed": 0}, {"psnr": 20.0})  # an eval run from before `rows`
-    with pytest.raises(InspError, match=r"old.*no task, rows, n_images \(written by an older insp eval"):
+    with pytest.raises(InspError, match=r"old.*no task, rows, n_items \(written by an older insp eval"):
         build_tables("table2", [read_run(tmp_path / "old")])
     with pytest.raises(InspError, match="unknown table 'table9'"):
         build_tables("table9", [])
@@ -281,3 +339,28 @@ def test_paper_numbers_are_the_papers():
         t2[name.split(" [")[0]] = tuple(float(c) for c in cells)
     assert {LABELS[d]: {LABELS[k]: v for k, v in row.items()} for d, row in PAPER_TABLE1.items()} == t1
     assert {LABELS[k].replace("filter", "Filter"): v for k, v in PAPER_TABLE2.items()} == t2
+
+
+def test_a_table_is_defined_once_by_its_spec_and_report_has_no_import_cycle():
+    """Bars, catalogue entry and the paper's numbers come from each table's TableSpec in its own module; the
+    catalogue keeps the paper's order; no table module imports the modules that collect or render tables."""
+    import ast
+
+    import insp_cli.report.render as render
+    from insp_cli.report import PAPER_TABLE1, PAPER_TABLE2, SPECS
+    from insp_cli.report.readme import paper_items
+
+    assert not hasattr(render, "BARS") and SPECS["table1"].paper is PAPER_TABLE1
+    assert SPECS["table2"].paper is PAPER_TABLE2 and SPECS["tasks"].paper is PAPER_TABLE2
+    assert [s.name for s in SPECS.values() if s.bars is None] == ["grid"]
+    assert [i.prefix for i in paper_items()] == ["table1", "table2", "fig1", "fig3", "fig4", "fig5", "fig6",
+                                                  "fig7", "fig8", "fig15"]
+    assert {s.item.prefix: name for name, s in SPECS.items() if s.item} == {
+        "table1": "table1", "table2": "table2", "fig15": "audio", "fig8": "geometry"}
+    report = Path(render.__file__).parent
+    upper = {"insp_cli.report", "insp_cli.report.tables", "insp_cli.report.render", "insp_cli.report.readme",
+             "insp_cli.report.recorded"}
+    for spec in SPECS.values():
+        path = report / f"{spec.build.__module__.rsplit('.', 1)[1]}.py"
+        imported = {n.module for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ImportFrom)}
+        assert not imported & upper, (path.name, imported & upper)

@@ -21,11 +21,9 @@ import torch
 
 from insp_cli.errors import InspError
 from insp_cli.filters import context
-from insp_cli.filters.context import offsets_pad, padded_axes
-from insp_cli.filters.insp_net import LearnedFusion
-from insp_cli.inr.siren import SirenSpec, pixel_spacing
-from insp_cli.jets import jet_space, to_pixel_units
-from insp_cli.jets.inr_jet import inr_jet
+from insp_cli.filters.context import padded_axes
+from insp_cli.filters.insp_net import LearnedFusion, jet_features, pixel_jets
+from insp_cli.inr.siren import SirenSpec
 
 
 def sample_jets(spec: SirenSpec, params: torch.Tensor, length: int, order: int, pad: int = 0,
@@ -36,38 +34,15 @@ def sample_jets(spec: SirenSpec, params: torch.Tensor, length: int, order: int, 
     """
     if spec.in_features != 1:
         raise InspError(f"audio filters take 1-D INRs, not {spec.in_features}-D ones")
-    h = pixel_spacing(length)
     x = padded_axes((length,), pad, dtype=params.dtype)[0].to(params.device).unsqueeze(1)
-    with torch.no_grad():
-        jet = torch.cat([inr_jet(spec, params[a:a + inrs_per_chunk], x, order)
-                         for a in range(0, len(params), inrs_per_chunk)])  # (N, K+1, Q, 1)
-    return to_pixel_units(jet, jet_space(1, order), h)[..., 0].transpose(1, 2).contiguous()
+    return torch.cat([jet_features(pixel_jets(spec, params[a:a + inrs_per_chunk], x, order, (length,),
+                                              intensity=False)) for a in range(0, len(params), inrs_per_chunk)])
 
 
 def gather(jets: torch.Tensor, clip: torch.Tensor, pos: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tensor:
     """Features (B, len(offsets) * (K+1)) of samples ``pos`` (B,) of clips ``clip`` (B,) from ``sample_jets``
     (``filters.context.gather`` with m = 1)."""
     return context.gather(jets, clip, pos[:, None], offsets.reshape(-1, 1), pad)
-
-
-class ClipSampler:
-    """Random (clip, sample) pairs of the training INRs: their features and the clean amplitude there.
-
-    jets: (N, T + 2 pad, K+1) from ``sample_jets``; targets: (N, T) clean clips. Samples (features (B, F),
-    amplitudes (B, 1)), the layout of ``PixelSampler`` with one channel.
-    """
-
-    def __init__(self, jets: torch.Tensor, targets: torch.Tensor, offsets: list[int]):
-        self.jets, self.targets = jets, targets
-        self.offsets = torch.tensor(offsets, dtype=torch.long, device=jets.device)
-        self.pad = offsets_pad(offsets)
-        self.num_features = len(offsets) * jets.shape[-1]
-
-    def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        n, t = self.targets.shape
-        clip = torch.randint(n, (batch,), generator=generator).to(self.jets.device)
-        pos = torch.randint(t, (batch,), generator=generator).to(self.jets.device)
-        return gather(self.jets, clip, pos, self.offsets, self.pad), self.targets[clip, pos][:, None]
 
 
 @torch.no_grad()

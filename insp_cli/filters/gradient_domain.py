@@ -160,6 +160,19 @@ class GradientFit:
     ok: torch.Tensor  # (N,) bool: finite parameters and loss
 
 
+def _check_fit(spec: SirenSpec, source_spec, second: bool, masked: bool, alpha: float) -> None:
+    """InspError unless alpha is in [0, 1], a blend has a second INR and a mask (a reconstruction neither), and
+    both architectures are 2-D image INRs of the same channels."""
+    if not 0.0 <= alpha <= 1.0:
+        raise InspError(f"alpha must be in [0, 1], got {alpha}")
+    if second != masked:
+        raise InspError("a blend needs both a second INR and a mask; a reconstruction neither")
+    if spec.in_features != 2 or source_spec.in_features != 2 or spec.out_features != source_spec.out_features:
+        raise InspError(f"gradient-domain editing takes 2-D image INRs with matching channels, got "
+                        f"{source_spec.in_features}-D -> {source_spec.out_features} and {spec.in_features}-D -> "
+                        f"{spec.out_features}")
+
+
 def fit_to_gradients(spec: SirenSpec, source_spec, f1: torch.Tensor, f2: torch.Tensor | None, mask: Mask | None,
                      alpha: float, size: tuple[int, int], settings: GradientFitSettings, seed: int = 0,
                      indices=None, on_step: Callable[[int, torch.Tensor], None] | None = None) -> GradientFit:
@@ -172,14 +185,7 @@ def fit_to_gradients(spec: SirenSpec, source_spec, f1: torch.Tensor, f2: torch.T
     ``settings.path_weight`` > 0 adds the path term (2) to a reconstruction. ``on_step(step, loss (N,))`` after
     every step. Returns ``GradientFit``.
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise InspError(f"alpha must be in [0, 1], got {alpha}")
-    if (f2 is None) != (mask is None):
-        raise InspError("a blend needs both a second INR and a mask; a reconstruction neither")
-    if spec.in_features != 2 or source_spec.in_features != 2 or spec.out_features != source_spec.out_features:
-        raise InspError(f"gradient-domain editing takes 2-D image INRs with matching channels, got "
-                        f"{source_spec.in_features}-D -> {source_spec.out_features} and {spec.in_features}-D -> "
-                        f"{spec.out_features}")
+    _check_fit(spec, source_spec, f2 is not None, mask is not None, alpha)
     device, n = f1.device, f1.shape[0]
     spacing = grid_spacing(size)
     h = torch.tensor(spacing, dtype=f1.dtype, device=device)

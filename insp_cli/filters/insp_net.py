@@ -46,22 +46,26 @@ LUMA = (0.2125, 0.7154, 0.0721)
 # ------------------------------------------------------------------------------------------------ units
 
 
-def pixel_jet(jet: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
-    """Raw INR jet (N, M, Q, c) -> jet of the pixel intensity 0.5 Phi + 0.5 per pixel of grid ``size``."""
+def pixel_jet(jet: torch.Tensor, size: tuple[int, ...], intensity: bool = True) -> torch.Tensor:
+    """Raw INR jet (N, M, Q, c) -> per-pixel-unit jet on grid ``size`` of the pixel intensity 0.5 Phi + 0.5
+    (``intensity``; images) or of Phi itself (audio amplitudes)."""
     m = len(size)
     order = next((k for k in range(64) if jet_space(m, k).size == jet.shape[1]), None)
     if order is None:
         raise InspError(f"a jet with {jet.shape[1]} derivatives is not a full {m}-D jet")
-    out = 0.5 * to_pixel_units(jet, jet_space(m, order), grid_spacing(size))
-    out[:, 0] += 0.5
+    out = to_pixel_units(jet, jet_space(m, order), grid_spacing(size))
+    if intensity:
+        out = 0.5 * out
+        out[:, 0] += 0.5
     return out
 
 
 def pixel_jets(spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor, order: int,
-               size: tuple[int, int], chunk_size: int | None = None) -> torch.Tensor:
-    """Pixel-unit jets of N INRs at coords (Q, m) or (N, Q, m): (N, M, Q, c), no autograd (the INR is fixed)."""
+               size: tuple[int, ...], chunk_size: int | None = None, intensity: bool = True) -> torch.Tensor:
+    """Pixel-unit jets of N INRs at coords (Q, m) or (N, Q, m): (N, M, Q, c), no autograd (the INR is fixed);
+    ``intensity`` as ``pixel_jet``."""
     with torch.no_grad():
-        return pixel_jet(inr_jet(spec, params, coords, order, chunk_size=chunk_size), size)
+        return pixel_jet(inr_jet(spec, params, coords, order, chunk_size=chunk_size), size, intensity)
 
 
 def jet_features(pj: torch.Tensor) -> torch.Tensor:
@@ -226,8 +230,8 @@ class INSPFilter:
 
     def decode(self, spec: SirenSpec, params: torch.Tensor, size: tuple[int, int] | int, factor: int = 1,
                chunk_points: int = 16384, clamp: bool = True) -> torch.Tensor:
-        """Psi decoded on an image grid: (N, H*f, W*f, c_out) pixels, clamped to [0, 1] unless clamp=False
-        (signed outputs such as the Laplacian).
+        """Psi decoded on a grid of array shape ``size`` ((H, W); (T,) or (D, H, W) for m = 1, 3):
+        (N, H*f, W*f, c_out) pixels, clamped to [0, 1] unless clamp=False (signed outputs such as the Laplacian).
 
         factor 1: the pixel centres of an H x W image (``grid_coords``), any H, W. factor f > 1: f x f
         sub-pixel samples per pixel of the H x W grid, centred on it (``subpixel_grid``), so that averaging
@@ -237,7 +241,7 @@ class INSPFilter:
         """
         size = (size, size) if isinstance(size, int) else tuple(size)
         ratio = [factor * (s - 1) / (u - 1) for s, u in zip(size, self.units)]
-        if self.offsets != [(0, 0)] and all(r == int(r) for r in ratio):
+        if len(self.offsets) > 1 and all(r == int(r) for r in ratio):
             out = self.decode_context(spec, params, size, factor, [int(r) for r in reversed(ratio)], chunk_points)
         else:
             coords = grid_coords(size) if factor == 1 else subpixel_grid(size, factor)
@@ -245,7 +249,7 @@ class INSPFilter:
             out = torch.cat([self(spec, params, coords[a:a + chunk_points])
                              for a in range(0, len(coords), chunk_points)], dim=1)
         out = out.clamp(0, 1) if clamp else out
-        return out.reshape(params.shape[0], size[0] * factor, size[1] * factor, -1)
+        return out.reshape(params.shape[0], *[s * factor for s in size], -1)
 
     def decode_context(self, spec: SirenSpec, params: torch.Tensor, size: tuple[int, int], factor: int,
                        steps: list[int], chunk_points: int = 16384) -> torch.Tensor:
@@ -256,7 +260,8 @@ class INSPFilter:
         axes = padded_axes(size, pad, factor)
         shape = [len(a) for a in axes]
         offs = offsets_tensor(self.offsets, params.device) * torch.tensor(steps, device=params.device)
-        inner = torch.cartesian_prod(*[torch.arange(s * factor, device=params.device) for s in size])  # (Q, 2)
+        inner = torch.cartesian_prod(*[torch.arange(s * factor, device=params.device) for s in size])
+        inner = inner.reshape(-1, len(size))  # (Q, m): cartesian_prod of one axis is (Q,)
         coords = axes_coords(axes).to(params)
         out = []
         for i in range(params.shape[0]):

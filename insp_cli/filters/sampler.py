@@ -1,10 +1,12 @@
-"""Training data of a learned INSP-Net Pi: random (INR, pixel) pairs with their jet features and target pixel,
-and the augmentations that act on jets (flips, quarter turns, colour permutations).
+"""Training data of a learned INSP-Net Pi: random (INR, grid point) pairs with their jet features and target,
+for m = 1, 2, 3 (``PixelSampler``), and the augmentations that act on jets (flips, quarter turns, colour permutations).
 
 Layouts as ``filters.insp_net``: features (B, c * M) channel major, targets (B, c).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -23,60 +25,73 @@ from insp_cli.jets import grid_spacing, jet_space
 
 
 class PixelSampler:
-    """Random (INR, pixel) pairs with the jet features of the INR there and the target pixel.
+    """Random (INR, grid point) pairs with the jet features of the INR there and the target value, for m-D
+    signals of any m: pixels of images (m = 2), samples of clips (m = 1), voxels (m = 3).
 
-    params: (N, P) INRs fitted on an H x W grid; targets: (N, H * W, c) target pixels on that grid.
-    Features are pixel-unit jets (``jet_features``) at the pixel x and, with ``offsets`` (pixel steps,
-    ``filters.context``), at x + o h: (B, O * c * M), offset major; None = [(0, 0)], pointwise. They are
-    computed without autograd (the INR is fixed). When the jets of every pixel of the grid padded by the
-    context's reach fit in ``cache_bytes`` they are computed once up front (each training step then costs
-    only Pi and a gather); otherwise each batch computes the jets of its own points.
+    params: (N, P) INRs fitted on a grid of array shape ``size`` ((H, W), (T,), ...); targets: (N, prod(size), c)
+    target values on that grid. Features are grid-unit jets (``jet_features`` of ``pixel_jets``: of the pixel
+    intensity 0.5 Phi + 0.5 with ``intensity``, else of Phi itself, e.g. audio amplitudes) at the point x and,
+    with ``offsets`` (grid steps, m-tuples or ints for m = 1, ``filters.context``), at x + o h:
+    (B, O * c * M), offset major; None = the zero offset alone, pointwise. They are computed without autograd
+    (the INR is fixed). When the jets of every point of the grid padded by the context's reach fit in
+    ``cache_bytes`` they are computed once up front (each training step then costs only Pi and a gather);
+    otherwise each batch computes the jets of its own points.
     """
 
     def __init__(self, spec: SirenSpec, params: torch.Tensor, targets: torch.Tensor, order: int,
-                 size: tuple[int, int], cache_bytes: float = 2e9, images_per_batch: int = 8,
-                 inrs_per_chunk: int = 8, offsets: list[tuple[int, int]] | None = None):
+                 size: tuple[int, ...], cache_bytes: float = 2e9, images_per_batch: int = 8,
+                 inrs_per_chunk: int = 8, offsets: list | None = None, intensity: bool = True):
         n, q, c = targets.shape
-        if params.shape[0] != n or q != size[0] * size[1]:
-            raise InspError(f"{params.shape[0]} INRs on a {size[0]}x{size[1]} grid do not match targets "
+        if params.shape[0] != n or q != math.prod(size):
+            raise InspError(f"{params.shape[0]} INRs on a {'x'.join(map(str, size))} grid do not match targets "
                             f"{tuple(targets.shape)}")
         self.spec, self.params, self.targets, self.order, self.size = spec, params, targets, order, tuple(size)
-        self.offsets = [tuple(o) for o in (offsets or [(0, 0)])]
+        self.intensity = intensity
+        self.offsets = list(offsets or [(0,) * len(size)])
         self.offs = offsets_tensor(self.offsets, params.device)
         self.pad = offsets_pad(self.offsets)
         self.coords = grid_coords(self.size).to(params)
         self.images_per_batch = images_per_batch
-        point_features = c * jet_space(2, order).size
+        point_features = c * jet_space(len(size), order).size
         self.num_features = len(self.offsets) * point_features
-        self.cache = None  # (N, H + 2 pad, W + 2 pad, c * M)
+        self.cache = None  # (N, S_1 + 2 pad, ..., S_m + 2 pad, c * M)
         padded = [s + 2 * self.pad for s in self.size]
-        if n * padded[0] * padded[1] * point_features * 4 <= cache_bytes:
+        if n * math.prod(padded) * point_features * 4 <= cache_bytes:
             grid = self.coords if self.pad == 0 else axes_coords(padded_axes(self.size, self.pad)).to(params)
-            self.cache = torch.cat([jet_features(pixel_jets(spec, params[a:a + inrs_per_chunk], grid, order,
-                                                            self.size))
+            self.cache = torch.cat([self._features(params[a:a + inrs_per_chunk], grid)
                                     for a in range(0, n, inrs_per_chunk)]).float().reshape(n, *padded, -1)
 
+    def _features(self, params: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+        """(N, Q, c * M) jet features of INRs ``params`` at ``coords`` (Q, m) or (N, Q, m)."""
+        return jet_features(pixel_jets(self.spec, params, coords, self.order, self.size, intensity=self.intensity))
+
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features (B, F), targets (B, c)) for B random pixels of random INRs."""
+        """(features (B, F), targets (B, c)) for B random points of random INRs."""
         n, q, _ = self.targets.shape
-        w = self.size[1]
         if self.cache is not None:
             dev = self.cache.device
             img = torch.randint(n, (batch,), generator=generator).to(dev)
             pix = torch.randint(q, (batch,), generator=generator).to(dev)
-            pos = torch.stack([pix // w, pix % w], dim=1)
-            return gather(self.cache, img, pos, self.offs, self.pad), self.targets[img, pix]
+            return gather(self.cache, img, _unravel(pix, self.size), self.offs, self.pad), self.targets[img, pix]
         k = min(self.images_per_batch, batch)
         per = -(-batch // k)
         dev = self.params.device
         img = torch.randint(n, (k,), generator=generator).to(dev)
         pix = torch.randint(q, (k, per), generator=generator).to(dev)
         step = self.coords.new_tensor(grid_spacing(self.size))
-        at = self.coords[pix][:, :, None, :] + step * self.offs.to(self.coords)  # (k, per, O, 2)
-        feats = jet_features(pixel_jets(self.spec, self.params[img], at.reshape(k, -1, 2), self.order,
-                                        self.size)).float()
+        at = self.coords[pix][:, :, None, :] + step * self.offs.to(self.coords)  # (k, per, O, m)
+        feats = self._features(self.params[img], at.reshape(k, -1, len(self.size))).float()
         return (feats.reshape(k * per, -1)[:batch],
                 self.targets[img[:, None], pix].reshape(k * per, -1)[:batch])
+
+
+def _unravel(flat: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """Flat grid indices (B,) -> array indices (B, m) on a grid of array shape ``size``."""
+    out = []
+    for s in reversed(size):
+        out.append(flat % s)
+        flat = flat // s
+    return torch.stack(out[::-1], dim=1)
 
 
 def dihedral_tables(order: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,11 +16,11 @@ nn.Linear's U(+-1 / sqrt(fan_in)).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 
-from .registry import Backbone, register
+from .registry import Backbone, MLPSpec, register
 from .siren import layout_views
 
 
@@ -34,26 +34,12 @@ def _mlp_layout(spec, d_in: int) -> list[tuple[str, tuple[int, ...], int]]:
     return out
 
 
-def _check_mlp(spec, what: str) -> None:
-    if spec.in_features < 1 or spec.out_features < 1 or spec.hidden < 1 or spec.depth < 1:
-        raise ValueError(f"invalid {what} architecture: in_features, out_features, hidden and depth must be >= 1, "
-                         f"got {spec.in_features}, {spec.out_features}, {spec.hidden}, {spec.depth}")
-
-
 @dataclass(frozen=True)
-class ReluSpec:
+class ReluSpec(MLPSpec):
     """A plain ReLU MLP R^in_features -> R^out_features: ``depth`` ReLU layers of width ``hidden``, linear output."""
 
-    in_features: int = 2
-    out_features: int = 1
-    hidden: int = 64
-    depth: int = 3
-
     kind = "relu"
-    pointwise = True
-
-    def __post_init__(self):
-        _check_mlp(self, "ReLU MLP")
+    title = "ReLU MLP"
 
     @property
     def input_width(self) -> int:
@@ -68,15 +54,6 @@ class ReluSpec:
         h = self.hidden
         return h * self.input_width + h + (self.depth - 1) * (h * h + h) + self.out_features * (h + 1)
 
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ReluSpec":
-        d = dict(d)
-        d.pop("kind", None)
-        return cls(**d)
-
     def describe(self) -> str:
         return f"ReLU MLP {self.depth}x{self.hidden}"
 
@@ -89,26 +66,22 @@ def draw_b(features: int, m: int, sigma: float, seed: int) -> tuple[tuple[float,
 
 
 @dataclass(frozen=True)
-class FFNSpec:
+class FFNSpec(MLPSpec):
     """A ReLU MLP on Gaussian Fourier features: gamma(v) of 2 x ``features`` channels, then as ``ReluSpec``.
 
     ``B`` (features x in_features) is drawn from ``b_seed`` and ``sigma`` when not given; a recorded B (a store
     header's) is used as it is."""
 
-    in_features: int = 2
-    out_features: int = 1
-    hidden: int = 64
-    depth: int = 3
     features: int = 256
     sigma: float = 5.0
     b_seed: int = 0
     B: tuple = field(default=(), repr=False)
 
     kind = "ffn"
-    pointwise = True
+    title = "FFN"
 
     def __post_init__(self):
-        _check_mlp(self, "FFN")
+        super().__post_init__()
         if not self.features >= 1:
             raise ValueError(f"an FFN needs at least 1 Fourier feature, got features={self.features}")
         if not (self.sigma > 0 and math.isfinite(self.sigma)):
@@ -135,18 +108,11 @@ class FFNSpec:
         """B as a tensor (features, in_features)."""
         return torch.tensor(self.B, dtype=dtype, device=device)
 
-    def to_dict(self) -> dict:
-        d = {"kind": "ffn", **asdict(self)}
-        d["B"] = [list(row) for row in self.B]
-        return d
-
     @classmethod
     def from_dict(cls, d: dict) -> "FFNSpec":
-        d = dict(d)
-        d.pop("kind", None)
         if not d.get("B"):
             raise ValueError("an FFN architecture must record its Fourier matrix B")
-        return cls(**d)
+        return super().from_dict(d)
 
     def describe(self) -> str:
         return (f"FFN {self.features} Fourier features sigma {self.sigma:g} (B seed {self.b_seed}) -> "

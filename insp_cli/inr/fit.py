@@ -230,26 +230,38 @@ def fit_inrs(spec: SirenSpec, pixels: torch.Tensor, coords: torch.Tensor, settin
     # the floor: a fit must not end worse than both a flat mid-gray image and its own initialisation
     floor = torch.minimum(gray_psnr(pixels, mask), psnr_of_fit(spec, params, coords, pixels, mask).nan_to_num(0.0))
     params, steps = _fit_once(spec, targets, coords, mask, settings, params, gens, on_step, shape)
-    psnr = psnr_of_fit(spec, params, coords, pixels, mask)
-    ok = torch.isfinite(psnr) & (psnr > floor)
-    lr_scale = 1.0
-    for attempt in range(settings.retries):
-        bad = (~ok).nonzero().flatten()
-        if len(bad) == 0:
-            break
-        lr_scale *= 0.5
-        retry = FitSettings(**{**settings.__dict__, "lr": settings.lr * lr_scale,
-                               "lr_final": settings.lr_final * lr_scale})
-        gens_r = [torch.Generator().manual_seed(inr_seed(seed, indices[int(k)], attempt + 1)) for k in bad]
+
+    def refit(bad: torch.Tensor, retry: FitSettings, gens_r: list[torch.Generator]) -> torch.Tensor:
         p0 = init_inrs(spec, gens_r, device) if start is None else start.to(device=device, dtype=params.dtype).expand(
             len(bad), -1).contiguous()
         pb, sb = _fit_once(spec, targets[bad], coords, None if mask is None else mask[bad], retry, p0, gens_r,
                            on_step, shape)
         params[bad], steps[bad.cpu()] = pb, sb
-        psnr[bad] = psnr_of_fit(spec, pb, coords, pixels[bad], None if mask is None else mask[bad])
-        ok = torch.isfinite(psnr) & (psnr > floor)
+        return psnr_of_fit(spec, pb, coords, pixels[bad], None if mask is None else mask[bad])
+
+    psnr, ok = refit_failed(psnr_of_fit(spec, params, coords, pixels, mask), floor, settings, seed, indices, refit)
     return FitResult(params=params.detach().float().cpu(), psnr=psnr.cpu(), steps=steps, ok=ok.cpu(),
                      floor=floor.cpu())
+
+
+def refit_failed(psnr: torch.Tensor, floor: torch.Tensor, settings: FitSettings, seed: int, indices: list[int],
+                 refit: Callable) -> tuple[torch.Tensor, torch.Tensor]:
+    """(psnr (N,), ok (N,)) after refitting the INRs whose fit ended non-finite or not above its floor,
+    ``settings.retries`` times at half the learning rates each, INR i from the generator of
+    ``inr_seed(seed, indices[i], attempt)``: ``refit(bad (K,), settings, generators) -> psnr (K,)`` refits those
+    rows (and keeps their parameters)."""
+    ok = torch.isfinite(psnr) & (psnr > floor)
+    scale = 1.0
+    for attempt in range(settings.retries):
+        bad = (~ok).nonzero().flatten()
+        if len(bad) == 0:
+            break
+        scale *= 0.5
+        retry = FitSettings(**{**settings.__dict__, "lr": settings.lr * scale, "lr_final": settings.lr_final * scale})
+        gens = [torch.Generator().manual_seed(inr_seed(seed, indices[int(k)], attempt + 1)) for k in bad]
+        psnr[bad] = refit(bad, retry, gens)
+        ok = torch.isfinite(psnr) & (psnr > floor)
+    return psnr, ok
 
 
 def init_inrs(spec, generators: list[torch.Generator], device="cpu") -> torch.Tensor:

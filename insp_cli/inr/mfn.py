@@ -19,26 +19,23 @@ from dataclasses import dataclass
 import torch
 
 from .siren import layout_views
-from .registry import Backbone, SpecDict, register
+from .registry import Backbone, MLPSpec, register
 
 
 @dataclass(frozen=True)
-class MFNSpec(SpecDict):
+class MFNSpec(MLPSpec):
     """Architecture of one FourierNet: depth + 1 filters of width hidden, depth linear layers, a linear output."""
 
-    in_features: int = 2
-    out_features: int = 1
     hidden: int = 32
-    depth: int = 3
     input_scale: float = 128.0
 
     kind = "mfn"
-    pointwise = True
+    title = "MFN"
 
     def __post_init__(self):
-        if self.in_features < 1 or self.out_features < 1 or self.hidden < 1 or self.depth < 1 or \
-                not self.input_scale > 0:
-            raise ValueError(f"invalid MFN architecture {self}")
+        super().__post_init__()
+        if not self.input_scale > 0:
+            raise ValueError(f"invalid MFN architecture: input_scale must be > 0, got {self.input_scale}")
 
     @property
     def layout(self) -> list[tuple[str, tuple[int, ...], int]]:

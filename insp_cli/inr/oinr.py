@@ -22,17 +22,17 @@ K0, K1, ... with shapes (out, in, k, k) as in nn.Conv2d.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from .siren import layout_views
-from .registry import Backbone, register
+from .registry import Backbone, SpecDict, register
 
 
 @dataclass(frozen=True)
-class OINRSpec:
+class OINRSpec(SpecDict):
     """Architecture of one O-INR on an H x W grid: 4L encoding channels -> widths... -> out_features."""
 
     size: tuple[int, int] = (32, 32)  # (H, W) of the grid it was fitted on
@@ -83,17 +83,6 @@ class OINRSpec:
     @property
     def num_params(self) -> int:
         return sum(o * n for o, n in self.layer_dims) * self.kernel ** 2
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["size"], d["widths"] = list(self.size), list(self.widths)
-        return {"kind": "oinr", **d}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "OINRSpec":
-        d = dict(d)
-        d.pop("kind", None)
-        return cls(**d)
 
     def describe(self) -> str:
         return (f"O-INR {self.channels}->{'-'.join(map(str, self.widths))}->{self.out_features} "

@@ -44,14 +44,43 @@ class Backbone:
 
 class SpecDict:
     """``to_dict`` / ``from_dict`` of a frozen spec dataclass whose class attribute ``kind`` names its backbone
-    (the store header's ``architecture``)."""
+    (the store header's ``architecture``; tuples as lists, as JSON keeps them), and the check every MLP-like
+    spec starts with."""
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, **asdict(self)}
+        return {"kind": self.kind, **{k: _plain(v) for k, v in asdict(self).items()}}
 
     @classmethod
     def from_dict(cls, d: dict):
         return cls(**{k: v for k, v in d.items() if k != "kind"})
+
+    def check_sizes(self, what: str) -> None:
+        """ValueError unless in_features, out_features, hidden and depth are >= 1."""
+        if self.in_features < 1 or self.out_features < 1 or self.hidden < 1 or self.depth < 1:
+            raise ValueError(f"invalid {what} architecture: in_features, out_features, hidden and depth must be "
+                             f">= 1, got {self.in_features}, {self.out_features}, {self.hidden}, {self.depth}")
+
+
+@dataclass(frozen=True)
+class MLPSpec(SpecDict):
+    """The fields and check every MLP-like backbone's spec starts with (``title`` names it in errors); a subclass
+    redeclares a default it changes and adds its own fields after these."""
+
+    in_features: int = 2
+    out_features: int = 1
+    hidden: int = 64
+    depth: int = 3
+
+    kind = ""
+    title = ""
+    pointwise = True
+
+    def __post_init__(self):
+        self.check_sizes(self.title)
+
+
+def _plain(v):
+    return [_plain(x) for x in v] if isinstance(v, (tuple, list)) else v
 
 
 def register(backbone: Backbone) -> Backbone:

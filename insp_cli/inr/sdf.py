@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from .fit import FitResult, FitSettings, _as_batch, _BatchedAdam, init_inrs, inr_seed
+from .fit import FitResult, FitSettings, _as_batch, _BatchedAdam, init_inrs, inr_seed, refit_failed
 from .siren import SirenSpec, siren_forward, siren_mse_and_grad
 
 SDF_LOSSES = ("regression", "pointcloud")
@@ -117,21 +117,14 @@ def fit_sdfs(spec: SirenSpec, points: torch.Tensor, sdf: torch.Tensor, settings:
     params = init_inrs(spec, gens, points.device)
     floor = torch.minimum(zero_psnr(sdf), sdf_psnr(spec, params, points, sdf).nan_to_num(0.0))
     params = _fit_once(spec, points, sdf, surface, normals, settings, loss, params, gens, on_step)
-    psnr = sdf_psnr(spec, params, points, sdf)
-    ok = torch.isfinite(psnr) & (psnr > floor)
-    scale = 1.0
-    for attempt in range(settings.retries):
-        bad = (~ok).nonzero().flatten()
-        if len(bad) == 0:
-            break
-        scale *= 0.5
-        retry = FitSettings(**{**settings.__dict__, "lr": settings.lr * scale, "lr_final": settings.lr_final * scale})
-        gr = [torch.Generator().manual_seed(inr_seed(seed, indices[int(k)], attempt + 1)) for k in bad]
+
+    def refit(bad: torch.Tensor, retry: FitSettings, gr: list[torch.Generator]) -> torch.Tensor:
         sub = (None if t is None else t[bad] for t in (surface, normals))
         pb = _fit_once(spec, points[bad], sdf[bad], *sub, retry, loss, init_inrs(spec, gr, points.device), gr,
                        on_step)  # refits report too: their step count starts again at 0
         params[bad] = pb
-        psnr[bad] = sdf_psnr(spec, pb, points[bad], sdf[bad])
-        ok = torch.isfinite(psnr) & (psnr > floor)
+        return sdf_psnr(spec, pb, points[bad], sdf[bad])
+
+    psnr, ok = refit_failed(sdf_psnr(spec, params, points, sdf), floor, settings, seed, indices, refit)
     return FitResult(params=params.detach().float().cpu(), psnr=psnr.cpu(),
                      steps=torch.full((n,), settings.steps, dtype=torch.long), ok=ok.cpu(), floor=floor.cpu())

@@ -18,27 +18,19 @@ from dataclasses import dataclass
 import torch
 
 from .siren import layout_views
-from .registry import Backbone, SpecDict, register
+from .registry import Backbone, MLPSpec, register
 
 
 @dataclass(frozen=True)
-class WireSpec(SpecDict):
+class WireSpec(MLPSpec):
     """Architecture of one WIRE: R^in_features -> R^out_features with ``depth`` Gabor layers."""
 
-    in_features: int = 2
-    out_features: int = 1
     hidden: int = 32
-    depth: int = 3
     omega0: float = 20.0  # the wavelet's frequency (WIRE's default)
     sigma0: float = 10.0  # the wavelet's inverse width (WIRE's default "scale")
 
     kind = "wire"
-    pointwise = True
-
-    def __post_init__(self):
-        if self.in_features < 1 or self.out_features < 1 or self.hidden < 1 or self.depth < 1:
-            raise ValueError(f"invalid WIRE architecture {self}")
-
+    title = "WIRE"
     @property
     def layout(self) -> list[tuple[str, tuple[int, ...], int]]:
         """[(name, shape, offset)]: W0, b0 real; then Wr, Wi, br, bi per complex layer; Wr, Wi, b of the output."""

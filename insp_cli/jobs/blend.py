@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -122,12 +123,25 @@ def _pairs(cfg: DictConfig, n1: int, n2: int | None) -> list[tuple[int, int]]:
     return check_pairs(pairs, n1, n2)
 
 
-def _blend(cfg: DictConfig, run: Run) -> dict:
-    seed_everything(int(cfg.seed))
-    threads_from_env()
-    device = pick_device(str(cfg.device))
-    mode = str(cfg.mode)
-    alpha = float(cfg.alpha)
+@dataclass
+class _Inputs:
+    """What a blend reads: the mode, alpha, the stores (s2/p2 None for reconstruct), the pairs, the grid and
+    the mask (None for reconstruct) with its pixels on the grid."""
+
+    mode: str
+    alpha: float
+    p1: object
+    s1: INRStore
+    p2: object
+    s2: INRStore | None
+    pairs: list[tuple[int, int]]
+    size: tuple[int, int]
+    mask: object
+    grid_mask: np.ndarray | None
+
+
+def _inputs(cfg: DictConfig) -> _Inputs:
+    mode, alpha = str(cfg.mode), float(cfg.alpha)
     if not 0.0 <= alpha <= 1.0:  # schema.py says so first; kept for callers of run_blend
         raise InspError(f"bad value: alpha={alpha}; it must be a number in [0, 1]")
     p1 = required(cfg, "store", "an INR store of images (insp fit data=images ...)")
@@ -145,72 +159,100 @@ def _blend(cfg: DictConfig, run: Run) -> dict:
     if grid_mask is not None and (not grid_mask.any() or grid_mask.all()):
         raise InspError(f"the mask covers {'no' if not grid_mask.any() else 'every'} pixel of the {size[0]}x{size[1]} "
                         "grid: move or resize it (mask.centre, mask.radius)")
-    spec = _phi_spec(cfg, s1.spec)
-    settings = _settings(cfg)
-    out = Path(str(cfg.out))
+    return _Inputs(mode, alpha, p1, s1, p2, s2, pairs, size, mask, grid_mask)
+
+
+def _new_store(cfg: DictConfig, x: _Inputs, spec: SirenSpec, settings: GradientFitSettings) -> tuple[Path, StoreHeader]:
+    """The output store's folder (refused when it already holds INRs) and header, planned for one shard."""
+    blend = x.mode == "blend"
     header = StoreHeader(
         spec=spec,
-        source={"name": f"insp-{mode}", "modality": "images", "size": [int(size[0]), int(size[1])],
-                "channels": int(spec.out_features), "mode": mode, "store": str(p1), "store2": None if p2 is None
-                else str(p2), "pairs": [list(p) for p in pairs], "alpha": alpha if mode == "blend" else None,
-                "mask": OmegaConf.to_container(cfg.mask, resolve=True) if mode == "blend" else None},
+        source={"name": f"insp-{x.mode}", "modality": "images", "size": [int(x.size[0]), int(x.size[1])],
+                "channels": int(spec.out_features), "mode": x.mode, "store": str(x.p1),
+                "store2": None if x.p2 is None else str(x.p2), "pairs": [list(p) for p in x.pairs],
+                "alpha": x.alpha if blend else None,
+                "mask": OmegaConf.to_container(cfg.mask, resolve=True) if blend else None},
         degradation={"kind": "clean"},
         fit={**settings.__dict__, "seed": int(cfg.seed), "loss": "E|h grad Phi - h g|^2 + lambda (1 - k) |Phi - f1|^2 "
              "(docs/blend.md)", "targets": "order-1 jets of the stored INRs"})
+    out = Path(str(cfg.out))
     if out.is_dir() and finished_shards(out):
         raise InspError(f"store {out} already holds INRs; pass another out=PATH or remove it")
     out = prepare_store(out, header)
-    plan_range(out, 0, len(pairs))
-    log.info("%s %d pair(s) of %s%s -> %s: Phi %s, %d steps of %d points", mode, len(pairs), p1,
-             f" and {p2}" if p2 is not None else "", out, describe(spec), settings.steps, settings.batch_points)
+    plan_range(out, 0, len(x.pairs))
+    return out, header
 
+
+def _fit_pairs(cfg: DictConfig, run: Run, x: _Inputs, spec: SirenSpec, settings: GradientFitSettings, device):
+    """Phi of every pair fitted to its gradients, ``fit.batch_size`` pairs at a time: (params, loss, ok,
+    grad_rmse) over all pairs; InspError when every fit diverged."""
     batch = int(cfg.fit.batch_size)
     params, loss, ok, grad_rmse = [], [], [], []
-    t0 = time.time()
-    with step_progress(mode, total=settings.steps * ((len(pairs) + batch - 1) // batch)) as bar:
-        for b, a in enumerate(range(0, len(pairs), batch)):
-            chunk = pairs[a:a + batch]
-            f1 = s1.params[[i for i, _ in chunk]].to(device)
-            f2 = None if s2 is None else s2.params[[j for _, j in chunk]].to(device)
+    with step_progress(x.mode, total=settings.steps * ((len(x.pairs) + batch - 1) // batch)) as bar:
+        for b, a in enumerate(range(0, len(x.pairs), batch)):
+            chunk = x.pairs[a:a + batch]
+            f1 = x.s1.params[[i for i, _ in chunk]].to(device)
+            f2 = None if x.s2 is None else x.s2.params[[j for _, j in chunk]].to(device)
 
             def on_step(step, lv, done=b * settings.steps):
                 if step % 10 == 0 or step == settings.steps - 1:
                     bar.update(done + step + 1, f"loss {float(lv.mean()):.2e}")
                     run.log({"loss": float(lv.mean())})
 
-            res = fit_to_gradients(spec, s1.spec, f1, f2, mask, alpha, size, settings, seed=int(cfg.seed),
+            res = fit_to_gradients(spec, x.s1.spec, f1, f2, x.mask, x.alpha, x.size, settings, seed=int(cfg.seed),
                                    indices=range(a, a + len(chunk)), on_step=on_step)
             params.append(res.params), loss.append(res.loss), ok.append(res.ok), grad_rmse.append(res.grad_rmse)
-    seconds = time.time() - t0
     params, loss, ok, grad_rmse = torch.cat(params), torch.cat(loss), torch.cat(ok), torch.cat(grad_rmse)
     if not ok.any():
-        raise InspError(f"the gradient fit diverged for all {len(pairs)} pairs (non-finite loss); lower fit.lr (now "
+        raise InspError(f"the gradient fit diverged for all {len(x.pairs)} pairs (non-finite loss); lower fit.lr (now "
                         f"{settings.lr:g})", exit_code=3)
+    return params, loss, ok, grad_rmse
 
-    # decode everything once on the stores' grid: the INR results, the inputs, and the pixel baselines
-    coords = grid_coords(size)
-    with torch.no_grad():
-        phi = decode_pixels(_eval(spec, params, coords, device))
-    phi = phi.reshape(len(pairs), size[0], size[1], -1).numpy().astype(np.float64)
-    img1 = s1.decode(size, rows=[i for i, _ in pairs], device=device).numpy().astype(np.float64)
-    store = INRStore.open(_write(out, header, params, loss, ok, phi, img1, mode), only_ok=False)
-    if mode == "reconstruct":
-        metrics = _score_reconstruction(phi, img1, pairs, s1)
-        _draw(run, "reconstruct", [[img1[k], phi[k], np.clip(metrics["_poisson"][k], 0, 1)]
-                                   for k in range(min(len(pairs), int(cfg.samples)))],
+
+def _score_and_draw(cfg: DictConfig, run: Run, x: _Inputs, phi: np.ndarray, img1: np.ndarray, device) -> dict:
+    """The mode's scores against the pixel baselines, and its picture grid (+ mask.png for a blend)."""
+    shown = range(min(len(x.pairs), int(cfg.samples)))
+    if x.mode == "reconstruct":
+        metrics = _score_reconstruction(phi, img1, x.pairs, x.s1)
+        _draw(run, "reconstruct", [[img1[k], phi[k], np.clip(metrics["_poisson"][k], 0, 1)] for k in shown],
               ["image (decoded f)", "INR from grad f", "Poisson from diffs"])
         metrics.pop("_poisson")
-    else:
-        img2 = s2.decode(size, rows=[j for _, j in pairs], device=device).numpy().astype(np.float64)
-        metrics = _score_blends(phi, img1, img2, grid_mask, alpha, pairs, s1, s2)
-        rows = [[img1[k], img2[k], grid_mask.astype(np.float64), phi[k], np.clip(metrics["_poisson"][k], 0, 1),
-                 metrics["_alpha"][k]] for k in range(min(len(pairs), int(cfg.samples)))]
-        _draw(run, "blend", rows, ["f1", "f2", "mask", "INR blend", "Poisson", "alpha blend"])
-        save_grid([[grid_mask.astype(np.float64)]], run.dir / "mask.png")
-        metrics.pop("_poisson"), metrics.pop("_alpha")
-    metrics.update({"mode": mode, "store": str(out), "inputs": [str(p1)] + ([str(p2)] if p2 is not None else []),
-                    "pairs": [list(p) for p in pairs], "count": len(store), "alpha": alpha if mode == "blend" else None,
-                    "size": list(size), "architecture": describe(spec), "params_per_inr": spec.num_params,
+        return metrics
+    img2 = x.s2.decode(x.size, rows=[j for _, j in x.pairs], device=device).numpy().astype(np.float64)
+    metrics = _score_blends(phi, img1, img2, x.grid_mask, x.alpha, x.pairs, x.s1, x.s2)
+    mask = x.grid_mask.astype(np.float64)
+    rows = [[img1[k], img2[k], mask, phi[k], np.clip(metrics["_poisson"][k], 0, 1), metrics["_alpha"][k]]
+            for k in shown]
+    _draw(run, "blend", rows, ["f1", "f2", "mask", "INR blend", "Poisson", "alpha blend"])
+    save_grid([[mask]], run.dir / "mask.png")
+    metrics.pop("_poisson"), metrics.pop("_alpha")
+    return metrics
+
+
+def _blend(cfg: DictConfig, run: Run) -> dict:
+    seed_everything(int(cfg.seed))
+    threads_from_env()
+    device = pick_device(str(cfg.device))
+    x = _inputs(cfg)
+    spec, settings = _phi_spec(cfg, x.s1.spec), _settings(cfg)
+    out, header = _new_store(cfg, x, spec, settings)
+    log.info("%s %d pair(s) of %s%s -> %s: Phi %s, %d steps of %d points", x.mode, len(x.pairs), x.p1,
+             f" and {x.p2}" if x.p2 is not None else "", out, describe(spec), settings.steps, settings.batch_points)
+    t0 = time.time()
+    params, loss, ok, grad_rmse = _fit_pairs(cfg, run, x, spec, settings, device)
+    seconds = time.time() - t0
+    # decode everything once on the stores' grid: the INR results, the inputs, and the pixel baselines
+    with torch.no_grad():
+        phi = decode_pixels(_eval(spec, params, grid_coords(x.size), device))
+    phi = phi.reshape(len(x.pairs), x.size[0], x.size[1], -1).numpy().astype(np.float64)
+    img1 = x.s1.decode(x.size, rows=[i for i, _ in x.pairs], device=device).numpy().astype(np.float64)
+    store = INRStore.open(_write(out, header, params, loss, ok, phi, img1, x.mode), only_ok=False)
+    metrics = _score_and_draw(cfg, run, x, phi, img1, device)
+    inputs = [str(x.p1)] + ([str(x.p2)] if x.p2 is not None else [])
+    metrics.update({"mode": x.mode, "store": str(out), "inputs": inputs,
+                    "pairs": [list(p) for p in x.pairs], "count": len(store),
+                    "alpha": x.alpha if x.mode == "blend" else None, "size": list(x.size),
+                    "architecture": describe(spec), "params_per_inr": spec.num_params,
                     "fit_seconds": round(seconds, 3), "device": str(device), "loss_mean": float(loss.mean()),
                     "grad_rmse_mean": float(grad_rmse.mean()), "flagged": int((~ok).sum())})
     run.log({k: v for k, v in metrics.items() if isinstance(v, float)})

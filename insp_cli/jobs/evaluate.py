@@ -2,8 +2,8 @@
 the classical filters applied to the decoded input. The store's modality (``modalities/``) does the scoring and
 writes its tables and pictures: images in the layout of the paper's Table 2 (PSNR / SSIM / LPIPS, the 2x
 resolution check), audio (SNR / SI-SDR / PESQ / STOI), shapes (meshes, Chamfer-L1, normal consistency).
-Every ``metrics.json`` holds ``task``, ``n_images``, ``held_out``, ``rows`` (method -> score means) and
-``scale``, which ``insp table`` reads.
+Every ``metrics.json`` has one layout whatever the modality (``modalities.base.eval_record``: task, modality,
+model, per-item scores, per-method means ``rows``, baselines, ``scale``), which ``insp table`` reads.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The audio modality (m = 1, paper App. F): speech/music clips -> 1-D SIRENs -> INSP-Net denoising.
 
 Fit: clips (N, T) with amplitudes in [-1, 1]; noise is added to the amplitude and the targets are (x + 1) / 2.
-Pi: per-sample-unit jets at each sample and its context offsets (``filters.audio``), against the clean clip.
+Pi: per-sample-unit jets of the amplitude at random samples and their context offsets (``filters.sampler.PixelSampler``
+with m = 1), against the clean clip.
 `insp eval`: Psi decoded at the clips' samples vs the clean clips (SNR, SI-SDR, PESQ-nb, STOI) beside the
 classical denoisers (``filters.baselines.audio``); per_clip.csv, audio.md/.csv, WAVs and waveform PNGs.
 """
@@ -18,10 +19,11 @@ from omegaconf import DictConfig
 from ..data.audio import load_audio, write_wav
 from ..errors import InspError
 from ..files import atomic_write
-from ..filters.audio import ClipSampler, denoise_clips, sample_jets
+from ..filters import PixelSampler
+from ..filters.audio import denoise_clips
 from ..filters.baselines import audio as audio_baselines
 from ..filters.context import context_offsets
-from ..filters.tasks import clean_clips, held_out
+from ..filters.tasks import clean_clips
 from ..filters.train_pi import PiData, sampled_psnr
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
@@ -31,8 +33,7 @@ from ..report import Column, Table, label, to_markdown
 from ..report import to_csv as _csv
 from ..tracking import Run
 from ..viz import save_waveforms
-from .base import (Modality, Signals, common_eval_metrics, degraded, pi_label, register, spec_for, summary_means,
-                   write_scores_csv)
+from .base import Modality, Signals, degraded, eval_record, register, spec_for, summary_means, write_scores_csv
 
 log = logging.getLogger("insp")
 
@@ -79,8 +80,9 @@ def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
     length, offsets, where = int(meta["units"][0]), meta["fusion"]["offsets"], f"store {cfg.store}"
     params = store.params.to(device)
     clean = torch.from_numpy(clean_clips(store, cfg.data_root, where)).to(device)
-    jets = sample_jets(store.spec, params, length, int(meta["order"]), pad=max(abs(o) for o in offsets)).float()
-    sampler = ClipSampler(jets, clean, offsets)
+    sampler = PixelSampler(store.spec, params, clean[..., None], int(meta["order"]), (length,),
+                           cache_bytes=float(meta["train"]["feature_cache_gb"]) * 2**30,
+                           images_per_batch=int(meta["train"]["images_per_batch"]), offsets=offsets, intensity=False)
     return PiData(sample=sampler.sample, num_features=sampler.num_features, stat_channels=len(offsets),
                   stat_features=lambda k, gen, seed: sampler.sample(k, torch.Generator().manual_seed(seed + 1))[0],
                   final_psnr=lambda fusion, seed: sampled_psnr(fusion, sampler.sample, seed, -1.0),  # amplitudes
@@ -134,17 +136,9 @@ def evaluate_audio(cfg: DictConfig, run: Run, filt, meta: dict, store, where: st
         path = save_waveforms(run.dir / f"{what}.png", examples, names, titles, rate, spectrogram=what != "waveform")
         run.log_image(what, path, caption=" | ".join(titles))
     run.log({f"{m}/{key}": v for m, r in summary.items() for key, v in r.items() if v is not None})
-    spec = store.spec
-    metrics = {
-        "task": meta["task"]["name"], "modality": "audio", "n_images": n, "held_out": held_out(meta["trained_on"], store),
-        "rows": summary, "best_baseline": best,
-        "scale": {"label": str(cfg.scale), "clip_samples": length, "rate": rate,
-                  "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g} x{spec.coord_scale:g}",
-                  "order": int(meta["order"]), "context": meta["fusion"].get("offsets"),  # the table counts them
-                  "pi": pi_label(meta),
-                  "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
-        **common_eval_metrics(cfg, meta, store, decode_seconds),
-    }
+    metrics = eval_record(cfg, meta, store, scores, list(AUDIO_METHODS),
+                          {"clip_samples": length, "rate": rate, "context": meta["fusion"].get("offsets")},
+                          decode_seconds, best_baseline=best)
     line = "  ".join(f"{m} {summary[m]['snr']:.2f}" for m in AUDIO_METHODS)
     print(f"eval {metrics['task']} on {n} audio INRs: SNR {line}\n  table   {run.dir / 'audio.md'}"
           f"\n  run dir {run.dir}")

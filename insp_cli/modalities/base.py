@@ -24,8 +24,10 @@ from omegaconf import DictConfig, OmegaConf
 from ..data.degrade import degrade
 from ..errors import InspError
 from ..files import atomic_write
-from ..inr.backbones import spec_from_cfg
+from ..filters.tasks import held_out
+from ..inr.backbones import describe, spec_from_cfg
 from ..inr.store import INRStore
+from ..report.table_kit import EVAL_LAYOUT
 
 MODALITIES: dict[str, "Modality"] = {}
 DEFAULT = "images"  # stores written before modalities were recorded hold images
@@ -169,15 +171,47 @@ def summary_means(scores: dict) -> dict:
 
 
 def pi_label(meta: dict) -> str:
-    """'mlp 4x256' of a filter's Pi."""
-    return f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}"
+    """'mlp 4x256' of a filter's Pi, with its context where it has one ('mlp 4x256, jets at 5x5 points (step 1)';
+    a clip's: '... at 33 points (step 4)')."""
+    offs = [o if isinstance(o, list) else [o] for o in meta["fusion"].get("offsets") or [[0]]]
+    pi = f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}"
+    if len(offs) == 1:
+        return pi
+    xs = sorted({o[0] for o in offs})
+    step = xs[1] - xs[0]  # a regular neighbourhood
+    shape = "x".join([str(len(xs))] + [str(len(offs) // len(xs))] * (len(offs[0]) > 1))
+    return f"{pi}, jets at {shape} points (step {step})"
 
 
-def common_eval_metrics(cfg: DictConfig, meta: dict, store: INRStore, decode_seconds: float) -> dict:
-    """The metrics.json fields every modality's eval records after its own."""
-    return {"filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
-            "inr_reg": str((store.header.fit.get("reg") or {}).get("kind", "none")),  # the inputs' fitting prior
-            "trained_on": meta["trained_on"], "decode_seconds": round(decode_seconds, 2)}
+def _finite_list(v) -> list:
+    """Per-item scores for JSON: None where not finite (a NaN would read as a diverged run)."""
+    return [float(x) if np.isfinite(x) else None for x in np.asarray(v, dtype=np.float64)]
+
+
+def eval_record(cfg: DictConfig, meta: dict, store: INRStore, scores: dict, methods: list[str],
+                setting: dict, seconds: float, **extra) -> dict:
+    """The one metrics.json layout of `insp eval`, whatever the modality (``report.table_kit.eval_view`` reads it
+    and the older layouts):
+
+    layout (EVAL_LAYOUT), task, modality, model (the INR backbone's ``describe``), n_items, items (N store
+    indices), per_item {method: {score: (N,) values, None where not finite}} (every scored method, checks
+    included), rows {method: {score: mean}} (the compared ``methods``), baselines (the classical methods among
+    them), held_out, scale {label, the modality's ``setting``, order, pi, n_train, train_steps}, filter, store,
+    degradation, inr_reg (the inputs' fitting prior), trained_on, eval_seconds; then the modality's ``extra``.
+    """
+    return {
+        "layout": EVAL_LAYOUT, "task": meta["task"]["name"], "modality": of_store(store).name,
+        "model": describe(store.spec), "n_items": len(store), "items": [int(j) for j in store.indices],
+        "per_item": {m: {k: _finite_list(v) for k, v in s.items()} for m, s in scores.items()},
+        "rows": summary_means({m: scores[m] for m in methods}),
+        "baselines": [m for m in methods if m not in ("input", "insp_net")],
+        "held_out": held_out(meta["trained_on"], store),
+        "scale": {"label": str(cfg.scale), **setting, "order": int(meta["order"]), "pi": pi_label(meta),
+                  "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
+        "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
+        "inr_reg": str((store.header.fit.get("reg") or {}).get("kind", "none")),
+        "trained_on": meta["trained_on"], "eval_seconds": round(seconds, 2), **extra,
+    }
 
 
 def open_store(paths) -> tuple[INRStore, Modality]:

@@ -29,20 +29,18 @@ from ..files import atomic_write
 from ..filters import PixelSampler, box_downsample
 from ..filters.baselines.images import BASELINES, apply_baseline
 from ..filters.context import neighbourhood
-from ..filters.tasks import clean_targets, held_out, task_targets
+from ..filters.tasks import clean_targets, task_targets
 from ..filters.train_pi import PiData, sampled_psnr
-from ..inr.backbones import describe
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
 from ..metrics import image_scores, psnr_where_missing
 from ..progress import ProgressLog
 from ..report import PAPER_TABLE2, Column, Table, label, to_markdown
-from ..report import to_csv as _csv
 from ..report.wins import image_names, wins_vs_best_3x3, write_wins
 from ..tracking import Run
 from ..viz import save_grid, tile
-from .base import (Modality, Signals, common_eval_metrics, degraded, fmt, pi_label, register, spec_for,
-                   summary_means, write_scores_csv)
+from .base import (Modality, Signals, degraded, eval_record, fmt, register, spec_for, summary_means,
+                   write_scores_csv)
 
 log = logging.getLogger("insp")
 PER_IMAGE_KEYS = ("psnr", "ssim", "lpips", "psnr_missing", "psnr_vs_1x")
@@ -183,17 +181,8 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
                     float(scores[m]["lpips"][i])] for m in methods for i in range(n)])
     run.log({f"{m}/{k}": v for m, r in rows_summary.items() for k, v in r.items() if v is not None})
 
-    spec = store.spec
-    metrics = {
-        "task": task["name"], "n_images": n, "held_out": held_out(meta["trained_on"], store), "rows": rows_summary,
-        "decode_2x": check,
-        "wins_vs_best_3x3": wins,
-        "scale": {"label": str(cfg.scale), "image_size": [h, w], "channels": spec.out_features,
-                  "inr": describe(spec), "order": int(meta["order"]),
-                  "pi": pi_label(meta) + _context_label(meta),
-                  "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
-        **common_eval_metrics(cfg, meta, store, decode_seconds),
-    }
+    setting = {"image_size": [h, w], "channels": store.spec.out_features}
+    metrics = eval_record(cfg, meta, store, scores, methods, setting, decode_seconds, decode_2x=check, wins_vs_best_3x3=wins)
     r = rows_summary
     line = "  ".join(f"{m} {r[m]['psnr']:.2f}" for m in methods)
     print(f"eval {task['name']} on {n} INRs ({h}x{w}): PSNR {line}"
@@ -202,18 +191,6 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
              if wins else "")
           + f"\n  table   {run.dir / 'table2.md'}\n  run dir {run.dir}")
     return metrics
-
-
-def _context_label(meta: dict) -> str:
-    """', jets at 5x5 points (step 1)' for a Pi with a context of neighbouring pixels (or samples: '... at 33
-    points (step 4)'); '' for a pointwise Pi."""
-    offs = [o if isinstance(o, list) else [o] for o in meta["fusion"].get("offsets") or [[0]]]
-    if len(offs) == 1:
-        return ""
-    xs = sorted({o[0] for o in offs})
-    step = xs[1] - xs[0]  # a regular neighbourhood
-    shape = "x".join([str(len(xs))] + [str(len(offs) // len(xs))] * (len(offs[0]) > 1))
-    return f", jets at {shape} points (step {step})"
 
 
 def _write_table(run_dir: Path, task: str, methods: list[str], rows: dict, missing: bool) -> None:

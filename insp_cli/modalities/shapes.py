@@ -40,7 +40,6 @@ from ..files import atomic_path, atomic_write
 from ..filters.baselines.shapes import BASELINES, smooth_mesh
 from ..filters.shapes import (apply_filter, check_grid, decode_grid, gaussian_sdf, task_target, training_points,
                               voxel_features, voxel_points)
-from ..filters.tasks import held_out
 from ..filters.train_pi import PiData
 from ..inr.sdf import SDF_LOSSES, fit_sdfs
 from ..inr.siren import SirenSpec
@@ -51,7 +50,7 @@ from ..report import Column, Table, label, to_csv, to_markdown
 from ..tracking import Run
 from ..viz import save_grid
 from ..viz_shapes import render_mesh
-from .base import Modality, Signals, register, spec_for
+from .base import Modality, Signals, eval_record, register, spec_for, summary_means
 
 log = logging.getLogger("insp")
 
@@ -266,8 +265,7 @@ def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
             log.info("eval %s: %s", name, "  ".join(f"{m} CD {scores[m]['chamfer_l1'][i] * 1e3:.3f}" for m in methods))
             progress.update(i + 1, f"{task['name']}: {i + 1}/{len(store)} shapes scored at {res}^3")
     seconds = time.time() - t0
-    summary = {m: {k: float(np.nanmean(v)) if np.isfinite(v).any() else None for k, v in sc.items()}
-               for m, sc in scores.items()}
+    summary = summary_means(scores)
     _write_per_shape(run.dir / "per_shape.csv", store.indices, names, scores)
     _write_shapes_table(run.dir, task, methods, summary, len(store), res, count, s["band"], sigma)
     if renders:
@@ -276,15 +274,8 @@ def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
         path = save_grid(renders, run.dir / "renders.png", titles=titles + ["target"])
         run.log_image("renders", path, caption=" | ".join(titles + ["target"]))
     run.log({f"{m}/{k}": v for m, r in summary.items() for k, v in r.items() if v is not None})
-    spec = store.spec
-    metrics = {"task": task["name"], "modality": "shapes", "n_images": len(store),
-               "held_out": held_out(meta["trained_on"], store), "rows": summary,
-               "scale": {"label": str(cfg.scale), "resolution": res, "train_grid": units, "sigma": sigma,
-                         "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g}", "order": order,
-                         "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}",
-                         "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
-               "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
-               "trained_on": meta["trained_on"], "eval_seconds": round(seconds, 2)}
+    metrics = eval_record(cfg, meta, store, scores, methods, {"resolution": res, "train_grid": units, "sigma": sigma},
+                          seconds)
     line = "  ".join(f"{m} {summary[m]['chamfer_l1'] * 1e3:.3f}" for m in methods
                      if summary[m]["chamfer_l1"] is not None)
     print(f"eval {task['name']} on {len(store)} SDF INRs at {res}^3: Chamfer-L1 x1e-3 {line}\n"

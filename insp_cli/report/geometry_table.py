@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from insp_cli.errors import InspError
-from insp_cli.report.paper import label
+from insp_cli.report.labels import label
 from insp_cli.report.runs import RunRecord
-from insp_cli.report.table_kit import Column, Table, TableSpec, mean_std, method_order, split_complete
+from insp_cli.report.table_kit import (Bars, Column, PaperItem, Table, TableSpec, eval_view, mean_std, method_order,
+                                       setting_of, split_complete)
 
 SCORES = (("chamfer_l1", "Chamfer-L1 (x1e-3)", 3, 1e3), ("normal_consistency", "Normal consistency", 4, 1.0),
           ("psnr_band", "PSNR near surface (dB)", 2, 1.0))
@@ -22,7 +23,7 @@ def geometry_table(records: list[RunRecord], scale: str | None):
     for r in done:
         if not isinstance(r.metrics.get("rows"), dict) or "task" not in r.metrics:
             raise InspError(f"{r.dir}: metrics.json has no rows / task (an older insp eval?); rerun it")
-        sigma = (r.metrics.get("scale") or {}).get("sigma")
+        sigma = eval_view(r.metrics)["scale"].get("sigma")
         key = r.metrics["task"] + (f" (sigma {sigma:g})" if r.metrics["task"] == "smooth" and sigma else "")
         by_task[key].append(r)  # smoothings of different widths are different tasks
     rows, notes = [], []
@@ -37,9 +38,10 @@ def geometry_table(records: list[RunRecord], scale: str | None):
                 cells[key], cells[f"{key}_std"] = m, s
             means[k] = cells
             rows.append({"task": task, "method": label(k), **cells, "runs": len(ours)})
-        s = runs[0].metrics.get("scale") or {}
+        s = setting_of(runs[0].metrics)
         kept = "held-out" if all(r.metrics.get("held_out") for r in runs) else "NOT held-out"
-        notes.append(f"{task}: {runs[0].metrics.get('n_images')} {kept} test shapes decoded at {s.get('resolution')}^3 "
+        n = eval_view(runs[0].metrics).get("n_items")
+        notes.append(f"{task}: {n} {kept} test shapes decoded at {s.get('resolution')}^3 "
                      f"(Pi trained on {s.get('n_train')} shapes at {s.get('train_grid')}^3 voxels); INR {s.get('inr')}; "
                      f"Pi {s.get('pi')} on the jets up to order {s.get('order')}; Gaussian sigma {s.get('sigma')}.")
         notes.append(_target(task, means, runs))
@@ -68,4 +70,15 @@ def _target(task: str, means: dict, runs: list[RunRecord]) -> str:
     return f"{task}: no target stated."
 
 
-GEOMETRY = TableSpec("geometry", "eval", geometry_table, modality="shapes")
+GEOMETRY = TableSpec(
+    "geometry", "eval", geometry_table, modality="shapes",
+    bars=Bars(lambda row: f"{row['task']}\n{row['method'].split(' (')[0]}", (("chamfer_l1", "ours"),),
+              "Chamfer-L1 (x1e-3)", ran_only=True),
+    item=PaperItem("fig8", "Fig. 8, 14: geometry (SDF) smoothing, and shape denoising (Chamfer-L1 / NC / near-surface "
+                   "PSNR)", ("smooth", "denoise_shape"),
+                   ["insp fit data=meshes && insp fit data=meshes data.split=test   # + degradation=vertex_noise for "
+                    "denoising",
+                    "insp train-filter task=smooth store=stores/meshes-train-clean-w128d3-s0 fusion.order=2",
+                    "insp eval filter=FILTER store=stores/meshes-test-clean-w128d3-s0  # shapes.md, meshes/*.ply, "
+                    "renders.png",
+                    "insp table table=geometry runs=[runs/eval/DATE] out=experiments/fig8_geometry"]))

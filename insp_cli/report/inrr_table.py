@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from insp_cli.report.runs import RunRecord
-from insp_cli.report.table_kit import Column, Table, TableSpec, mean_std, need, split_complete
+from insp_cli.report.table_kit import Bars, Column, Table, TableSpec, mean_std, need, split_complete
 
 # The paper's Table 1 (PSNR dB, 256² grayscale, 50 % random missing): INR, INR-Z, TV, L2, AIR, INRR
 PAPER_METHODS = ("inr", "inr_z", "tv", "l2", "air", "inrr")
@@ -96,4 +96,8 @@ def inrr_table(records: list[RunRecord], scale: str | None):
                  failed=failed)
 
 
-INRR = TableSpec("inrr", "fit", inrr_table)
+INRR = TableSpec(
+    "inrr", "fit", inrr_table, paper=PAPER_INRR_TABLE1,
+    bars=Bars(lambda row: f"{row['image'].split(' ')[0]}\n{row['mask']}",
+              (("ours_full_none", "ours INR"), ("ours_full_inrr", "ours INRR"), ("paper_inr", "paper INR"),
+               ("paper_inrr", "paper INRR")), "PSNR (dB)", ran_only=True))

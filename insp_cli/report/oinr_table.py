@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from insp_cli.report.runs import RunRecord
-from insp_cli.report.table_kit import Column, Table, TableSpec, mean_std, need, split_complete
+from insp_cli.report.table_kit import Bars, Column, Table, TableSpec, mean_std, need, split_complete
 
 BACKBONES = ("siren", "wire", "mfn", "oinr")
 TITLE = {"siren": "SIREN", "wire": "WIRE", "mfn": "MFN", "oinr": "O-INR"}
@@ -83,4 +83,8 @@ def oinr_table(records: list[RunRecord], scale: str | None):
                  rows, notes=notes, failed=failed)
 
 
-OINR = TableSpec("oinr", "fit", oinr_table)
+OINR = TableSpec(
+    "oinr", "fit", oinr_table, paper={"psnr": PAPER_PSNR, "seconds": PAPER_SECONDS},
+    bars=Bars(lambda row: f"{row['image']}\n{row['task']}",
+              tuple((f"ours_{b}", f"ours {TITLE[b]}") for b in BACKBONES)
+              + (("paper_siren", "paper SIREN"), ("paper_oinr", "paper O-INR")), "PSNR (dB)", ran_only=False))

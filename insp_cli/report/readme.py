@@ -10,44 +10,37 @@ from insp_cli.files import atomic_write
 from insp_cli.report.recorded import SPEC, rebuild, recorded_folders
 from insp_cli.report.render import to_markdown
 from insp_cli.report.runs import STATUS_OK, _walk_runs, read_run
-from insp_cli.report.tables import Table
+from insp_cli.report.table_kit import PaperItem, Table
+from insp_cli.report.tables import SPECS
 
-# Every table and figure of the paper: (folder prefix under experiments/, title, tasks whose recorded runs show
-# it, recipe). A recorded folder (experiments/<prefix>_*/ with table.json) supplies the exact commands, scale and
-# result of a table; a figure shows the PNGs of recorded runs of its tasks; the recipe is the starting point.
-PAPER_ITEMS = [
-    ("table1", "Table 1: classification of INRs (MNIST, CIFAR-10)", (),
-     ["insp fit data=mnist && insp fit data=mnist data.split=test",
-      "insp classify -m model=insp_convnet,depthwise_cnn,pca_svm,weight_mlp scale=cpu",
-      "insp table table=table1 runs=[runs/classify-multirun/DATE] out=experiments/table1_classification"]),
-    ("table2", "Table 2: denoising, PSNR / SSIM / LPIPS (paper: 100 DIV2K test images)", (),
-     ["insp fit data=images degradation=noise && insp fit data=images data.split=test degradation=noise",
-      "insp train-filter task=denoise store=stores/images-train-gaussian_noise-w64d3-s0",
-      "insp eval filter=FILTER store=stores/images-test-gaussian_noise-w64d3-s0 scale=cpu",
-      "insp table table=table2 runs=[runs/eval/DATE] out=experiments/table2_denoising"]),
-    ("fig1", "Fig. 1, 2: method diagrams", (), None),
-    ("fig3", "Fig. 3, 9: edge detection (hand-made Π: gradient magnitude)", ("edges",),
-     ["insp fit data=images && insp train-filter task=edges store=stores/images-train-clean-w64d3-s0 decode.size=256"]),
-    ("fig4", "Fig. 4, 10: denoising", ("denoise",), ["# as Table 2: insp eval writes grid.png (input | INSP-Net | baselines | ground truth)"]),
-    ("fig5", "Fig. 5, 11: deblurring", ("deblur",),
-     ["insp fit data=images degradation=blur ... && insp train-filter task=deblur store=STORE && insp eval ..."]),
-    ("fig6", "Fig. 6, 12: blurring", ("blur",),
-     ["insp fit data=images ... && insp train-filter task=blur store=STORE && insp eval ..."]),
-    ("fig7", "Fig. 7, 13: inpainting (30% random pixels; text)", ("inpaint", "inpaint_text"),
-     ["insp fit data=images degradation=mask ... && insp train-filter task=inpaint store=STORE && insp eval ...",
-      "# text removal: degradation=text, task=inpaint_text"]),
-    ("fig8", "Fig. 8, 14: geometry (SDF) smoothing, and shape denoising (Chamfer-L1 / NC / near-surface PSNR)",
-     ("smooth", "denoise_shape"),
-     ["insp fit data=meshes && insp fit data=meshes data.split=test   # + degradation=vertex_noise for denoising",
-      "insp train-filter task=smooth store=stores/meshes-train-clean-w128d3-s0 fusion.order=2",
-      "insp eval filter=FILTER store=stores/meshes-test-clean-w128d3-s0  # shapes.md, meshes/*.ply, renders.png",
-      "insp table table=geometry runs=[runs/eval/DATE] out=experiments/fig8_geometry"]),
-    ("fig15", "Fig. 15: audio denoising (SNR / SI-SDR / PESQ-nb / STOI on held-out speech clips)", (),
-     ["insp fit data=audio degradation=noise && insp fit data=audio data.split=test degradation=noise",
-      "insp train-filter task=denoise store=STORE fusion.order=2 fusion.context=96 fusion.context_step=1",
-      "insp eval filter=FILTER store=TEST_STORE  # audio.md, WAV files, waveform.png, spectrogram.png",
-      "insp table table=audio runs=[runs/eval/DATE] out=experiments/fig15_audio"]),
+# The paper's figures that no table shows (each table's entry is its TableSpec.item): PaperItem(folder prefix
+# under experiments/, title, tasks whose recorded runs show it, recipe). A recorded folder
+# (experiments/<prefix>_*/ with table.json) supplies the exact commands, scale and result of a table; a figure
+# shows the PNGs of recorded runs of its tasks; the recipe is the starting point.
+FIGURES = [
+    PaperItem("fig1", "Fig. 1, 2: method diagrams", (), None),
+    PaperItem("fig3", "Fig. 3, 9: edge detection (hand-made Π: gradient magnitude)", ("edges",),
+              ["insp fit data=images && insp train-filter task=edges store=stores/images-train-clean-w64d3-s0 "
+               "decode.size=256"]),
+    PaperItem("fig4", "Fig. 4, 10: denoising", ("denoise",),
+              ["# as Table 2: insp eval writes grid.png (input | INSP-Net | baselines | ground truth)"]),
+    PaperItem("fig5", "Fig. 5, 11: deblurring", ("deblur",),
+              ["insp fit data=images degradation=blur ... && insp train-filter task=deblur store=STORE && "
+               "insp eval ..."]),
+    PaperItem("fig6", "Fig. 6, 12: blurring", ("blur",),
+              ["insp fit data=images ... && insp train-filter task=blur store=STORE && insp eval ..."]),
+    PaperItem("fig7", "Fig. 7, 13: inpainting (30% random pixels; text)", ("inpaint", "inpaint_text"),
+              ["insp fit data=images degradation=mask ... && insp train-filter task=inpaint store=STORE && "
+               "insp eval ...",
+               "# text removal: degradation=text, task=inpaint_text"]),
 ]
+
+
+def paper_items() -> list[PaperItem]:
+    """Every table and figure of the paper, in its order: the tables' entries (``TableSpec.item``) and FIGURES."""
+    return sorted([s.item for s in SPECS.values() if s.item] + FIGURES, key=lambda item: item.rank)
+
+
 README_HEAD = """# Experiments: every table and figure of the paper
 
 Generated by `insp table` (do not edit by hand: rebuild it, and every recorded table, with `insp table`).
@@ -72,7 +65,7 @@ def readme(root: str | Path, built: dict[Path, tuple[dict, list[Table]]]) -> str
     runs = [r for r in (read_run(d) for d in _walk_runs(root)) if r.status == STATUS_OK] if root.is_dir() else []
     out = [README_HEAD]
     used: set[Path] = set()
-    for prefix, title, tasks, recipe in PAPER_ITEMS:
+    for prefix, title, tasks, recipe in paper_items():
         mine = [f for f in folders if _matches(prefix, f.name)]
         used |= set(mine)
         shots = [(r, png) for r in runs if r.metrics.get("task") in tasks for png in sorted(r.dir.glob("*.png"))]

@@ -10,10 +10,10 @@ import math
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, NamedTuple
 
 from insp_cli.files import atomic_write
-from insp_cli.report.tables import Column, Table
+from insp_cli.report.table_kit import Bars, Column, Table
+from insp_cli.report.tables import SPECS
 
 
 def _cell(row: dict, c: Column) -> str:
@@ -70,38 +70,12 @@ def _csv_value(v):
 
 # ------------------------------------------------------------------------------------------------ pictures
 
-class Bars(NamedTuple):
-    """A bar chart of a table: one group of bars per row, one bar per series (ours, the paper's)."""
-
-    label: Callable[[dict], str]  # a row's tick label
-    series: tuple[tuple[str, str], ...]  # (column key, legend name)
-    ylabel: str
-    ran_only: bool  # only the rows that have runs (a paper-only row has nothing of ours to show)
-
-
-OURS_VS_PAPER_PSNR = (("ours_psnr", "ours"), ("paper_psnr", "paper"))
-BARS = {
-    "table1": Bars(lambda row: f"{row['dataset']}\n{row['method']}",
-                   (("ours_accuracy", "ours"), ("paper_accuracy", "paper")), "test accuracy (%)", ran_only=True),
-    "table2": Bars(lambda row: row["method"], OURS_VS_PAPER_PSNR, "PSNR (dB)", ran_only=True),
-    "tasks": Bars(lambda row: f"{row['task']}\n{row['method']}", OURS_VS_PAPER_PSNR, "PSNR (dB)", ran_only=False),
-    "audio": Bars(lambda row: row["method"].replace(" (", "\n("), (("snr", "ours"),), "SNR (dB)", ran_only=True),
-    "geometry": Bars(lambda row: f"{row['task']}\n{row['method'].split(' (')[0]}", (("chamfer_l1", "ours"),),
-                     "Chamfer-L1 (x1e-3)", ran_only=True),
-    "inrr": Bars(lambda row: f"{row['image'].split(' ')[0]}\n{row['mask']}",
-                 (("ours_full_none", "ours INR"), ("ours_full_inrr", "ours INRR"), ("paper_inr", "paper INR"),
-                  ("paper_inrr", "paper INRR")), "PSNR (dB)", ran_only=True),
-    "oinr": Bars(lambda row: f"{row['image']}\n{row['task']}",
-                 tuple((f"ours_{b}", f"ours {t}") for b, t in (("siren", "SIREN"), ("wire", "WIRE"), ("mfn", "MFN"),
-                                                              ("oinr", "O-INR")))
-                 + (("paper_siren", "paper SIREN"), ("paper_oinr", "paper O-INR")), "PSNR (dB)", ran_only=False),
-}
-
-
 def plot(t: Table, path: Path) -> Path | None:
-    """A PNG of the table where a picture reads faster: bars (ours vs paper, ``BARS``) for table1, table2,
-    tasks and audio (ours only: the paper has no audio number), lines (a sweep: y against x, one line per series) for grid. None when there is nothing to draw."""
-    bars = BARS.get(t.id)
+    """A PNG of the table where a picture reads faster: bars (ours vs paper where it has numbers) as its
+    ``TableSpec.bars`` says, lines (a sweep: y against x, one line per series) for a table without bars (grid).
+    None when there is nothing to draw."""
+    spec = SPECS.get(t.id)
+    bars = spec.bars if spec else None
     rows = [row for row in t.rows if row["runs"]] if bars and bars.ran_only else t.rows
     if not rows:
         return None
