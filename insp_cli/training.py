@@ -14,6 +14,7 @@ one line naming the file: the file is damaged), the format and version, and the 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Callable
@@ -147,3 +148,32 @@ def restore(meta: dict, tensors: dict[str, torch.Tensor], model: nn.Module, pref
         optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer_groups"]})
     if generator is not None and "rng" in tensors:
         generator.set_state(tensors["rng"])
+
+
+def resume_or_refuse(path: Path, read: Callable[[Path], tuple[dict, dict[str, torch.Tensor]]],
+                     differ: Callable[[dict], list[str]], what: str, option: str, model: nn.Module, prefix: str,
+                     optimizer: torch.optim.Optimizer, generator: torch.Generator, step_of: Callable[[dict], int],
+                     overwrite: bool) -> tuple[int | None, dict | None]:
+    """Where a run that writes its checkpoint to ``path`` starts: (0, None) fresh (no file, or ``overwrite``);
+    (k, old) an unfinished checkpoint of the same run, restored in place (model, optimizer, generator) at step
+    k = ``step_of(old)``; (None, old) a finished one, to report, not redo. ``read(path)`` -> (metadata, tensors);
+    ``differ(old)`` lists the settings in which the file is another run's: refused in one line naming them, the
+    ``what`` it holds and the ``option`` that picks another file."""
+    if overwrite or not path.exists():
+        return 0, None
+    old, tensors = read(path)
+    diff = differ(old)
+    if diff:
+        raise InspError(f"{path} holds another {what} ({', '.join(diff)} differ); pass another {option}=PATH or "
+                        "overwrite=true")
+    if old.get("complete"):
+        return None, old
+    restore(old, tensors, model, prefix, optimizer, generator)
+    step = int(step_of(old))
+    logging.getLogger("insp").info("resuming %s at step %d", path, step)
+    return step, old
+
+
+def differing(old: dict, new: dict, keys) -> list[str]:
+    """The ``keys`` whose values differ between two checkpoints' metadata."""
+    return [k for k in keys if old.get(k) != new.get(k)]

@@ -15,6 +15,8 @@ point-cloud loss at the same steps and points.
     python scripts/bench_fit.py --skip mnist --skip images --skip regularisers --shapes 2   # SDF INRs per shape
     python scripts/bench_fit.py --skip mnist --skip images --skip regularisers \
         --meta-init INIT --functa FUNCTA --meta-test 2048 --ref 4   # meta-learned starts on held-out TEST digits
+    python scripts/bench_fit.py --skip mnist --skip images --skip regularisers \
+        --curve photos=PHOTOS_INIT audio=AUDIO_INIT --figure docs/meta_psnr_vs_time.png   # learned vs random start
 
 Meta-learned starts (--meta-init, --functa; files of `insp meta-learn`, docs/meta.md): on the same held-out MNIST
 TEST digits, the authors' recipe, ours, a learned initialisation + K Adam steps (K = 0, 1, 3, 5, 10, 20, 40; each
@@ -363,6 +365,95 @@ def bench_meta(args, device):
         print(f"fastest recipe at >= the authors' mean PSNR: {best['name']}: "
               f"{ref['ms_per_inr'] / best['ms_per_inr']:.1f}x wall, "
               f"{ref['cpu_ms_per_inr'] / best['cpu_ms_per_inr']:.1f}x cpu time per INR; 70,000 INRs: {70000 * best['ms_per_inr'] / 60000:.1f} min wall as measured")
+    return rows
+
+
+def fit_curve(spec, pix, coords, settings, start, device):
+    """One batched fit of N signals; returns (mean over the INRs of their PSNR before each step (from the training
+    MSE), then the final PSNR appended: (steps + 1,), wall s per INR, cpu s per INR). PSNR in the signal's own
+    units (peak 1), averaged in dB as ``psnr_of_fit``'s mean."""
+    db = []
+
+    def on_step(k, n, m):
+        if len(db) < settings.steps:  # (a refit's steps, if any, are not part of the curve)
+            db.append(float((-10 * torch.log10(m.clamp_min(1e-20))).mean()))
+
+    sync(device)
+    t, c = time.perf_counter(), time.process_time()
+    res = fit_inrs(spec, pix, coords, settings, seed=0, start=start, on_step=on_step)
+    sync(device)
+    wall, cpu = (time.perf_counter() - t) / len(pix), (time.process_time() - c) / len(pix)
+    curve = db + [float(res.psnr.mean())]
+    return np.array(curve), wall, cpu
+
+
+def bench_curves(args, device, figure_rows):
+    """--curve DATA=INIT: PSNR against fitting steps on held-out TEST signals of DATA (photos, audio ...), the
+    learned init of INIT (`insp meta-learn data=DATA`, learned on train) against the random start, same recipe."""
+    from insp_cli.inr.meta_file import check_init_matches, load_meta
+    from insp_cli.modalities import of_data
+
+    for item in args.curve:
+        name, path = item.split("=", 1)
+        cfg = compose("fit", [f"data={name}", "data.split=test", f"data.limit={args.curve_test}",
+                              f"fit.steps={args.curve_steps}", *args.curve_override])
+        modality = of_data(name)
+        sig = modality.signals(cfg)
+        mi = load_meta(path)
+        check_init_matches(mi, sig.spec, modality.name, tuple(sig.shape))
+        pix = torch.from_numpy(sig.targets).to(device)
+        coords = sig.coords.to(device)
+        st = fit_settings(cfg)
+        print(f"\n{name} {'x'.join(map(str, sig.shape))}: {len(pix)} held-out TEST signals, {mi.meta['backbone']}, "
+              f"{st.steps} steps, lr {st.lr:g} -> {st.lr_final:g} (the fit recipe), device {device}, threads "
+              f"{torch.get_num_threads()}; init {path} ({mi.meta['meta']['steps']} outer steps on train "
+              f"{mi.meta['source'].get('indices')}, {mi.meta.get('seconds')} s)")
+        curves = {}
+        for label, start in (("random start", None), ("learned init", mi.init.to(device))):
+            curves[label] = fit_curve(mi.spec, pix, coords, st, start, device)
+        marks = [k for k in (0, 1, 3, 5, 10, 20, 30, 50, 100, 150, 300) if k <= st.steps]
+        print(f"  {'start':14s} {'s/INR wall':>10s} {'cpu':>7s}  PSNR after K steps: "
+              + " ".join(f"{k:>6d}" for k in marks))
+        for label, (curve, wall, cpu) in curves.items():
+            print(f"  {label:14s} {wall:10.3f} {cpu:7.3f}  {'':20s}" + " ".join(f"{curve[k]:6.2f}" for k in marks))
+            per_step = wall / st.steps
+            figure_rows.append((name, label, np.arange(len(curve)) * per_step, curve))
+        final = curves["random start"][0][-1]
+        reach = np.nonzero(curves["learned init"][0] >= final)[0]
+        print(f"  learned init reaches the random start's {st.steps}-step PSNR ({final:.2f} dB) "
+              + (f"after {int(reach[0])} steps" if len(reach) else "not within the fit"))
+
+
+def save_figure(path, meta_rows, curve_rows):
+    """PSNR against wall time per INR: MNIST recipes (points) and the photo/speech curves (lines)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from insp_cli.files import atomic_write
+
+    panels = (["MNIST"] if meta_rows else []) + sorted({r[0] for r in curve_rows})
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        if panel == "MNIST":
+            for r in meta_rows:
+                ax.scatter(r["ms_per_inr"], r["psnr_mean"], s=14)
+                ax.annotate(r["name"].split(" (")[0].replace("learned init", "init"), (r["ms_per_inr"], r["psnr_mean"]),
+                            fontsize=6)
+            ax.set_xscale("log")
+            ax.set_xlabel("wall ms per INR (log)")
+        else:
+            for name, label, secs, curve in curve_rows:
+                if name == panel:
+                    ax.plot(secs, curve, label=label)
+            ax.set_xlabel("wall s per INR")
+            ax.legend()
+        ax.set_title(f"{panel}: held-out test signals")
+        ax.set_ylabel("PSNR (dB)")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+    print(f"figure: {path}")
 
 
 def main():
@@ -398,6 +489,12 @@ def main():
     ap.add_argument("--meta-lrs", type=float, nargs="*", default=[1e-3, 2e-3, 5e-3, 1e-2],
                     help="learning rates tried per K on the validation digits")
     ap.add_argument("--functa-steps", type=int, nargs="*", default=[3, 10])
+    ap.add_argument("--curve", nargs="*", default=[], metavar="DATA=INIT",
+                    help="PSNR-vs-steps curves on held-out test signals of DATA from INIT vs a random start")
+    ap.add_argument("--curve-test", type=int, default=8, help="test signals per curve")
+    ap.add_argument("--curve-steps", type=int, default=150)
+    ap.add_argument("--curve-override", nargs="*", default=[], help="overrides of the curves' fit recipe")
+    ap.add_argument("--figure", default=None, help="write PSNR against wall time (png) of the meta/curve cases")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     device = pick_device(args.device)
@@ -414,8 +511,13 @@ def main():
         bench_backbones(args, device)
     if args.shapes:
         bench_shapes(args, device)
+    meta_rows, curve_rows = [], []
     if args.meta_init or args.functa:
-        bench_meta(args, device)
+        meta_rows = bench_meta(args, device)
+    if args.curve:
+        bench_curves(args, device, curve_rows)
+    if args.figure and (meta_rows or curve_rows):
+        save_figure(args.figure, meta_rows, curve_rows)
 
 
 if __name__ == "__main__":

@@ -247,3 +247,40 @@ def test_meta_learn_resumes_where_it_stopped_and_refuses_other_settings(tmp_path
     with pytest.raises(InspError, match="holds another initialisation"):
         job.run_meta_learn(compose("meta_learn", over[:-1] + ["meta.steps=5", f"init={whole}",
                                                               "tracking.mode=disabled"]), tmp_path / "r3")
+
+
+def test_resume_or_refuse_fresh_resumed_refused_finished(tmp_path):
+    """The one resume of train-filter and meta-learn (training.resume_or_refuse): no file -> 0; an unfinished file
+    of the same run -> its step, with the weights, optimizer state and generator restored; another run's file ->
+    one line naming what differs; a finished file -> None and its metadata (reported, not redone)."""
+    from insp_cli.training import differing, read_checkpoint, resume_or_refuse
+
+    path = tmp_path / "ck.safetensors"
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model(torch.ones(4, 3)).sum().backward()
+    opt.step()
+    gen = torch.Generator().manual_seed(5)
+    meta = {"task": "a", "step": 7, "complete": False}
+
+    def args(m, o, g, new, overwrite=False):
+        return (path, lambda p: read_checkpoint(p, "t-ck", 1, "test checkpoint", "redo"),
+                lambda old: differing(old, new, ("task",)), "thing", "thing", m, "m.", o, g,
+                lambda old: old["step"], overwrite)
+
+    assert resume_or_refuse(*args(model, opt, gen, meta)) == (0, None)
+    save_checkpoint(path, "t-ck", 1, meta, model, "m.", opt, gen)
+    want = torch.randint(1000, (3,), generator=gen)  # what the saved generator draws next
+    m2 = torch.nn.Linear(3, 2)
+    o2, g2 = torch.optim.Adam(m2.parameters(), lr=1e-2), torch.Generator().manual_seed(0)
+    start, old = resume_or_refuse(*args(m2, o2, g2, meta))
+    assert start == 7 and old["task"] == "a"
+    assert torch.equal(m2.weight, model.weight) and torch.equal(torch.randint(1000, (3,), generator=g2), want)
+    assert torch.equal(o2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    with pytest.raises(InspError, match=r"holds another thing \(task differ\); pass another thing=PATH or "
+                                        r"overwrite=true"):
+        resume_or_refuse(*args(m2, o2, g2, {**meta, "task": "b"}))
+    assert resume_or_refuse(*args(m2, o2, g2, {**meta, "task": "b"}, overwrite=True)) == (0, None)
+    save_checkpoint(path, "t-ck", 1, {**meta, "complete": True}, model, "m.")
+    start, old = resume_or_refuse(*args(m2, o2, g2, meta))
+    assert start is None and old["complete"] is True

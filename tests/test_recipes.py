@@ -49,6 +49,9 @@ FIRST = [
     ("table1_classification/run_cpu.sh", ["classify"], [
         "classify", "+experiment=table1_cpu/insp_convnet", "seed=0",
         "hydra.run.dir=runs/recipes/table1_classification/cpu/insp_convnet"]),
+    ("table1_classification/variants/meta-init/run_cpu.sh", [], [
+        "meta-learn", "data=mnist", "model.omega0=10", "init=inits/table1-mnist-weights-w32d3-o10.safetensors",
+        "hydra.run.dir=runs/recipes/table1_classification/variants/meta-init/cpu/meta-learn"]),
     ("gradient_blend/run_cpu.sh", [], ["fit", "+experiment=gradient_blend/fit", "store=stores/gradient-blend/test",
                                        "hydra.run.dir=runs/recipes/gradient_blend/cpu/fit"]),
     ("spectral_bias/run_cpu.sh", [], ["fit", "+experiment=spectral_bias/fit", "model=siren", "fit.steps=10",
@@ -104,7 +107,8 @@ def clone(tmp_path_factory):
 
 
 def test_every_recipe_has_a_first_step_check():
-    scripts = {p.relative_to(REPO / "experiments").as_posix() for p in (REPO / "experiments").glob("*/*.sh")}
+    exp = REPO / "experiments"
+    scripts = {p.relative_to(exp).as_posix() for p in [*exp.glob("*/*.sh"), *exp.glob("*/variants/*/run_cpu.sh")]}
     assert scripts == {s for s, _, _ in FIRST}
 
 
@@ -113,7 +117,7 @@ def test_first_step_in_a_fresh_clone_leaves_git_status_clean(clone, script, args
     repo = clone / "clone"
     done = _run(script, args, repo, _env(clone, repo))
     assert done.returncode == 0, done.stdout + done.stderr
-    name = script.split("/")[0]
+    name = script.rsplit("/", 1)[0]  # a recipe's folder: NAME or NAME/variants/VARIANT
     assert f"writing to runs/recipes/{name}/ (scratch; RECORD=1 re-records into experiments/{name}/)" in done.stdout
     assert "done earlier" not in done.stdout  # the recorded metrics.json are not taken for fits without stores
     calls = _calls(clone)
@@ -130,7 +134,7 @@ def test_record_1_refits_what_the_clone_only_has_records_of(clone, script, args,
     """The bug of a fresh clone: a recorded metrics.json was taken for a finished fit (fig8: then the missing store
     failed; inrr, oinr: every fit skipped). With RECORD=1 the recipe writes into experiments/ and still runs."""
     repo = clone / "clone"
-    name = script.split("/")[0]
+    name = script.rsplit("/", 1)[0]
     try:
         done = _run(script, args, repo, _env(clone, repo, RECORD="1"))
         assert done.returncode == 0, done.stdout + done.stderr

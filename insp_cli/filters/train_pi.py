@@ -22,7 +22,7 @@ import torch
 from insp_cli.errors import InspError
 from insp_cli.filters.checkpoint import build_fusion, read_filter, save_filter
 from insp_cli.filters.sampler import augment
-from insp_cli.training import cosine_factor, restore, train_steps
+from insp_cli.training import cosine_factor, differing, resume_or_refuse, train_steps
 
 log = logging.getLogger("insp")
 
@@ -76,27 +76,23 @@ def kept_note(path: Path, step: int, steps: int, save_every: int) -> str:
     return f"the filter checkpoint of step {step}/{steps} is kept ({path}); rerun the same command to resume from it"
 
 
-def resume_step(path: Path, meta: dict, fusion, opt, gen, overwrite: bool) -> int | None:
-    """Step to start from: 0 (fresh), k (resume an unfinished checkpoint of the same run), None (finished)."""
-    if overwrite or not path.exists():
-        return 0
-    old, tensors = read_filter(path)
-    if "modality" not in old:  # an image filter written before image filters had offsets: pointwise
-        old["fusion"].setdefault("offsets", [[0, 0]])
-    same = ("task", "order", "units", "channels", "fusion", "architecture", "trained_on", "modality")
-    diff = [k for k in same if old.get(k) != meta.get(k)]
-    t_old = {k: v for k, v in old["train"].items() if k not in ("step", "final_psnr", "seconds")}
-    t_new = {k: v for k, v in meta["train"].items() if k != "step"}
-    if t_old != t_new:
-        diff.append("train")
-    if diff:
-        raise InspError(f"{path} holds another filter ({', '.join(diff)} differ); pass another filter=PATH or "
-                        "overwrite=true")
-    if old.get("complete"):
-        return None
-    restore(old, tensors, fusion, "fusion.", opt, gen)
-    log.info("resuming %s at step %d", path, old["train"]["step"])
-    return int(old["train"]["step"])
+def resume_step(path: Path, meta: dict, fusion, opt, gen, overwrite: bool) -> tuple[int | None, dict | None]:
+    """``training.resume_or_refuse`` for a filter checkpoint: (0, None) fresh, (k, old) resumed at step k,
+    (None, old) finished."""
+    def read(p: Path) -> tuple[dict, dict]:
+        old, tensors = read_filter(p)
+        if "modality" not in old:  # an image filter written before image filters had offsets: pointwise
+            old["fusion"].setdefault("offsets", [[0, 0]])
+        return old, tensors
+
+    def differ(old: dict) -> list[str]:
+        same = ("task", "order", "units", "channels", "fusion", "architecture", "trained_on", "modality")
+        t_old = {k: v for k, v in old["train"].items() if k not in ("step", "final_psnr", "seconds")}
+        t_new = {k: v for k, v in meta["train"].items() if k != "step"}
+        return differing(old, meta, same) + (["train"] if t_old != t_new else [])
+
+    return resume_or_refuse(path, read, differ, "filter", "filter", fusion, "fusion.", opt, gen,
+                            lambda old: old["train"]["step"], overwrite)
 
 
 def train_pi(meta: dict, data_of: Callable[[], PiData], path: Path, seed: int, overwrite: bool, device,
@@ -110,11 +106,10 @@ what an interrupt would leave (``kept_note``) whenever that changes."""
     fusion = build_fusion(meta).to(device)
     opt = torch.optim.AdamW(fusion.parameters(), lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
     gen = torch.Generator().manual_seed(seed)
-    start = resume_step(path, meta, fusion, opt, gen, overwrite)
+    start, old = resume_step(path, meta, fusion, opt, gen, overwrite)
     if start is not None:
         keep(kept_note(path, start, int(t["steps"]), int(t["save_every"])))
     if start is None:  # finished earlier: report, do not retrain
-        old, _ = read_filter(path)
         print(f"filter {path} is already trained ({old['train']['steps']} steps); pass overwrite=true to retrain")
         return {"filter": str(path), "task": task["name"], "steps": old["train"]["steps"],
                 "resumed_from": old["train"]["steps"], "train_psnr": old["train"].get("final_psnr")}

@@ -24,7 +24,7 @@ from ..inr.siren import BACKBONE as SIREN
 from ..inr.fit import FitSettings, fit_inrs, inr_seed
 from ..inr.meta import MetaINR, fit_latents, functa_loss, reptile_loss
 from ..inr.meta_file import load_meta, read_meta, save_meta
-from ..training import cosine_factor, restore, train_steps
+from ..training import cosine_factor, differing, resume_or_refuse, train_steps
 from ..modalities import of_data
 from ..tracking import Run, run_job
 
@@ -72,42 +72,75 @@ def _meta_learn(cfg: DictConfig, run: Run) -> dict:
         raise InspError(f"meta.val={n_val} holds out all {n_all} selected signals; select more (data.limit) or "
                         "lower meta.val")
     n_train = n_all - n_val
-    spec = sig.spec
-    source = {**sig.source, "indices": [int(sig.indices[0]), int(sig.indices[n_train - 1]) + 1], "count": n_train,
-              "val_indices": [int(sig.indices[n_train]), int(sig.indices[-1]) + 1] if n_val else None}
-    modality = of_data(str(cfg.data.name)).name
-    meta = {"mode": mode, "architecture": spec.to_dict(), "backbone": describe(spec), "modality": modality,
-            "shape": [int(s) for s in sig.shape], "channels": int(sig.targets.shape[-1]), "source": source,
-            "meta": {k: m[k] for k in ("steps", "batch_size", "inner_steps", "inner_lr", "inner_lr_final",
-                                       "outer_lr", "outer_lr_final", "latent_dim")},
-            "seed": seed, "step": 0, "complete": False}
-    if mode == "weights":
-        meta["meta"]["inner"] = "Adam, cosine inner_lr -> inner_lr_final (inr/fit.py), Reptile outer SGD"
-    else:
-        meta["meta"]["inner"] = "SGD on the latent, Meta-SGD rates; outer Adam through the inner steps"
-
-    model = MetaINR(spec, mode, latent_dim=max(1, int(m["latent_dim"])), inner_lr=float(m["inner_lr"]),
+    meta = _file_meta(cfg, m, sig, n_train, n_val)
+    model = MetaINR(sig.spec, mode, latent_dim=max(1, int(m["latent_dim"])), inner_lr=float(m["inner_lr"]),
                     generator=torch.Generator().manual_seed(inr_seed(seed, 2**63))).to(device)
     opt = (torch.optim.SGD(model.parameters(), lr=float(m["outer_lr"])) if mode == "weights"
            else torch.optim.Adam(model.parameters(), lr=float(m["outer_lr"])))
     gen = torch.Generator().manual_seed(seed)
     path = Path(str(cfg.init))
-    start = _resume(path, meta, model, opt, gen, bool(cfg.overwrite))
+    start, old = resume_or_refuse(
+        path, read_meta, lambda old: differing(old, meta, SAME_RUN), "initialisation", "init", model, "meta.", opt,
+        gen, lambda old: old["step"], bool(cfg.overwrite))
     if start is None:
-        old = load_meta(path)
-        print(f"initialisation {path} is already learned ({old.meta['meta']['steps']} steps); pass overwrite=true "
+        done = load_meta(path)
+        print(f"initialisation {path} is already learned ({old['meta']['steps']} steps); pass overwrite=true "
               "to learn it again")
-        return {"init": str(path), "mode": mode, "steps": old.meta["meta"]["steps"], "sha256": old.sha256,
-                "val_psnr": old.meta.get("val_psnr")}
+        return {"init": str(path), "mode": mode, "steps": old["meta"]["steps"], "sha256": done.sha256,
+                "val_psnr": old.get("val_psnr")}
 
+    k = int(m["inner_steps"])
+    inner = FitSettings(steps=k, lr=float(m["inner_lr"]), lr_final=float(m["inner_lr_final"]), retries=0)
+    t0 = time.time()
+    train_psnr = _outer_loop(cfg, m, run, sig, n_train, n_val, model, opt, gen, path, meta, inner, start, device)
+    seconds = time.time() - t0
+    val_psnr = _validate(sig, model, sig.spec, mode, inner, k, n_train, seed, device) if n_val else float("nan")
+    meta.update(step=int(m["steps"]), complete=True, val_psnr=val_psnr, seconds=round(seconds, 2))
+    save_meta(path, model, meta)  # no optimizer state: the finished file holds the learned tensors only
+    done = load_meta(path)  # verifies what was written
+    run.log({"val_psnr": val_psnr})
+    print(f"meta-learn {mode}: {n_train} {cfg.data.name} train signals, {m['steps']} outer steps"
+          + (f" (resumed at {start})" if start else "")
+          + f", {seconds:.0f} s; held-out {n_val} train signals after {k} inner steps: {val_psnr:.2f} dB"
+          f"\n  init    {path}\n  run dir {run.dir}")
+    return {"init": str(path), "mode": mode, "dataset": cfg.data.name, "split": cfg.data.split,
+            "train_signals": n_train, "val_signals": n_val, "steps": int(m["steps"]), "resumed_from": start,
+            "inner_steps": k, "train_psnr": train_psnr, "val_psnr": val_psnr, "seconds": round(seconds, 2),
+            "sha256": done.sha256, "architecture": describe(sig.spec), "device": str(device)}
+
+
+# the file's settings that make it one run: a file that differs in one of them is refused, not resumed
+SAME_RUN = ("mode", "architecture", "modality", "shape", "channels", "source", "meta", "seed")
+
+
+def _file_meta(cfg: DictConfig, m: dict, sig, n_train: int, n_val: int) -> dict:
+    """The output file's metadata (docs/meta.md, "The file") before the first step."""
+    spec, mode = sig.spec, str(m["mode"])
+    source = {**sig.source, "indices": [int(sig.indices[0]), int(sig.indices[n_train - 1]) + 1], "count": n_train,
+              "val_indices": [int(sig.indices[n_train]), int(sig.indices[-1]) + 1] if n_val else None}
+    meta = {"mode": mode, "architecture": spec.to_dict(), "backbone": describe(spec),
+            "modality": of_data(str(cfg.data.name)).name, "shape": [int(s) for s in sig.shape],
+            "channels": int(sig.targets.shape[-1]), "source": source,
+            "meta": {k: m[k] for k in ("steps", "batch_size", "inner_steps", "inner_lr", "inner_lr_final",
+                                       "outer_lr", "outer_lr_final", "latent_dim")},
+            "seed": int(cfg.seed), "step": 0, "complete": False}
+    meta["meta"]["inner"] = ("Adam, cosine inner_lr -> inner_lr_final (inr/fit.py), Reptile outer SGD"
+                             if mode == "weights" else
+                             "SGD on the latent, Meta-SGD rates; outer Adam through the inner steps")
+    return meta
+
+
+def _outer_loop(cfg, m: dict, run: Run, sig, n_train: int, n_val: int, model: MetaINR, opt, gen, path: Path,
+                meta: dict, inner: FitSettings, start: int, device) -> float:
+    """Outer steps ``start .. meta.steps`` on the train signals (checkpoints to ``path``); returns the mean
+    PSNR after the inner loop over the last ``meta.log_every`` steps."""
+    mode, seed, spec = str(m["mode"]), int(cfg.seed), sig.spec
     coords = sig.coords.to(device)
     targets = torch.from_numpy(sig.targets[:n_train]).to(device) * 2.0 - 1.0  # (N, Q, c) in [-1, 1]
-    steps, batch, k = int(m["steps"]), min(int(m["batch_size"]), n_train), int(m["inner_steps"])
-    inner = FitSettings(steps=k, lr=float(m["inner_lr"]), lr_final=float(m["inner_lr_final"]), retries=0)
+    steps, batch, k, every = int(m["steps"]), min(int(m["batch_size"]), n_train), inner.steps, int(m["log_every"])
     log.info("meta-learn %s: %d %s train signals (%d held out), %s, %d outer steps of %d signals, %d inner steps, "
              "from step %d, %s", mode, n_train, cfg.data.name, n_val, describe(spec), steps, batch, k, start, device)
     running: list[float] = []
-    t0 = time.time()
 
     def loss_at(step: int) -> torch.Tensor:
         rows = torch.randint(n_train, (batch,), generator=gen)
@@ -121,8 +154,8 @@ def _meta_learn(cfg: DictConfig, run: Run) -> dict:
         return loss
 
     def after_step(done: int) -> str:
-        psnr = float(np.mean(running[-int(m["log_every"]):]))
-        if done % int(m["log_every"]) == 0 or done == steps:
+        psnr = float(np.mean(running[-every:]))
+        if done % every == 0 or done == steps:
             run.log({"train_psnr_after_inner": psnr, "outer_lr": opt.param_groups[0]["lr"]}, step=done)
         if done % int(m["save_every"]) == 0 and done < steps:
             save_meta(path, model, {**meta, "step": done}, opt, gen)
@@ -132,23 +165,7 @@ def _meta_learn(cfg: DictConfig, run: Run) -> dict:
     train_steps(model, opt, loss_at, start, steps, lambda i: lr1 + (lr0 - lr1) * cosine_factor(i, max(steps - 1, 1)),
                 after_step, "meta-learn", lambda i: f"outer step {i + 1}",
                 "lower meta.outer_lr (or meta.inner_lr)")
-    seconds = time.time() - t0
-
-    val_psnr = _validate(sig, model, spec, mode, inner, k, n_train, seed, device) if n_val else float("nan")
-    train_psnr = float(np.mean(running[-int(m["log_every"]):])) if running else float("nan")
-    meta.update(step=steps, complete=True, val_psnr=val_psnr, seconds=round(seconds, 2))
-    save_meta(path, model, meta)  # no optimizer state: the finished file holds the learned tensors only
-    done = load_meta(path)  # verifies what was written
-    metrics = {"init": str(path), "mode": mode, "dataset": cfg.data.name, "split": cfg.data.split,
-               "train_signals": n_train, "val_signals": n_val, "steps": steps, "resumed_from": start,
-               "inner_steps": k, "train_psnr": train_psnr, "val_psnr": val_psnr, "seconds": round(seconds, 2),
-               "sha256": done.sha256, "architecture": describe(spec), "device": str(device)}
-    run.log({"val_psnr": val_psnr})
-    print(f"meta-learn {mode}: {n_train} {cfg.data.name} train signals, {steps} outer steps"
-          + (f" (resumed at {start})" if start else "")
-          + f", {seconds:.0f} s; held-out {n_val} train signals after {k} inner steps: {val_psnr:.2f} dB"
-          f"\n  init    {path}\n  run dir {run.dir}")
-    return metrics
+    return float(np.mean(running[-every:])) if running else float("nan")
 
 
 def _validate(sig, model, spec, mode, inner: FitSettings, k: int, n_train: int, seed: int, device) -> float:
@@ -161,20 +178,3 @@ def _validate(sig, model, spec, mode, inner: FitSettings, k: int, n_train: int, 
         res = fit_inrs(spec, pix, coords, FitSettings(**{**inner.__dict__, "retries": 0}), seed=seed,
                        indices=sig.indices[n_train:], start=model.init.detach())
     return float(res.psnr[torch.isfinite(res.psnr)].mean())
-
-
-def _resume(path: Path, meta: dict, model, opt, gen, overwrite: bool) -> int | None:
-    """Step to start from: 0 (fresh), k (resume an unfinished file of the same run), None (finished)."""
-    if overwrite or not path.exists():
-        return 0
-    old, tensors = read_meta(path)
-    same = ("mode", "architecture", "modality", "shape", "channels", "source", "meta", "seed")
-    diff = [key for key in same if old.get(key) != meta.get(key)]
-    if diff:
-        raise InspError(f"{path} holds another initialisation ({', '.join(diff)} differ); pass another init=PATH "
-                        "or overwrite=true")
-    if old.get("complete"):
-        return None
-    restore(old, tensors, model, "meta.", opt, gen)
-    log.info("resuming %s at outer step %d", path, old["step"])
-    return int(old["step"])
