@@ -161,8 +161,9 @@ def meta_learn(ctx: typer.Context) -> None:
 
 @app.command(context_settings=HYDRA_ARGS, epilog=_epilog("classify"))
 def classify(ctx: typer.Context) -> None:
-    """Train and test a classifier on labelled INR stores (insp classify model=insp_convnet train_store=PATH
-    test_store=PATH); model=insp_convnet | depthwise_cnn | pca_svm | weight_mlp | functa_mlp."""
+    """Train and test a classifier on labelled INR stores (insp classify classifier=insp_convnet train_store=PATH
+    test_store=PATH); classifier=insp_convnet | depthwise_cnn | pca_svm | weight_mlp | functa_mlp (model=NAME,
+    model.KEY=V: an alias of classifier=NAME, classifier.KEY=V)."""
     from .jobs.classify import classify_job, model_alias
 
     _hydra_command("classify", classify_job, model_alias(ctx.args))

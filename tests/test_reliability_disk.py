@@ -264,7 +264,7 @@ def test_store_parts_stay_a_list(noisy):
                                            "conf/experiment/"),
     ("train_filter", ["store=s", "fusion.ordr=2"], "unknown key 'fusion.ordr' (did you mean fusion.order?)"),
     ("train_filter", ["store=s", "tsk=denoise"], "unknown key 'tsk' (did you mean task=denoise?)"),
-    ("classify", ["model.widht=8"], "unknown key 'model.widht' (did you mean model.width?)"),
+    ("classify", ["classifier.widht=8"], "unknown key 'classifier.widht' (did you mean classifier.width?)"),
     ("classify", ["epoch=3"], "unknown key 'epoch' (did you mean epochs?)"),
 ])
 def test_unknown_keys_name_the_closest_valid_ones(command, args, want):

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("command, overrides", [
     ("fit", []), ("fit", ["data=images"]), ("fit", ["data=cifar10", "fit=paper"]), ("classify", []),
     ("classify", ["classifier=depthwise_cnn"]), ("classify", ["classifier=pca_svm"]),
-    ("classify", ["classifier=weight_mlp"]), ("classify", ["model.order=[2,1,1]", "model.layers=3"]),
+    ("classify", ["classifier=weight_mlp"]), ("classify", ["classifier.order=[2,1,1]", "classifier.layers=3"]),
     ("train_filter", ["store=x"]), ("train_filter", ["task=edges", "store=x"]),
     ("eval", ["store=x", "filter=y"]), ("table", []), ("blend", ["store=x"]),
     ("blend", ["store=x", "+experiment=gradient_blend/blend"]),
@@ -39,7 +39,7 @@ def test_every_shipped_config_passes(command, overrides):
     ("fit", "compile=maybe", "it must be true or false"),
     ("classify", "epochs=abc", "epochs='abc'"),
     ("classify", "batch_size=0", "batch_size=0"),
-    ("classify", "model.order=[2,x]", "model.order='x'"),
+    ("classify", "classifier.order=[2,x]", "classifier.order='x'"),
     ("classify", "lr_schedule=linear", "choose cosine | constant"),
     ("train_filter", "train.steps=abc", "train.steps='abc'"),
     ("eval", "batch_inrs=0", "batch_inrs=0"),

@@ -66,9 +66,16 @@ def build_tables(table: str, records: list[RunRecord], scale: str | None = None,
     return out
 
 
+def _classifier_kind(r: RunRecord):
+    """The classifier of a classify run: ``classifier.kind``, or ``model.kind`` in runs recorded before the key
+    was renamed."""
+    k = r.get_config("classifier.kind")
+    return r.get_config("model.kind") if k is _MISSING else k
+
+
 def _table1(records: list[RunRecord], scale: str | None) -> Table:
     cells: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
-    done, failed = split_complete(records, lambda r: "" if (k := r.get_config("model.kind")) is _MISSING
+    done, failed = split_complete(records, lambda r: "" if (k := _classifier_kind(r)) is _MISSING
                                   else label(str(k)))
     for r in done:
         m = need(r, "model", "dataset", "test_accuracy", "train_count", "test_count")
