@@ -12,6 +12,7 @@ from scipy import ndimage
 from skimage import color, feature, filters, restoration
 
 from insp_cli.errors import InspError
+from insp_cli.spellings import degradation_kind
 
 
 def gaussian_psf(sigma: float, size: int) -> np.ndarray:
@@ -184,11 +185,11 @@ def apply_baseline(name: str, img: np.ndarray, degradation: dict, wiener_balance
     if name == "box_filter":
         return box_filter(img, 3)
     if name == "wiener":
-        if degradation.get("kind") != "gaussian_blur":
+        if degradation_kind(degradation.get("kind")) != "blur":
             raise InspError("the Wiener baseline needs INRs of Gaussian-blurred images (a known PSF)")
         return wiener_deblur(img, degradation["sigma"], degradation["size"], wiener_balance)
     if name in DENOISERS:
-        if degradation.get("kind") != "gaussian_noise":
+        if degradation_kind(degradation.get("kind")) != "noise":
             raise InspError(f"the {name} baseline needs INRs of images with Gaussian noise (a known sigma)")
         return DENOISERS[name](img, float(degradation["sigma"]) / 255.0)
     raise InspError(f"unknown baseline {name!r} (choose from {', '.join(BASELINES)})")
