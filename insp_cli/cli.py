@@ -69,9 +69,10 @@ def check_runs_root() -> None:
 
 def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     from .config import check_overrides, run_hydra_app
+    from .spellings import command_line
     from .sweeps import is_multirun, pin_sweep_dir
 
-    argv = [quote_non_ascii(a) for a in argv]
+    argv = command_line(config_name, [quote_non_ascii(a) for a in argv])  # former spellings: today's names
     if is_multirun(argv) and any(a in PRINT_ONLY for a in argv):
         typer.echo(f"error: --cfg/--info and -m do not combine (Hydra prints one job's config): drop -m, e.g. insp "
                    f"{config_name.replace('_', '-')} --cfg job <overrides with one value each>", err=True)
@@ -164,9 +165,9 @@ def classify(ctx: typer.Context) -> None:
     """Train and test a classifier on labelled INR stores (insp classify classifier=insp_convnet train_store=PATH
     test_store=PATH); classifier=insp_convnet | depthwise_cnn | pca_svm | weight_mlp | functa_mlp (model=NAME,
     model.KEY=V: an alias of classifier=NAME, classifier.KEY=V)."""
-    from .jobs.classify import classify_job, model_alias
+    from .jobs.classify import classify_job
 
-    _hydra_command("classify", classify_job, model_alias(ctx.args))
+    _hydra_command("classify", classify_job, ctx.args)
 
 
 @app.command("train-filter", context_settings=HYDRA_ARGS, epilog=_epilog("train-filter"))

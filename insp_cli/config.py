@@ -240,7 +240,7 @@ def _groups(config_name: str, cfg) -> dict[str, str]:
 
 
 def _options(group: str) -> list[str]:
-    """The options of a config group, those of its sub-groups as ``sub/option`` (experiment/table1_cpu/...)."""
+    """The options of a config group, those of its sub-groups as ``sub/option`` (experiment/table1_classification/...)."""
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -316,7 +316,7 @@ def unknown_key_message(config_name: str, overrides: list[str], e: Exception) ->
 
     text = str(e)
     m = re.search(r"Could not find '([^'/]+)/([^']+)'", text)
-    if m:  # data=mnsit, +experiment=table1_cpu/insp_convnt
+    if m:  # data=mnsit, +experiment=table1_classification/insp_convnt
         group, option = m.groups()
         cfg = _base_config(config_name, [o for o in overrides if not o.lstrip("+").startswith(f"{group}=")])
         shown = {g: s for s, g in (_groups(config_name, cfg) if cfg is not None else {}).items()}.get(group, group)

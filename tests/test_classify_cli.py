@@ -195,13 +195,14 @@ def test_model_is_a_documented_alias_of_classifier():
     classifier=NAME classifier.KEY=V, and a checkpoint written under the old key still resumes."""
     from omegaconf import OmegaConf
 
-    from insp_cli.jobs.classify import fingerprint, model_alias
+    from insp_cli.jobs.classify import fingerprint
+    from insp_cli.spellings import command_line
 
     old = ["model=depthwise_cnn", "model.width=64", "++model.pool=7", "-m", "hydra.run.dir=x", "seed=1"]
     new = ["classifier=depthwise_cnn", "classifier.width=64", "++classifier.pool=7", "-m", "hydra.run.dir=x", "seed=1"]
-    assert model_alias(old) == new
+    assert command_line("classify", old) == new and command_line("fit", old) == old  # fit: model is the INR
     plain = [a for a in new if not a.startswith(("-", "hydra."))]
-    cfg = compose("classify", model_alias([a for a in old if not a.startswith(("-", "hydra."))]))
+    cfg = compose("classify", command_line("classify", [a for a in old if not a.startswith(("-", "hydra."))]))
     assert cfg == compose("classify", plain) and "model" not in cfg
     assert (cfg.classifier.kind, cfg.classifier.width, cfg.classifier.pool) == ("depthwise_cnn", 64, 7)
     d = OmegaConf.to_container(cfg)

@@ -24,9 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("blend", ["store=x", "+experiment=gradient_blend/reconstruct"]),
 ])
 def test_every_shipped_config_passes(command, overrides):
-    from insp_cli.jobs.classify import model_alias
-
-    validate(compose(command, model_alias(overrides) if command == "classify" else overrides), command)
+    validate(compose(command, overrides), command)
 
 
 @pytest.mark.parametrize("command, override, message", [

@@ -30,19 +30,6 @@ log = logging.getLogger("insp")
 MODELS = tuple(KINDS) + ("pca_svm", "weight_knn")
 
 
-def model_alias(argv: list[str]) -> list[str]:
-    """The classifier's key is ``classifier`` (conf/classifier/; ``model`` is the INR backbone of `insp fit`).
-    ``model=NAME`` and ``model.KEY=V`` (also with ``+``, ``++`` or ``~``), the spelling of earlier recordings, are
-    an alias: they are read as ``classifier=NAME`` and ``classifier.KEY=V``. Hydra's flags pass untouched."""
-    out = []
-    for a in argv:
-        bare = a.lstrip("+~")
-        if bare.startswith(("model=", "model.")) and not a.startswith("-"):
-            a = a[:len(a) - len(bare)] + "classifier" + bare[len("model"):]
-        out.append(a)
-    return out
-
-
 def classify_job(cfg: DictConfig) -> float | None:
     return run_classify(cfg, hydra_run_dir())
 
