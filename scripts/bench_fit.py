@@ -248,7 +248,7 @@ def bench_shapes(args, device):
     authors' oriented point-cloud loss (surface, normal, eikonal, off-surface terms) at the same steps and points."""
     from insp_cli.data.meshes import load_meshes, sdf_samples
     from insp_cli.inr.sdf import fit_sdfs
-    from insp_cli.metrics.shapes import sample_surface
+    from insp_cli.mesh import sample_surface
 
     cfg = compose("fit", ["data=meshes", *args.override])
     spec = SirenSpec(3, 1, int(cfg.model.hidden), int(cfg.model.depth))

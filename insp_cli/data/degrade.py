@@ -13,10 +13,11 @@ gaussian_blur, random_mask, patch_mask and block_mask are read as noise, blur, m
   to [0, 1] by default, because the paper's noisy inputs are images (and so are its baselines' inputs);
   clip=False keeps the pure additive model.
 - blur: Gaussian blur, convolution with ``gaussian_psf(sigma, size)`` (size default 2*ceil(3*sigma)+1, odd) through
-  ``baselines.classical.gaussian_filter``; the border is mirrored including the edge pixel (scipy 'reflect' =
+  ``data.blur.gaussian_filter``; the border is mirrored including the edge pixel (scipy 'reflect' =
   numpy 'symmetric'), as in the classical baselines. No noise, no clipping (a convex combination of pixels
   stays in [0, 1]).
-- mask: random missing pixels, exactly round(ratio*H*W) pixels removed per image (paper: 30%), the same in every channel.
+- mask: random missing pixels, exactly round(ratio*H*W) pixels removed per image (paper: 30%), the same in every
+  channel.
   Removed pixels are set to ``fill`` (0) and masks (N, H, W) are True where a pixel is KEPT; the fitter uses
   the mask to ignore the removed pixels.
 - text: the words "INSP-Net" drawn ``count`` times at random positions with Pillow's bundled default font,
@@ -46,6 +47,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from insp_cli.data.blur import gaussian_filter
 from insp_cli.errors import InspError
 from insp_cli.spellings import degradation_kind
 
@@ -200,10 +202,8 @@ def block_keep(h: int, w: int, blocks: int) -> np.ndarray:
 
 def gaussian_blur(x: np.ndarray, sigma: float, size: int) -> np.ndarray:
     """x: (N, H, W, C) -> same shape and dtype: each image through the project's one Gaussian blur,
-    ``baselines.classical.gaussian_filter`` (convolution with ``gaussian_psf(sigma, size)``, scipy 'reflect'
-    border: d c b a | a b c d | d c b a), so blurred data and the classical baselines agree."""
-    from insp_cli.filters.baselines.images import gaussian_filter
-
+    ``data.blur.gaussian_filter`` (convolution with ``gaussian_psf(sigma, size)``, scipy 'reflect' border:
+    d c b a | a b c d | d c b a), so blurred data and the classical baselines agree."""
     return np.stack([gaussian_filter(img, sigma, size) for img in x]) if len(x) else x.copy()
 
 
