@@ -12,6 +12,7 @@ from typing import Callable
 import typer
 
 from .errors import InspError
+from .spellings import command_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Signal processing directly on implicit neural representations (INSP-Net).\n\n"
@@ -69,7 +70,6 @@ def check_runs_root() -> None:
 
 def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     from .config import check_overrides, run_hydra_app
-    from .spellings import command_line
     from .sweeps import is_multirun, pin_sweep_dir
 
     argv = command_line(config_name, [quote_non_ascii(a) for a in argv])  # former spellings: today's names

@@ -4,10 +4,13 @@ A degradation has one name from config to code to label: its file under ``conf/d
 ``blur``, ``mask``, ``patch``, ``blocks``, ``text``, ``poisson``, ``vertex_noise``, ``clean``) is the ``kind`` the
 code computes and every store header, filter file and run record writes. Before that, five kinds had a second
 name (``degradation=noise`` wrote ``kind: gaussian_noise``). Stores, filters and run records written then keep
-that spelling on disk; everything that reads a kind back goes through ``degradation_kind``. The same for the command line (``command_line``): the recorded commands of experiments/*/table.json and older
-scripts still run. A neutral module:
-the store format (``inr/``), the degradations (``data/``), filters and tables all read it, and it imports
-nothing of theirs.
+that spelling on disk; everything that reads a kind back goes through ``degradation_kind``.
+
+The same for the command line (``command_line``): the recorded commands of experiments/*/table.json and older
+scripts, with former experiment names and classify's ``model=``, still run.
+
+A neutral module: the store format (``inr/``), the degradations (``data/``), filters, tables and the command
+line all read it, and it imports nothing of theirs.
 """
 
 from __future__ import annotations
