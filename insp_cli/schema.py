@@ -365,22 +365,29 @@ def typed(key: str, value: Any, rule: Rule) -> Any:
     return bool(value) if kind == "bool" else value
 
 
-def settings(cls, node: Mapping, prefix: str, command: str, skip: tuple[str, ...] = ()):
-    """A settings dataclass ``cls`` from the config ``node`` at ``prefix``: each field the node holds is checked
-    and typed by its rule ``RULES[command][prefix.field]`` (the one place the config's types and ranges are
-    written); fields the node leaves out, or named in ``skip``, keep their defaults. A field without a rule is
-    a defect of this table, not of the config."""
-    import dataclasses
-
+def typed_values(node: Mapping, prefix: str, names, command: str) -> dict:
+    """{name: node[name] checked and typed by the rule ``RULES[command][prefix.name]``} (``name`` alone where
+    prefix is empty) for each name the node holds. A name without a rule is a defect of this table, not of the
+    config."""
     rules, values = RULES[command], {}
-    for f in dataclasses.fields(cls):
-        key = f"{prefix}.{f.name}"
-        if f.name in skip or _lookup(node, f.name) is _MISSING:
+    for name in names:
+        key = f"{prefix}.{name}" if prefix else name
+        if _lookup(node, name) is _MISSING:
             continue
         if key not in rules:
-            raise KeyError(f"schema.py has no rule for {key} ({cls.__name__}.{f.name})")
-        values[f.name] = typed(key, node[f.name], rules[key])
-    return cls(**values)
+            raise KeyError(f"schema.py has no rule for {key}")
+        values[name] = typed(key, node[name], rules[key])
+    return values
+
+
+def settings(cls, node: Mapping, prefix: str, command: str, skip: tuple[str, ...] = ()):
+    """A settings dataclass ``cls`` from the config ``node`` at ``prefix``: each field the node holds is checked
+    and typed by its rule (``typed_values``: the one place the config's types and ranges are written); fields the
+    node leaves out, or named in ``skip``, keep their defaults."""
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
+    return cls(**typed_values(node, prefix, names, command))
 
 
 def validate(cfg: Mapping, command: str) -> None:

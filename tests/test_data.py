@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from insp_cli.filters.baselines.images import gaussian_psf
 from insp_cli.data import DEGRADATIONS, degrade, load_images
 from insp_cli.data import mnist as mnist_mod
+from insp_cli.data.blur import gaussian_psf
 from insp_cli.data.images import BUNDLED
 from insp_cli.data.imageset import package_dir
 from insp_cli.errors import InspError

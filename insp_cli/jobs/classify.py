@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from ..classifiers.splits import arch, check_disjoint, check_pair, not_a_result,
 from ..classifiers.trainer import Settings, confusion_matrix, find_checkpoint, train_classifier
 from ..config import hydra_run_dir, jets_compile, pick_device, seed_everything, threads_from_env
 from ..errors import InspError
+from ..schema import typed_values
 from ..tracking import Run, run_job
 from ..viz import save_confusion
 
@@ -67,10 +69,10 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
     cache = str(cfg.cache_inputs).lower()
     if cache not in ("auto", "true", "false"):
         raise InspError(f"cache_inputs must be auto, true or false, not {cfg.cache_inputs!r}")
-    a = cfg.augment
-    settings = Settings(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size), lr=float(cfg.lr),
-                        weight_decay=float(cfg.weight_decay), lr_schedule=str(cfg.lr_schedule), seed=int(cfg.seed),
-                        rotation=float(a.rotation), zoom=float(a.zoom), translate=float(a.translate))
+    augment = ("rotation", "zoom", "translate")  # checked and typed by schema.py's rules, as the command line is
+    top = [f.name for f in fields(Settings) if f.name not in augment]
+    settings = Settings(**typed_values(cfg, "", top, "classify"), **typed_values(cfg.augment, "augment", augment,
+                                                                                  "classify"))
     seed_everything(int(cfg.seed))
     threads_from_env()
     device = pick_device(str(cfg.device))
