@@ -12,6 +12,7 @@ from typing import Callable
 import typer
 
 from .errors import InspError
+from .spellings import command_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Signal processing directly on implicit neural representations (INSP-Net).\n\n"
@@ -104,7 +105,7 @@ def _hydra_command(config_name: str, job: Callable, argv: list[str]) -> None:
     from .config import check_overrides, run_hydra_app
     from .sweeps import is_multirun, pin_sweep_dir
 
-    argv = [quote_non_ascii(a) for a in argv]
+    argv = command_line(config_name, [quote_non_ascii(a) for a in argv])  # former spellings: today's names
     if is_multirun(argv) and any(a in PRINT_ONLY for a in argv):
         typer.echo(f"error: --cfg/--info and -m do not combine (Hydra prints one job's config): drop -m, e.g. insp "
                    f"{config_name.replace('_', '-')} --cfg job <overrides with one value each>", err=True)
@@ -171,11 +172,12 @@ def meta_learn(ctx: typer.Context) -> None:
 
 @app.command(context_settings=HYDRA_ARGS, epilog=_epilog("classify"))
 def classify(ctx: typer.Context) -> None:
-    """Train and test a classifier on labelled INR stores (insp classify model=insp_convnet train_store=PATH
-    test_store=PATH); model=insp_convnet | depthwise_cnn | pca_svm | weight_mlp | functa_mlp."""
-    from .jobs.classify import classify_job, model_alias
+    """Train and test a classifier on labelled INR stores (insp classify classifier=insp_convnet train_store=PATH
+    test_store=PATH); classifier=insp_convnet | depthwise_cnn | pca_svm | weight_mlp | functa_mlp (model=NAME,
+    model.KEY=V: an alias of classifier=NAME, classifier.KEY=V)."""
+    from .jobs.classify import classify_job
 
-    _hydra_command("classify", classify_job, model_alias(ctx.args))
+    _hydra_command("classify", classify_job, ctx.args)
 
 
 @app.command("train-filter", context_settings=HYDRA_ARGS, epilog=_epilog("train-filter"))

@@ -232,17 +232,15 @@ def _keys_of(cfg) -> list[str]:
 
 
 def _groups(config_name: str, cfg) -> dict[str, str]:
-    """{name a user types: its config group} for the groups of this command (classify's ``model`` is the
-    ``classifier`` group, jobs/classify.py model_alias), plus ``experiment`` (the ``+experiment=`` recipes)."""
+    """{name a user types: its config group} for the groups of this command, plus ``experiment`` (the
+    ``+experiment=`` recipes)."""
     names = {g: g for g in cfg.hydra.runtime.choices if not str(g).startswith("hydra/")}
     names["experiment"] = "experiment"
-    if config_name == "classify":
-        names["model"] = "classifier"
     return names
 
 
 def _options(group: str) -> list[str]:
-    """The options of a config group, those of its sub-groups as ``sub/option`` (experiment/table1_cpu/...)."""
+    """The options of a config group, those of its sub-groups as ``sub/option`` (experiment/table1_classification/...)."""
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -318,7 +316,7 @@ def unknown_key_message(config_name: str, overrides: list[str], e: Exception) ->
 
     text = str(e)
     m = re.search(r"Could not find '([^'/]+)/([^']+)'", text)
-    if m:  # data=mnsit, +experiment=table1_cpu/insp_convnt
+    if m:  # data=mnsit, +experiment=table1_classification/insp_convnt
         group, option = m.groups()
         cfg = _base_config(config_name, [o for o in overrides if not o.lstrip("+").startswith(f"{group}=")])
         shown = {g: s for s, g in (_groups(config_name, cfg) if cfg is not None else {}).items()}.get(group, group)
@@ -350,7 +348,8 @@ def _unknown(config_name: str, key: str, typed: str | None, cfg) -> str:
                 f"{', '.join(elsewhere)})")
     value = typed.split("=", 1)[1] if typed and "=" in typed else None
     near = []
-    for c in closest(key, _keys_of(cfg) + list(groups)):
+    parents = {key.rsplit(".", i)[0] for i in range(1, key.count(".") + 1)}  # classifier.widht: not "classifier"
+    for c in closest(key, [k for k in _keys_of(cfg) + list(groups) if k not in parents]):
         if c in groups and value is not None:  # a group: dta=mnist -> data=mnist
             near.append(f"{c}={value}" if value in _options(groups[c]) else c)
         else:

@@ -12,6 +12,9 @@ A rule is ``(kind, low, high)``:
   tuple of allowed strings; a leading ``?`` makes the value optional (null allowed).
 - low / high: inclusive bounds for numbers (None = unbounded).
 
+``settings(cls, node, prefix, command)`` builds a job's settings dataclass from a config node through the same
+rules (checked and typed: no job parses its config by hand).
+
 ``check_record(record, rules)`` checks the metadata insp reads back from its own files (filter and classifier
 checkpoints, store headers) with the same rules: a field a rule names must be there unless its kind is optional.
 """
@@ -25,6 +28,16 @@ from typing import Any, Mapping
 from .errors import InspError
 
 Rule = tuple  # (kind, low, high)
+
+
+def optional(rule: Rule) -> Rule:
+    """The same rule with null allowed."""
+    kind = rule[0]
+    return (kind if not isinstance(kind, str) or kind.startswith("?") else "?" + kind, *rule[1:])
+
+
+MODES = (("weights", "functa"), None, None)  # fit.mode and meta.mode: plain weights or functa latents
+REGULARISERS = ("none", "tv", "l2", "air", "inrr")  # fit.reg (inr/regularisers.py reads its KINDS from here)
 
 COMMON: dict[str, Rule] = {
     "seed": ("int", 0, None),
@@ -65,7 +78,7 @@ FIT: dict[str, Rule] = {
     "model.sigma": ("+float", 0, None),
     "model.b_seed": ("int", 0, None),
     "fit.shared_init": ("bool", None, None),
-    "fit.mode": (("weights", "functa"), None, None),
+    "fit.mode": MODES,
     "fit.init": ("?path", None, None),
     "fit.steps": ("int", 1, None),
     "fit.lr": ("+float", 0, None),
@@ -75,11 +88,8 @@ FIT: dict[str, Rule] = {
     "fit.target_psnr": ("?+float", 0, None),
     "fit.retries": ("int", 0, 20),
     "fit.shard_size": ("int", 1, None),
-    "fit.reg": (("none", "tv", "l2", "air", "inrr"), None, None),
-    "fit.reg_weights.tv": ("float", 0, None),
-    "fit.reg_weights.l2": ("float", 0, None),
-    "fit.reg_weights.air": ("float", 0, None),
-    "fit.reg_weights.inrr": ("float", 0, None),
+    "fit.reg": (REGULARISERS, None, None),
+    **{f"fit.reg_weights.{k}": ("float", 0, None) for k in REGULARISERS if k != "none"},
     "fit.reg_opts.lr": ("+float", 0, None),
     "fit.reg_opts.tv_p": ("+float", 0, None),
     "fit.reg_opts.g_hidden": ("int", 1, 4096),
@@ -108,22 +118,29 @@ CLASSIFY: dict[str, Rule] = {
     "augment.translate": ("float", 0, 1),
     "cache_gb": ("float", 0, None),
     "max_memory_gb": ("+float", 0, None),
-    "model.layers": ("int", 1, 16),
-    "model.order": ("order", 0, 16),
-    "model.width": ("int", 1, 4096),
-    "model.axis_order": ("?int", 0, 16),
-    "model.pool": ("int", 1, 64),
-    "model.activation": (("relu", "softplus"), None, None),
-    "model.points": ("?int", 2, 4096),
-    "model.chunk_size": ("?int", 1, None),
-    "model.kernel_size": ("int", 1, 31),
-    "model.components": ("int", 1, None),
-    "model.C": ("+float", 0, None),
-    "model.hidden": ("int", 1, 1 << 16),
-    "model.depth": ("int", 1, 64),
-    "model.dropout": ("float", 0, 0.99),
+    "classifier.layers": ("int", 1, 16),
+    "classifier.order": ("order", 0, 16),
+    "classifier.width": ("int", 1, 4096),
+    "classifier.axis_order": ("?int", 0, 16),
+    "classifier.pool": ("int", 1, 64),
+    "classifier.activation": (("relu", "softplus"), None, None),
+    "classifier.points": ("?int", 2, 4096),
+    "classifier.chunk_size": ("?int", 1, None),
+    "classifier.kernel_size": ("int", 1, 31),
+    "classifier.components": ("int", 1, None),
+    "classifier.C": ("+float", 0, None),
+    "classifier.hidden": ("int", 1, 1 << 16),
+    "classifier.depth": ("int", 1, 64),
+    "classifier.dropout": ("float", 0, 0.99),
     "train_store": ("paths", None, None),
     "test_store": ("paths", None, None),
+}
+
+FILES_OF_A_FILTER: dict[str, Rule] = {  # train-filter and eval: the INRs, the filter file, the targets
+    "store": ("paths", None, None),
+    "filter": ("path", None, None),
+    "targets": ("?path", None, None),
+    "data_root": ("path", None, None),
 }
 
 TRAIN_FILTER: dict[str, Rule] = {
@@ -147,10 +164,7 @@ TRAIN_FILTER: dict[str, Rule] = {
     "train.save_every": ("int", 1, None),
     "decode.size": ("?int", 2, 8192),
     "decode.samples": ("int", 0, 1024),
-    "store": ("paths", None, None),
-    "filter": ("path", None, None),
-    "targets": ("?path", None, None),
-    "data_root": ("path", None, None),
+    **FILES_OF_A_FILTER,
 }
 
 EVAL: dict[str, Rule] = {
@@ -167,10 +181,7 @@ EVAL: dict[str, Rule] = {
     "shapes.max_grid_gb": ("+float", 0, None),
     "shapes.render": ("int", 0, 1024),
     "shapes.render_size": ("int", 8, 4096),
-    "store": ("paths", None, None),
-    "filter": ("path", None, None),
-    "targets": ("?path", None, None),
-    "data_root": ("path", None, None),
+    **FILES_OF_A_FILTER,
 }
 
 BLEND: dict[str, Rule] = {
@@ -180,20 +191,14 @@ BLEND: dict[str, Rule] = {
     "out": ("path", None, None),
     "alpha": ("float", 0, 1),
     "mask.shape": ("str", None, None),
-    "model.hidden": ("?int", 1, 4096),
-    "model.depth": ("?int", 1, 64),
-    "model.omega0": ("?+float", 0, None),
-    "fit.steps": ("int", 1, None),
-    "fit.lr": ("+float", 0, None),
-    "fit.lr_final": ("+float", 0, None),
+    **{k: optional(FIT[k]) for k in ("model.hidden", "model.depth", "model.omega0")},  # null: the stores' own
+    **{k: FIT[k] for k in ("fit.steps", "fit.lr", "fit.lr_final", "fit.batch_size", "samples")},
     "fit.batch_points": ("int", 1, None),
     "fit.pool_points": ("int", 1, None),
     "fit.value_weight": ("float", 0, None),
     "fit.path_weight": ("float", 0, None),
     "fit.path_pairs": ("int", 1, None),
     "fit.path_length": ("+float", 0, 2.83),
-    "fit.batch_size": ("int", 1, None),
-    "samples": ("int", 0, 1024),
 }
 
 
@@ -201,7 +206,7 @@ META_LEARN: dict[str, Rule] = {
     **{k: v for k, v in FIT.items() if k.startswith(("data.", "model."))},
     "overwrite": ("bool", None, None),
     "init": ("path", None, None),
-    "meta.mode": (("weights", "functa"), None, None),
+    "meta.mode": MODES,
     "meta.steps": ("int", 1, None),
     "meta.batch_size": ("int", 1, None),
     "meta.inner_steps": ("int", 1, 1000),
@@ -341,6 +346,48 @@ def check_value(key: str, value: Any, rule: Rule) -> None:
         raise InspError(f"bad value: {key}={value!r}; it must be {_describe(base, low, high, strict)}")
     if (low is not None and (number <= low if strict else number < low)) or (high is not None and number > high):
         raise InspError(f"bad value: {key}={value!r}; it must be {_describe(base, low, high, strict)}")
+
+
+def typed(key: str, value: Any, rule: Rule) -> Any:
+    """``value`` checked against ``rule`` and returned as the Python type the rule names: int, float, bool or
+    str (YAML's ``1e-3`` is a str to OmegaConf; an int where a float is asked becomes a float), None where
+    allowed, anything else (lists, paths ...) as it is."""
+    check_value(key, value, rule)
+    kind = rule[0].lstrip("?") if isinstance(rule[0], str) else rule[0]
+    if value is None:
+        return None
+    if isinstance(kind, tuple) or kind == "str":
+        return str(value)
+    if kind == "int":
+        return int(_as_number(value, "int"))
+    if kind in ("float", "+float"):
+        return float(value)
+    return bool(value) if kind == "bool" else value
+
+
+def typed_values(node: Mapping, prefix: str, names, command: str) -> dict:
+    """{name: node[name] checked and typed by the rule ``RULES[command][prefix.name]``} (``name`` alone where
+    prefix is empty) for each name the node holds. A name without a rule is a defect of this table, not of the
+    config."""
+    rules, values = RULES[command], {}
+    for name in names:
+        key = f"{prefix}.{name}" if prefix else name
+        if _lookup(node, name) is _MISSING:
+            continue
+        if key not in rules:
+            raise KeyError(f"schema.py has no rule for {key}")
+        values[name] = typed(key, node[name], rules[key])
+    return values
+
+
+def settings(cls, node: Mapping, prefix: str, command: str, skip: tuple[str, ...] = ()):
+    """A settings dataclass ``cls`` from the config ``node`` at ``prefix``: each field the node holds is checked
+    and typed by its rule (``typed_values``: the one place the config's types and ranges are written); fields the
+    node leaves out, or named in ``skip``, keep their defaults."""
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
+    return cls(**typed_values(node, prefix, names, command))
 
 
 def validate(cfg: Mapping, command: str) -> None:

@@ -1,6 +1,6 @@
 """Pictures of meshes without an OpenGL context: an orthographic, Lambert-shaded point-splat rendering.
 
-``render_mesh`` samples the surface densely (``metrics.shapes.sample_surface``), rotates it to the view, keeps
+``render_mesh`` samples the surface densely (``mesh.sample_surface``), rotates it to the view, keeps
 the nearest sample per pixel (a z-buffer) and shades it by |n . light|: a few hundred ms for a 256 x 256 picture
 of a 100k-triangle mesh, so an eval can draw every method of every test shape side by side (``viz.save_grid``).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from insp_cli.metrics.shapes import Mesh, sample_surface
+from insp_cli.mesh import Mesh, sample_surface
 
 
 def view_rotation(azimuth: float, elevation: float) -> np.ndarray:

@@ -42,7 +42,7 @@ PHOTOS = ["data=images", "data.size=16", "degradation=noise", "model.hidden=16",
 TRAIN = ["task=denoise", "fusion.order=1", "fusion.hidden=8", "fusion.layers=1", "train.batch_points=256",
          "train.stat_points=512", "train.log_every=5"]
 EVAL = ["lpips=false", "check_2x=false", "grid=0"]
-CLASSIFY = ["model=weight_mlp", "train_limit=8", "test_offset=8", "model.hidden=8"]
+CLASSIFY = ["classifier=weight_mlp", "train_limit=8", "test_offset=8", "classifier.hidden=8"]
 AUDIO = ["data=audio", "data.length=400", "data.min_seconds=0.05", "model.hidden=8", "fit.steps=2"]
 RATE = 8000
 
@@ -454,8 +454,8 @@ def _(t: Path):
 def _(t: Path):
     need_tmpfs()
     m = t / "m"
-    r, listing = on_full_tmpfs(m, "", ["classify", "model=weight_mlp", "train_limit=8", "test_offset=8",
-                                       "model.hidden=512", f"train_store={GOOD / 'mnist'}",
+    r, listing = on_full_tmpfs(m, "", ["classify", "classifier=weight_mlp", "train_limit=8", "test_offset=8",
+                                       "classifier.hidden=512", f"train_store={GOOD / 'mnist'}",
                                        f"test_store={GOOD / 'mnist'}", "epochs=1", f"hydra.run.dir={m / 'run'}"],
                                leave_kib=64)
     one_error(r, "no space left on device", exit=1)

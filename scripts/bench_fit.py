@@ -180,14 +180,14 @@ def bench_regularisers(args, device):
         print(f"  reg={kind:5s} {1000 * per:8.1f} ms/step  x{per / base:.2f} of reg=none")
 def bench_photos(args, device):
     """Noisy 128x128 photos (sigma 25/255): the 64x64 Table 2 recipe (300 steps, 1e-3) against the photo-set
-    recipe of conf/experiment/table2_cpu/fit.yaml and wider SIRENs that may memorise the noise as the paper's INRs
+    recipe of conf/experiment/table2_denoising/fit.yaml and wider SIRENs that may memorise the noise as the paper's INRs
     do (issue 13), on the same val photos: CPU time per INR, PSNR against the noisy target (memorisation) and
     against the clean photo."""
     from insp_cli.data.degrade import degrade
     from insp_cli.inr.fit import decode_pixels
 
     ims = load_images("photos", "val", limit=args.photos, size=128)
-    noisy = degrade(ims.images, "gaussian_noise", {"sigma": 25.0}, seed=0, indices=ims.indices).images
+    noisy = degrade(ims.images, "noise", {"sigma": 25.0}, seed=0, indices=ims.indices).images
     pix = torch.from_numpy(noisy).reshape(len(ims), -1, 3).to(device)
     clean = torch.from_numpy(ims.images).reshape(len(ims), -1, 3).to(device)
     coords = grid_coords(128, device=device)
@@ -250,7 +250,7 @@ def bench_shapes(args, device):
     authors' oriented point-cloud loss (surface, normal, eikonal, off-surface terms) at the same steps and points."""
     from insp_cli.data.meshes import load_meshes, sdf_samples
     from insp_cli.inr.sdf import fit_sdfs
-    from insp_cli.metrics.shapes import sample_surface
+    from insp_cli.mesh import sample_surface
 
     cfg = compose("fit", ["data=meshes", *args.override])
     spec = SirenSpec(3, 1, int(cfg.model.hidden), int(cfg.model.depth))

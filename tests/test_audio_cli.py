@@ -55,7 +55,7 @@ def test_audio_store_and_filter(audio):
     src = store.header.source
     assert src["modality"] == "audio" and src["length"] == LENGTH and src["rate"] == 8000 and src["origin"] == "folder"
     assert store.spec.in_features == 1 and store.spec.coord_scale == 100.0 and store.spec.hidden == 24
-    assert store.header.degradation == {"kind": "gaussian_noise", "seed": 0, "sigma": 25.0, "clip": False}
+    assert store.header.degradation == {"kind": "noise", "seed": 0, "sigma": 25.0, "clip": False}
     assert (audio / "runs" / "fit-train" / "samples.png").is_file()
     meta, tensors = read_filter(audio / "f.safetensors")
     assert meta["modality"] == "audio" and meta["units"] == [LENGTH] and meta["complete"]
@@ -120,5 +120,5 @@ def test_bad_wav_in_fit_is_one_line(tmp_path, monkeypatch):
     assert code == 2 and err.count("\n") == 1 and "16000 Hz, not the 8000 Hz" in err
     code, out, err = insp_here("fit", *FIT, f"data.folder={wavs}", "data.rate=16000", "data.split=all",
                                "degradation=blur", f"store={tmp_path / 's'}")
-    assert code == 2 and "audio takes clean or gaussian_noise" in err
+    assert code == 2 and "audio takes clean or noise" in err
     assert not (tmp_path / "s").exists() or not list((tmp_path / "s").glob("shard-*"))

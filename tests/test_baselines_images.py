@@ -136,7 +136,7 @@ def test_strong_denoisers_match_scikit_image_and_denoise():
     from insp_cli.filters.baselines.images import apply_baseline
 
     clean, noisy = _noisy_pair()
-    deg = {"kind": "gaussian_noise", "sigma": 25.0}
+    deg = {"kind": "noise", "sigma": 25.0}
     s = 25 / 255
     direct = {
         "nl_means": restoration.denoise_nl_means(noisy, patch_size=5, patch_distance=6, h=0.8 * s, sigma=s,
@@ -169,4 +169,4 @@ def test_strong_denoisers_need_a_known_noise_sigma():
     from insp_cli.filters.baselines.images import apply_baseline
 
     with pytest.raises(InspError, match="Gaussian noise"):
-        apply_baseline("nl_means", np.zeros((8, 8, 3)), {"kind": "gaussian_blur", "sigma": 1.0, "size": 7})
+        apply_baseline("nl_means", np.zeros((8, 8, 3)), {"kind": "blur", "sigma": 1.0, "size": 7})

@@ -49,7 +49,7 @@ def _metrics(run_dir: Path) -> dict:
 
 def test_insp_convnet_learns_and_writes_its_run_dir(stores, tmp_path):
     run = tmp_path / "insp"
-    acc = run_classify(_cfg(stores, "classifier=insp_convnet", "epochs=4", "model.width=16", "lr=1e-2"), run)
+    acc = run_classify(_cfg(stores, "classifier=insp_convnet", "epochs=4", "classifier.width=16", "lr=1e-2"), run)
     m = _metrics(run)
     assert acc == m["test_accuracy"] > 0.4  # chance is 0.1
     assert {k: m[k] for k in ("model", "dataset", "train_count", "test_count", "scale")} == {
@@ -62,7 +62,7 @@ def test_insp_convnet_learns_and_writes_its_run_dir(stores, tmp_path):
 
     # an explicit resume continues the same run: the first epochs are the checkpoint's, one more is trained
     more = tmp_path / "more"
-    run_classify(_cfg(stores, "classifier=insp_convnet", "epochs=5", "model.width=16", "lr=1e-2", f"resume={run}"),
+    run_classify(_cfg(stores, "classifier=insp_convnet", "epochs=5", "classifier.width=16", "lr=1e-2", f"resume={run}"),
                  more)
     rows5 = list(csv.DictReader(open(more / "history.csv")))
     assert len(rows5) == 5 and rows5[:4] == rows and _metrics(more)["resumed_from"].startswith(str(run))
@@ -70,7 +70,7 @@ def test_insp_convnet_learns_and_writes_its_run_dir(stores, tmp_path):
 
 def test_rerunning_an_interrupted_run_resumes_it(stores, tmp_path):
     runs = tmp_path / "runs"
-    args = ["classifier=weight_mlp", "model.hidden=32", "lr=1e-3"]
+    args = ["classifier=weight_mlp", "classifier.hidden=32", "lr=1e-3"]
     run_classify(_cfg(stores, *args, "epochs=2"), runs / "a")
     m = _metrics(runs / "a")
     (runs / "a" / "metrics.json").write_text(json.dumps({**m, "status": "interrupted"}))  # as Ctrl-C leaves it
@@ -82,7 +82,7 @@ def test_rerunning_an_interrupted_run_resumes_it(stores, tmp_path):
 
 
 def test_baselines_run_on_the_same_stores(stores, tmp_path):
-    cnn = run_classify(_cfg(stores, "classifier=depthwise_cnn", "epochs=4", "model.width=16", "lr=1e-2"),
+    cnn = run_classify(_cfg(stores, "classifier=depthwise_cnn", "epochs=4", "classifier.width=16", "lr=1e-2"),
                        tmp_path / "cnn")
     assert cnn > 0.4 and "decoded" in _metrics(tmp_path / "cnn")["inputs"]
     for kind in ("pca_svm", "weight_mlp"):  # measured, not asserted: the paper found chance level
@@ -92,7 +92,7 @@ def test_baselines_run_on_the_same_stores(stores, tmp_path):
 
 
 def test_augmented_training_runs_through_the_coordinates(stores, tmp_path):
-    acc = run_classify(_cfg(stores, "classifier=insp_convnet", "epochs=1", "model.width=8", "train_limit=64",
+    acc = run_classify(_cfg(stores, "classifier=insp_convnet", "epochs=1", "classifier.width=8", "train_limit=64",
                             "test_limit=32", "augment.rotation=10", "augment.zoom=0.1"), tmp_path / "aug")
     m = _metrics(tmp_path / "aug")
     assert 0 <= acc <= 1 and m["train_count"] == 64 and m["cached"]  # the test inputs stay cached
@@ -118,7 +118,7 @@ def test_compiled_run_matches_the_eager_run(stores, tmp_path):
     """compile=true (the CLI default; off in tests) compiles the jets and the INSP-ConvNet forward: same training."""
     from insp_cli.jets import set_compile
 
-    common = ("classifier=insp_convnet", "epochs=2", "model.width=8", "train_limit=64", "test_limit=32",
+    common = ("classifier=insp_convnet", "epochs=2", "classifier.width=8", "train_limit=64", "test_limit=32",
               "augment.rotation=10")
     try:
         compiled = run_classify(_cfg(stores, *common, "compile=true"), tmp_path / "compiled")
@@ -147,7 +147,7 @@ def test_overlap_is_found_by_source_and_indices_not_by_path(stores, tmp_path):
 def test_a_diverging_classifier_ends_failed_not_complete(stores, tmp_path, model):
     with pytest.raises(InspError, match="(?i)non-finite|nan|inf") as e:
         run_classify(_cfg(stores, f"classifier={model}", "epochs=2", "lr=1e30", "train_limit=64", "test_limit=32",
-                          "model.width=8" if model == "insp_convnet" else "model.hidden=16"), tmp_path / model)
+                          "classifier.width=8" if model == "insp_convnet" else "classifier.hidden=16"), tmp_path / model)
     assert e.value.exit_code != 0
     m = _metrics(tmp_path / model)
     assert m["status"] == "failed" and "test_accuracy" not in m
@@ -180,14 +180,35 @@ def test_bad_input_fails_with_one_clear_message(stores, tmp_path):
         ({"test_store": _write_store(tmp_path / "wide", like, spec=SirenSpec(2, 1, hidden=8, depth=2))},
          "different INR architectures"),
         ({"train_store": _write_store(tmp_path / "badlabels", like, labels=np.arange(16) + 3)}, "labels outside"),
-        ({"model.order": 20, "max_memory_gb": 1}, "GiB"),  # order 40 of inputs: ~1.4 GiB per batch
-        ({"model.order": 60}, "partial derivatives"),
+        ({"classifier.order": 20, "max_memory_gb": 1}, "GiB"),  # order 40 of inputs: ~1.4 GiB per batch
+        ({"classifier.order": 60}, "partial derivatives"),
         ({"lr_schedule": "sometimes"}, "lr_schedule"),
     ]
     for override, message in cases:
         stores_ = {"train": override.pop("train_store", stores["train"]), "test": override.pop("test_store", stores["test"])}
         with pytest.raises(InspError, match=message):
             run_classify(_cfg(stores_, "epochs=1", *[f"{k}={v}" for k, v in override.items()]), tmp_path / "bad")
+
+
+def test_model_is_a_documented_alias_of_classifier():
+    """The recorded commands spell the classifier model=NAME model.KEY=V: they compose to the same config as
+    classifier=NAME classifier.KEY=V, and a checkpoint written under the old key still resumes."""
+    from omegaconf import OmegaConf
+
+    from insp_cli.jobs.classify import fingerprint
+    from insp_cli.spellings import command_line
+
+    old = ["model=depthwise_cnn", "model.width=64", "++model.pool=7", "-m", "hydra.run.dir=x", "seed=1"]
+    new = ["classifier=depthwise_cnn", "classifier.width=64", "++classifier.pool=7", "-m", "hydra.run.dir=x", "seed=1"]
+    assert command_line("classify", old) == new and command_line("fit", old) == old  # fit: model is the INR
+    plain = [a for a in new if not a.startswith(("-", "hydra."))]
+    cfg = compose("classify", command_line("classify", [a for a in old if not a.startswith(("-", "hydra."))]))
+    assert cfg == compose("classify", plain) and "model" not in cfg
+    assert (cfg.classifier.kind, cfg.classifier.width, cfg.classifier.pool) == ("depthwise_cnn", 64, 7)
+    d = OmegaConf.to_container(cfg)
+    d["model"] = d.pop("classifier")  # the config of a run recorded before the rename
+    assert fingerprint(OmegaConf.create(d)) == fingerprint(cfg)
+    assert fingerprint(compose("classify", plain[:-1] + ["seed=2"])) != fingerprint(cfg)
 
 
 def test_cli_model_alias_end_to_end_and_one_line_errors(stores, tmp_path):
@@ -229,7 +250,7 @@ def test_cifar_format_path_and_bundled_test_images_are_not_a_result(tmp_path):
     assert len(INRStore.open(tmp_path / "c-test")) == 20
     stores = {"train": tmp_path / "c-train", "test": tmp_path / "c-test"}
     for kind in ("insp_convnet", "depthwise_cnn"):
-        run_classify(_cfg(stores, f"classifier={kind}", "epochs=1", "model.width=6", "batch_size=8"), tmp_path / kind)
+        run_classify(_cfg(stores, f"classifier={kind}", "epochs=1", "classifier.width=6", "batch_size=8"), tmp_path / kind)
         m = _metrics(tmp_path / kind)
         assert m["dataset"] == "cifar10" and m["train_count"] == 40 and m["test_count"] == 20
         assert "not_a_result" in m and len(m["classes"]) == 10

@@ -163,5 +163,5 @@ def test_every_sweep_value_is_checked():
 
     with pytest.raises(InspError, match="unknown option data=nope; choose"):
         check_overrides("fit", ["-m", "data.limit=2", "data=mnist,nope"])
-    with pytest.raises(InspError, match="bad fit settings"):
+    with pytest.raises(InspError, match=r"^bad value: fit.lr='oops'; it must be a number > 0$"):  # schema.py's rule
         fit_job.fit_settings(compose("fit", ["fit.lr=oops"]))

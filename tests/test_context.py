@@ -17,7 +17,7 @@ from insp_cli.filters import (
     pixel_jet,
     pixel_jets,
 )
-from insp_cli.filters.baselines.images import gaussian_filter
+from insp_cli.data.blur import gaussian_filter
 from insp_cli.filters.context import (
     axes_coords,
     context_offsets,

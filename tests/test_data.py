@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from insp_cli.filters.baselines.images import gaussian_psf
 from insp_cli.data import DEGRADATIONS, degrade, load_images
 from insp_cli.data import mnist as mnist_mod
+from insp_cli.data.blur import gaussian_psf
 from insp_cli.data.images import BUNDLED
 from insp_cli.data.imageset import package_dir
 from insp_cli.errors import InspError
@@ -239,22 +239,22 @@ def _smooth_images(n=6, size=32, c=3, seed=0) -> np.ndarray:
 
 def test_gaussian_noise_std_matches_sigma():
     x = np.full((16, 32, 32, 3), 0.5, np.float32)
-    d = degrade(x, "gaussian_noise", {"sigma": 25, "clip": False}, seed=1)
+    d = degrade(x, "noise", {"sigma": 25, "clip": False}, seed=1)
     noise = (d.images - x).astype(np.float64)
     assert abs(noise.std() / (25 / 255) - 1) < 0.02 and abs(noise.mean()) < 2e-3 and d.masks is None
-    clipped = degrade(x, "gaussian_noise", seed=1)  # default: sigma 25, clipped to [0, 1]
+    clipped = degrade(x, "noise", seed=1)  # default: sigma 25, clipped to [0, 1]
     assert clipped.images.min() >= 0 and clipped.images.max() <= 1
-    assert clipped.params == {"kind": "gaussian_noise", "seed": 1, "sigma": 25.0, "clip": True}
+    assert clipped.params == {"kind": "noise", "seed": 1, "sigma": 25.0, "clip": True}
 
 
 def test_gaussian_blur_is_convolution_with_gaussian_psf_and_removes_high_frequencies():
     x = np.random.default_rng(3).uniform(0, 1, (2, 24, 24, 3)).astype(np.float32)
-    d = degrade(x, "gaussian_blur", {"sigma": 1.5, "size": 9})
+    d = degrade(x, "blur", {"sigma": 1.5, "size": 9})
     k, r = gaussian_psf(1.5, 9), 4
     padded = np.pad(x.astype(np.float64), ((0, 0), (r, r), (r, r), (0, 0)), mode="symmetric")
     ref = sum(k[a, b] * padded[:, a:a + 24, b:b + 24] for a in range(9) for b in range(9))
     assert np.abs(d.images - ref).max() < 1e-5
-    assert d.params["size"] == 9 and degrade(x, "gaussian_blur", {"sigma": 1.0}).params["size"] == 7
+    assert d.params["size"] == 9 and degrade(x, "blur", {"sigma": 1.0}).params["size"] == 7
 
     def high_energy(img):  # energy outside the central quarter of the spectrum
         f = np.abs(np.fft.fftshift(np.fft.fft2(img - img.mean(axis=(1, 2), keepdims=True), axes=(1, 2)),
@@ -267,7 +267,7 @@ def test_gaussian_blur_is_convolution_with_gaussian_psf_and_removes_high_frequen
 
 def test_random_mask_removes_exactly_the_ratio():
     x = _smooth_images()
-    d = degrade(x, "random_mask", {"ratio": 0.3}, seed=4)
+    d = degrade(x, "mask", {"ratio": 0.3}, seed=4)
     assert d.masks.shape == (6, 32, 32) and d.masks.dtype == bool
     assert np.all((~d.masks).sum(axis=(1, 2)) == round(0.3 * 32 * 32))
     assert np.all(d.images[~d.masks] == 0) and np.array_equal(d.images[d.masks], x[d.masks])
@@ -302,7 +302,7 @@ def test_degradations_are_deterministic_per_index_under_sharding(kind):
         assert np.array_equal(whole.masks, np.concatenate([s.masks for s in shards]))
     json.dumps(whole.params)
     other_seed = degrade(x, kind, seed=8, indices=idx).images
-    if kind in ("clean", "gaussian_blur", "block_mask"):  # no random stream: the same for every seed
+    if kind in ("clean", "blur", "blocks"):  # no random stream: the same for every seed
         assert np.array_equal(whole.images, other_seed)
     else:
         assert not np.array_equal(whole.images, other_seed)
@@ -313,6 +313,31 @@ def test_degrade_rejects_unknown_kind_and_parameter():
     with pytest.raises(InspError, match="unknown degradation"):
         degrade(x, "jpeg")
     with pytest.raises(InspError, match="unknown parameter"):
-        degrade(x, "gaussian_noise", {"sigmaa": 3})
+        degrade(x, "noise", {"sigmaa": 3})
     with pytest.raises(InspError, match="odd"):
-        degrade(x, "gaussian_blur", {"sigma": 1, "size": 4})
+        degrade(x, "blur", {"sigma": 1, "size": 4})
+
+
+def test_each_degradation_config_names_its_kind_and_former_spellings_read_as_today():
+    """One name per degradation: conf/degradation/NAME.yaml sets kind NAME (the presets random50 and textural are
+    mask and text); a former spelling recorded in a store, a filter or a call computes the same, under today's
+    name, and a store header that recorded it reads back under today's name."""
+    import yaml
+
+    from insp_cli.config import conf_dir
+    from insp_cli.inr.store_format import StoreHeader
+    from insp_cli.spellings import FORMER_DEGRADATIONS
+
+    presets = {"random50": "mask", "textural": "text"}
+    for f in sorted((conf_dir() / "degradation").glob("*.yaml")):
+        assert yaml.safe_load(f.read_text())["kind"] == presets.get(f.stem, f.stem), f
+    x = _smooth_images(n=3)
+    for old, new in FORMER_DEGRADATIONS.items():
+        a, b = degrade(x, old, seed=3), degrade(x, new, seed=3)
+        assert a.params == b.params and a.params["kind"] == new
+        assert np.array_equal(a.images, b.images)
+    spec = {"kind": "siren", "in_features": 2, "out_features": 1, "hidden": 4, "depth": 2, "omega0": 30.0}
+    old = StoreHeader.from_json({"format": "insp-inr-store", "version": 2, "architecture": spec,
+                                 "degradation": {"kind": "gaussian_noise", "sigma": 25.0}}, "old store")
+    assert old.degradation == {"kind": "noise", "sigma": 25.0}
+    assert old.same_kind(StoreHeader(old.spec, {}, {"kind": "noise", "sigma": 25.0}, {})) is None

@@ -181,7 +181,7 @@ def test_edges_and_unsharp_write_grids(stores, tmp_path):
 @pytest.mark.parametrize("command, args, message", [
     ("train-filter", ["task=sharpen_everything", "store=S_TRAIN"], "unknown option task=sharpen_everything"),
     ("eval", ["filter=CKPT", "store=S_NONE"], "does not exist"),
-    ("train-filter", ["task=deblur", "store=S_TRAIN"], "takes INRs of gaussian_blur"),
+    ("train-filter", ["task=deblur", "store=S_TRAIN"], "takes INRs of blur"),
     ("train-filter", ["task=denoise", "store=S_TRAIN", "targets=BADNPY"], "do not match"),
     ("train-filter", ["task=denoise"], "pass store="),
     ("eval", ["filter=CKPT", "store=S_WIDE"], "expects SIREN 3x32 omega0 30 INRs"),

@@ -171,7 +171,7 @@ def test_fit_from_init_and_functa_store_through_the_job(learned, tmp_path, monke
     assert f.psnr.mean() > 10.0
     # the functa paper's classifier reads the latents; a store without them is refused in one line
     from insp_cli.jobs.classify import run_classify
-    cls = ["classifier=functa_mlp", "epochs=2", "model.hidden=32", "tracking.mode=disabled"]
+    cls = ["classifier=functa_mlp", "epochs=2", "classifier.hidden=32", "tracking.mode=disabled"]
     acc = run_classify(compose("classify", cls + [f"train_store={tmp_path}/f", f"test_store={tmp_path}/f",
                                                   "train_limit=16", "test_offset=16"]), tmp_path / "c1")
     assert 0.0 <= acc <= 1.0

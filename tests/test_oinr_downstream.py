@@ -105,7 +105,7 @@ def test_knn_on_weights_and_insp_convnet_on_oinr_mnist(stores, tmp_path):
     assert h["fit"]["shared_init"] is True and h["architecture"]["kind"] == "oinr"
     acc = run_classify(compose("classify", base + ["classifier=weight_knn"]), tmp_path / "knn")
     assert acc > 0.3  # chance is 0.1 (60 training digits)
-    acc = run_classify(compose("classify", base + ["classifier=insp_convnet", "epochs=3", "model.width=8",
-                                                   "model.order=1", "model.layers=2", "lr=1e-2"]), tmp_path / "cnn")
+    acc = run_classify(compose("classify", base + ["classifier=insp_convnet", "epochs=3", "classifier.width=8",
+                                                   "classifier.order=1", "classifier.layers=2", "lr=1e-2"]), tmp_path / "cnn")
     m = json.loads((tmp_path / "cnn" / "metrics.json").read_text())
     assert m["status"] == "complete" and "O-INR" in m["inr"] and acc > 0.1

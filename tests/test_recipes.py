@@ -29,10 +29,10 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git
 # recipe (under experiments/), its arguments, and what its first insp command must hold: the subcommand, then
 # overrides (the run dir in the scratch folder, never in experiments/)
 FIRST = [
-    ("fig15_audio/run_cpu.sh", [], ["fit", "+experiment=fig15_cpu/fit", "data.split=train", "data.limit=354",
+    ("fig15_audio/run_cpu.sh", [], ["fit", "+experiment=fig15_audio/fit", "data.split=train", "data.limit=354",
                                     "store=stores/fig15-cpu/noise-train",
                                     "hydra.run.dir=runs/recipes/fig15_audio/cpu/fit-train"]),
-    ("fig8_geometry/run_cpu.sh", [], ["fit", "+experiment=fig8_cpu/fit", "data.split=train", "degradation=clean",
+    ("fig8_geometry/run_cpu.sh", [], ["fit", "+experiment=fig8_geometry/fit", "data.split=train", "degradation=clean",
                                       "store=stores/fig8-cpu/clean-train",
                                       "hydra.run.dir=runs/recipes/fig8_geometry/cpu/fit-clean-train"]),
     ("inrr_table1/run_cpu.sh", [], ["fit", "+experiment=inrr_table1/fit128", "degradation=random50", "fit.reg=none",
@@ -43,11 +43,11 @@ FIRST = [
     ("oinr_tables/run_cpu.sh", [], ["fit", "+experiment=oinr_tables/fit", "model=oinr", "degradation=clean",
                                     "store=stores/oinr-tables/clean-oinr",
                                     "hydra.run.dir=runs/recipes/oinr_tables/cpu/clean-oinr"]),
-    ("table1_classification/run_cpu.sh", [], ["fit", "+experiment=table1_cpu/fit", "data.split=test",
+    ("table1_classification/run_cpu.sh", [], ["fit", "+experiment=table1_classification/fit", "data.split=test",
                                               "store=stores/table1-cpu-w10/mnist-test",
                                               "hydra.run.dir=runs/recipes/table1_classification/cpu/fit-test"]),
     ("table1_classification/run_cpu.sh", ["classify"], [
-        "classify", "+experiment=table1_cpu/insp_convnet", "seed=0",
+        "classify", "+experiment=table1_classification/insp_convnet", "seed=0",
         "hydra.run.dir=runs/recipes/table1_classification/cpu/insp_convnet"]),
     ("table1_classification/variants/meta-init/run_cpu.sh", [], [
         "meta-learn", "data=mnist", "model.omega0=10", "init=inits/table1-mnist-weights-w32d3-o10.safetensors",
@@ -57,7 +57,7 @@ FIRST = [
     ("spectral_bias/run_cpu.sh", [], ["fit", "+experiment=spectral_bias/fit", "model=siren", "fit.steps=10",
                                       "store=stores/spectral-bias/siren-10",
                                       "hydra.run.dir=runs/recipes/spectral_bias/cpu/siren-10"]),
-    ("table2_denoising/run_cpu.sh", [], ["fit", "+experiment=table2_cpu/fit", "data.split=train", "degradation=noise",
+    ("table2_denoising/run_cpu.sh", [], ["fit", "+experiment=table2_denoising/fit", "data.split=train", "degradation=noise",
                                          "store=stores/table2-photos/noise-train",
                                          "hydra.run.dir=runs/recipes/table2_denoising/cpu/denoise/fit-train"]),
 ]
@@ -221,3 +221,23 @@ def test_fit_done_verifies_the_store_itself(tmp_path):
     assert _fit_done(run, tmp_path / "absent").returncode == 1
     (run / "metrics.json").unlink()
     assert _fit_done(run, store).returncode == 1
+
+
+def test_former_experiment_names_of_the_recorded_commands_compose_as_today():
+    """conf/experiment/ folders are named as their experiments/ folders; every former name a recorded command or
+    script used (table1_cpu, table2_cpu, fig8_cpu, fig15_cpu, table1_omega30, table2_ffn) composes to the config
+    of the folder it became, and the alias map names only folders that exist."""
+    from insp_cli.config import compose, conf_dir
+    from insp_cli.spellings import FORMER_EXPERIMENTS, command_line
+
+    for old, new in FORMER_EXPERIMENTS.items():
+        files = sorted((conf_dir() / "experiment" / new).glob("*.yaml"))
+        assert files and not (conf_dir() / "experiment" / old).exists(), (old, new)
+        for f in files:
+            command = "classify" if f.stem in ("classify", "insp_convnet", "depthwise_cnn", "pca_svm", "weight_mlp") \
+                else f.stem if f.stem in ("fit", "train_filter", "eval") else "fit"
+            got = command_line(command, [f"+experiment={old}/{f.stem}", "seed=3"])
+            assert got == [f"+experiment={new}/{f.stem}", "seed=3"]
+            cfg = compose(command, got + (["store=s", "filter=f"] if command == "eval" else
+                                          ["store=s"] if command == "train_filter" else []))
+            assert cfg.seed == 3

@@ -248,8 +248,8 @@ def test_masks_are_regenerated_identically_from_the_stored_degradation(tmp_path,
     from insp_cli.data.degrade import degrade
 
     x = np.random.default_rng(0).random((3, 20, 20, 1)).astype(np.float32)
-    for kind, p in (("patch_mask", {}), ("text", {"count": 5}), ("random_mask", {"ratio": 0.5}),
-                    ("block_mask", {"blocks": 4})):
+    for kind, p in (("patch", {}), ("text", {"count": 5}), ("mask", {"ratio": 0.5}),
+                    ("blocks", {"blocks": 4})):
         a = degrade(x, kind, p, seed=4, indices=np.array([5, 6, 7]))
         b = degrade(x[1:2], a.params["kind"], {k: v for k, v in a.params.items() if k not in ("kind", "seed")},
                     seed=a.params["seed"], indices=np.array([6]))
@@ -263,7 +263,7 @@ def test_block_mask_is_the_public_codes_patch_pattern():
 
     h, w, blocks = 50, 37, 4
     x = np.random.default_rng(0).random((2, h, w, 1))
-    d = degrade(x, "block_mask", {"blocks": blocks})
+    d = degrade(x, "blocks", {"blocks": blocks})
     ph, pw = h // blocks, w // blocks
     for i in range(h):
         for j in range(w):
@@ -272,9 +272,9 @@ def test_block_mask_is_the_public_codes_patch_pattern():
             assert d.images[0, i, j, 0] == (0.0 if missing else np.float32(x[0, i, j, 0]))
     assert 0.35 < (~d.masks[0]).mean() < 0.5
     with pytest.raises(InspError, match="blocks >= 1"):
-        degrade(x, "block_mask", {"blocks": 0})
+        degrade(x, "blocks", {"blocks": 0})
     with pytest.raises(InspError, match="at least 39 pixels a side, got 50x37"):
-        degrade(x, "block_mask", {"blocks": 13})
+        degrade(x, "blocks", {"blocks": 13})
 
 
 # ---- the point of it ----
@@ -285,7 +285,7 @@ def test_inrr_beats_the_plain_inr_on_a_masked_real_photo():
 
     torch.manual_seed(0)
     img = load_images("images", split="all", start=8, limit=1, size=32, channels=1).images  # camera (cameraman)
-    d = degrade(img, "random_mask", {"ratio": 0.5}, seed=0)
+    d = degrade(img, "mask", {"ratio": 0.5}, seed=0)
     n, h, w, c = img.shape
     pix, clean = (torch.from_numpy(a).reshape(n, h * w, c) for a in (d.images, img))
     mask = torch.from_numpy(d.masks).reshape(n, -1)

@@ -259,12 +259,12 @@ def test_store_parts_stay_a_list(noisy):
     ("fit", ["+foo=1"], "unknown key 'foo' (insp fit --cfg job lists every key)"),
     ("fit", ["data=mnsit"], "unknown option data=mnsit (did you mean data=mnist?); choose audio | cifar10 | "
                             "fashion_mnist | images | meshes | mnist | photos"),
-    ("fit", ["+experiment=table2_cp/fit"], "unknown option experiment=table2_cp/fit (did you mean "
-                                           "experiment=table2_cpu/fit?); the options are the files under "
-                                           "conf/experiment/"),
+    ("fit", ["+experiment=table2_denoisin/fit"], "unknown option experiment=table2_denoisin/fit (did you mean "
+                                                 "experiment=table2_denoising/fit?); the options are the files under "
+                                                 "conf/experiment/"),
     ("train_filter", ["store=s", "fusion.ordr=2"], "unknown key 'fusion.ordr' (did you mean fusion.order?)"),
     ("train_filter", ["store=s", "tsk=denoise"], "unknown key 'tsk' (did you mean task=denoise?)"),
-    ("classify", ["model.widht=8"], "unknown key 'model.widht' (did you mean model.width?)"),
+    ("classify", ["classifier.widht=8"], "unknown key 'classifier.widht' (did you mean classifier.width?)"),
     ("classify", ["epoch=3"], "unknown key 'epoch' (did you mean epochs?)"),
 ])
 def test_unknown_keys_name_the_closest_valid_ones(command, args, want):
@@ -274,7 +274,10 @@ def test_unknown_keys_name_the_closest_valid_ones(command, args, want):
 
 
 def test_known_additions_and_recipes_still_pass():
-    check_overrides("fit", ["+experiment=table2_cpu/fit", "degradation=noise"])
+    from insp_cli.spellings import command_line
+
+    check_overrides("fit", ["+experiment=table2_denoising/fit", "degradation=noise"])
+    check_overrides("fit", command_line("fit", ["+experiment=table2_cpu/fit", "degradation=noise"]))  # recorded
     check_overrides("fit", ["+data.limit=3"])
 
 

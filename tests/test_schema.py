@@ -17,16 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("command, overrides", [
     ("fit", []), ("fit", ["data=images"]), ("fit", ["data=cifar10", "fit=paper"]), ("classify", []),
     ("classify", ["classifier=depthwise_cnn"]), ("classify", ["classifier=pca_svm"]),
-    ("classify", ["classifier=weight_mlp"]), ("classify", ["model.order=[2,1,1]", "model.layers=3"]),
+    ("classify", ["classifier=weight_mlp"]), ("classify", ["classifier.order=[2,1,1]", "classifier.layers=3"]),
     ("train_filter", ["store=x"]), ("train_filter", ["task=edges", "store=x"]),
     ("eval", ["store=x", "filter=y"]), ("table", []), ("blend", ["store=x"]),
     ("blend", ["store=x", "+experiment=gradient_blend/blend"]),
     ("blend", ["store=x", "+experiment=gradient_blend/reconstruct"]),
 ])
 def test_every_shipped_config_passes(command, overrides):
-    from insp_cli.jobs.classify import model_alias
-
-    validate(compose(command, model_alias(overrides) if command == "classify" else overrides), command)
+    validate(compose(command, overrides), command)
 
 
 @pytest.mark.parametrize("command, override, message", [
@@ -39,7 +37,7 @@ def test_every_shipped_config_passes(command, overrides):
     ("fit", "compile=maybe", "it must be true or false"),
     ("classify", "epochs=abc", "epochs='abc'"),
     ("classify", "batch_size=0", "batch_size=0"),
-    ("classify", "model.order=[2,x]", "model.order='x'"),
+    ("classify", "classifier.order=[2,x]", "classifier.order='x'"),
     ("classify", "lr_schedule=linear", "choose cosine | constant"),
     ("train_filter", "train.steps=abc", "train.steps='abc'"),
     ("eval", "batch_inrs=0", "batch_inrs=0"),
@@ -81,3 +79,38 @@ def test_cli_prints_one_error_line_and_no_traceback(args, workdir):
     assert len(lines) == 1 and lines[0].startswith("error: bad value: "), r.stderr
     assert "Traceback" not in r.stderr + r.stdout
     assert not (workdir / "runs").exists() or not any((workdir / "runs").rglob("metrics.json"))
+
+
+def test_settings_are_checked_and_typed_by_the_rules_alone():
+    """A job's settings dataclass comes from its config node through the rules (no hand parsing): values are
+    typed as the rule says (YAML's 1e-3 string -> float, 60.0 -> int), fields the node leaves out keep their
+    defaults, a bad value is the rule's one line, and a field with no rule is a defect of the table."""
+    from dataclasses import dataclass
+
+    from insp_cli.inr.fit import FitSettings
+    from insp_cli.inr.regularised import RegSettings
+    from insp_cli.inr.regularisers import KINDS
+    from insp_cli.jobs.fit import fit_settings
+    from insp_cli.schema import REGULARISERS, settings
+
+    s = settings(FitSettings, {"steps": 60.0, "lr": "1e-3", "batch_pixels": None, "shared_init": True}, "fit", "fit")
+    assert (s.steps, s.lr, s.batch_pixels, s.shared_init, s.retries) == (60, 1e-3, None, True, 1)
+    assert type(s.steps) is int and type(s.lr) is float
+    with pytest.raises(InspError, match=r"^bad value: fit.retries=21; it must be an integer in \[0, 20\]$"):
+        settings(FitSettings, {"retries": 21}, "fit", "fit")
+    r = settings(RegSettings, {"g_hidden": 8, "g_norm": "global"}, "fit.reg_opts", "fit", skip=("kind", "weight"))
+    assert (r.g_hidden, r.g_norm, r.g_depth) == (8, "global", 2)
+
+    @dataclass
+    class Unruled:
+        steps: int = 1
+        colour: str = "red"
+
+    with pytest.raises(KeyError, match="has no rule for fit.colour'$"):
+        settings(Unruled, {"steps": 2, "colour": "blue"}, "fit", "fit")
+    assert KINDS is REGULARISERS  # the regulariser names are written once, as the rule of fit.reg
+    cfg = compose("fit", ["fit.reg=tv", "fit.batch_pixels=null", "fit.reg_weights.tv=0.5", "fit.reg_opts.tv_p=2"])
+    reg = fit_settings(cfg).reg
+    assert (reg.kind, reg.weight, reg.tv_p) == ("tv", 0.5, 2.0) and type(reg.tv_p) is float
+    with pytest.raises(InspError, match="fit.reg=tv decodes every pixel each step"):
+        fit_settings(compose("fit", ["fit.reg=tv", "fit.batch_pixels=64"]))

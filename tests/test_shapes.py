@@ -16,7 +16,8 @@ from insp_cli.inr.sdf import fit_sdfs, pointcloud_loss
 from insp_cli.inr.siren import SirenSpec, init_params, pixel_spacing
 from insp_cli.jets import jet_space
 from insp_cli.jets.reference import siren_jet_reference
-from insp_cli.metrics.shapes import (as_mesh, band_psnr, chamfer_l1, exact_sdf, marching_cubes, normal_consistency)
+from insp_cli.mesh import as_mesh, exact_sdf
+from insp_cli.metrics.shapes import band_psnr, chamfer_l1, marching_cubes, normal_consistency
 
 
 def sphere(r=0.5, sub=4):
@@ -136,7 +137,7 @@ def test_fitted_sdf_of_a_sphere_and_batching():
 def test_pointcloud_loss_is_small_for_the_true_sdf_and_trains():
     spec = SirenSpec(in_features=3, hidden=32, depth=2)
     s = sphere(0.5, 3)
-    from insp_cli.metrics.shapes import sample_surface
+    from insp_cli.mesh import sample_surface
 
     p, n = sample_surface(s, 512, 0)
     surf, nrm = torch.from_numpy(p).float()[None], torch.from_numpy(n).float()[None]

@@ -217,7 +217,8 @@ def test_grid_sweep_with_failed_point_and_plot(tmp_path, workdir):
 
 
 @pytest.mark.parametrize("table, job, config, label", [
-    ("table1", "classify", {"model": {"kind": "weight_mlp"}}, "MLP classifier"),
+    ("table1", "classify", {"model": {"kind": "weight_mlp"}}, "MLP classifier"),  # recorded before the rename
+    ("table1", "classify", {"classifier": {"kind": "weight_mlp"}}, "MLP classifier"),
     ("table2", "eval", {"store": "stores/photos"}, "eval"),
     ("tasks", "eval", {"store": "stores/photos"}, "eval"),
     ("audio", "eval", {"store": "stores/audio-test"}, "eval"),

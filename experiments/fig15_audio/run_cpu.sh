@@ -7,7 +7,7 @@
 # every command) and the table go to runs/recipes/fig15_audio/ (scratch, git-ignored; RECIPE_OUT=DIR elsewhere), or
 # with RECORD=1 to experiments/fig15_audio/; INR stores to stores/fig15-cpu/, the filter to filters/fig15-cpu/
 # (git-ignored data). A fit whose store is complete (verified) is kept: the recipe resumes.
-# The settings are Hydra configs, conf/experiment/fig15_cpu/ (fit, train_filter, eval); this script only runs them.
+# The settings are Hydra configs, conf/experiment/fig15_audio/ (fit, train_filter, eval); this script only runs them.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 recipe_init fig15_audio  # DEST: the table's folder; OUT=$DEST/cpu: the run dirs
@@ -22,11 +22,11 @@ for split in train test; do
     echo "fit $split: done earlier ($S/noise-$split verified), kept"
     continue
   fi
-  timed "fit-$split" insp fit +experiment=fig15_cpu/fit data.split=$split data.limit=$limit \
+  timed "fit-$split" insp fit +experiment=fig15_audio/fit data.split=$split data.limit=$limit \
     store=$S/noise-$split hydra.run.dir=$OUT/fit-$split
 done
-timed train-filter insp train-filter +experiment=fig15_cpu/train_filter task=denoise store=$S/noise-train \
+timed train-filter insp train-filter +experiment=fig15_audio/train_filter task=denoise store=$S/noise-train \
   filter=$F/denoise.safetensors hydra.run.dir=$OUT/train-filter
-timed eval insp eval +experiment=fig15_cpu/eval filter=$F/denoise.safetensors store=$S/noise-test \
+timed eval insp eval +experiment=fig15_audio/eval filter=$F/denoise.safetensors store=$S/noise-test \
   hydra.run.dir=$OUT/eval
 timed table insp table table=audio runs=[$OUT/eval] out=$DEST

@@ -7,7 +7,7 @@
 # seconds of every command) and the table go to runs/recipes/fig8_geometry/ (scratch, git-ignored; RECIPE_OUT=DIR
 # elsewhere), or with RECORD=1 to experiments/fig8_geometry/; INR stores to stores/fig8-cpu/, filters to
 # filters/fig8-cpu/ (git-ignored data). A fit whose store is complete (verified) is kept: the recipe resumes.
-# The settings are Hydra configs, conf/experiment/fig8_cpu/ (fit, train_filter, eval); this script only runs them.
+# The settings are Hydra configs, conf/experiment/fig8_geometry/ (fit, train_filter, eval); this script only runs them.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 recipe_init fig8_geometry  # DEST: the table's folder; OUT=$DEST/cpu: the run dirs
@@ -22,21 +22,21 @@ for deg in clean vertex_noise; do
       echo "fit $deg $split: done earlier ($S/$deg-$split verified), kept"
       continue
     fi
-    timed "fit-$deg-$split" insp fit +experiment=fig8_cpu/fit data.split=$split data.$limit degradation=$deg \
+    timed "fit-$deg-$split" insp fit +experiment=fig8_geometry/fit data.split=$split data.$limit degradation=$deg \
       store=$S/$deg-$split hydra.run.dir=$OUT/fit-$deg-$split
   done
 done
 for task in smooth denoise_shape; do
   deg=$([ $task = smooth ] && echo clean || echo vertex_noise)
-  timed "train-filter-$task" insp train-filter +experiment=fig8_cpu/train_filter task=$task store=$S/$deg-train \
+  timed "train-filter-$task" insp train-filter +experiment=fig8_geometry/train_filter task=$task store=$S/$deg-train \
     filter=$F/$task.safetensors hydra.run.dir=$OUT/train-filter-$task
-  timed "eval-$task" insp eval +experiment=fig8_cpu/eval filter=$F/$task.safetensors store=$S/$deg-test \
+  timed "eval-$task" insp eval +experiment=fig8_geometry/eval filter=$F/$task.safetensors store=$S/$deg-test \
     hydra.run.dir=$OUT/eval-$task
 done
 # task=smooth again at the authors' width: ten 3x3x3 box passes on a 256^3 grid ~ a Gaussian of sigma 0.020
-timed train-filter-smooth-s0.02 insp train-filter +experiment=fig8_cpu/train_filter task=smooth task.sigma=0.02 \
+timed train-filter-smooth-s0.02 insp train-filter +experiment=fig8_geometry/train_filter task=smooth task.sigma=0.02 \
   store=$S/clean-train filter=$F/smooth-s0.02.safetensors hydra.run.dir=$OUT/train-filter-smooth-s0.02
-timed eval-smooth-s0.02 insp eval +experiment=fig8_cpu/eval filter=$F/smooth-s0.02.safetensors store=$S/clean-test \
+timed eval-smooth-s0.02 insp eval +experiment=fig8_geometry/eval filter=$F/smooth-s0.02.safetensors store=$S/clean-test \
   hydra.run.dir=$OUT/eval-smooth-s0.02
 timed table insp table table=geometry runs=[$OUT/eval-smooth,$OUT/eval-smooth-s0.02,$OUT/eval-denoise_shape] \
   out=$DEST

@@ -58,8 +58,8 @@ for split in train test; do
   timed "fit-mnist-$split" insp fit $M data.split=$split data.limit=$n store="$S/mnist-$split" hydra.run.dir="$d"
 done
 C="train_store=$S/mnist-train test_store=$S/mnist-test scale=cpu-mnist-1k tracking.mode=disabled"
-timed classify-knn insp classify model=weight_knn $C hydra.run.dir="$OUT/mnist/knn"
-timed classify-insp-convnet insp classify model=insp_convnet model.width=32 model.pool=7 epochs=20 $C \
+timed classify-knn insp classify classifier=weight_knn $C hydra.run.dir="$OUT/mnist/knn"
+timed classify-insp-convnet insp classify classifier=insp_convnet classifier.width=32 classifier.pool=7 epochs=20 $C \
   hydra.run.dir="$OUT/mnist/insp_convnet"
 timed table-mnist insp table table=table1 "runs=[$OUT/mnist/knn,$OUT/mnist/insp_convnet]" \
   out=$DEST/mnist scale=cpu-mnist-1k

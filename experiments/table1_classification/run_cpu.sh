@@ -16,7 +16,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 recipe_init table1_classification  # DEST: the table's folder; OUT=$DEST/cpu: the run dirs
 S=stores/table1-cpu-w10
-# The settings are Hydra configs, conf/experiment/table1_cpu/: fit.yaml (the INRs: SIREN 3x32, omega0 10) and
+# The settings are Hydra configs, conf/experiment/table1_classification/: fit.yaml (the INRs: SIREN 3x32, omega0 10) and
 # one per classifier (classify.yaml: the stores below, 20 epochs; INSP-ConvNet and its pixel twin: width 64, pool
 # 7, rotation and zoom augmentation). This script only loops over the models and seeds.
 
@@ -28,7 +28,7 @@ fit() {
       echo "fit $split: done earlier ($S/mnist-$split verified), kept"
       continue
     fi
-    timed "fit-$split" insp fit +experiment=table1_cpu/fit data.split=$split data.limit=$n store=$S/mnist-$split \
+    timed "fit-$split" insp fit +experiment=table1_classification/fit data.split=$split data.limit=$n store=$S/mnist-$split \
       hydra.run.dir=$OUT/fit-$split
   done
 }
@@ -43,7 +43,7 @@ classify() {
   local seed m
   for seed in ${SEEDS:-0}; do
     for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
-      timed "classify-$m-seed$seed" insp classify +experiment=table1_cpu/$m seed="$seed" \
+      timed "classify-$m-seed$seed" insp classify +experiment=table1_classification/$m seed="$seed" \
         hydra.run.dir="$(run_dir $m "$seed")"
     done
   done

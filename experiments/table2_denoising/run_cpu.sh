@@ -12,7 +12,7 @@ source "$(dirname "$0")/../lib.sh"
 recipe_init table2_denoising  # OUT=$DEST/cpu: the run dirs
 S=stores/table2-photos
 F=filters/table2-photos-ctx  # Pi with a context (session 7); the pointwise filters of variants/cpu-pointwise: filters/table2-photos
-# The settings are Hydra configs, conf/experiment/table2_cpu/: fit.yaml (the photo set at 128x128, SIREN 3x128,
+# The settings are Hydra configs, conf/experiment/table2_denoising/: fit.yaml (the photo set at 128x128, SIREN 3x128,
 # 150 full-batch Adam steps), train_filter.yaml (Pi, with its context of neighbouring pixels) and eval.yaml.
 # This script only loops over the tasks. The paper's pointwise Pi: add fusion.context=0 to train-filter
 # (variants/cpu-pointwise/README.md).
@@ -26,15 +26,15 @@ run_task() {  # run_task TASK DEGRADATION [EVAL OVERRIDES...]
       echo "fit $deg $split: done earlier ($S/$deg-$split verified), kept"  # keeps that run's metrics.json
       continue
     fi
-    timed "fit-$deg-$split" insp fit +experiment=table2_cpu/fit data.split=$split degradation=$deg store=$S/$deg-$split \
+    timed "fit-$deg-$split" insp fit +experiment=table2_denoising/fit data.split=$split degradation=$deg store=$S/$deg-$split \
       hydra.run.dir=$OUT/$task/fit-$split
   done
   if [ "${FIT_ONLY:-0}" = 1 ]; then return; fi  # FIT_ONLY=1: the INR stores only
-  timed "train-filter-$task" insp train-filter +experiment=table2_cpu/train_filter task=$task store=$S/$deg-train \
+  timed "train-filter-$task" insp train-filter +experiment=table2_denoising/train_filter task=$task store=$S/$deg-train \
     filter=$F/$task.safetensors hydra.run.dir=$OUT/$task/train-filter
-  timed "eval-val-$task" insp eval +experiment=table2_cpu/eval filter=$F/$task.safetensors store=$S/$deg-val \
+  timed "eval-val-$task" insp eval +experiment=table2_denoising/eval filter=$F/$task.safetensors store=$S/$deg-val \
     hydra.run.dir=$OUT/$task/eval-val "$@"
-  timed "eval-$task" insp eval +experiment=table2_cpu/eval filter=$F/$task.safetensors store=$S/$deg-test \
+  timed "eval-$task" insp eval +experiment=table2_denoising/eval filter=$F/$task.safetensors store=$S/$deg-test \
     hydra.run.dir=$OUT/$task/eval "$@"
 }
 

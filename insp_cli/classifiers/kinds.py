@@ -47,13 +47,13 @@ def _params(store: INRStore, rows, device) -> torch.Tensor:
 
 
 def _orders(order):
-    """model.order: one K for every layer, or a list with one K per layer."""
+    """classifier.order: one K for every layer, or a list with one K per layer."""
     return int(order) if isinstance(order, (int, str)) else [int(k) for k in order]
 
 
 def insp_convnet(mc, train: INRStore, classes: int, device, batch: int, max_memory_gb: float,
                  augment: bool) -> Classifier:
-    """INSP-ConvNet on the INRs' pixel-unit jets at the grid points (or model.points per axis)."""
+    """INSP-ConvNet on the INRs' pixel-unit jets at the grid points (or classifier.points per axis)."""
     m, c, size = train.spec.in_features, train.spec.out_features, train.size
     model = InspConvNet(c, classes, grid_spacing(size), layers=int(mc.layers), order=_orders(mc.order),
                         width=int(mc.width), pool=int(mc.pool), activation=str(mc.activation),
@@ -64,10 +64,10 @@ def insp_convnet(mc, train: INRStore, classes: int, device, batch: int, max_memo
     per_inr = m_in * coords.shape[0] * c * 4
     need = model.activation_bytes(batch, coords.shape[0]) + per_inr * batch
     if need > max_memory_gb * 2**30:
-        raise InspError(f"model.layers={len(model.convs)} with orders {list(model.orders)} needs derivatives up to "
+        raise InspError(f"classifier.layers={len(model.convs)} with orders {list(model.orders)} needs derivatives up to "
                         f"order {model.input_order} (M={m_in} per channel): ~{need / 2**30:.1f} GiB per batch of "
                         f"{batch} INRs at {coords.shape[0]} points, over max_memory_gb={max_memory_gb:g}; lower "
-                        "model.order, model.layers, model.width or batch_size")
+                        "classifier.order, classifier.layers, classifier.width or batch_size")
     chunk = None if mc.chunk_size is None else int(mc.chunk_size)
     model = model.to(device)
     forward = lambda x: model(x, coords)  # noqa: E731
@@ -106,7 +106,7 @@ def weight_mlp(mc, train: INRStore, classes: int, device, batch: int, max_memory
                augment: bool) -> Classifier:
     """An MLP on the standardised weight vectors."""
     if augment:
-        raise InspError("augment.* applies to coordinates; model=weight_mlp sees weights only: set them to 0")
+        raise InspError("augment.* applies to coordinates; classifier=weight_mlp sees weights only: set them to 0")
     p = train.spec.num_params
     model = WeightMLP(p, classes, hidden=int(mc.hidden), depth=int(mc.depth), dropout=float(mc.dropout)).to(device)
     standardize = WeightStandardizer(train.params)
@@ -121,11 +121,11 @@ def functa_mlp(mc, train: INRStore, classes: int, device, batch: int, max_memory
     """The functa paper's classifier: an MLP on the standardised latents of a functa store (``insp fit
     fit.init=FUNCTA fit.mode=functa``; docs/meta.md)."""
     if augment:
-        raise InspError("augment.* applies to coordinates; model=functa_mlp sees latents only: set them to 0")
+        raise InspError("augment.* applies to coordinates; classifier=functa_mlp sees latents only: set them to 0")
 
     def latents(store: INRStore) -> torch.Tensor:
         if store.latents is None:
-            raise InspError(f"model=functa_mlp needs functa stores (insp fit fit.init=FUNCTA fit.mode=functa); "
+            raise InspError(f"classifier=functa_mlp needs functa stores (insp fit fit.init=FUNCTA fit.mode=functa); "
                             f"{store.paths[0].parent} holds no latents")
         return torch.from_numpy(np.ascontiguousarray(store.latents))
 

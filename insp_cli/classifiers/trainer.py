@@ -103,80 +103,99 @@ def train_classifier(s: Settings, clf: Classifier, train_in: Inputs, test_in: In
         raise InspError(f"epochs and batch_size must be >= 1 (got {s.epochs}, {s.batch_size})")
     if s.lr_schedule not in SCHEDULES:
         raise InspError(f"lr_schedule must be cosine or constant, not {s.lr_schedule!r}")
-    model, batch = clf.model, s.batch_size
-    per_epoch = math.ceil(len(y_train) / batch)
-    total = s.epochs * per_epoch
+    model = clf.model
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-
-    def lr_at(step: int) -> float:
-        return s.lr * (cosine_factor(step, total) if s.lr_schedule == "cosine" else 1.0)
-
-    start, history = 0, []
+    epochs = _Epochs(s, clf, opt, train_in, test_in, y_train, y_test, device, run_dir, fingerprint, log_row)
+    start = 0
     if resume_from is not None:
-        meta, tensors = read_checkpoint(resume_from, FORMAT, VERSION, WHAT, REMEDY, FIELDS)
-        if not all(isinstance(row, dict) for row in meta["history"]):
-            raise InspError(f"{WHAT} {resume_from} is damaged: field history holds a row that is not a JSON object; "
-                            f"{REMEDY}")
-        try:
-            restore(meta, tensors, model, PREFIX, opt)
-        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
-            raise InspError(f"cannot resume from {resume_from}: {type(e).__name__}: {e}".splitlines()[0]) from None
-        start, history = int(meta["epoch"]), list(meta["history"])
-        log.info("resumed from %s at epoch %d", resume_from, start)
-        print(f"resumed from {resume_from} (epoch {start}/{s.epochs})")
+        start, epochs.history = _resume(resume_from, model, opt, s.epochs)
     elif isinstance(model, InspConvNet):
-        rows = np.random.default_rng(s.seed).permutation(len(y_train))[:batch]
+        rows = np.random.default_rng(s.seed).permutation(len(y_train))[:s.batch_size]
         model.calibrate(train_in.batch(rows).to(device))
-
-    epoch_state: dict = {}
-
-    def loss_at(step: int) -> torch.Tensor:
-        epoch, b = divmod(step, per_epoch)
-        if b == 0:  # a new epoch: its order and augmentations depend on (seed, epoch) only
-            model.train()
-            epoch_state.update(perm=np.random.default_rng([s.seed, epoch]).permutation(len(y_train)),
-                               gen=torch.Generator().manual_seed(s.seed * 100_003 + epoch), loss=0.0, correct=0,
-                               t0=time.time())
-        rows = epoch_state["perm"][b * batch:(b + 1) * batch]
-        affine = None
-        if s.augment:
-            affine = tuple(t.to(device) for t in random_affines(len(rows), s.rotation, s.zoom, s.translate,
-                                                                generator=epoch_state["gen"]))
-        y = torch.as_tensor(y_train[rows], device=device)
-        logits = clf.forward(train_in.batch(rows, affine).to(device))
-        loss = torch.nn.functional.cross_entropy(logits, y)
-        epoch_state["loss"] += float(loss.detach()) * len(rows)
-        epoch_state["correct"] += int((logits.argmax(1) == y).sum())
-        return loss
-
-    def after_step(done: int) -> str | None:
-        if done % per_epoch:
-            return None
-        epoch = done // per_epoch
-        preds, test_loss = evaluate(clf, test_in, y_test, 2 * batch, device)
-        row = {"epoch": epoch, "train_loss": epoch_state["loss"] / len(y_train),
-               "train_accuracy": epoch_state["correct"] / len(y_train), "test_loss": test_loss,
-               "test_accuracy": float((preds == y_test).mean()), "lr": lr_at(done),
-               "seconds": round(time.time() - epoch_state["t0"], 2)}
-        history.append(row)
-        write_history(run_dir / "history.csv", history)
-        log_row(row, epoch)
-        save_checkpoint(run_dir / CHECKPOINT, FORMAT, VERSION, {"epoch": epoch, "history": history,
-                                                               "fingerprint": fingerprint}, model, PREFIX, opt)
-        msg = (f"epoch {epoch}/{s.epochs}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f} | "
-               f"test acc {row['test_accuracy']:.4f} ({row['seconds']:.1f} s)")
-        log.info(msg)
-        return msg
-
-    train_steps(model, opt, loss_at, start * per_epoch, total, lr_at, after_step, "classify",
-                where=lambda step: f"epoch {step // per_epoch + 1}", hint=f"lower lr (now {s.lr:g})")
+    per_epoch = epochs.per_epoch
+    train_steps(model, opt, epochs.loss_at, start * per_epoch, s.epochs * per_epoch, epochs.lr_at,
+                epochs.after_step, "classify", where=lambda step: f"epoch {step // per_epoch + 1}",
+                hint=f"lower lr (now {s.lr:g})")
+    history = epochs.history
     if start >= s.epochs:  # a finished checkpoint: only the final evaluation is missing
         write_history(run_dir / "history.csv", history)
-    preds, _ = evaluate(clf, test_in, y_test, 2 * batch, device)
+    preds, _ = evaluate(clf, test_in, y_test, 2 * s.batch_size, device)
     info = {"epochs": s.epochs, "resumed_from": None if resume_from is None else str(resume_from),
             "parameters": sum(p.numel() for p in model.parameters()),
             "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None}
     return preds, history, info
+
+
+def _resume(path: Path, model: torch.nn.Module, opt, epochs: int) -> tuple[int, list[dict]]:
+    """Restore the model and AdamW from a verified checkpoint: (the epoch it ended, the history so far)."""
+    meta, tensors = read_checkpoint(path, FORMAT, VERSION, WHAT, REMEDY, FIELDS)
+    if not all(isinstance(row, dict) for row in meta["history"]):
+        raise InspError(f"{WHAT} {path} is damaged: field history holds a row that is not a JSON object; {REMEDY}")
+    try:
+        restore(meta, tensors, model, PREFIX, opt)
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
+        raise InspError(f"cannot resume from {path}: {type(e).__name__}: {e}".splitlines()[0]) from None
+    start = int(meta["epoch"])
+    log.info("resumed from %s at epoch %d", path, start)
+    print(f"resumed from {path} (epoch {start}/{epochs})")
+    return start, list(meta["history"])
+
+
+class _Epochs:
+    """The steps of ``training.train_steps`` grouped into epochs: each epoch's order of the training INRs and
+    its augmentations depend on (seed, epoch) only; at its end a test evaluation, a history row and a
+    checkpoint."""
+
+    def __init__(self, s: Settings, clf: Classifier, opt, train_in: Inputs, test_in: Inputs, y_train: np.ndarray,
+                 y_test: np.ndarray, device, run_dir: Path, fingerprint: str, log_row: Callable[[dict, int], None]):
+        self.s, self.clf, self.opt, self.device = s, clf, opt, device
+        self.train_in, self.test_in, self.y_train, self.y_test = train_in, test_in, y_train, y_test
+        self.run_dir, self.fingerprint, self.log_row = run_dir, fingerprint, log_row
+        self.per_epoch = math.ceil(len(y_train) / s.batch_size)
+        self.total = s.epochs * self.per_epoch
+        self.history: list[dict] = []
+        self.state: dict = {}
+
+    def lr_at(self, step: int) -> float:
+        return self.s.lr * (cosine_factor(step, self.total) if self.s.lr_schedule == "cosine" else 1.0)
+
+    def loss_at(self, step: int) -> torch.Tensor:
+        s, st, batch = self.s, self.state, self.s.batch_size
+        epoch, b = divmod(step, self.per_epoch)
+        if b == 0:  # a new epoch: its order and augmentations depend on (seed, epoch) only
+            self.clf.model.train()
+            st.update(perm=np.random.default_rng([s.seed, epoch]).permutation(len(self.y_train)),
+                      gen=torch.Generator().manual_seed(s.seed * 100_003 + epoch), loss=0.0, correct=0, t0=time.time())
+        rows = st["perm"][b * batch:(b + 1) * batch]
+        affine = None
+        if s.augment:
+            affine = tuple(t.to(self.device) for t in random_affines(len(rows), s.rotation, s.zoom, s.translate,
+                                                                     generator=st["gen"]))
+        y = torch.as_tensor(self.y_train[rows], device=self.device)
+        logits = self.clf.forward(self.train_in.batch(rows, affine).to(self.device))
+        loss = torch.nn.functional.cross_entropy(logits, y)
+        st["loss"] += float(loss.detach()) * len(rows)
+        st["correct"] += int((logits.argmax(1) == y).sum())
+        return loss
+
+    def after_step(self, done: int) -> str | None:
+        if done % self.per_epoch:
+            return None
+        epoch, n, st = done // self.per_epoch, len(self.y_train), self.state
+        preds, test_loss = evaluate(self.clf, self.test_in, self.y_test, 2 * self.s.batch_size, self.device)
+        row = {"epoch": epoch, "train_loss": st["loss"] / n, "train_accuracy": st["correct"] / n,
+               "test_loss": test_loss, "test_accuracy": float((preds == self.y_test).mean()), "lr": self.lr_at(done),
+               "seconds": round(time.time() - st["t0"], 2)}
+        self.history.append(row)
+        write_history(self.run_dir / "history.csv", self.history)
+        self.log_row(row, epoch)
+        save_checkpoint(self.run_dir / CHECKPOINT, FORMAT, VERSION, {"epoch": epoch, "history": self.history,
+                                                                    "fingerprint": self.fingerprint},
+                        self.clf.model, PREFIX, self.opt)
+        msg = (f"epoch {epoch}/{self.s.epochs}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f} | "
+               f"test acc {row['test_accuracy']:.4f} ({row['seconds']:.1f} s)")
+        log.info(msg)
+        return msg
 
 
 def write_history(path: Path, history: list[dict]) -> None:

@@ -34,7 +34,7 @@ import numpy as np
 from insp_cli.data.debian import unpacked_deb
 from insp_cli.data.imageset import select_range
 from insp_cli.errors import InspError
-from insp_cli.metrics.shapes import Mesh, as_mesh, exact_sdf, sample_surface
+from insp_cli.mesh import Mesh, as_mesh, exact_sdf, sample_surface
 
 log = logging.getLogger("insp")
 

@@ -22,6 +22,7 @@ from insp_cli.filters.insp_net import INSPFilter, LearnedFusion
 from insp_cli.inr.backbones import describe, kind_of, name_of, spec_from_dict
 from insp_cli.inr.store import INRStore
 from insp_cli.schema import check_record
+from insp_cli.spellings import degradation_kind
 from insp_cli.training import model_state, read_checkpoint, save_checkpoint
 
 FORMAT, VERSION = "insp-filter", 1
@@ -113,7 +114,7 @@ def check_filter_fits(meta: dict, store: INRStore, where: str) -> None:
         raise InspError(f"the filter was trained on INRs of {trained[0]}x{trained[1]} images but {where} holds INRs "
                         f"of {size[0]}x{size[1]} images (its derivative units are per pixel of that size); fit the "
                         "INRs at the filter's size or train a filter at theirs")
-    want = meta["trained_on"]["degradation"].get("kind")
+    want = degradation_kind(meta["trained_on"]["degradation"].get("kind"))  # filters of before the rename
     have = store.header.degradation.get("kind")
     if want != have:
         raise InspError(f"the filter was trained on INRs of {want} images but {where} holds INRs of {have} images")

@@ -27,7 +27,7 @@ import torch
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, pixel_spacing, siren_forward
 from insp_cli.jets import jet_space, siren_jet, to_pixel_units
-from insp_cli.metrics.shapes import Mesh, exact_sdf
+from insp_cli.mesh import Mesh, exact_sdf
 
 SHAPE_TASKS = ("smooth", "denoise_shape")
 

@@ -19,6 +19,7 @@ from insp_cli.errors import InspError
 from insp_cli.files import describe_path
 from insp_cli.filters.insp_net import HANDMADE
 from insp_cli.inr.store import INRStore
+from insp_cli.spellings import degradation_kind
 
 log = logging.getLogger("insp")
 
@@ -38,7 +39,7 @@ def task_of(cfg_task) -> dict:
 def check_inputs(task: dict, store: INRStore, where: str) -> None:
     """The store's INRs are of the kind the task takes (e.g. denoise: INRs of noisy images)."""
     kind = store.header.degradation.get("kind", "clean")
-    takes = task.get("inputs")
+    takes = [degradation_kind(k) for k in task.get("inputs") or ()]
     if takes and kind not in takes:
         raise InspError(f"task={task['name']} takes INRs of {' or '.join(takes)} signals, but {where} holds INRs "
                         f"of {kind} signals (fit them with the matching degradation=...)")
@@ -126,7 +127,7 @@ def task_targets(task: dict, clean: np.ndarray) -> np.ndarray:
     if task.get("target", "clean") == "clean":
         return clean
     if task["target"] == "blur":
-        return degrade(clean, "gaussian_blur", dict(task.get("blur") or {})).images
+        return degrade(clean, "blur", dict(task.get("blur") or {})).images
     raise InspError(f"task {task['name']}: unknown target {task['target']!r} (clean or blur)")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import InspError
 from ..files import atomic_write, describe_path, is_temporary, os_error_message, temporary_name
 from ..schema import check_record
+from ..spellings import degradation_record
 from .backbones import Spec, spec_from_dict
 from .integrity import LOCK
 
@@ -70,6 +71,7 @@ class StoreHeader:
             raise InspError(f"{where} was written by a newer insp (store format version {version}; "
                             f"this insp reads up to {VERSION}): upgrade insp")
         parts = {k: d.get(k, {}) for k in ("source", "degradation", "fit", "extra")}
+        parts["degradation"] = degradation_record(parts["degradation"])  # a kind's former spelling: today's
         bad = [k for k, v in parts.items() if not isinstance(v, dict)]
         if bad:
             raise InspError(f"{where} is corrupt: {', '.join(bad)} must be JSON objects")

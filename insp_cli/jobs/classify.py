@@ -1,6 +1,6 @@
 """`insp classify`: train a classifier on a labelled INR store and test it on another (paper Sec. 5.3, Table 1).
 
-model=insp_convnet (on the INRs' derivatives), depthwise_cnn (on images decoded from the INRs), pca_svm and
+classifier=insp_convnet (on the INRs' derivatives), depthwise_cnn (on images decoded from the INRs), pca_svm and
 weight_mlp (on the flattened INR weights). Per epoch: accuracy to the run directory (history.csv) and W&B, a
 checkpoint (checkpoint.safetensors) that a rerun of the same command resumes from; at the end metrics.json (the
 summary ``insp table`` reads) and confusion.png. The library: ``insp_cli.classifiers``.
@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +23,13 @@ from ..classifiers.splits import arch, check_disjoint, check_pair, not_a_result,
 from ..classifiers.trainer import Settings, confusion_matrix, find_checkpoint, train_classifier
 from ..config import hydra_run_dir, jets_compile, pick_device, seed_everything, threads_from_env
 from ..errors import InspError
+from ..schema import typed_values
 from ..tracking import Run, run_job
 from ..viz import save_confusion
 
 log = logging.getLogger("insp")
 
 MODELS = tuple(KINDS) + ("pca_svm", "weight_knn")
-
-
-def model_alias(argv: list[str]) -> list[str]:
-    """`model=NAME` on the command line selects the classifier: Hydra's group is ``classifier`` (conf/model/ is
-    the SIREN group of `insp fit`), placed at ``model`` so that its settings read model.width=..."""
-    return [f"classifier={a[len('model='):]}" if a.startswith("model=") else a for a in argv]
 
 
 def classify_job(cfg: DictConfig) -> float | None:
@@ -50,6 +46,8 @@ def fingerprint(cfg: DictConfig) -> str:
     d = OmegaConf.to_container(cfg, resolve=True)
     for k in ("resume", "tracking", "device", "compile", "epochs", "scale"):
         d.pop(k, None)
+    if "classifier" in d:  # the key was ``model`` when the first checkpoints were written: they still resume
+        d["model"] = d.pop("classifier")
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -64,18 +62,17 @@ def _rows(cfg: DictConfig, what: str, n: int) -> list[int]:
 
 
 def _classify(cfg: DictConfig, run: Run) -> dict:
-    if not isinstance(cfg.get("model"), DictConfig) or cfg.model.get("kind") not in MODELS:
-        got = cfg.get("model")
+    if not isinstance(cfg.get("classifier"), DictConfig) or cfg.classifier.get("kind") not in MODELS:
+        got = cfg.get("classifier")
         got = got.get("kind") if isinstance(got, DictConfig) else got
-        raise InspError(f"model={got} is not a classifier; choose one of {', '.join(MODELS)} "
-                        "(on the command line model=NAME; in Hydra terms classifier=NAME)")
+        raise InspError(f"classifier={got} is not a classifier; choose one of {', '.join(MODELS)}")
     cache = str(cfg.cache_inputs).lower()
     if cache not in ("auto", "true", "false"):
         raise InspError(f"cache_inputs must be auto, true or false, not {cfg.cache_inputs!r}")
-    a = cfg.augment
-    settings = Settings(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size), lr=float(cfg.lr),
-                        weight_decay=float(cfg.weight_decay), lr_schedule=str(cfg.lr_schedule), seed=int(cfg.seed),
-                        rotation=float(a.rotation), zoom=float(a.zoom), translate=float(a.translate))
+    augment = ("rotation", "zoom", "translate")  # checked and typed by schema.py's rules, as the command line is
+    top = [f.name for f in fields(Settings) if f.name not in augment]
+    settings = Settings(**typed_values(cfg, "", top, "classify"), **typed_values(cfg.augment, "augment", augment,
+                                                                                  "classify"))
     seed_everything(int(cfg.seed))
     threads_from_env()
     device = pick_device(str(cfg.device))
@@ -86,7 +83,7 @@ def _classify(cfg: DictConfig, run: Run) -> dict:
     train, test = split["train"], split["test"]
     classes = check_pair(train, test)
     check_disjoint(train, test)
-    kind = str(cfg.model.kind)
+    kind = str(cfg.classifier.kind)
     src = train.header.source
     log.info("classify %s: %d train / %d test %s INRs (%s), %d classes, %s", kind, len(train), len(test),
              src.get("name"), arch(train.spec), len(classes), device)
@@ -125,14 +122,14 @@ def _weight_space(cfg: DictConfig, kind: str, settings: Settings, train, test) -
     from ..classifiers.weight_space import pca_svm, weight_knn
 
     if settings.augment:
-        raise InspError(f"augment.* applies to coordinates; model={kind} sees weights only: set them to 0")
+        raise InspError(f"augment.* applies to coordinates; classifier={kind} sees weights only: set them to 0")
     t0 = time.time()
     if kind == "pca_svm":
-        clf = pca_svm(train.params.numpy(), train.labels, components=int(cfg.model.components),
-                      c=float(cfg.model.C), seed=int(cfg.seed))
+        clf = pca_svm(train.params.numpy(), train.labels, components=int(cfg.classifier.components),
+                      c=float(cfg.classifier.C), seed=int(cfg.seed))
     else:
-        clf = weight_knn(train.params.numpy(), train.labels, k=int(cfg.model.k),
-                         standardize=bool(cfg.model.standardize))
+        clf = weight_knn(train.params.numpy(), train.labels, k=int(cfg.classifier.k),
+                         standardize=bool(cfg.classifier.standardize))
     preds = clf.predict(test.params.numpy())
     train_acc = float((clf.predict(train.params.numpy()) == train.labels).mean())
     return preds, {"train_accuracy": train_acc, "fit_seconds": round(time.time() - t0, 2)}
@@ -143,7 +140,7 @@ def _torch_classifier(cfg: DictConfig, kind: str, settings: Settings, train, tes
     """A torch classifier kind (``classifiers.kinds``) trained and tested: (test predictions, info)."""
     if train.size is None:
         raise InspError("the stores do not record their image size; refit them with `insp fit`")
-    model = KINDS[kind](cfg.model, train, n_classes, device, settings.batch_size, float(cfg.max_memory_gb),
+    model = KINDS[kind](cfg.classifier, train, n_classes, device, settings.batch_size, float(cfg.max_memory_gb),
                         settings.augment)
     train_in, test_in, info = inputs(model, train, test, cache, float(cfg.cache_gb), settings.batch_size,
                                      settings.augment)

@@ -4,7 +4,6 @@ fitting (any backbone of ``inr/backbones.py``) -> sharded INR store."""
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -19,11 +18,11 @@ from ..inr.fit import SEEDING, FitResult, FitSettings, fit_inrs, psnr_of_fit
 from ..inr.meta import fit_latents
 from ..inr.meta_file import check_init_matches, load_meta
 from ..inr.regularised import RegSettings
-from ..inr.regularisers import KINDS as REG_KINDS
 from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, prepare_store, verify_for_resume,
                          write_shard)
 from ..modalities import Signals, check_finite_input, of_data  # noqa: F401  (check_finite_input: public here)
 from ..progress import FitProgress
+from ..schema import RULES, settings, typed, validate
 from ..tracking import Run, run_job
 
 log = logging.getLogger("insp")
@@ -65,40 +64,22 @@ def missing_ranges(start: int, stop: int, shard_size: int, done: list[tuple[int,
 
 
 def fit_settings(cfg: DictConfig) -> FitSettings:
-    f = cfg.fit
-    try:
-        s = FitSettings(steps=int(f.steps), lr=float(f.lr), lr_final=float(f.lr_final),
-                        batch_pixels=None if f.batch_pixels is None else int(f.batch_pixels),
-                        target_psnr=None if f.target_psnr is None else float(f.target_psnr), retries=int(f.retries),
-                        shared_init=bool(f.get("shared_init", False)))
-        batch, shard = int(f.batch_size), int(f.shard_size)
-    except (TypeError, ValueError) as e:
-        raise InspError(f"bad fit settings: {e}") from None
-    if s.steps < 1 or not s.lr > 0 or batch < 1 or shard < 1:
-        raise InspError("fit.steps, fit.lr, fit.batch_size and fit.shard_size must be positive")
-    s.reg = reg_settings(f)
+    """cfg.fit -> FitSettings, every value checked and typed by its rule in schema.py (one line per bad value)."""
+    s = settings(FitSettings, cfg.fit, "fit", "fit", skip=("reg",))
+    s.reg = reg_settings(cfg.fit)
     return s
 
 
 def reg_settings(f: DictConfig) -> RegSettings | None:
     """fit.reg, its weight fit.reg_weights.<kind> and fit.reg_opts -> RegSettings (None for reg=none)."""
-    kind = str(f.get("reg", "none") or "none")
-    if kind not in REG_KINDS:
-        raise InspError(f"unknown regulariser fit.reg={kind!r} (choose from {', '.join(REG_KINDS)})")
+    kind = typed("fit.reg", f.get("reg", "none") or "none", RULES["fit"]["fit.reg"])
     if kind == "none":
         return None
-    weights, opts = f.get("reg_weights") or {}, dict(f.get("reg_opts") or {})
-    try:
-        weight = float(weights[kind])
-        reg = RegSettings(kind=kind, weight=weight, **opts)
-    except KeyError:
-        raise InspError(f"fit.reg={kind} needs a weight fit.reg_weights.{kind}") from None
-    except (TypeError, ValueError) as e:
-        raise InspError(f"bad fit.reg_opts / fit.reg_weights: {e}") from None
-    if not (math.isfinite(reg.weight) and reg.weight >= 0):
-        raise InspError(f"fit.reg_weights.{kind}={weights[kind]} must be a finite number >= 0")
-    if not reg.lr > 0 or reg.g_hidden < 1 or reg.g_depth < 1 or not reg.g_omega0 > 0:
-        raise InspError("fit.reg_opts: lr and g_omega0 must be > 0, g_hidden and g_depth >= 1")
+    weight = (f.get("reg_weights") or {}).get(kind)
+    if weight is None:
+        raise InspError(f"fit.reg={kind} needs a weight fit.reg_weights.{kind}")
+    reg = settings(RegSettings, f.get("reg_opts") or {}, "fit.reg_opts", "fit", skip=("kind", "weight"))
+    reg.kind, reg.weight = kind, typed(f"fit.reg_weights.{kind}", weight, RULES["fit"][f"fit.reg_weights.{kind}"])
     if f.batch_pixels is not None:
         raise InspError(f"fit.reg={kind} decodes every pixel each step: set fit.batch_pixels=null "
                         f"(it is {f.batch_pixels})")
@@ -115,24 +96,46 @@ def run_fit(cfg: DictConfig, run_dir: str | Path) -> float:
 
 
 def _fit(cfg: DictConfig, run: Run) -> dict:
+    validate(cfg, "fit")  # types and ranges (schema.py): a Python caller is checked as the command line is
     seed_everything(int(cfg.seed))
     threads_from_env()  # INSP_THREADS: small batched products run far faster on one thread of a shared CPU
     device = pick_device(str(cfg.device))
-    d = cfg.data
-    modality = of_data(str(d.name))
+    modality = of_data(str(cfg.data.name))
     sig = modality.signals(cfg)
-    lo, hi = int(sig.indices[0]), int(sig.indices[-1]) + 1
     settings = fit_settings(cfg)
-    shard_size = int(cfg.fit.shard_size)
-    lo, hi = part_range(lo, hi, int(d.shard), int(d.num_shards), shard_size)
-    spec = sig.spec
-    if not getattr(spec, "pointwise", True) and settings.batch_pixels:
+    lo, hi = part_range(int(sig.indices[0]), int(sig.indices[-1]) + 1, int(cfg.data.shard), int(cfg.data.num_shards),
+                        int(cfg.fit.shard_size))
+    _adapt(settings, cfg, sig)
+    mi = meta_init(cfg, sig, settings)  # fit.init: a meta-learned start (docs/meta.md), or None
+    header = _header(cfg, sig, settings, mi)
+    store_dir, todo = _plan(cfg, header, lo, hi, device)
+    t0 = time.time()
+    fitted = _fit_shards(cfg, sig, settings, mi, header, store_dir, todo, device, run)
+    seconds = time.time() - t0
+    store = _fitted(store_dir, lo, hi)
+    metrics = _metrics(cfg, sig, store, store_dir, (lo, hi), fitted, seconds, device)
+    _log_results(cfg, modality, run, store, metrics)
+    print(f"fit {len(store)} INRs ({cfg.data.name} {cfg.data.split} [{lo}, {hi}), {sig.degradation['kind']}): "
+          f"PSNR mean {metrics['psnr_mean']:.2f} dB, p5 {metrics['psnr_p5']:.2f} dB"
+          + (f", {_rate(fitted, seconds)}" if fitted else ", all shards already done")
+          + f"\n  store   {store_dir}\n  run dir {run.dir}")
+    _refuse_flagged(cfg, modality, store, store_dir, settings)
+    return metrics
+
+
+def _adapt(settings: FitSettings, cfg: DictConfig, sig: Signals) -> None:
+    """The settings adapted to the backbone and the signals: a backbone that decodes its whole grid every step
+    ignores fit.batch_pixels; a regulariser needs images."""
+    if not getattr(sig.spec, "pointwise", True) and settings.batch_pixels:
         log.info("fit.batch_pixels=%s ignored: %s decodes its whole grid every step", settings.batch_pixels,
-                 describe(spec))
+                 describe(sig.spec))
         settings.batch_pixels = None
     if settings.reg is not None and len(sig.shape) != 2:
-        raise InspError(f"fit.reg={settings.reg.kind} regularises images (rows and columns); {d.name} is not")
-    mi = meta_init(cfg, sig, settings)  # fit.init: a meta-learned start (docs/meta.md), or None
+        raise InspError(f"fit.reg={settings.reg.kind} regularises images (rows and columns); {cfg.data.name} is not")
+
+
+def _header(cfg: DictConfig, sig: Signals, settings: FitSettings, mi) -> StoreHeader:
+    """The store header of this fit: the backbone, the source, the degradation and how the INRs are fitted."""
     fit_rec = {k: v for k, v in settings.__dict__.items() if k not in ("reg", "shared_init")}
     if mi is not None:  # only when used: older stores' headers stay as they were; another init refuses a resume
         fit_rec["init"] = mi.record()
@@ -141,21 +144,30 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         fit_rec["shared_init"] = True
     if settings.reg is not None:  # only when used: stores fitted before fit.reg existed still resume
         fit_rec["reg"] = settings.reg.to_dict()
-    header = StoreHeader(spec=spec, source=sig.source, degradation=sig.degradation,
-                         fit={**fit_rec, **(sig.fit_extra or {}), "seed": int(cfg.seed), "shard_size": shard_size,
-                              "seeding": SEEDING,
-                              "psnr_floor": "above min(flat mid-gray image, initialisation) (docs/fit.md)"})
+    return StoreHeader(spec=sig.spec, source=sig.source, degradation=sig.degradation,
+                       fit={**fit_rec, **(sig.fit_extra or {}), "seed": int(cfg.seed),
+                            "shard_size": int(cfg.fit.shard_size), "seeding": SEEDING,
+                            "psnr_floor": "above min(flat mid-gray image, initialisation) (docs/fit.md)"})
+
+
+def _plan(cfg: DictConfig, header: StoreHeader, lo: int, hi: int, device) -> tuple[Path, list[tuple[int, int]]]:
+    """Create or reopen the store, record [lo, hi) as planned, verify what is there (bad shards are moved aside
+    and so refitted): (the store directory, the ranges still to fit)."""
     store_dir = prepare_store(cfg.store, header)
     plan_range(store_dir, lo, hi)
-    verify_for_resume(store_dir, header, lo, hi)  # bad shards are moved aside and so refitted below
-    todo = missing_ranges(lo, hi, shard_size, list(finished_shards(store_dir)))
-    n_total = hi - lo
-    log.info("fit %d %s %s INRs [%d, %d) -> %s (%d to fit, %d already done); %s, %d params, %s",
-             n_total, d.name, d.split, lo, hi, store_dir, sum(b - a for a, b in todo),
-             n_total - sum(b - a for a, b in todo), describe(spec), spec.num_params, device)
+    verify_for_resume(store_dir, header, lo, hi)
+    todo = missing_ranges(lo, hi, int(cfg.fit.shard_size), list(finished_shards(store_dir)))
+    left = sum(b - a for a, b in todo)
+    log.info("fit %d %s %s INRs [%d, %d) -> %s (%d to fit, %d already done); %s, %d params, %s", hi - lo,
+             cfg.data.name, cfg.data.split, lo, hi, store_dir, left, hi - lo - left, describe(header.spec),
+             header.spec.num_params, device)
+    return store_dir, todo
 
+
+def _fit_shards(cfg: DictConfig, sig: Signals, settings: FitSettings, mi, header: StoreHeader, store_dir: Path,
+                todo: list[tuple[int, int]], device, run: Run) -> int:
+    """Fit each range of ``todo`` in batches of fit.batch_size and write it as one shard. Returns INRs fitted."""
     coords = sig.coords.to(device)
-    q, c = sig.targets.shape[1:]
     pos = {int(j): i for i, j in enumerate(sig.indices)}
     batch = int(cfg.fit.batch_size)
     fitted, t0 = 0, time.time()
@@ -173,7 +185,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
                 if sig.fit_batch is not None:  # the modality fits its own way (shapes: per-INR points)
                     res = sig.fit_batch(r, settings, int(cfg.seed), bar.on_step, device)
                 else:
-                    res = fit_inrs(spec, pix, coords, settings, mask=mask, seed=int(cfg.seed),
+                    res = fit_inrs(sig.spec, pix, coords, settings, mask=mask, seed=int(cfg.seed),
                                    indices=sig.indices[r], on_step=bar.on_step, shape=sig.shape,
                                    start=None if mi is None else mi.init)
                 if res.latents is not None:
@@ -188,18 +200,25 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
             finite = psnr_a[np.isfinite(psnr_a)]  # a shard of diverged INRs (all NaN): no numpy warning
             run.log({"shard_psnr_mean": float(finite.mean()) if finite.size else float("nan"), "inrs_fitted": fitted,
                      "inrs_per_second": fitted / max(time.time() - t0, 1e-9)})
-    seconds = time.time() - t0
+    return fitted
 
+
+def _fitted(store_dir: Path, lo: int, hi: int) -> INRStore:
+    """The INRs of [lo, hi) in the store (those of this fit and of earlier ones), flagged ones included."""
     mine = [p for (a, b), p in finished_shards(store_dir).items() if a < hi and b > lo]
     store = INRStore.open(mine, only_ok=False)
-    sel = np.nonzero((store.indices >= lo) & (store.indices < hi))[0]
-    store = store.subset(sel)
-    psnr_all = store.psnr.astype(np.float64)
-    flagged = int((~store.ok).sum())
-    good = psnr_all[store.ok]
+    return store.subset(np.nonzero((store.indices >= lo) & (store.indices < hi))[0])
+
+
+def _metrics(cfg: DictConfig, sig: Signals, store: INRStore, store_dir: Path, span: tuple[int, int], fitted: int,
+             seconds: float, device) -> dict:
+    """metrics.json of the fit: counts, PSNR over the converged INRs, the backbone; per image where it applies."""
+    good = store.psnr.astype(np.float64)[store.ok]
+    spec = store.spec
     metrics = {
-        "store": str(store_dir), "dataset": d.name, "split": d.split, "range": [lo, hi], "count": len(store),
-        "flagged": flagged, "psnr_mean": float(good.mean()) if len(good) else float("nan"),
+        "store": str(store_dir), "dataset": cfg.data.name, "split": cfg.data.split, "range": list(span),
+        "count": len(store), "flagged": int((~store.ok).sum()),
+        "psnr_mean": float(good.mean()) if len(good) else float("nan"),
         "psnr_p5": float(np.percentile(good, 5)) if len(good) else float("nan"),
         "psnr_min": float(good.min()) if len(good) else float("nan"),
         "fitted_now": fitted, "fit_seconds": round(seconds, 3),
@@ -211,29 +230,34 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
         metrics.update(_clean_scores(store, sig, device))
     elif sig.clean is not None and sig.names is not None and len(store) <= PER_IMAGE_MAX:
         metrics["per_image"] = _per_image(store, sig, device)
+    return metrics
+
+
+def _log_results(cfg: DictConfig, modality, run: Run, store: INRStore, metrics: dict) -> None:
+    """Samples, the PSNR histogram and a table of the INRs to the run (W&B)."""
     modality.log_samples(cfg, run, store)
-    run.log_histogram("psnr_per_inr", good)
+    run.log_histogram("psnr_per_inr", store.psnr.astype(np.float64)[store.ok])
     run.log_table("inrs", ["index", "label", "psnr", "ok"],
                   [[int(i), None if store.labels is None else int(store.labels[k]), float(store.psnr[k]),
                     bool(store.ok[k])] for k, i in enumerate(store.indices[:10000])])
     run.log({"psnr_mean": metrics["psnr_mean"], "psnr_p5": metrics["psnr_p5"]})
-    print(f"fit {len(store)} INRs ({d.name} {d.split} [{lo}, {hi}), {sig.degradation['kind']}): "
-          f"PSNR mean {metrics['psnr_mean']:.2f} dB, p5 {metrics['psnr_p5']:.2f} dB"
-          + (f", {_rate(fitted, seconds)}" if fitted else ", all shards already done")
-          + f"\n  store   {store_dir}\n  run dir {run.dir}")
-    if flagged:
-        nonfinite = int((~np.isfinite(psnr_all)).sum())
-        flat = modality.flat
-        why = (f"{nonfinite} non-finite, {flagged - nonfinite} worse than both {flat} and their "
-               f"initialisation, after {cfg.fit.retries} refit(s) at half the learning rate")
-        if flagged == len(store):
-            regw = (f" or fit.reg_weights.{settings.reg.kind} (now {settings.reg.weight:g})"
-                    if settings.reg is not None else "")
-            raise InspError(f"the fit diverged: all {flagged} INRs failed ({why}); lower fit.lr (now "
-                            f"{settings.lr:g}){regw} or check the data; they are flagged in {store_dir}", exit_code=3)
-        raise InspError(f"{flagged} of {len(store)} INRs did not converge ({why}); they are flagged in {store_dir} "
-                        "and skipped when it is opened", exit_code=3)
-    return metrics
+
+
+def _refuse_flagged(cfg: DictConfig, modality, store: INRStore, store_dir: Path, settings: FitSettings) -> None:
+    """INRs that did not converge end the fit with one line (exit 3): all of them = the fit diverged."""
+    flagged = int((~store.ok).sum())
+    if not flagged:
+        return
+    nonfinite = int((~np.isfinite(store.psnr.astype(np.float64))).sum())
+    why = (f"{nonfinite} non-finite, {flagged - nonfinite} worse than both {modality.flat} and their "
+           f"initialisation, after {cfg.fit.retries} refit(s) at half the learning rate")
+    if flagged == len(store):
+        regw = (f" or fit.reg_weights.{settings.reg.kind} (now {settings.reg.weight:g})"
+                if settings.reg is not None else "")
+        raise InspError(f"the fit diverged: all {flagged} INRs failed ({why}); lower fit.lr (now "
+                        f"{settings.lr:g}){regw} or check the data; they are flagged in {store_dir}", exit_code=3)
+    raise InspError(f"{flagged} of {len(store)} INRs did not converge ({why}); they are flagged in {store_dir} "
+                    "and skipped when it is opened", exit_code=3)
 
 
 def meta_init(cfg: DictConfig, sig: "Signals", settings: FitSettings):

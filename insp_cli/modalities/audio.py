@@ -31,6 +31,7 @@ from ..metrics.audio import AUDIO_METRICS, audio_metrics
 from ..progress import ProgressLog
 from ..report import Column, Table, label, to_markdown
 from ..report import to_csv as _csv
+from ..spellings import degradation_kind
 from ..tracking import Run
 from ..viz import save_waveforms
 from .base import Modality, Signals, degraded, eval_record, register, spec_for, summary_means, write_scores_csv
@@ -44,9 +45,9 @@ def audio_signals(cfg: DictConfig) -> Signals:
     d = cfg.data
     clips = load_audio(str(d.source), split=d.split, start=int(d.start), limit=d.limit, length=int(d.length),
                        rate=int(d.rate), root=d.root, folder=d.folder, min_seconds=float(d.min_seconds))
-    kind = str(cfg.degradation.kind)
-    if kind not in ("clean", "gaussian_noise"):
-        raise InspError(f"degradation {kind} is for images; audio takes clean or gaussian_noise (degradation=noise)")
+    kind = degradation_kind(str(cfg.degradation.kind))
+    if kind not in ("clean", "noise"):
+        raise InspError(f"degradation {kind} is for images; audio takes clean or noise (degradation=noise)")
     noisy = degraded(cfg, clips.clips[:, None, :, None], clips.indices, f"audio {d.source}", clip=False,
                         items=("clips", "samples"))
     n, t = clips.clips.shape

@@ -44,8 +44,8 @@ from ..filters.train_pi import PiData
 from ..inr.sdf import SDF_LOSSES, fit_sdfs
 from ..inr.siren import SirenSpec
 from ..progress import ProgressLog
-from ..metrics.shapes import (band_psnr, chamfer_l1, exact_sdf, marching_cubes, normal_consistency,
-                              sample_surface)
+from ..mesh import exact_sdf, sample_surface
+from ..metrics.shapes import band_psnr, chamfer_l1, marching_cubes, normal_consistency
 from ..report import Column, Table, label, to_csv, to_markdown
 from ..tracking import Run
 from ..viz import save_grid

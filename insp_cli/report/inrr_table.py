@@ -13,6 +13,7 @@ from collections import defaultdict
 
 from insp_cli.report.runs import RunRecord
 from insp_cli.report.table_kit import Bars, Column, Table, TableSpec, mean_std, need, split_complete
+from insp_cli.spellings import degradation_kind
 
 # The paper's Table 1 (PSNR dB, 256² grayscale, 50 % random missing): INR, INR-Z, TV, L2, AIR, INRR
 PAPER_METHODS = ("inr", "inr_z", "tv", "l2", "air", "inrr")
@@ -28,7 +29,8 @@ PAPER_INRR_TABLE1 = {
 }
 # our photo -> the paper's image it stands in for (experiments/inrr_table1/README.md says why)
 STAND_INS = {"baboon": "Baboon", "building": "Barbara", "camera": "Man", "home": "Boats"}
-MASKS = {"random_mask": "random", "patch_mask": "patch", "text": "textural", "block_mask": "blocks"}
+# degradation kind -> the column label of INRR's paper (kinds recorded under a former spelling read as today's)
+MASKS = {"mask": "random", "patch": "patch", "text": "textural", "blocks": "blocks"}
 PAPER_MASK = {"blocks": "patch"}  # the public code's patch pattern (degradation=blocks): the paper's patch column
 OURS = ("none", "tv", "l2", "air", "inrr")
 _TITLE = {"none": "INR", "tv": "TV", "l2": "L2", "air": "AIR", "inrr": "INRR", "inr_z": "INR-Z", "inr": "INR"}
@@ -40,7 +42,7 @@ def inrr_table(records: list[RunRecord], scale: str | None):
     done, failed = split_complete(records, lambda r: f"reg={r.get_config('fit.reg') or 'none'}")
     for r in done:
         reg = str(r.get_config("fit.reg") or "none")
-        mask = MASKS.get(str(r.get_config("degradation.kind")))
+        mask = MASKS.get(degradation_kind(str(r.get_config("degradation.kind"))))
         if mask is None:
             continue
         for item in need(r, "per_image")["per_image"]:

@@ -15,9 +15,16 @@ PAPER_TABLE1 = {"mnist": {"depthwise_cnn": 87.6, "pca_svm": 11.3, "weight_mlp": 
                 "cifar10": {"depthwise_cnn": 59.5, "pca_svm": 9.4, "weight_mlp": 10.1, "insp_convnet": 62.5}}
 
 
+def _classifier_kind(r: RunRecord):
+    """The classifier of a classify run: ``classifier.kind``, or ``model.kind`` in runs recorded before the key
+    was renamed."""
+    k = r.get_config("classifier.kind")
+    return r.get_config("model.kind") if k is _MISSING else k
+
+
 def _table1(records: list[RunRecord], scale: str | None) -> Table:
     cells: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
-    done, failed = split_complete(records, lambda r: "" if (k := r.get_config("model.kind")) is _MISSING
+    done, failed = split_complete(records, lambda r: "" if (k := _classifier_kind(r)) is _MISSING
                                   else label(str(k)))
     for r in done:
         m = need(r, "model", "dataset", "test_accuracy", "train_count", "test_count")
@@ -60,6 +67,6 @@ TABLE1 = TableSpec(
               (("ours_accuracy", "ours"), ("paper_accuracy", "paper")), "test accuracy (%)", ran_only=True),
     item=PaperItem("table1", "Table 1: classification of INRs (MNIST, CIFAR-10)", (),
                    ["insp fit data=mnist && insp fit data=mnist data.split=test",
-                    "insp classify -m model=insp_convnet,depthwise_cnn,pca_svm,weight_mlp scale=cpu",
+                    "insp classify -m classifier=insp_convnet,depthwise_cnn,pca_svm,weight_mlp scale=cpu",
                     "insp table table=table1 runs=[runs/classify-multirun/DATE] "
                     "out=experiments/table1_classification"]))

@@ -120,8 +120,8 @@ TABLE2 = TableSpec(
     bars=Bars(lambda row: row["method"], OURS_VS_PAPER_PSNR, "PSNR (dB)", ran_only=True),
     item=PaperItem("table2", "Table 2: denoising, PSNR / SSIM / LPIPS (paper: 100 DIV2K test images)", (),
                    ["insp fit data=images degradation=noise && insp fit data=images data.split=test degradation=noise",
-                    "insp train-filter task=denoise store=stores/images-train-gaussian_noise-w64d3-s0",
-                    "insp eval filter=FILTER store=stores/images-test-gaussian_noise-w64d3-s0 scale=cpu",
+                    "insp train-filter task=denoise store=stores/images-train-noise-w64d3-s0",
+                    "insp eval filter=FILTER store=stores/images-test-noise-w64d3-s0 scale=cpu",
                     "insp table table=table2 runs=[runs/eval/DATE] out=experiments/table2_denoising"]))
 TASKS = TableSpec("tasks", "eval", _tasks, modality="images", paper=PAPER_TABLE2,
                   bars=Bars(lambda row: f"{row['task']}\n{row['method']}", OURS_VS_PAPER_PSNR, "PSNR (dB)",

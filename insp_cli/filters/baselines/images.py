@@ -11,39 +11,15 @@ import numpy as np
 from scipy import ndimage
 from skimage import color, feature, filters, restoration
 
+from insp_cli.data.blur import float_dtype, gaussian_filter, gaussian_psf, per_channel  # noqa: F401 (baselines)
 from insp_cli.errors import InspError
-
-
-def gaussian_psf(sigma: float, size: int) -> np.ndarray:
-    """Normalised, centred Gaussian kernel ``(size, size)``, size odd; the one blur kernel of the project.
-
-    Used both to synthesise blurred data (``gaussian_filter``) and as the known PSF of ``wiener_deblur``.
-    """
-    if size < 1 or size % 2 == 0 or sigma <= 0:
-        raise InspError(f"Gaussian PSF needs an odd size >= 1 and sigma > 0; got size={size}, sigma={sigma}")
-    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
-    g = np.exp(-0.5 * (x / sigma) ** 2)
-    k = np.outer(g, g)
-    return k / k.sum()
-
-
-def _per_channel(img: np.ndarray, size) -> tuple:
-    """Filter footprint that never mixes channels: (s, s) for (H, W), (s, s, 1) for (H, W, C)."""
-    img = np.asarray(img)
-    if img.ndim not in (2, 3):
-        raise InspError(f"expected an image (H, W) or (H, W, C); got shape {img.shape}")
-    return img, (size, size) if img.ndim == 2 else (size, size, 1)
-
-
-def _float(img: np.ndarray) -> np.dtype:
-    """Output dtype: float inputs keep theirs (float32 data stays float32), others become float64."""
-    return img.dtype if np.issubdtype(img.dtype, np.floating) else np.dtype(np.float64)
+from insp_cli.spellings import degradation_kind
 
 
 def mean_filter(img: np.ndarray, size: int = 3) -> np.ndarray:
     """Mean of each ``size x size`` neighbourhood. img: (H, W[, C]) -> same shape."""
-    img, footprint = _per_channel(img, size)
-    return ndimage.uniform_filter(img.astype(np.float64), size=footprint, mode="reflect").astype(_float(img))
+    img, footprint = per_channel(img, size)
+    return ndimage.uniform_filter(img.astype(np.float64), size=footprint, mode="reflect").astype(float_dtype(img))
 
 
 # The normalised box filter (OpenCV's boxFilter/blur) is the mean filter; one implementation, two names.
@@ -52,21 +28,8 @@ box_filter = mean_filter
 
 def median_filter(img: np.ndarray, size: int = 3) -> np.ndarray:
     """Median of each ``size x size`` neighbourhood. img: (H, W[, C]) -> same shape."""
-    img, footprint = _per_channel(img, size)
-    return ndimage.median_filter(img, size=footprint, mode="reflect").astype(_float(img))
-
-
-def gaussian_filter(img: np.ndarray, sigma: float = 1.0, size: int = 3) -> np.ndarray:
-    """Convolution with ``gaussian_psf(sigma, size)``. img: (H, W[, C]) -> same shape.
-
-    The kernel is truncated to ``size x size`` (3x3 by default, i.e. radius 1, as a small classical
-    smoothing filter), not to scipy's default 4 sigma; it equals
-    ``scipy.ndimage.gaussian_filter(img, sigma, radius=size // 2)`` per channel.
-    """
-    img, _ = _per_channel(img, size)
-    k = gaussian_psf(sigma, size)
-    out = ndimage.convolve(img.astype(np.float64), k if img.ndim == 2 else k[:, :, None], mode="reflect")
-    return out.astype(_float(img))
+    img, footprint = per_channel(img, size)
+    return ndimage.median_filter(img, size=footprint, mode="reflect").astype(float_dtype(img))
 
 
 def wiener_deblur(img: np.ndarray, psf_sigma: float, psf_size: int, balance: float = 0.01) -> np.ndarray:
@@ -74,7 +37,7 @@ def wiener_deblur(img: np.ndarray, psf_sigma: float, psf_size: int, balance: flo
 
     balance trades data fidelity against the Laplacian regulariser (larger = smoother). img: (H, W[, C]).
     """
-    img, _ = _per_channel(img, psf_size)
+    img, _ = per_channel(img, psf_size)
     psf = gaussian_psf(psf_sigma, psf_size)
     planes = (img[:, :, None] if img.ndim == 2 else img).astype(np.float64)
     # wiener works in Fourier space (circular boundaries) while the blur used mirrored borders; deconvolving
@@ -82,7 +45,7 @@ def wiener_deblur(img: np.ndarray, psf_sigma: float, psf_size: int, balance: flo
     p = psf_size
     pad = np.pad(planes, ((p, p), (p, p), (0, 0)), mode="symmetric")  # = scipy's 'reflect'
     out = np.stack([restoration.wiener(pad[:, :, c], psf, balance) for c in range(pad.shape[2])], axis=2)
-    return np.clip(out[p:-p, p:-p].reshape(img.shape), 0.0, 1.0).astype(_float(img))
+    return np.clip(out[p:-p, p:-p].reshape(img.shape), 0.0, 1.0).astype(float_dtype(img))
 
 
 def _luminance(img: np.ndarray) -> np.ndarray:
@@ -119,25 +82,25 @@ def _channel_axis(img: np.ndarray) -> int | None:
 def nl_means(img: np.ndarray, sigma: float) -> np.ndarray:
     """scikit-image non-local means (fast mode, 5x5 patches, 13x13 search, h = 0.8 sigma, sigma given).
     img: (H, W[, C]) in [0, 1]; sigma: the noise's standard deviation in the same units."""
-    img, _ = _per_channel(img, 3)
+    img, _ = per_channel(img, 3)
     x = img.astype(np.float64)
     out = restoration.denoise_nl_means(x, patch_size=5, patch_distance=6, h=0.8 * sigma, sigma=sigma,
                                        fast_mode=True, channel_axis=_channel_axis(x))
-    return np.clip(out, 0.0, 1.0).astype(_float(img))
+    return np.clip(out, 0.0, 1.0).astype(float_dtype(img))
 
 
 def tv_chambolle(img: np.ndarray, sigma: float) -> np.ndarray:
     """Total-variation denoising (Chambolle), weight = sigma (the known noise level). img: (H, W[, C])."""
-    img, _ = _per_channel(img, 3)
+    img, _ = per_channel(img, 3)
     x = img.astype(np.float64)
     out = restoration.denoise_tv_chambolle(x, weight=sigma, channel_axis=_channel_axis(x))
-    return np.clip(out, 0.0, 1.0).astype(_float(img))
+    return np.clip(out, 0.0, 1.0).astype(float_dtype(img))
 
 
 def wavelet_bayes(img: np.ndarray, sigma: float) -> np.ndarray:
     """Wavelet shrinkage, BayesShrink soft thresholds per sub-band, db1, YCbCr for colour, sigma given.
     img: (H, W[, C]); needs PyWavelets."""
-    img, _ = _per_channel(img, 3)
+    img, _ = per_channel(img, 3)
     x = img.astype(np.float64)
     try:
         out = restoration.denoise_wavelet(x, sigma=sigma, mode="soft", method="BayesShrink", rescale_sigma=True,
@@ -145,12 +108,12 @@ def wavelet_bayes(img: np.ndarray, sigma: float) -> np.ndarray:
                                           channel_axis=_channel_axis(x))
     except ImportError:
         raise InspError("the wavelet baseline needs PyWavelets (pip install PyWavelets)") from None
-    return np.clip(out, 0.0, 1.0).astype(_float(img))
+    return np.clip(out, 0.0, 1.0).astype(float_dtype(img))
 
 
 def bm3d_denoise(img: np.ndarray, sigma: float) -> np.ndarray:
     """BM3D (PyPI ``bm3d``; colour images through its YCbCr ``bm3d_rgb``), sigma given. img: (H, W[, C])."""
-    img, _ = _per_channel(img, 3)
+    img, _ = per_channel(img, 3)
     try:
         import bm3d
     except ImportError:
@@ -161,7 +124,7 @@ def bm3d_denoise(img: np.ndarray, sigma: float) -> np.ndarray:
     else:
         planes = x if x.ndim == 3 else x[:, :, None]
         out = np.stack([bm3d.bm3d(planes[:, :, c], sigma) for c in range(planes.shape[2])], axis=2).reshape(x.shape)
-    return np.clip(out, 0.0, 1.0).astype(_float(img))
+    return np.clip(out, 0.0, 1.0).astype(float_dtype(img))
 
 
 # The baselines of eval's tables, each applied to one decoded input image (H, W, c) with the settings of the
@@ -184,11 +147,11 @@ def apply_baseline(name: str, img: np.ndarray, degradation: dict, wiener_balance
     if name == "box_filter":
         return box_filter(img, 3)
     if name == "wiener":
-        if degradation.get("kind") != "gaussian_blur":
+        if degradation_kind(degradation.get("kind")) != "blur":
             raise InspError("the Wiener baseline needs INRs of Gaussian-blurred images (a known PSF)")
         return wiener_deblur(img, degradation["sigma"], degradation["size"], wiener_balance)
     if name in DENOISERS:
-        if degradation.get("kind") != "gaussian_noise":
+        if degradation_kind(degradation.get("kind")) != "noise":
             raise InspError(f"the {name} baseline needs INRs of images with Gaussian noise (a known sigma)")
         return DENOISERS[name](img, float(degradation["sigma"]) / 255.0)
     raise InspError(f"unknown baseline {name!r} (choose from {', '.join(BASELINES)})")

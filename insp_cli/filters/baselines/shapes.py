@@ -5,12 +5,12 @@
 - ``taubin`` / ``laplacian``: trimesh.smoothing.filter_taubin / filter_laplacian of the input's marching-cubes
   mesh (umbrella weights), with the stated lambda, nu and iterations (trimesh's defaults, nu 0.53 as Taubin's
   paper pairs with lambda 0.5).
-Meshes are (V, F) arrays (``metrics.shapes.Mesh``); nothing here knows about Hydra or files.
+Meshes are (V, F) arrays (``insp_cli.mesh.Mesh``); nothing here knows about Hydra or files.
 """
 
 from __future__ import annotations
 
-from insp_cli.metrics.shapes import Mesh, as_mesh
+from insp_cli.mesh import Mesh, as_mesh
 
 MESH_BASELINES = ("taubin", "laplacian")
 GRID_BASELINES = ("gaussian",)

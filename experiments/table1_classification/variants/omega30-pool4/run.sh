@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 OUT=experiments/table1_classification/variants/omega30-pool4
 S=stores/table1-cpu
-# The settings are Hydra configs, conf/experiment/table1_omega30/: fit.yaml (SIREN 3x32, omega0 30, 80 full-batch
+# The settings are Hydra configs, conf/experiment/table1_classification/omega30_pool4/: fit.yaml (SIREN 3x32, omega0 30, 80 full-batch
 # Adam steps 3e-3 -> 1.5e-4) and classify.yaml (the stores below; every classifier at its defaults).
 
 timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seconds) to times.txt
@@ -20,9 +20,9 @@ timed() {  # timed NAME insp ARGS...: run, and append "NAME wall user sys" (seco
 }
 
 fit() {
-  timed fit-test insp fit +experiment=table1_omega30/fit data.split=test data.limit=2000 store=$S/mnist-test \
+  timed fit-test insp fit +experiment=table1_classification/omega30_pool4/fit data.split=test data.limit=2000 store=$S/mnist-test \
     hydra.run.dir=$OUT/fit-test
-  timed fit-train insp fit +experiment=table1_omega30/fit data.split=train data.limit=10000 store=$S/mnist-train \
+  timed fit-train insp fit +experiment=table1_classification/omega30_pool4/fit data.split=train data.limit=10000 store=$S/mnist-train \
     hydra.run.dir=$OUT/fit-train
 }
 
@@ -31,7 +31,7 @@ classify() {
   # the weight-space pair, on the same INRs
   local m
   for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
-    timed classify-$m insp classify model=$m +experiment=table1_omega30/classify hydra.run.dir=$OUT/$m
+    timed classify-$m insp classify model=$m +experiment=table1_classification/omega30_pool4/classify hydra.run.dir=$OUT/$m
   done
   insp table table=table1 "runs=[$OUT/insp_convnet,$OUT/depthwise_cnn,$OUT/pca_svm,$OUT/weight_mlp]" \
     out=$OUT

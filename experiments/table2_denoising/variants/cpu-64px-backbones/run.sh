@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Table 2's denoising recipe with the INR backbone swapped (README.md): SIREN, FFN (64 Fourier features, sigma 3)
-# and a plain ReLU MLP at one parameter budget, at 64x64 (smaller than table2_cpu's 128x128). Per backbone: fit the
+# and a plain ReLU MLP at one parameter budget, at 64x64 (smaller than table2_denoising's 128x128). Per backbone: fit the
 # noisy train (38 INRs) and test (26 held-out photos) splits, train the same Pi on train, score it on test.
 # Usage, from the repository root:  INSP_THREADS=1 bash experiments/table2_denoising/variants/cpu-64px-backbones/run.sh
-# (RECORD=1 ... re-records the committed results). Settings: conf/experiment/table2_ffn/. Run dirs under
+# (RECORD=1 ... re-records the committed results). Settings: conf/experiment/table2_denoising/cpu_64px_backbones/. Run dirs under
 # runs/recipes/table2_denoising/variants/cpu-64px-backbones/cpu/ (scratch), or with RECORD=1 beside this script;
 # stores under stores/table2-backbones-64/, filters under filters/table2-backbones-64/.
 set -euo pipefail
@@ -18,11 +18,11 @@ for name in siren ffn relu; do
     if fit_done "$d" "$S/$name-$split"; then echo "fit $name $split: done earlier, kept"; continue; fi
     rm -rf "${S:?}/$name-$split"
     # shellcheck disable=SC2086  # MODEL entries are several overrides
-    timed "fit-$name-$split" insp fit +experiment=table2_ffn/fit ${MODEL[$name]} data.split=$split \
+    timed "fit-$name-$split" insp fit +experiment=table2_denoising/cpu_64px_backbones/fit ${MODEL[$name]} data.split=$split \
       degradation=noise store="$S/$name-$split" hydra.run.dir="$d"
   done
-  timed "train-filter-$name" insp train-filter +experiment=table2_ffn/train_filter task=denoise \
+  timed "train-filter-$name" insp train-filter +experiment=table2_denoising/cpu_64px_backbones/train_filter task=denoise \
     store="$S/$name-train" filter="$F/$name.safetensors" overwrite=true hydra.run.dir="$OUT/$name/train-filter"
-  timed "eval-$name" insp eval +experiment=table2_ffn/eval filter="$F/$name.safetensors" store="$S/$name-test" \
+  timed "eval-$name" insp eval +experiment=table2_denoising/cpu_64px_backbones/eval filter="$F/$name.safetensors" store="$S/$name-test" \
     hydra.run.dir="$OUT/$name/eval"
 done
