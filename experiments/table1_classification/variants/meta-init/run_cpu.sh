@@ -28,7 +28,7 @@ fit() {
       echo "fit $split: done earlier ($S/mnist-$split verified), kept"
       continue
     fi
-    timed "fit-$split" insp fit +experiment=table1_cpu/fit data.split=$split data.limit=$n fit.init=$INIT \
+    timed "fit-$split" insp fit +experiment=table1_classification/fit data.split=$split data.limit=$n fit.init=$INIT \
       fit.steps=30 fit.lr=1e-2 store=$S/mnist-$split hydra.run.dir=$OUT/fit-$split
   done
 }
@@ -36,7 +36,7 @@ fit() {
 classify() {  # the recorded table's two coordinate models, seed 0, on the meta-fitted stores (the cheap one first)
   local m
   for m in depthwise_cnn insp_convnet; do
-    timed "classify-$m" insp classify +experiment=table1_cpu/$m train_store=$S/mnist-train \
+    timed "classify-$m" insp classify +experiment=table1_classification/$m train_store=$S/mnist-train \
       test_store=$S/mnist-test scale=cpu-meta-init hydra.run.dir=$OUT/$m
   done
   table
