@@ -1,4 +1,4 @@
-"""INSP-Net on SDF INRs (m = 3, paper Sec. 5.2): Psi(x) = Pi(jet of Phi at x), and the tasks' targets.
+"""INSP-Net on SDF INRs (m = 3, paper Sec. 5.2): Psi(x) = Pi(jets of Phi at x + o h), and the tasks' targets.
 
 Grids. An SDF INR is decoded on the R^3 grid of ``inr.siren.grid_coords`` over [-1, 1]^3: voxel (i, j, k) of
 the array (R, R, R) is the point (x_k, y_j, z_i), spacing h = 2 / (R - 1). ``check_grid`` refuses a grid whose
@@ -6,8 +6,13 @@ float32 arrays would not fit in the memory allowed, and says how much it needs.
 
 Features. The jet of Phi up to order K (``jets.siren_jet``, M = C(K+3, 3): 10 at K = 2, 35 at K = 4) in voxel units
 of the filter's training grid (D^alpha Phi * h_train^|alpha|), so a filter means the same operator at whatever
-resolution Psi is decoded. Pi is ``insp_net.LearnedFusion`` with m = 3 and one channel: a residual MLP that
-starts as Psi = Phi. Psi is evaluated where |Phi| < ``band`` (the zero level set and a margin); elsewhere the
+resolution Psi is decoded. Context: the jets at x + o h for the offsets o of a cube of neighbouring voxels
+(``filters.context.neighbourhood``, m = 3; o in voxels of the training grid, h its spacing), offset major
+(O * M features); offsets [(0, 0, 0)] is the paper's pointwise Pi. On the training grid the jets are computed once
+per needed voxel of the grid padded by the context's reach and gathered (``grid_jets``, ``context.gather``); on any
+other grid (128^3 is not a multiple of 64^3's spacing) at each x + o h directly (``context_features``): Psi is the
+same operator on the continuous INR at any resolution. Pi is ``insp_net.LearnedFusion`` with m = 3 and one channel:
+a residual MLP that starts as Psi = Phi. Psi is evaluated where |Phi| < ``band`` (the zero level set and a margin); elsewhere the
 decoded Phi is kept: marching cubes only sees the sign changes, which lie in the band.
 
 Tasks (``SHAPE_TASKS``):
@@ -25,6 +30,7 @@ import numpy as np
 import torch
 
 from insp_cli.errors import InspError
+from insp_cli.filters.context import axes_coords, offsets_pad, offsets_tensor, padded_axes
 from insp_cli.inr.siren import SirenSpec, pixel_spacing, siren_forward
 from insp_cli.jets import jet_space, siren_jet, to_pixel_units
 from insp_cli.metrics.shapes import Mesh, exact_sdf
@@ -77,6 +83,39 @@ def voxel_features(spec: SirenSpec, params: torch.Tensor, points: torch.Tensor, 
     return torch.cat(out) if out else torch.zeros(0, space.size, device=params.device)
 
 
+def context_features(spec: SirenSpec, params: torch.Tensor, points: torch.Tensor, order: int, units: int,
+                     offsets, chunk: int = 16384) -> torch.Tensor:
+    """Jets of one INR params (1, P) at points + o h for every offset o (coordinate order, voxels of the units^3
+    grid, h its spacing), voxel units: (Q, O * M), offset major. offsets [(0, 0, 0)]: ``voxel_features``."""
+    h = pixel_spacing(units)
+    offs = offsets_tensor(offsets).to(points.device, points.dtype) * h  # (O, 3) in [-1, 1] units
+    return torch.cat([voxel_features(spec, params, points + o, order, units, chunk) for o in offs], dim=1)
+
+
+def grid_positions(ids: np.ndarray, res: int) -> np.ndarray:
+    """Array indices (Q, 3) (i, j, k) = (z, y, x) of flat voxel ids (Q,) of the res^3 grid."""
+    return np.stack(np.unravel_index(ids, (res, res, res)), axis=1)
+
+
+def grid_jets(spec: SirenSpec, params: torch.Tensor, res: int, order: int, offsets, ids: np.ndarray,
+              chunk: int = 16384) -> torch.Tensor:
+    """Jets (voxel units of this grid) on the res^3 grid padded by the offsets' reach, computed once at every
+    voxel that a voxel of ``ids`` (flat ids (Q,) of the unpadded grid) reads through ``offsets``, zero elsewhere:
+    (res + 2 pad,) * 3 + (M,), array order, for ``context.gather``."""
+    pad = offsets_pad(offsets)
+    side = res + 2 * pad
+    need = np.zeros((side,) * 3, dtype=bool)
+    pos = grid_positions(ids, res) + pad
+    for o in offsets_tensor(offsets).flip(-1).numpy():  # array order
+        need[tuple((pos + o).T)] = True
+    flat = np.flatnonzero(need)
+    coords = axes_coords(padded_axes((res,) * 3, pad))  # (side^3, 3), grid_coords layout = flat array order
+    table = torch.zeros(side**3, jet_space(3, order).size, device=params.device)
+    sel = torch.from_numpy(flat).to(params.device)
+    table[sel] = voxel_features(spec, params, coords[sel].to(params.device, params.dtype), order, res, chunk).float()
+    return table.reshape(side, side, side, -1)
+
+
 def gaussian_sdf(grid: np.ndarray, sigma: float) -> np.ndarray:
     """A decoded SDF grid (R, R, R) smoothed by a Gaussian of std ``sigma`` in [-1, 1] units (edges: nearest)."""
     from scipy.ndimage import gaussian_filter
@@ -111,11 +150,14 @@ def task_target(task: dict, grid: np.ndarray, ids: np.ndarray, clean: Mesh | Non
 @torch.no_grad()
 def apply_filter(fusion, spec: SirenSpec, params: torch.Tensor, grid: np.ndarray, order: int, units: int,
                  band: float, chunk: int = 16384) -> np.ndarray:
-    """Psi on the voxels of the decoded grid (R, R, R) where |Phi| < band; Phi elsewhere. Returns (R, R, R)."""
+    """Psi on the voxels of the decoded grid (R, R, R) where |Phi| < band; Phi elsewhere. Returns (R, R, R).
+    A Pi with a context (``fusion.offsets``) reads the jets at x + o h_units (``context_features``)."""
     out = grid.reshape(-1).copy()
     ids = np.flatnonzero(np.abs(out) < band)
-    for a in range(0, len(ids), chunk):
-        sel = ids[a:a + chunk]
+    offsets = list(getattr(fusion, "offsets", [(0, 0, 0)]))
+    step = max(1, chunk // len(offsets))
+    for a in range(0, len(ids), step):
+        sel = ids[a:a + step]
         x = torch.from_numpy(voxel_points(sel, grid.shape[0])).to(params.device, params.dtype)
-        out[sel] = fusion(voxel_features(spec, params, x, order, units).float())[..., 0].cpu().numpy()
+        out[sel] = fusion(context_features(spec, params, x, order, units, offsets).float())[..., 0].cpu().numpy()
     return out.reshape(grid.shape)

@@ -173,6 +173,19 @@ def pi_label(meta: dict) -> str:
     return f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}"
 
 
+def context_label(meta: dict) -> str:
+    """', jets at 5x5 points (step 1)' for a Pi with a context of neighbouring pixels (samples: '... at 33
+    points (step 4)'; voxels: '... at 3x3x3 points (step 2)'); '' for a pointwise Pi."""
+    offs = [o if isinstance(o, (list, tuple)) else [o] for o in meta["fusion"].get("offsets") or [[0]]]
+    if len(offs) == 1:
+        return ""
+    xs = sorted({o[0] for o in offs})
+    step = xs[1] - xs[0]  # a regular neighbourhood
+    shape = "x".join([str(len(xs))] + [str(round((len(offs) // len(xs)) ** (1 / (len(offs[0]) - 1))))
+                                       for _ in range(len(offs[0]) - 1)])
+    return f", jets at {shape} points (step {step})"
+
+
 def common_eval_metrics(cfg: DictConfig, meta: dict, store: INRStore, decode_seconds: float) -> dict:
     """The metrics.json fields every modality's eval records after its own."""
     return {"filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,

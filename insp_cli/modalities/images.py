@@ -41,8 +41,8 @@ from ..report import to_csv as _csv
 from ..report.wins import image_names, wins_vs_best_3x3, write_wins
 from ..tracking import Run
 from ..viz import save_grid, tile
-from .base import (Modality, Signals, common_eval_metrics, degraded, fmt, pi_label, register, spec_for,
-                   summary_means, write_scores_csv)
+from .base import (Modality, Signals, common_eval_metrics, context_label, degraded, fmt, pi_label, register,
+                   spec_for, summary_means, write_scores_csv)
 
 log = logging.getLogger("insp")
 PER_IMAGE_KEYS = ("psnr", "ssim", "lpips", "psnr_missing", "psnr_vs_1x")
@@ -190,7 +190,7 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
         "wins_vs_best_3x3": wins,
         "scale": {"label": str(cfg.scale), "image_size": [h, w], "channels": spec.out_features,
                   "inr": describe(spec), "order": int(meta["order"]),
-                  "pi": pi_label(meta) + _context_label(meta),
+                  "pi": pi_label(meta) + context_label(meta),
                   "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
         **common_eval_metrics(cfg, meta, store, decode_seconds),
     }
@@ -202,18 +202,6 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
              if wins else "")
           + f"\n  table   {run.dir / 'table2.md'}\n  run dir {run.dir}")
     return metrics
-
-
-def _context_label(meta: dict) -> str:
-    """', jets at 5x5 points (step 1)' for a Pi with a context of neighbouring pixels (or samples: '... at 33
-    points (step 4)'); '' for a pointwise Pi."""
-    offs = [o if isinstance(o, list) else [o] for o in meta["fusion"].get("offsets") or [[0]]]
-    if len(offs) == 1:
-        return ""
-    xs = sorted({o[0] for o in offs})
-    step = xs[1] - xs[0]  # a regular neighbourhood
-    shape = "x".join([str(len(xs))] + [str(len(offs) // len(xs))] * (len(offs[0]) > 1))
-    return f", jets at {shape} points (step {step})"
 
 
 def _write_table(run_dir: Path, task: str, methods: list[str], rows: dict, missing: bool) -> None:

@@ -38,8 +38,9 @@ from ..data.meshes import load_meshes, sdf_samples, vertex_noise
 from ..errors import InspError
 from ..files import atomic_path, atomic_write
 from ..filters.baselines.shapes import BASELINES, smooth_mesh
-from ..filters.shapes import (apply_filter, check_grid, decode_grid, gaussian_sdf, task_target, training_points,
-                              voxel_features, voxel_points)
+from ..filters.context import gather, neighbourhood, offsets_pad, offsets_tensor
+from ..filters.shapes import (apply_filter, check_grid, decode_grid, gaussian_sdf, grid_jets, grid_positions,
+                              task_target, training_points, voxel_points)
 from ..filters.tasks import held_out
 from ..filters.train_pi import PiData
 from ..inr.sdf import SDF_LOSSES, fit_sdfs
@@ -51,7 +52,7 @@ from ..report import Column, Table, label, to_csv, to_markdown
 from ..tracking import Run
 from ..viz import save_grid
 from ..viz_shapes import render_mesh
-from .base import Modality, Signals, register, spec_for
+from .base import Modality, Signals, context_label, pi_label, register, spec_for
 
 log = logging.getLogger("insp")
 
@@ -131,42 +132,56 @@ def clean_meshes_of(store, data_root) -> list:
 
 
 def pi_meta(cfg: DictConfig, store, fz: dict, meta: dict) -> None:
+    """The (2 reach / step + 1)^3 voxel offsets of fusion.context / context_step, (0, 0, 0) alone for the
+    paper's pointwise Pi."""
     grid = int(meta["task"]["sampling"]["grid"])
     check_grid(grid, 2, float(meta["task"]["sampling"]["max_grid_gb"]))
     meta.update(channels=1, m=3, modality="shapes", units=[grid] * 3)
+    meta["fusion"]["offsets"] = [list(o) for o in neighbourhood(int(fz.get("context") or 0),
+                                                                int(fz.get("context_step") or 1), 3)]
     meta["train"]["augment"] = False
 
 
 def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
     """Voxel-unit jets (and targets) at points of the ``train.grid`` grid near each training shape's surface plus
-    uniform ones (``filters.shapes.training_points``), all computed up front."""
+    uniform ones (``filters.shapes.training_points``) and at their context offsets: per shape, the jets of every
+    voxel read are computed once up front on the padded grid (``grid_jets``) and gathered per batch."""
     sm, order, seed = task["sampling"], int(meta["order"]), int(meta["train"]["seed"])
     grid = int(sm["grid"])
+    offsets = [tuple(o) for o in meta["fusion"]["offsets"]]
+    offs, pad = offsets_tensor(offsets, device), offsets_pad(offsets)
     clean = clean_meshes_of(store, cfg.data_root) if task["target"] == "clean" else None
-    feats, targets = [], []
+    tables, shape_of, pos, targets = [], [], [], []
     for i in range(len(store)):
         params = store.params[i:i + 1].to(device)
         decoded = decode_grid(store.spec, params, grid)
         ids = training_points(decoded, float(sm["band"]), int(sm["band_points"]), int(sm["uniform_points"]),
                               seed=seed * 100003 + int(store.indices[i]))
-        pts = torch.from_numpy(voxel_points(ids, grid)).to(device)
-        feats.append(voxel_features(store.spec, params, pts, order, grid))
+        tables.append(grid_jets(store.spec, params, grid, order, offsets, ids))
+        pos.append(torch.from_numpy(grid_positions(ids, grid)).to(device))
+        shape_of.append(torch.full((len(ids),), i, dtype=torch.long, device=device))
         targets.append(torch.from_numpy(task_target(task, decoded, ids, None if clean is None else clean[i])).to(device))
-    x_all, y_all = torch.cat(feats).float(), torch.cat(targets)[:, None]
+    table, pos_all, inr_all = torch.stack(tables), torch.cat(pos), torch.cat(shape_of)
+    y_all = torch.cat(targets)[:, None]
+
+    def features(pick: torch.Tensor) -> torch.Tensor:
+        return gather(table, inr_all[pick], pos_all[pick], offs, pad)
 
     def sample(batch: int, gen: torch.Generator):
-        pick = torch.randint(len(x_all), (batch,), generator=gen).to(x_all.device)
-        return x_all[pick], y_all[pick]
+        pick = torch.randint(len(y_all), (batch,), generator=gen).to(device)
+        return features(pick), y_all[pick]
 
     def final_psnr(fusion, seed: int) -> float:
         with torch.no_grad():
-            mse = float((fusion(x_all) - y_all).pow(2).mean())
-        return 10 * math.log10(4.0 / max(mse, 1e-20))
+            sse = sum(float((fusion(features(p)) - y_all[p]).pow(2).sum())
+                      for p in torch.arange(len(y_all), device=device).split(65536))
+        return 10 * math.log10(4.0 / max(sse / len(y_all), 1e-20))
 
-    return PiData(sample=sample, num_features=int(x_all.shape[1]), final_psnr=final_psnr, stat_channels=1,
-                  stat_features=lambda k, gen, seed: x_all[torch.randperm(len(x_all), generator=gen)[:k]],
-                  what=f"{len(x_all)} points", peak_squared=4.0, noun="SDF INRs",
-                  psnr_note=" (SDF, peak-to-peak 2)", extra={"points": len(x_all)})
+    return PiData(sample=sample, num_features=len(offsets) * int(table.shape[-1]), final_psnr=final_psnr,
+                  stat_channels=len(offsets),
+                  stat_features=lambda k, gen, seed: features(torch.randperm(len(y_all), generator=gen)[:k].to(device)),
+                  what=f"{len(y_all)} points, {len(offsets)} offsets", peak_squared=4.0, noun="SDF INRs",
+                  psnr_note=" (SDF, peak-to-peak 2)", extra={"points": len(y_all)})
 
 SCORES = (("chamfer_l1", "Chamfer-L1 (x1e-3)", 3), ("normal_consistency", "Normal consistency", 4),
           ("psnr_band", "PSNR near surface (dB)", 2))
@@ -281,7 +296,7 @@ def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
                "held_out": held_out(meta["trained_on"], store), "rows": summary,
                "scale": {"label": str(cfg.scale), "resolution": res, "train_grid": units, "sigma": sigma,
                          "inr": f"siren {spec.depth}x{spec.hidden} omega0 {spec.omega0:g}", "order": order,
-                         "pi": f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}",
+                         "pi": pi_label(meta) + context_label(meta),
                          "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
                "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
                "trained_on": meta["trained_on"], "eval_seconds": round(seconds, 2)}
