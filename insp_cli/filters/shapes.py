@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from insp_cli.errors import InspError
-from insp_cli.filters.context import axes_coords, offsets_pad, offsets_tensor, padded_axes
+from insp_cli.filters.context import axes_coords, gather, offsets_pad, offsets_tensor, padded_axes
 from insp_cli.inr.siren import SirenSpec, pixel_spacing, siren_forward
 from insp_cli.jets import jet_space, siren_jet, to_pixel_units
 from insp_cli.metrics.shapes import Mesh, exact_sdf
@@ -98,10 +98,11 @@ def grid_positions(ids: np.ndarray, res: int) -> np.ndarray:
 
 
 def grid_jets(spec: SirenSpec, params: torch.Tensor, res: int, order: int, offsets, ids: np.ndarray,
-              chunk: int = 16384) -> torch.Tensor:
-    """Jets (voxel units of this grid) on the res^3 grid padded by the offsets' reach, computed once at every
-    voxel that a voxel of ``ids`` (flat ids (Q,) of the unpadded grid) reads through ``offsets``, zero elsewhere:
-    (res + 2 pad,) * 3 + (M,), array order, for ``context.gather``."""
+              units: int | None = None, chunk: int = 16384) -> torch.Tensor:
+    """Jets (voxel units of the units^3 grid, default this one) on the res^3 grid padded by the offsets' reach
+    (offsets in voxels of this grid), computed once at every voxel that a voxel of ``ids`` (flat ids (Q,) of the
+    unpadded grid) reads through ``offsets``, zero elsewhere: (res + 2 pad,) * 3 + (M,), array order, for
+    ``context.gather``."""
     pad = offsets_pad(offsets)
     side = res + 2 * pad
     need = np.zeros((side,) * 3, dtype=bool)
@@ -112,7 +113,8 @@ def grid_jets(spec: SirenSpec, params: torch.Tensor, res: int, order: int, offse
     coords = axes_coords(padded_axes((res,) * 3, pad))  # (side^3, 3), grid_coords layout = flat array order
     table = torch.zeros(side**3, jet_space(3, order).size, device=params.device)
     sel = torch.from_numpy(flat).to(params.device)
-    table[sel] = voxel_features(spec, params, coords[sel].to(params.device, params.dtype), order, res, chunk).float()
+    table[sel] = voxel_features(spec, params, coords[sel].to(params.device, params.dtype), order, units or res,
+                                chunk).float()
     return table.reshape(side, side, side, -1)
 
 
@@ -151,10 +153,24 @@ def task_target(task: dict, grid: np.ndarray, ids: np.ndarray, clean: Mesh | Non
 def apply_filter(fusion, spec: SirenSpec, params: torch.Tensor, grid: np.ndarray, order: int, units: int,
                  band: float, chunk: int = 16384) -> np.ndarray:
     """Psi on the voxels of the decoded grid (R, R, R) where |Phi| < band; Phi elsewhere. Returns (R, R, R).
-    A Pi with a context (``fusion.offsets``) reads the jets at x + o h_units (``context_features``)."""
+    A Pi with a context (``fusion.offsets``) reads the jets at x + o h_units: gathered from jets computed once per
+    voxel (``grid_jets``) when those points are voxels of this grid (R - 1 a multiple of units - 1), else
+    computed at each x + o h_units (``context_features``)."""
     out = grid.reshape(-1).copy()
+    res = grid.shape[0]
     ids = np.flatnonzero(np.abs(out) < band)
     offsets = list(getattr(fusion, "offsets", [(0, 0, 0)]))
+    if len(offsets) > 1 and (res - 1) % (units - 1) == 0:
+        f = (res - 1) // (units - 1)
+        offs = offsets_tensor(offsets, params.device) * f
+        table = grid_jets(spec, params, res, order, offs.tolist(), ids, units, chunk)[None]
+        pos = torch.from_numpy(grid_positions(ids, res)).to(params.device)
+        zero = torch.zeros(len(ids), dtype=torch.long, device=params.device)
+        for a in range(0, len(ids), chunk):
+            part = slice(a, a + chunk)
+            x = gather(table, zero[part], pos[part], offs, offsets_pad(offs.tolist()))
+            out[ids[part]] = fusion(x)[..., 0].cpu().numpy()
+        return out.reshape(grid.shape)
     step = max(1, chunk // len(offsets))
     for a in range(0, len(ids), step):
         sel = ids[a:a + step]
