@@ -189,7 +189,7 @@ def test_a_verified_fit_is_kept_and_the_recipe_goes_on(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "fit clean train: done earlier (stores/fig8-cpu/clean-train verified), kept" in done.stdout
     calls = _calls(tmp_path)
-    assert len(calls) == 1 and "hydra.run.dir=runs/recipes/fig8_geometry/cpu/fit-clean-test" in calls[0], calls
+    assert len(calls) == 1 and "hydra.run.dir=runs/recipes/fig8_geometry/cpu/fit-clean-val" in calls[0], calls
     assert _git("status", "--porcelain", "--untracked-files=all", cwd=repo) == ""
 
 

@@ -40,7 +40,7 @@ from ..files import atomic_path, atomic_write
 from ..filters.baselines.shapes import BASELINES, smooth_mesh
 from ..filters.context import gather, neighbourhood, offsets_pad, offsets_tensor
 from ..filters.shapes import (apply_filter, check_grid, decode_grid, gaussian_sdf, grid_jets, grid_positions,
-                              task_target, training_points, voxel_points)
+                              snap_check, snapped_offsets, task_target, training_points, voxel_points)
 from ..filters.tasks import held_out
 from ..filters.train_pi import PiData
 from ..inr.sdf import SDF_LOSSES, fit_sdfs
@@ -203,9 +203,11 @@ def _write_ply(path, mesh) -> None:
 
 
 def _score_shape(i: int, name: str, s: dict, task: dict, fusion, store, clean_mesh, methods: list[str],
-                 scores: dict, run_dir, units: tuple[int, int], device):
+                 scores: dict, run_dir, units: tuple[int, int], device, checks: dict):
     """Shape i: Phi, its Gaussian and Psi on the grid, their meshes and the baselines', scored into ``scores``
-    (row i) against the target; the meshes written as PLY. Returns (meshes, target mesh)."""
+    (row i) against the target; the meshes written as PLY. On the first shape a context Pi whose neighbours were
+    moved onto the grid's voxels is checked against its direct evaluation (``checks['context_snap']``).
+    Returns (meshes, target mesh)."""
     res, sigma, count, band = int(s["resolution"]), float(task["sigma"]), int(s["chamfer_points"]), float(s["band"])
     order, grid_units = units
     params = store.params[i:i + 1].to(device)
@@ -215,6 +217,9 @@ def _score_shape(i: int, name: str, s: dict, task: dict, fusion, store, clean_me
     target = marching_cubes(ref) if task["name"] == "smooth" else clean_mesh
     grids = {"input": phi, "gaussian": gaussian_sdf(phi, sigma),
              "insp_net": apply_filter(fusion, store.spec, params, phi, order, grid_units, float(s["psi_band"]))}
+    if i == 0 and len(fusion.offsets) > 1 and snapped_offsets(fusion.offsets, res, grid_units)[1] > 0:
+        checks["context_snap"] = snap_check(fusion, store.spec, params, phi, grids["insp_net"], order, grid_units,
+                                            float(s["psi_band"]))
     meshes = {m: marching_cubes(g) for m, g in grids.items()}
     for b in ("taubin", "laplacian"):
         if b in methods and meshes["input"] is not None:
@@ -268,12 +273,12 @@ def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     scores = {m: {k: np.full(len(store), np.nan) for k, _, _ in SCORES} for m in methods}
     if task["name"] == "smooth":
         scores["insp_net"]["psnr_vs_filter"] = np.full(len(store), np.nan)
-    renders, t0 = [], time.time()
+    renders, t0, checks = [], time.time(), {}
     with ProgressLog("eval", len(store), "shapes", where=f"{task['name']}: 0/{len(store)} shapes scored") as progress:
         for i in range(len(store)):
             name = names[int(store.indices[i])] if int(store.indices[i]) < len(names) else str(int(store.indices[i]))
             meshes, target = _score_shape(i, name, s, task, fusion, store, clean[i], methods, scores, run.dir,
-                                          (order, units), device)
+                                          (order, units), device, checks)
             if i < int(s["render"]):
                 shown = ["input", "insp_net"] + [m for m in methods if m not in ("input", "insp_net")]
                 renders.append([render_mesh(meshes.get(m), int(s["render_size"])) for m in shown]
@@ -299,7 +304,7 @@ def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
                          "pi": pi_label(meta) + context_label(meta),
                          "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
                "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
-               "trained_on": meta["trained_on"], "eval_seconds": round(seconds, 2)}
+               "trained_on": meta["trained_on"], "eval_seconds": round(seconds, 2), **checks}
     line = "  ".join(f"{m} {summary[m]['chamfer_l1'] * 1e3:.3f}" for m in methods
                      if summary[m]["chamfer_l1"] is not None)
     print(f"eval {task['name']} on {len(store)} SDF INRs at {res}^3: Chamfer-L1 x1e-3 {line}\n"
