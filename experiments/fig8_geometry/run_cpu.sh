@@ -49,9 +49,12 @@ candidate() {  # candidate REACH STEP: trained, then scored on the validation sh
   score smooth-c$1s$2 clean val shapes.resolution=64
 }
 for split in train val test; do fit clean $split; done
-lane noisy_fits
-NOISY=${LANES[0]}
-LANES=()
+DENOISE=${DENOISE:-0}  # 1: also task=denoise_shape (fits of the noisy scans beside the smoothing); not recorded
+if [ "$DENOISE" = 1 ]; then
+  lane noisy_fits
+  NOISY=${LANES[0]}
+  LANES=()
+fi
 
 # task=smooth at sigma 0.04 (conf/task/smooth.yaml) and at the authors' width, sigma 0.020 (ten 3x3x3 box passes
 # on a 256^3 grid). The context of Pi (reach:step in voxels of the 64^3 training grid, a cube of offsets) is chosen
@@ -97,14 +100,17 @@ pi smooth-s0.02-$C smooth clean task.sigma=0.02 fusion.context=$r fusion.context
 lane score smooth-s0.02-pointwise clean test
 lane score smooth-s0.02-$C clean test
 join
-# denoise_shape: INRs of noisy scans -> the clean SDF, the same two Pis
-wait "$NOISY" || die "a fit of the noisy scans failed (see above)"
-lane pi denoise_shape-pointwise denoise_shape vertex_noise
-lane pi denoise_shape-$C denoise_shape vertex_noise fusion.context=$r fusion.context_step=$st
-join
-lane score denoise_shape-pointwise vertex_noise test
-lane score denoise_shape-$C vertex_noise test
-join
+TASKS="smooth smooth-s0.02"
+if [ "$DENOISE" = 1 ]; then  # denoise_shape: INRs of noisy scans -> the clean SDF, the same two Pis
+  wait "$NOISY" || die "a fit of the noisy scans failed (see above)"
+  lane pi denoise_shape-pointwise denoise_shape vertex_noise
+  lane pi denoise_shape-$C denoise_shape vertex_noise fusion.context=$r fusion.context_step=$st
+  join
+  lane score denoise_shape-pointwise vertex_noise test
+  lane score denoise_shape-$C vertex_noise test
+  join
+  TASKS="$TASKS denoise_shape"
+fi
 runs=""
-for n in smooth smooth-s0.02 denoise_shape; do runs="$runs,$OUT/test-$n-pointwise,$OUT/test-$n-$C"; done
+for n in $TASKS; do runs="$runs,$OUT/test-$n-pointwise,$OUT/test-$n-$C"; done
 timed table insp table table=geometry "runs=[${runs#,}]" out=$DEST
