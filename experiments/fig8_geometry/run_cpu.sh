@@ -93,12 +93,14 @@ C="c${r}s$st"
 echo "context chosen on the validation shapes: reach $r, step $st ($C)"
 printf '%s\n' "chosen context (reach:step): $best" > "$OUT/chosen.txt"
 
+s002() {  # the chosen context at sigma 0.020: trained, then scored
+  pi smooth-s0.02-$C smooth clean task.sigma=0.02 fusion.context=$r fusion.context_step=$st || return 1
+  score smooth-s0.02-$C clean test
+}
 lane score smooth-pointwise clean test
 lane score smooth-$C clean test
-join
-pi smooth-s0.02-$C smooth clean task.sigma=0.02 fusion.context=$r fusion.context_step=$st
+lane s002
 lane score smooth-s0.02-pointwise clean test
-lane score smooth-s0.02-$C clean test
 join
 TASKS="smooth smooth-s0.02"
 if [ "$DENOISE" = 1 ]; then  # denoise_shape: INRs of noisy scans -> the clean SDF, the same two Pis
