@@ -125,7 +125,8 @@ def test_speaker_splits_share_no_voice(tmp_path, monkeypatch):
     voices = {s: {n.split("/")[0] for n in a.names} for s, a in sets.items()}
     assert voices == {"train": {"en_US_f_Allison", "es_MX_f_Allison"}, "val": {"fr_CA_f_June"},
                       "test": {"it_IT_m_Carlo"}}
-    assert [len(a) for a in sets.values()] == [6, 3, 3] and not any("silence" in n for a in sets.values() for n in a.names)
+    assert [len(a) for a in sets.values()] == [6, 3, 3]
+    assert not any("silence" in n for a in sets.values() for n in a.names)
     assert sets["test"].meta["speakers"] == ["it_IT_m_Carlo"] and "by speaker" in sets["test"].meta["rule"]
     assert sets["val"].meta["version"] == {"asterisk-core-sounds-fr-wav": "1.6.1-1"}
     first = load_audio("speakers", split="train", length=6000, root=tmp_path, limit=4)

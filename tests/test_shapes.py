@@ -191,7 +191,8 @@ def test_context_jets_gathered_on_the_padded_grid_are_the_jets_at_the_neighbours
     direct = voxel_features(spec, params, pts + torch.tensor([2.0, 0.0, -2.0], dtype=torch.float64) * 2 / 11, 2, res)
     k = offsets.index((2, 0, -2))
     assert torch.allclose(want[:, k * 10:(k + 1) * 10], direct)
-    assert torch.equal(context_features(spec, params, pts, 2, res, [(0, 0, 0)]), voxel_features(spec, params, pts, 2, res))
+    pointwise = context_features(spec, params, pts, 2, res, [(0, 0, 0)])
+    assert torch.equal(pointwise, voxel_features(spec, params, pts, 2, res))
 
 
 def test_a_3d_context_pi_applies_a_wide_gaussian_on_a_finer_grid():

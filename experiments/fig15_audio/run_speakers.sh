@@ -11,22 +11,30 @@ source "$(dirname "$0")/../lib.sh"
 recipe_init fig15_audio variants/speakers/cpu  # DEST: experiments/fig15_audio (or scratch); OUT: the run dirs
 S=stores/fig15-speakers
 F=filters/fig15-speakers
-TRAIN=${TRAIN:-96}
+TRAIN=${TRAIN:-48}
 VAL=${VAL:-16}
 TEST=${TEST:-16}
 declare -A LIMIT=([train]=$TRAIN [val]=$VAL [test]=$TEST)
 
-for split in train val test; do
-  if fit_done "$OUT/fit-$split" "$S/noise-$split"; then
-    echo "fit $split: done earlier ($S/noise-$split verified), kept"
-    continue
-  fi
-  timed "fit-$split" insp fit +experiment=fig15_cpu/fit data.source=speakers data.split=$split \
-    data.limit=${LIMIT[$split]} store=$S/noise-$split hydra.run.dir=$OUT/fit-$split
-done
 lane() { "$@" & LANES+=($!); }
 join() { local p; for p in "${LANES[@]}"; do wait "$p" || die "a command of the recipe failed (see above)"; done; LANES=(); }
 LANES=()
+fit() {  # fit SPLIT (the three splits' fits run side by side)
+  if fit_done "$OUT/fit-$1" "$S/noise-$1"; then
+    echo "fit $1: done earlier ($S/noise-$1 verified), kept"
+    return 0
+  fi
+  timed "fit-$1" insp fit +experiment=fig15_cpu/fit data.source=speakers data.split=$1 data.limit=${LIMIT[$1]} \
+    store=$S/noise-$1 hydra.run.dir=$OUT/fit-$1
+}
+if [ -n "${INSP_RECIPE_STEPS:-}" ]; then  # a quick check: one after the other, in a fixed order
+  fit train && fit val && fit test
+else
+  lane fit train
+  lane fit val
+  lane fit test
+  join
+fi
 candidate() {  # candidate CONTEXT: Pi trained on the train speaker, scored on the validation speaker
   timed "train-filter-c$1" insp train-filter +experiment=fig15_cpu/train_filter task=denoise fusion.context=$1 \
     store=$S/noise-train filter=$F/denoise-c$1.safetensors hydra.run.dir=$OUT/train-filter-c$1 || return 1

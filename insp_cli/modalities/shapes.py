@@ -160,7 +160,8 @@ def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
         tables.append(grid_jets(store.spec, params, grid, order, offsets, ids))
         pos.append(torch.from_numpy(grid_positions(ids, grid)).to(device))
         shape_of.append(torch.full((len(ids),), i, dtype=torch.long, device=device))
-        targets.append(torch.from_numpy(task_target(task, decoded, ids, None if clean is None else clean[i])).to(device))
+        target = task_target(task, decoded, ids, None if clean is None else clean[i])
+        targets.append(torch.from_numpy(target).to(device))
     table, pos_all, inr_all = torch.stack(tables), torch.cat(pos), torch.cat(shape_of)
     y_all = torch.cat(targets)[:, None]
 
