@@ -49,7 +49,7 @@ def geometry_table(records: list[RunRecord], scale: str | None):
             notes.append(f"{task}: {sub[0].metrics.get('n_images')} {kept} test shapes decoded at "
                          f"{s.get('resolution')}^3 (Pi trained on {s.get('n_train')} shapes at {s.get('train_grid')}^3 "
                          f"voxels); INR {s.get('inr')}; Pi {s.get('pi')} on the jets up to order {s.get('order')}; "
-                         f"Gaussian sigma {s.get('sigma')}.")
+                         f"Gaussian sigma {s.get('sigma')}." + _snap_note(sub))
             notes.append(_target(task, {**means, "insp_net": cells}, sub))
     notes.append("Paper (Sec. 5.2, Figs. 8 and 14): pictures of Thai Statue, Armadillo and Dragon only; no number.")
     cols = [Column("task", "Task"), Column("method", "Method")] + \
@@ -61,6 +61,16 @@ def geometry_table(records: list[RunRecord], scale: str | None):
 def _pi(r: RunRecord) -> str:
     """The Pi a run's INSP-Net row comes from ('mlp 3x128, jets at 3x3x3 points (step 2)')."""
     return str((r.metrics.get("scale") or {}).get("pi") or "")
+
+
+def _snap_note(runs: list[RunRecord]) -> str:
+    """' Its neighbours read at the nearest voxels ...' for a context Pi snapped onto the eval grid, else ''."""
+    snaps = [r.metrics["context_snap"] for r in runs if isinstance(r.metrics.get("context_snap"), dict)]
+    if not snaps:
+        return ""
+    dev, worst = max(x["deviation"] for x in snaps), max(x["max_abs"] for x in snaps)
+    return (f" Pi's neighbours read at the nearest voxels ({100 * dev:.2f} % nearer), which changes Psi by at most "
+            f"{worst:.1e} (SDF units) against reading them exactly, on {snaps[0]['voxels']} voxels of the first shape.")
 
 
 def _cells(ours: list[dict]) -> dict:
