@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Figs. 8/14 (SDF smoothing) and shape denoising at the declared CPU scale: TRAIN training shapes and the 4 held-out
-# test shapes of data=meshes (Debian libcgal-demo, fetched once into $INSP_DATA/debian/ with apt-get download),
-# clean INRs for task=smooth and INRs of noisy scans (degradation=vertex_noise) for task=denoise_shape.
+# Figs. 8/14 (SDF smoothing) at the declared CPU scale: 14 training, 4 validation and the 4 held-out test shapes of
+# data=meshes (Debian libcgal-demo, fetched once into $INSP_DATA/debian/ with apt-get download); the pointwise Pi
+# and a Pi with jets at neighbouring voxels (its context chosen on the validation shapes), task=smooth at sigma 0.04
+# and 0.020; with DENOISE=1 also task=denoise_shape on INRs of noisy scans (degradation=vertex_noise).
 # Usage, from the repository root:   bash experiments/fig8_geometry/run_cpu.sh
 # (RECORD=1 bash ... re-records the committed results). Run directories, times.txt (the wall, user and system
 # seconds of every command) and the table go to runs/recipes/fig8_geometry/ (scratch, git-ignored; RECIPE_OUT=DIR
