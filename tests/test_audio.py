@@ -11,7 +11,8 @@ from scipy.io import wavfile
 
 from insp_cli.filters.baselines import audio as B
 from insp_cli.metrics.audio import audio_metrics, pesq_nb, si_sdr, snr, stoi
-from insp_cli.data.audio import (PACKAGES, fit_length, load_audio, phrase_of, phrase_split, read_wav, write_wav)
+from insp_cli.data.audio import (PACKAGES, SPEAKER_SPLITS, fit_length, load_audio, phrase_of, phrase_split, read_wav,
+                                 write_wav)
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import SirenSpec, init_params, siren_forward, siren_mse_and_grad
 from insp_cli.jets import jet_space, siren_jet
@@ -99,6 +100,43 @@ def test_folder_splits_are_fixed_and_disjoint_by_phrase(tmp_path):
     assert a.lengths[i] == 4800 and not a.clips[i, 4800:].any()
     again = load_audio(folder=tmp_path, split="test", length=6000, start=1, limit=2)
     assert again.names == sets["test"].names[1:3] and np.array_equal(again.clips, sets["test"].clips[1:3])
+
+
+def fake_speakers(root: Path, files: int = 3) -> None:
+    """root/debian/<package>/<voice folder>/ of the four asterisk-core-sounds packages, as dpkg -x leaves them:
+    ``files`` prompts each (the same names in every language, as the packages have) and a silence/ file."""
+    for k, (pkg, inside, _) in ((k, PACKAGES[k]) for k in ("speech", "speech-es", "speech-fr", "speech-it")):
+        voice = root / "debian" / pkg / inside
+        for i in range(files):
+            (voice / "digits").mkdir(parents=True, exist_ok=True)
+            write_wav(voice / "digits" / f"{i}.wav", 0.3 * speech_like(0.6 + 0.05 * i, seed=i + 10 * len(k)), RATE)
+        (voice / "silence").mkdir(exist_ok=True)
+        write_wav(voice / "silence" / "1.wav", 0.3 * speech_like(0.7), RATE)
+        (root / "debian" / pkg / "DEBIAN_VERSION").write_text("1.6.1-1\n")
+
+
+@pytest.mark.skipif(Path("/usr/share/asterisk/sounds").exists(), reason="the packages are installed system-wide")
+def test_speaker_splits_share_no_voice(tmp_path, monkeypatch):
+    """source=speakers: train = Allison (en_US + es_MX), val = June (fr_CA), test = Carlo (it_IT); the same
+    prompt names in every language, yet no voice in two splits; silence/ left out; a mix of both train languages
+    in a limit; a missing package without apt-get is one line."""
+    fake_speakers(tmp_path)
+    sets = {s: load_audio("speakers", split=s, length=6000, root=tmp_path) for s in ("train", "val", "test")}
+    voices = {s: {n.split("/")[0] for n in a.names} for s, a in sets.items()}
+    assert voices == {"train": {"en_US_f_Allison", "es_MX_f_Allison"}, "val": {"fr_CA_f_June"},
+                      "test": {"it_IT_m_Carlo"}}
+    assert [len(a) for a in sets.values()] == [6, 3, 3]
+    assert not any("silence" in n for a in sets.values() for n in a.names)
+    assert sets["test"].meta["speakers"] == ["it_IT_m_Carlo"] and "by speaker" in sets["test"].meta["rule"]
+    assert sets["val"].meta["version"] == {"asterisk-core-sounds-fr-wav": "1.6.1-1"}
+    first = load_audio("speakers", split="train", length=6000, root=tmp_path, limit=4)
+    assert {n.split("/")[0] for n in first.names} == voices["train"]  # sha256 order mixes the two languages
+    assert np.array_equal(first.clips, sets["train"].clips[:4]) and SPEAKER_SPLITS["all"][0] == "speech"
+    import shutil
+    shutil.rmtree(tmp_path / "debian" / "asterisk-core-sounds-it-wav")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(InspError, match="asterisk-core-sounds-it-wav is needed and this machine has no apt-get"):
+        load_audio("speakers", split="test", root=tmp_path)
 
 
 def test_folder_errors(tmp_path):

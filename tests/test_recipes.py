@@ -32,6 +32,9 @@ FIRST = [
     ("fig15_audio/run_cpu.sh", [], ["fit", "+experiment=fig15_audio/fit", "data.split=train", "data.limit=354",
                                     "store=stores/fig15-cpu/noise-train",
                                     "hydra.run.dir=runs/recipes/fig15_audio/cpu/fit-train"]),
+    ("fig15_audio/run_speakers.sh", [], ["fit", "+experiment=fig15_audio/fit", "data.source=speakers", "data.split=train",
+                                         "data.limit=48", "store=stores/fig15-speakers/noise-train",
+                                         "hydra.run.dir=runs/recipes/fig15_audio/variants/speakers/cpu/fit-train"]),
     ("fig8_geometry/run_cpu.sh", [], ["fit", "+experiment=fig8_geometry/fit", "data.split=train", "degradation=clean",
                                       "store=stores/fig8-cpu/clean-train",
                                       "hydra.run.dir=runs/recipes/fig8_geometry/cpu/fit-clean-train"]),
@@ -193,7 +196,7 @@ def test_a_verified_fit_is_kept_and_the_recipe_goes_on(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "fit clean train: done earlier (stores/fig8-cpu/clean-train verified), kept" in done.stdout
     calls = _calls(tmp_path)
-    assert len(calls) == 1 and "hydra.run.dir=runs/recipes/fig8_geometry/cpu/fit-clean-test" in calls[0], calls
+    assert len(calls) == 1 and "hydra.run.dir=runs/recipes/fig8_geometry/cpu/fit-clean-val" in calls[0], calls
     assert _git("status", "--porcelain", "--untracked-files=all", cwd=repo) == ""
 
 

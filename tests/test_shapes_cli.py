@@ -104,6 +104,32 @@ def test_geometry_table(shapes, tmp_path):
     assert "Target (smooth" in md and "Target (denoise_shape" in md
 
 
+def test_context_pi_through_the_cli_beside_the_pointwise_one(shapes, tmp_path):
+    """fusion.context=2 fusion.context_step=2: Pi reads the jets at 3x3x3 voxels (27 offsets x 10 features), is
+    saved with them, evaluated at 24^3 (not a multiple of the 20^3 training grid) and tabled as its own INSP-Net row
+    beside the pointwise Pi of the same task."""
+    filt = tmp_path / "smooth-context.safetensors"
+    run_train_filter(compose("train_filter", TRAIN + ["task=smooth", f"store={shapes / 'clean' / 'train'}",
+                                                      f"filter={filt}", "fusion.context=2", "fusion.context_step=2",
+                                                      "tracking.mode=disabled"]), tmp_path / "train")
+    meta, _ = read_filter(filt)
+    assert len(meta["fusion"]["offsets"]) == 27 and [2, 2, 2] in meta["fusion"]["offsets"]
+    code, _, err = insp_here("eval", *EVAL, f"filter={filt}", f"store={shapes / 'clean' / 'test'}",
+                             "tracking.mode=disabled", f"hydra.run.dir={tmp_path / 'eval'}")
+    assert code == 0, err
+    m = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    m = m.get("metrics", m)
+    assert m["scale"]["pi"] == "mlp 2x32, jets at 3x3x3 points (step 2)"
+    assert 0 < m["rows"]["insp_net"]["chamfer_l1"] < 0.2 and m["rows"]["insp_net"]["psnr_vs_filter"] > 20
+    runs = f"runs=[{shapes / 'runs' / 'eval-smooth'},{tmp_path / 'eval'}]"
+    code, md, err = insp_here("table", "table=geometry", runs, "tracking.mode=disabled",
+                              f"hydra.run.dir={tmp_path / 't'}")
+    assert code == 0, err
+    assert "| INSP-Net, Pi mlp 2x32 (pointwise) |" in md
+    assert "| INSP-Net, Pi mlp 2x32, jets at 3x3x3 points (step 2) |" in md
+    assert md.count("| Gaussian") == 1 and md.count("Target (smooth") == 2
+
+
 @pytest.mark.parametrize("case", ["open", "empty_folder", "grid", "task"])
 def test_shape_bad_input_is_one_line(shapes, tmp_path, case):
     if case == "open":

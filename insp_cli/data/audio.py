@@ -4,6 +4,10 @@ Sources (``load_audio(name, ...)``), all 8 kHz mono 16-bit, CC-BY-SA-3.0 (see da
 - ``speech``: Debian ``asterisk-core-sounds-en-wav``, 568 English prompts by one speaker (Allison Smith);
   the ten files of ``silence/`` and clips shorter than ``min_seconds`` are left out. One clip per file.
 - ``music``: Debian ``asterisk-moh-opsound-wav``, 5 tracks of 73-322 s, cut into consecutive clips.
+- ``speakers``: Debian ``asterisk-core-sounds-{en,es,fr,it}-wav``, split by SPEAKER (``SPEAKER_SPLITS``): train =
+  Allison Smith (en_US and es_MX, 1,102 prompts), val = June (fr_CA, 568), test = Carlo (it_IT, male, 606); no
+  voice is in two splits. Clips ordered by the sha256 of their names (so ``limit`` takes a mix of both languages
+  of the train speaker); ``silence/`` and clips shorter than ``min_seconds`` are left out.
 - ``folder``: any folder of 16-bit mono WAV files at ``rate`` (searched recursively, sorted by path).
 The Debian packages are used where installed (/usr/share/asterisk/...), else fetched once with
 ``apt-get download`` and unpacked with ``dpkg -x`` under ``root/debian/<package>/``.
@@ -52,13 +56,19 @@ DEFAULT_LENGTH = 12000  # 1.5 s at 8 kHz: covers the median speech prompt (1.39 
 SILENT_PEAK = 1 / 32768  # a file whose every sample is within one 16-bit step of zero is silent
 SPLITS = ("train", "val", "test", "all")
 FRACTIONS = {"train": (0.0, 0.7), "val": (0.7, 0.8), "test": (0.8, 1.0), "all": (0.0, 1.0)}
-SOURCES = ("speech", "music")
+SOURCES = ("speech", "music", "speakers")
 
 # name -> (Debian package, folder inside the package, glob)
 PACKAGES = {
     "speech": ("asterisk-core-sounds-en-wav", "usr/share/asterisk/sounds/en_US_f_Allison", "**/*.wav"),
     "music": ("asterisk-moh-opsound-wav", "usr/share/asterisk/moh", "*.wav"),
+    "speech-es": ("asterisk-core-sounds-es-wav", "usr/share/asterisk/sounds/es_MX_f_Allison", "**/*.wav"),
+    "speech-fr": ("asterisk-core-sounds-fr-wav", "usr/share/asterisk/sounds/fr_CA_f_June", "**/*.wav"),
+    "speech-it": ("asterisk-core-sounds-it-wav", "usr/share/asterisk/sounds/it_IT_m_Carlo", "**/*.wav"),
 }
+# source=speakers: split -> the packages of its speaker(s); one voice per package, no voice in two splits
+SPEAKER_SPLITS = {"train": ("speech", "speech-es"), "val": ("speech-fr",), "test": ("speech-it",)}
+SPEAKER_SPLITS["all"] = sum(SPEAKER_SPLITS.values(), ())
 
 
 @dataclass
@@ -333,12 +343,30 @@ def _track_clips(folder: Path, split: str, rate: int, length: int) -> tuple[list
     return clips, reals, names
 
 
+def _speaker_clips(split: str, rate: int, length: int, min_samples: int, root: Path):
+    """source=speakers: every file of the packages of the split's speaker(s) (``SPEAKER_SPLITS``), named
+    ``<voice folder>/<path>`` and ordered by the sha256 of that name. Returns (clips, reals, names, meta)."""
+    rows, versions, paths = [], {}, []
+    for pkg in SPEAKER_SPLITS[split]:
+        where = debian_folder(pkg, root)
+        c, r, n = _file_clips(where, PACKAGES[pkg][2], "all", rate, length, min_samples, skip=("silence/",),
+                              report_short=False)
+        rows += [(f"{where.name}/{a}", x, b) for x, b, a in zip(c, r, n)]
+        versions[PACKAGES[pkg][0]] = package_version_of(where, pkg)
+        paths.append(str(where))
+    rows.sort(key=lambda row: hashlib.sha256(row[0].encode()).digest())
+    meta = {"origin": "Debian " + ", ".join(versions), "version": versions, "path": paths,
+            "speakers": sorted({n.split("/", 1)[0] for n, _, _ in rows})}
+    return [x for _, x, _ in rows], [b for _, _, b in rows], [n for n, _, _ in rows], meta
+
+
 def load_audio(name: str = "speech", split: str = "train", start: int = 0, limit: int | None = None,
                length: int = DEFAULT_LENGTH, rate: int = DEFAULT_RATE, root: str | Path = "data",
                folder: str | Path | None = None, normalize: bool = True, min_seconds: float = 0.5) -> AudioSet:
     """Clips ``start .. start+limit-1`` of a split as float32 (N, length).
 
-    name: speech | music (Debian packages), ignored when ``folder`` is given. split: train | val | test | all.
+    name: speech | music | speakers (Debian packages), ignored when ``folder`` is given. split: train | val |
+    test | all (speakers: by speaker).
     length: samples per clip (cut or zero-padded). rate: the sample rate every file must have (no resampling).
     root: data root where Debian packages are unpacked. min_seconds: shorter files are left out (files only).
     normalize: scale each clip to peak |x| = 1.
@@ -355,6 +383,8 @@ def load_audio(name: str = "speech", split: str = "train", start: int = 0, limit
             raise InspError(f"audio folder {where} does not exist")
         clips, reals, names = _file_clips(where, "**/*.wav", split, rate, length, min_samples)
         meta = {"origin": "folder", "path": str(where.resolve())}
+    elif name == "speakers":
+        clips, reals, names, meta = _speaker_clips(split, rate, length, min_samples, root)
     elif name in SOURCES:
         where = debian_folder(name, root)
         if name == "speech":
@@ -374,8 +404,9 @@ def load_audio(name: str = "speech", split: str = "train", start: int = 0, limit
     if normalize:
         data /= np.abs(data).max(axis=1, keepdims=True).clip(min=1e-12)
     rule = ("tracks: first 70 % of each track's clips train, next 10 % val, last 20 % test" if name == "music"
-            and folder is None else "phrase = path minus trailing -<digits>; sha256(phrase) in [0,.7) train, "
-            "[.7,.8) val, [.8,1) test")
+            and folder is None else "by speaker: train Allison (en_US, es_MX), val June (fr_CA), test Carlo "
+            "(it_IT); clips ordered by sha256 of their names" if name == "speakers" and folder is None else
+            "phrase = path minus trailing -<digits>; sha256(phrase) in [0,.7) train, [.7,.8) val, [.8,1) test")
     meta.update(name=name if folder is None else "folder", split=split, count=len(clips), start=int(start),
                 limit=limit, length=int(length), rate=int(rate), normalize=bool(normalize),
                 min_seconds=float(min_seconds), rule=rule)

@@ -5,8 +5,8 @@ paper's pointwise Pi. Psi stays an operator on the continuous INR: it is shift-i
 x, since Phi is defined beyond [-1, 1] too. On a regular grid the jets are computed once on the grid extended by
 ``pad`` points each side (``padded_axes``), then each point's features are gathered (``gather``): no point's jet
 is computed twice. Offsets are in coordinate order (x, y[, z]) like ``grid_coords``; grid tables are in array
-order (rows = y first), so ``gather`` flips them. Used by ``filters.audio`` (m = 1) and ``filters.insp_net``
-(m = 2). Nothing here knows about Hydra, W&B or files.
+order (rows = y first), so ``gather`` flips them. Used by ``filters.audio`` (m = 1), ``filters.insp_net``
+(m = 2) and ``filters.shapes`` (m = 3). Nothing here knows about Hydra, W&B or files.
 """
 
 from __future__ import annotations

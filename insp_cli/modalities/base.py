@@ -172,14 +172,14 @@ def summary_means(scores: dict) -> dict:
 
 def pi_label(meta: dict) -> str:
     """'mlp 4x256' of a filter's Pi, with its context where it has one ('mlp 4x256, jets at 5x5 points (step 1)';
-    a clip's: '... at 33 points (step 4)')."""
-    offs = [o if isinstance(o, list) else [o] for o in meta["fusion"].get("offsets") or [[0]]]
+    a clip's: '... at 33 points (step 4)'; voxels: '... at 3x3x3 points (step 2)')."""
+    offs = [o if isinstance(o, (list, tuple)) else [o] for o in meta["fusion"].get("offsets") or [[0]]]
     pi = f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}"
     if len(offs) == 1:
         return pi
     xs = sorted({o[0] for o in offs})
-    step = xs[1] - xs[0]  # a regular neighbourhood
-    shape = "x".join([str(len(xs))] + [str(len(offs) // len(xs))] * (len(offs[0]) > 1))
+    step = xs[1] - xs[0]  # a regular neighbourhood: a cube of len(xs) points a side
+    shape = "x".join([str(len(xs))] * len(offs[0]))
     return f"{pi}, jets at {shape} points (step {step})"
 
 

@@ -38,8 +38,10 @@ from ..data.meshes import load_meshes, sdf_samples, vertex_noise
 from ..errors import InspError
 from ..files import atomic_path, atomic_write
 from ..filters.baselines.shapes import BASELINES, smooth_mesh
-from ..filters.shapes import (apply_filter, check_grid, decode_grid, gaussian_sdf, task_target, training_points,
-                              voxel_features, voxel_points)
+from ..filters.context import gather, neighbourhood, offsets_pad, offsets_tensor
+from ..filters.shapes import (apply_filter, check_grid, decode_grid, gaussian_sdf, grid_jets, grid_positions,
+                              snap_check, snapped_offsets, task_target, training_points, voxel_points)
+from ..filters.tasks import held_out
 from ..filters.train_pi import PiData
 from ..inr.sdf import SDF_LOSSES, fit_sdfs
 from ..inr.siren import SirenSpec
@@ -130,42 +132,57 @@ def clean_meshes_of(store, data_root) -> list:
 
 
 def pi_meta(cfg: DictConfig, store, fz: dict, meta: dict) -> None:
+    """The (2 reach / step + 1)^3 voxel offsets of fusion.context / context_step, (0, 0, 0) alone for the
+    paper's pointwise Pi."""
     grid = int(meta["task"]["sampling"]["grid"])
     check_grid(grid, 2, float(meta["task"]["sampling"]["max_grid_gb"]))
     meta.update(channels=1, m=3, modality="shapes", units=[grid] * 3)
+    meta["fusion"]["offsets"] = [list(o) for o in neighbourhood(int(fz.get("context") or 0),
+                                                                int(fz.get("context_step") or 1), 3)]
     meta["train"]["augment"] = False
 
 
 def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
     """Voxel-unit jets (and targets) at points of the ``train.grid`` grid near each training shape's surface plus
-    uniform ones (``filters.shapes.training_points``), all computed up front."""
+    uniform ones (``filters.shapes.training_points``) and at their context offsets: per shape, the jets of every
+    voxel read are computed once up front on the padded grid (``grid_jets``) and gathered per batch."""
     sm, order, seed = task["sampling"], int(meta["order"]), int(meta["train"]["seed"])
     grid = int(sm["grid"])
+    offsets = [tuple(o) for o in meta["fusion"]["offsets"]]
+    offs, pad = offsets_tensor(offsets, device), offsets_pad(offsets)
     clean = clean_meshes_of(store, cfg.data_root) if task["target"] == "clean" else None
-    feats, targets = [], []
+    tables, shape_of, pos, targets = [], [], [], []
     for i in range(len(store)):
         params = store.params[i:i + 1].to(device)
         decoded = decode_grid(store.spec, params, grid)
         ids = training_points(decoded, float(sm["band"]), int(sm["band_points"]), int(sm["uniform_points"]),
                               seed=seed * 100003 + int(store.indices[i]))
-        pts = torch.from_numpy(voxel_points(ids, grid)).to(device)
-        feats.append(voxel_features(store.spec, params, pts, order, grid))
-        targets.append(torch.from_numpy(task_target(task, decoded, ids, None if clean is None else clean[i])).to(device))
-    x_all, y_all = torch.cat(feats).float(), torch.cat(targets)[:, None]
+        tables.append(grid_jets(store.spec, params, grid, order, offsets, ids))
+        pos.append(torch.from_numpy(grid_positions(ids, grid)).to(device))
+        shape_of.append(torch.full((len(ids),), i, dtype=torch.long, device=device))
+        target = task_target(task, decoded, ids, None if clean is None else clean[i])
+        targets.append(torch.from_numpy(target).to(device))
+    table, pos_all, inr_all = torch.stack(tables), torch.cat(pos), torch.cat(shape_of)
+    y_all = torch.cat(targets)[:, None]
+
+    def features(pick: torch.Tensor) -> torch.Tensor:
+        return gather(table, inr_all[pick], pos_all[pick], offs, pad)
 
     def sample(batch: int, gen: torch.Generator):
-        pick = torch.randint(len(x_all), (batch,), generator=gen).to(x_all.device)
-        return x_all[pick], y_all[pick]
+        pick = torch.randint(len(y_all), (batch,), generator=gen).to(device)
+        return features(pick), y_all[pick]
 
     def final_psnr(fusion, seed: int) -> float:
         with torch.no_grad():
-            mse = float((fusion(x_all) - y_all).pow(2).mean())
-        return 10 * math.log10(4.0 / max(mse, 1e-20))
+            sse = sum(float((fusion(features(p)) - y_all[p]).pow(2).sum())
+                      for p in torch.arange(len(y_all), device=device).split(65536))
+        return 10 * math.log10(4.0 / max(sse / len(y_all), 1e-20))
 
-    return PiData(sample=sample, num_features=int(x_all.shape[1]), final_psnr=final_psnr, stat_channels=1,
-                  stat_features=lambda k, gen, seed: x_all[torch.randperm(len(x_all), generator=gen)[:k]],
-                  what=f"{len(x_all)} points", peak_squared=4.0, noun="SDF INRs",
-                  psnr_note=" (SDF, peak-to-peak 2)", extra={"points": len(x_all)})
+    return PiData(sample=sample, num_features=len(offsets) * int(table.shape[-1]), final_psnr=final_psnr,
+                  stat_channels=len(offsets),
+                  stat_features=lambda k, gen, seed: features(torch.randperm(len(y_all), generator=gen)[:k].to(device)),
+                  what=f"{len(y_all)} points, {len(offsets)} offsets", peak_squared=4.0, noun="SDF INRs",
+                  psnr_note=" (SDF, peak-to-peak 2)", extra={"points": len(y_all)})
 
 SCORES = (("chamfer_l1", "Chamfer-L1 (x1e-3)", 3), ("normal_consistency", "Normal consistency", 4),
           ("psnr_band", "PSNR near surface (dB)", 2))
@@ -187,9 +204,11 @@ def _write_ply(path, mesh) -> None:
 
 
 def _score_shape(i: int, name: str, s: dict, task: dict, fusion, store, clean_mesh, methods: list[str],
-                 scores: dict, run_dir, units: tuple[int, int], device):
+                 scores: dict, run_dir, units: tuple[int, int], device, checks: dict):
     """Shape i: Phi, its Gaussian and Psi on the grid, their meshes and the baselines', scored into ``scores``
-    (row i) against the target; the meshes written as PLY. Returns (meshes, target mesh)."""
+    (row i) against the target; the meshes written as PLY. On the first shape a context Pi whose neighbours were
+    moved onto the grid's voxels is checked against its direct evaluation (``checks['context_snap']``).
+    Returns (meshes, target mesh)."""
     res, sigma, count, band = int(s["resolution"]), float(task["sigma"]), int(s["chamfer_points"]), float(s["band"])
     order, grid_units = units
     params = store.params[i:i + 1].to(device)
@@ -199,6 +218,9 @@ def _score_shape(i: int, name: str, s: dict, task: dict, fusion, store, clean_me
     target = marching_cubes(ref) if task["name"] == "smooth" else clean_mesh
     grids = {"input": phi, "gaussian": gaussian_sdf(phi, sigma),
              "insp_net": apply_filter(fusion, store.spec, params, phi, order, grid_units, float(s["psi_band"]))}
+    if i == 0 and len(fusion.offsets) > 1 and snapped_offsets(fusion.offsets, res, grid_units)[1] > 0:
+        checks["context_snap"] = snap_check(fusion, store.spec, params, phi, grids["insp_net"], order, grid_units,
+                                            float(s["psi_band"]))
     meshes = {m: marching_cubes(g) for m, g in grids.items()}
     for b in ("taubin", "laplacian"):
         if b in methods and meshes["input"] is not None:
@@ -252,12 +274,12 @@ def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     scores = {m: {k: np.full(len(store), np.nan) for k, _, _ in SCORES} for m in methods}
     if task["name"] == "smooth":
         scores["insp_net"]["psnr_vs_filter"] = np.full(len(store), np.nan)
-    renders, t0 = [], time.time()
+    renders, t0, checks = [], time.time(), {}
     with ProgressLog("eval", len(store), "shapes", where=f"{task['name']}: 0/{len(store)} shapes scored") as progress:
         for i in range(len(store)):
             name = names[int(store.indices[i])] if int(store.indices[i]) < len(names) else str(int(store.indices[i]))
             meshes, target = _score_shape(i, name, s, task, fusion, store, clean[i], methods, scores, run.dir,
-                                          (order, units), device)
+                                          (order, units), device, checks)
             if i < int(s["render"]):
                 shown = ["input", "insp_net"] + [m for m in methods if m not in ("input", "insp_net")]
                 renders.append([render_mesh(meshes.get(m), int(s["render_size"])) for m in shown]
@@ -275,7 +297,7 @@ def evaluate_shapes(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
         run.log_image("renders", path, caption=" | ".join(titles + ["target"]))
     run.log({f"{m}/{k}": v for m, r in summary.items() for k, v in r.items() if v is not None})
     metrics = eval_record(cfg, meta, store, scores, methods, {"resolution": res, "train_grid": units, "sigma": sigma},
-                          seconds)
+                          seconds, **checks)
     line = "  ".join(f"{m} {summary[m]['chamfer_l1'] * 1e3:.3f}" for m in methods
                      if summary[m]["chamfer_l1"] is not None)
     print(f"eval {task['name']} on {len(store)} SDF INRs at {res}^3: Chamfer-L1 x1e-3 {line}\n"

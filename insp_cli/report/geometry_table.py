@@ -29,27 +29,58 @@ def geometry_table(records: list[RunRecord], scale: str | None):
     rows, notes = [], []
     for task in sorted(by_task):
         runs = by_task[task]
-        means = {}
+        variants = list(dict.fromkeys(_pi(r) for r in runs))  # Pis of this task, in run order
+        means, per_variant = {}, {}
         for k in method_order(runs):
-            ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
-            cells = {}
-            for key, _, _, mult in SCORES:
-                m, s = mean_std([None if o.get(key) is None else o[key] * mult for o in ours])
-                cells[key], cells[f"{key}_std"] = m, s
-            means[k] = cells
-            rows.append({"task": task, "method": label(k), **cells, "runs": len(ours)})
-        s = setting_of(runs[0].metrics)
-        kept = "held-out" if all(r.metrics.get("held_out") for r in runs) else "NOT held-out"
-        n = eval_view(runs[0].metrics).get("n_items")
-        notes.append(f"{task}: {n} {kept} test shapes decoded at {s.get('resolution')}^3 "
-                     f"(Pi trained on {s.get('n_train')} shapes at {s.get('train_grid')}^3 voxels); INR {s.get('inr')}; "
-                     f"Pi {s.get('pi')} on the jets up to order {s.get('order')}; Gaussian sigma {s.get('sigma')}.")
-        notes.append(_target(task, means, runs))
+            if k != "insp_net" or len(variants) == 1:
+                means[k] = _cells([r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]])
+                n = means[k].pop("n")
+                rows.append({"task": task, "method": label(k), **means[k], "runs": n})
+                continue
+            for v in variants:  # one INSP-Net row per Pi (the pointwise Pi beside a context Pi)
+                sub = [r for r in runs if _pi(r) == v]
+                cells = _cells([r.metrics["rows"][k] for r in sub if k in r.metrics["rows"]])
+                n = cells.pop("n")
+                name = f"{label(k)}, Pi {v}" + ("" if "jets at" in v else " (pointwise)")
+                rows.append({"task": task, "method": name, **cells, "runs": n})
+                per_variant[v] = (cells, sub)
+        for v, (cells, sub) in per_variant.items() or {None: (means.get("insp_net", {}), runs)}.items():
+            s = setting_of(sub[0].metrics)
+            kept = "held-out" if all(r.metrics.get("held_out") for r in sub) else "NOT held-out"
+            notes.append(f"{task}: {eval_view(sub[0].metrics).get('n_items')} {kept} test shapes decoded at "
+                         f"{s.get('resolution')}^3 (Pi trained on {s.get('n_train')} shapes at {s.get('train_grid')}^3 "
+                         f"voxels); INR {s.get('inr')}; Pi {s.get('pi')} on the jets up to order {s.get('order')}; "
+                         f"Gaussian sigma {s.get('sigma')}." + _snap_note(sub))
+            notes.append(_target(task, {**means, "insp_net": cells}, sub))
     notes.append("Paper (Sec. 5.2, Figs. 8 and 14): pictures of Thai Statue, Armadillo and Dragon only; no number.")
     cols = [Column("task", "Task"), Column("method", "Method")] + \
         [Column(k, t, d, std=f"{k}_std") for k, t, d, _ in SCORES] + [Column("runs", "Runs")]
     return Table("geometry", "Figs. 8/14: SDF smoothing and shape denoising (Chamfer-L1 / NC / near-surface PSNR)",
                  scale, cols, rows, notes=notes, failed=failed)
+
+
+def _pi(r: RunRecord) -> str:
+    """The Pi a run's INSP-Net row comes from ('mlp 3x128, jets at 3x3x3 points (step 2)')."""
+    return str(eval_view(r.metrics)["scale"].get("pi") or "")
+
+
+def _snap_note(runs: list[RunRecord]) -> str:
+    """' Its neighbours read at the nearest voxels ...' for a context Pi snapped onto the eval grid, else ''."""
+    snaps = [r.metrics["context_snap"] for r in runs if isinstance(r.metrics.get("context_snap"), dict)]
+    if not snaps:
+        return ""
+    dev, worst = max(x["deviation"] for x in snaps), max(x["max_abs"] for x in snaps)
+    return (f" Pi's neighbours read at the nearest voxels ({100 * dev:.2f} % nearer), which changes Psi by at most "
+            f"{worst:.1e} (SDF units) against reading them exactly, on {snaps[0]['voxels']} voxels of the first shape.")
+
+
+def _cells(ours: list[dict]) -> dict:
+    """Mean and std of each score over runs (Chamfer-L1 in units of 1e-3), and how many runs (n)."""
+    cells = {"n": len(ours)}
+    for key, _, _, mult in SCORES:
+        m, s = mean_std([None if o.get(key) is None else o[key] * mult for o in ours])
+        cells[key], cells[f"{key}_std"] = m, s
+    return cells
 
 
 def _target(task: str, means: dict, runs: list[RunRecord]) -> str:

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Fig. 15 across speakers (issue 27 item 4): INSP-Net on speech of a speaker it never heard. source=speakers
+# (insp_cli/data/audio.py): Debian asterisk-core-sounds-{en,es,fr,it}-wav, one voice per package, split by voice:
+# train = Allison (en_US + es_MX), validation = June (fr_CA), test = Carlo (it_IT, male). The INRs, Pi and
+# baselines are those of run_cpu.sh (conf/experiment/fig15_cpu/); Pi's context (fusion.context, samples at step
+# 1) is chosen among CANDIDATES by the SNR on the validation speaker, then the test speaker is scored once.
+# Usage, from the repository root:   bash experiments/fig15_audio/run_speakers.sh   (RECORD=1 re-records
+# experiments/fig15_audio/variants/speakers/). Stores: stores/fig15-speakers/, filters: filters/fig15-speakers/.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+recipe_init fig15_audio variants/speakers/cpu  # DEST: experiments/fig15_audio (or scratch); OUT: the run dirs
+S=stores/fig15-speakers
+F=filters/fig15-speakers
+TRAIN=${TRAIN:-48}
+VAL=${VAL:-16}
+TEST=${TEST:-16}
+declare -A LIMIT=([train]=$TRAIN [val]=$VAL [test]=$TEST)
+
+lane() { "$@" & LANES+=($!); }
+join() { local p; for p in "${LANES[@]}"; do wait "$p" || die "a command of the recipe failed (see above)"; done; LANES=(); }
+LANES=()
+fit() {  # fit SPLIT (the three splits' fits run side by side)
+  if fit_done "$OUT/fit-$1" "$S/noise-$1"; then
+    echo "fit $1: done earlier ($S/noise-$1 verified), kept"
+    return 0
+  fi
+  timed "fit-$1" insp fit +experiment=fig15_audio/fit data.source=speakers data.split=$1 data.limit=${LIMIT[$1]} \
+    store=$S/noise-$1 hydra.run.dir=$OUT/fit-$1
+}
+if [ -n "${INSP_RECIPE_STEPS:-}" ]; then  # a quick check: one after the other, in a fixed order
+  fit train && fit val && fit test
+else
+  lane fit train
+  lane fit val
+  lane fit test
+  join
+fi
+candidate() {  # candidate CONTEXT: Pi trained on the train speaker, scored on the validation speaker
+  timed "train-filter-c$1" insp train-filter +experiment=fig15_audio/train_filter task=denoise fusion.context=$1 \
+    store=$S/noise-train filter=$F/denoise-c$1.safetensors hydra.run.dir=$OUT/train-filter-c$1 || return 1
+  timed "val-c$1" insp eval +experiment=fig15_audio/eval filter=$F/denoise-c$1.safetensors store=$S/noise-val \
+    hydra.run.dir=$OUT/val-c$1
+}
+CANDIDATES=${CANDIDATES:-"96 48"}
+for c in $CANDIDATES; do lane candidate "$c"; done
+join
+best=$("${PY[@]}" - "$OUT" $CANDIDATES <<'PYEOF'
+import json, os, sys
+out, cands = sys.argv[1], sys.argv[2:]
+got = {}
+for c in cands:
+    try:
+        with open(os.path.join(out, f"val-c{c}", "metrics.json"), encoding="utf-8") as f:
+            m = json.load(f)
+        got[c] = m.get("metrics", m)["rows"]["insp_net"]["snr"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+if not got:
+    if os.environ.get("INSP_RECIPE_STEPS"):  # a quick check of the recipe: no validation ran
+        print(cands[0])
+        sys.exit(0)
+    print("error: no validation result of any context candidate", file=sys.stderr)
+    sys.exit(2)
+for c, v in got.items():
+    print(f"validation speaker (June, fr_CA), context {c}: SNR {v:.2f} dB", file=sys.stderr)
+print(max(got, key=got.get))
+PYEOF
+) || exit 2
+echo "context chosen on the validation speaker: $best samples"
+printf '%s\n' "chosen context (samples, step 1): $best" > "$OUT/chosen.txt"
+timed eval insp eval +experiment=fig15_audio/eval filter=$F/denoise-c$best.safetensors store=$S/noise-test \
+  hydra.run.dir=$OUT/eval
+timed table insp table table=audio "runs=[$OUT/eval]" out=$DEST/variants/speakers
