@@ -2,7 +2,7 @@
 # Fig. 15 across speakers (issue 27 item 4): INSP-Net on speech of a speaker it never heard. source=speakers
 # (insp_cli/data/audio.py): Debian asterisk-core-sounds-{en,es,fr,it}-wav, one voice per package, split by voice:
 # train = Allison (en_US + es_MX), validation = June (fr_CA), test = Carlo (it_IT, male). The INRs, Pi and
-# baselines are those of run_cpu.sh (conf/experiment/fig15_cpu/); Pi's context (fusion.context, samples at step
+# baselines are those of run_cpu.sh (conf/experiment/fig15_audio/); Pi's context (fusion.context, samples at step
 # 1) is chosen among CANDIDATES by the SNR on the validation speaker, then the test speaker is scored once.
 # Usage, from the repository root:   bash experiments/fig15_audio/run_speakers.sh   (RECORD=1 re-records
 # experiments/fig15_audio/variants/speakers/). Stores: stores/fig15-speakers/, filters: filters/fig15-speakers/.
