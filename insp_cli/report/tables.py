@@ -189,6 +189,12 @@ def _task_block(metrics: dict) -> str:
     return metrics["task"] if reg == "none" else f"{metrics['task']} (INR + {reg.upper()})"
 
 
+def _pi_of(r: RunRecord) -> str:
+    """The Pi an eval run scored: 'mlp 4x256, jets at 5x5 points (step 1), K=2, 1200 steps'."""
+    sc = r.metrics.get("scale") if isinstance(r.metrics.get("scale"), dict) else {}
+    return f"{sc.get('pi', '?')}, K={sc.get('order', '?')}, {sc.get('train_steps', '?')} steps"
+
+
 def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     """Every low-level task side by side (Table 2's layout, one block of rows per task): INSP-Net and the
     classical filters on each task's held-out test INRs. The paper's numbers exist for denoising only."""
@@ -196,6 +202,11 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     done, failed = split_complete(records)
     for r in done:
         by_task[_task_block(need(r, "task", "rows", "n_images"))].append(r)
+    for task in list(by_task):  # runs of different Pi (a recorded variant beside the recipe) never average
+        kinds = {_pi_of(r) for r in by_task[task]}
+        if len(kinds) > 1:
+            for r in by_task.pop(task):
+                by_task[f"{task} ({_pi_of(r)})"].append(r)
     tasks = [t for base in TASK_ORDER for t in sorted(by_task) if t.split(" ")[0] == base] + \
         sorted(t for t in by_task if t.split(" ")[0] not in TASK_ORDER)
     rows = []
