@@ -202,11 +202,13 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     done, failed = split_complete(records)
     for r in done:
         by_task[_task_block(need(r, "task", "rows", "n_images"))].append(r)
+    origin = {t: t for t in by_task}  # block -> the task block it comes from (its paper numbers)
     for task in list(by_task):  # runs of different Pi (a recorded variant beside the recipe) never average
         kinds = {_pi_of(r) for r in by_task[task]}
         if len(kinds) > 1:
             for r in by_task.pop(task):
                 by_task[f"{task} ({_pi_of(r)})"].append(r)
+                origin[f"{task} ({_pi_of(r)})"] = task
     tasks = [t for base in TASK_ORDER for t in sorted(by_task) if t.split(" ")[0] == base] + \
         sorted(t for t in by_task if t.split(" ")[0] not in TASK_ORDER)
     rows = []
@@ -215,7 +217,7 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
         n = _test_set(runs, f"tasks: the {task} eval runs", "task")[0]
         for k in method_order(runs):
             ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
-            paper = PAPER_TABLE2.get(k) if task == "denoise" else None  # the paper's INRs: no prior
+            paper = PAPER_TABLE2.get(k) if origin[task] == "denoise" else None  # the paper's INRs: no prior
             rows.append({"task": task, "method": label(k), **_score_cells(ours, paper), "test_inrs": n,
                          "runs": len(ours)})
     cols = [Column("task", "Task"), Column("method", "Method"), *_SCORE_COLUMNS, Column("test_inrs", "Test INRs"),
