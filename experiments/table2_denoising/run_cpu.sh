@@ -19,32 +19,64 @@ F=filters/table2-photos-ctx  # Pi with a context (session 7); the pointwise filt
 # Each task fits the train (95 INRs), val (5) and test (26) splits, trains Pi on train, and scores it on val
 # (where its settings were chosen) and on the held-out test photos. Set INSP_THREADS=1 on a shared machine.
 
-run_task() {  # run_task TASK DEGRADATION [EVAL OVERRIDES...]
-  local task=$1 deg=$2; shift 2
-  for split in train val test; do
+fit_split() {  # fit_split TASK DEGRADATION SPLIT: one process, or FIT_PARTS=N concurrent parts of the train store
+  local task=$1 deg=$2 split=$3 parts=1 k
+  [ "$split" = train ] && parts=${FIT_PARTS:-1}
+  if [ "$parts" = 1 ]; then
     if fit_done "$OUT/$task/fit-$split" "$S/$deg-$split"; then
       echo "fit $deg $split: done earlier ($S/$deg-$split verified), kept"  # keeps that run's metrics.json
-      continue
+      return
     fi
     timed "fit-$deg-$split" insp fit +experiment=table2_cpu/fit data.split=$split degradation=$deg store=$S/$deg-$split \
       hydra.run.dir=$OUT/$task/fit-$split
+    return
+  fi
+  # the 95 train INRs cut into N shards fitted at once (one per core); per-INR seeds: the same INRs as one process
+  for ((k = 0; k < parts; k++)); do
+    if fit_done "$OUT/$task/fit-$split-part$k" "$S/$deg-$split"; then
+      echo "fit $deg $split part $k: done earlier ($S/$deg-$split verified), kept"
+      continue
+    fi
+    timed "fit-$deg-$split-part$k" insp fit +experiment=table2_cpu/fit data.split=$split degradation=$deg \
+      fit.shard_size=$(((95 + parts - 1) / parts)) data.shard=$k data.num_shards=$parts store=$S/$deg-$split \
+      hydra.run.dir=$OUT/$task/fit-$split-part$k &
+  done
+  wait
+}
+
+run_task() {  # run_task TASK DEGRADATION PI_SETTINGS FILTERS [EVAL OVERRIDES...]; TEST_EVAL=(...): the test eval's instead
+  local task=$1 deg=$2 pi=$3 filters=$4 split; shift 4
+  for split in train val test; do
+    fit_split "$task" "$deg" "$split"
   done
   if [ "${FIT_ONLY:-0}" = 1 ]; then return; fi  # FIT_ONLY=1: the INR stores only
-  timed "train-filter-$task" insp train-filter +experiment=table2_cpu/train_filter task=$task store=$S/$deg-train \
-    filter=$F/$task.safetensors hydra.run.dir=$OUT/$task/train-filter
-  timed "eval-val-$task" insp eval +experiment=table2_cpu/eval filter=$F/$task.safetensors store=$S/$deg-val \
+  timed "train-filter-$task" insp train-filter +experiment=table2_cpu/$pi task=$task store=$S/$deg-train \
+    filter=$filters/$task.safetensors hydra.run.dir=$OUT/$task/train-filter
+  timed "eval-val-$task" insp eval +experiment=table2_cpu/eval filter=$filters/$task.safetensors store=$S/$deg-val \
     hydra.run.dir=$OUT/$task/eval-val "$@"
-  timed "eval-$task" insp eval +experiment=table2_cpu/eval filter=$F/$task.safetensors store=$S/$deg-test \
+  [ ${#TEST_EVAL[@]} -gt 0 ] && set -- "${TEST_EVAL[@]}"
+  TEST_EVAL=()
+  timed "eval-$task" insp eval +experiment=table2_cpu/eval filter=$filters/$task.safetensors store=$S/$deg-test \
     hydra.run.dir=$OUT/$task/eval "$@"
 }
 
-# denoising is also scored against the strong classical denoisers, each given the known noise sigma
+# denoising is also scored against the strong classical denoisers, each given the known noise sigma, and (test
+# only) against its learned pixel twin: a DnCNN with Pi's parameter count and training budget, trained on the
+# decoded INRs of Pi's training store (issue 27; filters/baselines/dncnn.py). Its Pi: train_denoise.yaml (issue 27,
+# chosen on the val photos); the other tasks keep session 7's train_filter.yaml.
 DENOISERS="baselines=[mean_filter,median_filter,gaussian_filter,nl_means,tv_chambolle,wavelet,bm3d]"
+TEST_EVAL=()
+denoise() {
+  TEST_EVAL=("baselines=[mean_filter,median_filter,gaussian_filter,nl_means,tv_chambolle,wavelet,bm3d,dncnn]"
+             "twin.store=$S/noise-train")
+  run_task denoise noise train_denoise filters/table2-photos-i27 "$DENOISERS"
+}
 case "${1:-denoise}" in
-  denoise) run_task denoise noise "$DENOISERS" ;;
-  deblur) run_task deblur blur ;;
-  inpaint) run_task inpaint mask ;;
-  blur) run_task blur clean ;;
-  all) run_task denoise noise "$DENOISERS"; run_task deblur blur; run_task inpaint mask; run_task blur clean ;;
+  denoise) denoise ;;
+  deblur) run_task deblur blur train_filter $F ;;
+  inpaint) run_task inpaint mask train_filter $F ;;
+  blur) run_task blur clean train_filter $F ;;
+  all) denoise; run_task deblur blur train_filter $F; run_task inpaint mask train_filter $F
+    run_task blur clean train_filter $F ;;
   *) echo "usage: $0 denoise|deblur|inpaint|blur|all" >&2; exit 2 ;;
 esac
