@@ -251,6 +251,32 @@ def test_recorded_table_rebuilds_identically_with_readme(table1_runs, tmp_path, 
     assert (folder / "README.md").read_text() == "notes of the engineer\n"  # others' files are left alone
 
 
+def test_two_runs_of_one_folder_name_are_both_recorded(tmp_path, workdir):
+    """A recipe's denoise/eval and a variant's denoise/eval (two Pi) are copied side by side, not onto each other,
+    and the recorded table rebuilds from them identically."""
+    exp = tmp_path / "experiments"
+    rows = {"input": {"psnr": 20.0, "ssim": 0.5, "lpips": 0.4}, "insp_net": {"psnr": 28.0, "ssim": 0.8, "lpips": 0.1}}
+    eval_run(tmp_path / "a" / "cpu" / "denoise", "eval", rows)
+    rows2 = json.loads(json.dumps(rows))
+    rows2["insp_net"]["psnr"] = 29.0
+    eval_run(tmp_path / "b" / "variant" / "cpu" / "denoise", "eval", rows2)
+    with open(tmp_path / "b" / "variant" / "cpu" / "denoise" / "eval" / "metrics.json") as f:
+        m = json.load(f)
+    m["scale"]["pi"] = "mlp 4x256, jets at 5x5 points (step 1)"
+    (tmp_path / "b" / "variant" / "cpu" / "denoise" / "eval" / "metrics.json").write_text(json.dumps(m))
+    folder = exp / "table2_tasks"
+    run_table(compose("table", ["table=tasks", f"runs=[{tmp_path / 'a'},{tmp_path / 'b'}]", f"out={folder}",
+                                f"experiments={exp}"]), tmp_path / "t1")
+    spec = json.loads((folder / "table.json").read_text())
+    assert len(spec["runs"]) == 2 and len(set(spec["runs"])) == 2, spec["runs"]
+    assert "runs/denoise_eval" in spec["runs"] and any(n.endswith("cpu_denoise_eval") for n in spec["runs"])
+    md = (folder / "tasks.md").read_text()
+    assert "| 28.00 |" in md and "| 29.00 |" in md  # two blocks, not one mean
+    (folder / "tasks.md").unlink()
+    run_table(compose("table", [f"experiments={exp}"]), tmp_path / "t2")
+    assert (folder / "tasks.md").read_text() == md
+
+
 def test_sweep_failures_lists_each_failed_job(table1_runs):
     n, failed = sweep_failures(table1_runs)
     assert n == 6 and len(failed) == 2
