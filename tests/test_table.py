@@ -145,12 +145,13 @@ def test_table2_rows_paper_columns_and_other_tasks(tmp_path):
 def test_tasks_never_average_runs_of_different_pi(tmp_path):
     """Two recorded Pi of one task (the recipe and a variant kept beside it) are two blocks; runs of one Pi
     (seeds) still average into one."""
-    def run(name, pi, steps, psnr, rows_extra=None):
+    def run(name, pi, steps, psnr, rows_extra=None, n_train=95):
         cfg = {"seed": 0, "scale": "cpu", "filter": "f.safetensors", "store": "stores/t"}
         rows = {"input": {"psnr": 20.0, "ssim": 0.5, "lpips": 0.4}, "insp_net": {"psnr": psnr, "ssim": 0.7,
                                                                                 "lpips": 0.3}, **(rows_extra or {})}
         m = {"task": "denoise", "n_images": 8, "rows": rows,
-             "scale": {"label": "cpu", "image_size": [32, 32], "order": 2, "pi": pi, "train_steps": steps}}
+             "scale": {"label": "cpu", "image_size": [32, 32], "order": 2, "pi": pi, "train_steps": steps,
+                       "n_train": n_train}}
         make_run(tmp_path / "r" / name, "eval", cfg, m, ["filter=f.safetensors"])
 
     run("a", "mlp 4x256, jets at 5x5 points (step 1)", 1200, 28.0)
@@ -162,13 +163,18 @@ def test_tasks_never_average_runs_of_different_pi(tmp_path):
                                                                                "lpips": 0.2}})
     (t,) = build_tables("tasks", [read_run(d) for d in find_runs([tmp_path / "r"])])
     rows = {(row["task"], row["method"]): row for row in t.rows}
-    old = "denoise (mlp 4x256, jets at 5x5 points (step 1), K=2, 1200 steps)"
-    new = "denoise (mlp 6x256, jets at 7x7 points (step 1), K=2, 4800 steps)"
+    old = "denoise (mlp 4x256, jets at 5x5 points (step 1), K=2, 1200 steps, 95 train INRs)"
+    new = "denoise (mlp 6x256, jets at 7x7 points (step 1), K=2, 4800 steps, 95 train INRs)"
     assert rows[old, "INSP-Net"]["ours_psnr"] == pytest.approx(28.25) and rows[old, "INSP-Net"]["runs"] == 2
     assert rows[new, "INSP-Net"]["ours_psnr"] == 29.0 and rows[new, "INSP-Net"]["runs"] == 1
     assert rows[new, "DnCNN pixel twin (Π's budget)"]["ours_psnr"] == 28.8 and (old, "DnCNN pixel twin (Π's budget)") \
         not in rows
     assert rows[new, "INSP-Net"]["paper_psnr"] == 23.86  # still the denoising block: the paper's numbers beside
+    # the same Pi trained on other INRs (19 instead of 95) is another Pi
+    run("d", "mlp 6x256, jets at 7x7 points (step 1)", 4800, 27.0, n_train=19)
+    (t,) = build_tables("tasks", [read_run(d) for d in find_runs([tmp_path / "r"])])
+    blocks = {row["task"] for row in t.rows}
+    assert new in blocks and new.replace("95 train", "19 train") in blocks and len(blocks) == 3
 
 
 def test_grid_sweep_with_failed_point_and_plot(tmp_path, workdir):

@@ -190,9 +190,10 @@ def _task_block(metrics: dict) -> str:
 
 
 def _pi_of(r: RunRecord) -> str:
-    """The Pi an eval run scored: 'mlp 4x256, jets at 5x5 points (step 1), K=2, 1200 steps'."""
+    """The Pi an eval run scored: 'mlp 4x256, jets at 5x5 points (step 1), K=2, 1200 steps, 95 train INRs'."""
     sc = r.metrics.get("scale") if isinstance(r.metrics.get("scale"), dict) else {}
-    return f"{sc.get('pi', '?')}, K={sc.get('order', '?')}, {sc.get('train_steps', '?')} steps"
+    return (f"{sc.get('pi', '?')}, K={sc.get('order', '?')}, {sc.get('train_steps', '?')} steps, "
+            f"{sc.get('n_train', '?')} train INRs")
 
 
 def _tasks(records: list[RunRecord], scale: str | None) -> Table:
