@@ -18,6 +18,7 @@ from insp_cli.filters.insp_net import LearnedFusion
     (4, 0, 256, 4, 17),  # the paper's pointwise Pi
     (2, 3, 512, 6, 17),  # a bigger Pi
     (2, 1, 32, 2, 5),    # a tiny one
+    (2, 2, 256, 4, 5),   # the recipe's Pi and the default twin.depth: 5 layers x 107, 315,332 parameters
 ])
 def test_the_twin_has_pis_parameter_budget_within_ten_percent(order, reach, hidden, layers, depth):
     pi = LearnedFusion(channels=3, order=order, m=2, hidden=hidden, layers=layers,
@@ -30,8 +31,10 @@ def test_the_twin_has_pis_parameter_budget_within_ten_percent(order, reach, hidd
     for w in (twin.width - 1, twin.width + 1):
         if w >= 1:
             assert abs(dncnn_parameters(3, w, depth) - budget) >= abs(parameter_count(twin) - budget)
-    if (order, reach, hidden, layers) == (2, 2, 256, 4):
+    if (order, reach, hidden, layers, depth) == (2, 2, 256, 4, 17):
         assert budget == 313_603 and twin.width == 48
+    if (order, reach, hidden, layers, depth) == (2, 2, 256, 4, 5):
+        assert parameter_count(twin) == 315_332 and twin.width == 107
 
 
 def test_a_budget_below_the_smallest_dncnn_is_refused():
@@ -69,7 +72,7 @@ def test_the_twin_trains_above_the_noisy_input_on_held_out_images():
     noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
     train, test = slice(0, 8), slice(8, 10)
     torch.manual_seed(0)  # the initial weights (eval seeds torch once per run: seed_everything)
-    model = dncnn_for_budget(3, 6000, depth=4)
+    model = dncnn_for_budget(3, 6000, depth=5)  # the default twin.depth
     t = TwinTraining(steps=150, pixels=1024, lr=3e-3, lr_final=1e-4, weight_decay=0.0, augment=True, seed=0,
                      patch=16)
     train_psnr = train_twin(model, noisy[train], clean[train], t)
@@ -81,6 +84,6 @@ def test_the_twin_trains_above_the_noisy_input_on_held_out_images():
     assert train_psnr > before + 3.0
     # the same seeds give the same twin
     torch.manual_seed(0)
-    again = dncnn_for_budget(3, 6000, depth=4)
+    again = dncnn_for_budget(3, 6000, depth=5)
     train_twin(again, noisy[train], clean[train], t)
     assert np.array_equal(apply_twin(again, noisy[test]), out)
