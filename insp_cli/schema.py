@@ -168,6 +168,9 @@ TRAIN_FILTER: dict[str, Rule] = {
 }
 
 EVAL: dict[str, Rule] = {
+    "twin.store": ("?path", None, None),
+    "twin.depth": ("int", 2, 256),
+    "twin.patch": ("int", 4, 4096),
     "wiener_balance": ("+float", 0, None),
     "lpips": ("bool", None, None),
     "check_2x": ("bool", None, None),

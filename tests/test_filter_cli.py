@@ -211,6 +211,43 @@ def test_bad_input_gives_one_line_and_nonzero_exit(stores, tmp_path, command, ar
     assert code != 0 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], err
 
 
+def test_the_pixel_twin_is_scored_beside_pi_with_its_budget(stores, tmp_path):
+    """baselines=[...,dncnn]: a DnCNN with Pi's parameter count, trained with Pi's steps and pixels per step on
+    the decoded INRs of Pi's training store, is a row of the eval beside INSP-Net."""
+    d = stores
+    ckpt = d / "denoise.safetensors"
+    if not ckpt.exists():
+        run_train_filter(compose("train_filter", TRAIN + [f"store={d / 'train'}", f"filter={ckpt}"]), d / "runs" / "tf")
+    m = run_eval(compose("eval", [f"filter={ckpt}", f"store={d / 'test'}", "lpips=false", "check_2x=false",
+                                  "baselines=[gaussian_filter,dncnn]", f"twin.store={d / 'train'}", "twin.depth=5",
+                                  "twin.patch=16", "grid=0"]), tmp_path / "ev")
+    assert set(m["rows"]) == {"input", "gaussian_filter", "dncnn", "insp_net"}
+    tw = m["pixel_twin"]
+    assert abs(tw["parameters"] - tw["pi_parameters"]) <= 0.1 * tw["pi_parameters"]
+    assert tw["steps"] == 120 and tw["pixels_per_step"] == 512 and tw["train_inrs"] == 4
+    assert tw["architecture"].startswith("DnCNN 5 layers")
+    assert m["rows"]["dncnn"]["psnr"] > m["rows"]["input"]["psnr"]  # 120 steps already denoise
+    lines = (tmp_path / "ev" / "per_image.csv").read_text().splitlines()
+    assert sum(ln.split(",")[1] == "dncnn" for ln in lines) == 2
+
+
+@pytest.mark.parametrize("twin,message", [
+    (None, "pass twin.store=STORE"),
+    ("S_TEST", "is not the store this filter was trained on"),
+])
+def test_the_pixel_twin_needs_pis_training_store(stores, tmp_path, twin, message):
+    d = stores
+    ckpt = d / "denoise.safetensors"
+    if not ckpt.exists():
+        run_train_filter(compose("train_filter", TRAIN + [f"store={d / 'train'}", f"filter={ckpt}"]), d / "runs" / "tf")
+    args = [f"filter={ckpt}", f"store={d / 'test'}", "baselines=[dncnn]", "lpips=false", "grid=0"]
+    if twin:
+        args.append(f"twin.store={d / 'test'}")
+    code, _, err = insp_here("eval", *args)
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code != 0 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], err
+
+
 def test_bad_input_from_the_real_script():
     r = insp("train-filter", "task=sharpen_everything", "store=nowhere")
     assert r.returncode == 2 and r.stderr.strip().startswith("error: unknown option task=sharpen_everything; choose")

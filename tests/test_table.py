@@ -200,6 +200,41 @@ def test_eval_tables_read_the_old_layouts_and_the_new_one_alike(table, old, tmp_
     assert first * (1e3 if table == "geometry" else 1) in [v for v in ours.values() if isinstance(v, float)]
 
 
+def test_tasks_never_average_runs_of_different_pi(tmp_path):
+    """Two recorded Pi of one task (the recipe and a variant kept beside it) are two blocks; runs of one Pi
+    (seeds) still average into one."""
+    def run(name, pi, steps, psnr, rows_extra=None, n_train=95):
+        cfg = {"seed": 0, "scale": "cpu", "filter": "f.safetensors", "store": "stores/t"}
+        rows = {"input": {"psnr": 20.0, "ssim": 0.5, "lpips": 0.4}, "insp_net": {"psnr": psnr, "ssim": 0.7,
+                                                                                "lpips": 0.3}, **(rows_extra or {})}
+        m = {"task": "denoise", "n_images": 8, "rows": rows,
+             "scale": {"label": "cpu", "image_size": [32, 32], "order": 2, "pi": pi, "train_steps": steps,
+                       "n_train": n_train}}
+        make_run(tmp_path / "r" / name, "eval", cfg, m, ["filter=f.safetensors"])
+
+    run("a", "mlp 4x256, jets at 5x5 points (step 1)", 1200, 28.0)
+    run("b", "mlp 4x256, jets at 5x5 points (step 1)", 1200, 28.5)
+    (t,) = build_tables("tasks", [read_run(d) for d in find_runs([tmp_path / "r"])])
+    assert {row["task"] for row in t.rows} == {"denoise"}
+    assert [row["ours_psnr"] for row in t.rows if row["method"] == "INSP-Net"] == [pytest.approx(28.25)]
+    run("c", "mlp 6x256, jets at 7x7 points (step 1)", 4800, 29.0, {"dncnn": {"psnr": 28.8, "ssim": 0.8,
+                                                                               "lpips": 0.2}})
+    (t,) = build_tables("tasks", [read_run(d) for d in find_runs([tmp_path / "r"])])
+    rows = {(row["task"], row["method"]): row for row in t.rows}
+    old = "denoise (mlp 4x256, jets at 5x5 points (step 1), K=2, 1200 steps, 95 train INRs)"
+    new = "denoise (mlp 6x256, jets at 7x7 points (step 1), K=2, 4800 steps, 95 train INRs)"
+    assert rows[old, "INSP-Net"]["ours_psnr"] == pytest.approx(28.25) and rows[old, "INSP-Net"]["runs"] == 2
+    assert rows[new, "INSP-Net"]["ours_psnr"] == 29.0 and rows[new, "INSP-Net"]["runs"] == 1
+    assert rows[new, "DnCNN pixel twin (Π's budget)"]["ours_psnr"] == 28.8 and (old, "DnCNN pixel twin (Π's budget)") \
+        not in rows
+    assert rows[new, "INSP-Net"]["paper_psnr"] == 23.86  # still the denoising block: the paper's numbers beside
+    # the same Pi trained on other INRs (19 instead of 95) is another Pi
+    run("d", "mlp 6x256, jets at 7x7 points (step 1)", 4800, 27.0, n_train=19)
+    (t,) = build_tables("tasks", [read_run(d) for d in find_runs([tmp_path / "r"])])
+    blocks = {row["task"] for row in t.rows}
+    assert new in blocks and new.replace("95 train", "19 train") in blocks and len(blocks) == 3
+
+
 def test_grid_sweep_with_failed_point_and_plot(tmp_path, workdir):
     root = tmp_path / "runs" / "fit-multirun" / "2026"
     for i, (steps, seed, psnr) in enumerate([(20, 0, 25.0), (20, 1, 27.0), (80, 0, 35.0), (160, 0, None)]):
@@ -279,6 +314,32 @@ def test_recorded_table_rebuilds_identically_with_readme(table1_runs, tmp_path, 
     assert "table1_classification/README.md" in readme and "**Scale:** cpu (6 runs)" in readme
     assert "## Table 2: denoising" in readme and "Not recorded yet." in readme
     assert (folder / "README.md").read_text() == "notes of the engineer\n"  # others' files are left alone
+
+
+def test_two_runs_of_one_folder_name_are_both_recorded(tmp_path, workdir):
+    """A recipe's denoise/eval and a variant's denoise/eval (two Pi) are copied side by side, not onto each other,
+    and the recorded table rebuilds from them identically."""
+    exp = tmp_path / "experiments"
+    rows = {"input": {"psnr": 20.0, "ssim": 0.5, "lpips": 0.4}, "insp_net": {"psnr": 28.0, "ssim": 0.8, "lpips": 0.1}}
+    eval_run(tmp_path / "a" / "cpu" / "denoise", "eval", rows)
+    rows2 = json.loads(json.dumps(rows))
+    rows2["insp_net"]["psnr"] = 29.0
+    eval_run(tmp_path / "b" / "variant" / "cpu" / "denoise", "eval", rows2)
+    with open(tmp_path / "b" / "variant" / "cpu" / "denoise" / "eval" / "metrics.json") as f:
+        m = json.load(f)
+    m["scale"]["pi"] = "mlp 4x256, jets at 5x5 points (step 1)"
+    (tmp_path / "b" / "variant" / "cpu" / "denoise" / "eval" / "metrics.json").write_text(json.dumps(m))
+    folder = exp / "table2_tasks"
+    run_table(compose("table", ["table=tasks", f"runs=[{tmp_path / 'a'},{tmp_path / 'b'}]", f"out={folder}",
+                                f"experiments={exp}"]), tmp_path / "t1")
+    spec = json.loads((folder / "table.json").read_text())
+    assert len(spec["runs"]) == 2 and len(set(spec["runs"])) == 2, spec["runs"]
+    assert "runs/denoise_eval" in spec["runs"] and any(n.endswith("cpu_denoise_eval") for n in spec["runs"])
+    md = (folder / "tasks.md").read_text()
+    assert "| 28.00 |" in md and "| 29.00 |" in md  # two blocks, not one mean
+    (folder / "tasks.md").unlink()
+    run_table(compose("table", [f"experiments={exp}"]), tmp_path / "t2")
+    assert (folder / "tasks.md").read_text() == md
 
 
 def test_sweep_failures_lists_each_failed_job(table1_runs):

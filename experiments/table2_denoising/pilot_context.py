@@ -9,7 +9,8 @@ fusion.context=...`) computes the same features and the chosen candidate is then
 
     python experiments/table2_denoising/pilot_context.py TRAIN_STORE VAL_STORE OUT.json [NAME ...]
 
-Candidates: NAME = K<order>-c<reach>s<step>-n<steps>, e.g. K4-c0s1-n1200 (the paper's pointwise Pi).
+Candidates: NAME = K<order>-c<reach>s<step>-n<steps>[-w<hidden>x<layers>], e.g. K4-c0s1-n1200 (the paper's
+pointwise Pi; without -w: MLP 4 x 256), K2-c2s1-n4800-w512x4 (issue 27's levers: longer, wider, deeper).
 OUT.json gets one entry per candidate: val PSNR per photo and mean, wins against the Gaussian 3x3 filter of the
 decoded input, train seconds.
 """
@@ -17,6 +18,7 @@ decoded input, train seconds.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -40,7 +42,8 @@ from insp_cli.jets import jet_space
 from insp_cli.metrics.images import psnr
 from insp_cli.training import cosine_factor, train_steps
 
-PAD, ORDER, SEED = 4, 4, 0
+# PILOT_ORDER=2: compute the jets up to order 2 only (3x cheaper; candidates K <= 2), issue 27
+PAD, ORDER, SEED = 4, int(os.environ.get("PILOT_ORDER", 4)), 0
 
 
 def table(store, pad: int = PAD, chunk: int = 8) -> torch.Tensor:
@@ -59,7 +62,9 @@ def sliced(t: torch.Tensor, c: int, order: int) -> torch.Tensor:
 
 
 def run(name: str, train_t, train_y, val_t, val_y, gauss_psnr) -> dict:
-    order, reach, step, steps = (int(v) for v in re.fullmatch(r"K(\d)-c(\d+)s(\d+)-n(\d+)", name).groups())
+    order, reach, step, steps, hidden, layers = (
+        int(v) if v else d for v, d in zip(re.fullmatch(r"K(\d)-c(\d+)s(\d+)-n(\d+)(?:-w(\d+)x(\d+))?",
+                                                        name).groups(), (0, 0, 0, 0, 256, 4)))
     c = train_y.shape[-1]
     offsets = neighbourhood(reach, step, 2)
     offs = offsets_tensor(offsets)
@@ -67,7 +72,7 @@ def run(name: str, train_t, train_y, val_t, val_y, gauss_psnr) -> dict:
     n, h, w, _ = train_y.shape
     y = train_y.reshape(n, h * w, c)
     torch.manual_seed(SEED)
-    fusion = LearnedFusion(c, order, offsets=offsets)
+    fusion = LearnedFusion(c, order, hidden=hidden, layers=layers, offsets=offsets)
     gen = torch.Generator().manual_seed(SEED)
 
     def sample(b, g):
@@ -93,6 +98,7 @@ def run(name: str, train_t, train_y, val_t, val_y, gauss_psnr) -> dict:
                            for i in range(len(vt))]).reshape(val_y.shape)
     p = psnr(out, val_y).numpy()
     return {"name": name, "order": order, "context": reach, "context_step": step, "steps": steps,
+            "hidden": hidden, "layers": layers, "parameters": sum(p.numel() for p in fusion.parameters()),
             "offsets": len(offsets), "features": len(offsets) * c * jet_space(2, order).size,
             "val_psnr": float(p.mean()), "val_psnr_per_image": [round(float(v), 3) for v in p],
             "wins_vs_gaussian_3x3": int((p > gauss_psnr).sum()), "gaussian_3x3_psnr": float(gauss_psnr.mean()),

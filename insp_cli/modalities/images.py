@@ -27,7 +27,8 @@ from ..data.degrade import MASKED, degrade
 from ..errors import InspError
 from ..files import atomic_write
 from ..filters import PixelSampler, box_downsample
-from ..filters.baselines.images import BASELINES, apply_baseline
+from ..filters.baselines.dncnn import TwinTraining, apply_twin, dncnn_for_budget, parameter_count, train_twin
+from ..filters.baselines.images import BASELINES, LEARNED, apply_baseline
 from ..filters.context import neighbourhood
 from ..filters.tasks import clean_targets, task_targets
 from ..filters.train_pi import PiData, sampled_psnr
@@ -39,8 +40,8 @@ from ..report import PAPER_TABLE2, Column, Table, label, to_markdown
 from ..report.wins import image_names, wins_vs_best_3x3, write_wins
 from ..tracking import Run
 from ..viz import save_grid, tile
-from .base import (Modality, Signals, degraded, eval_record, fmt, register, spec_for, summary_means,
-                   write_scores_csv)
+from .base import (Modality, Signals, degraded, eval_record, fmt, open_store, register, spec_for, store_summary,
+                   summary_means, write_scores_csv)
 
 log = logging.getLogger("insp")
 PER_IMAGE_KEYS = ("psnr", "ssim", "lpips", "psnr_missing", "psnr_vs_1x")
@@ -111,9 +112,41 @@ def _eval_inputs(cfg: DictConfig, task: dict, store, where: str):
         deg = store.header.degradation
     names = list(cfg.baselines) if cfg.baselines is not None else list(task.get("baselines") or [])
     for b in names:
-        if b not in BASELINES:
-            raise InspError(f"unknown baseline {b!r} (choose from {', '.join(BASELINES)})")
+        if b not in BASELINES + LEARNED:
+            raise InspError(f"unknown baseline {b!r} (choose from {', '.join(BASELINES + LEARNED)})")
     return gt, mask, deg, names
+
+
+def pixel_twin(cfg: DictConfig, filt, meta: dict, task: dict, device) -> tuple:
+    """The learned pixel twin of Pi (``filters.baselines.dncnn``), trained on the decoded INRs of Pi's own
+    training store (``twin.store``, checked against the filter's record) with Pi's parameter count and training
+    settings: (the trained DnCNN, what metrics.json records of it)."""
+    if not cfg.twin.store:
+        raise InspError("baseline dncnn (the pixel twin) trains on the filter's training INRs: pass "
+                        "twin.store=STORE, the store `insp train-filter` was given")
+    store, _ = open_store(cfg.twin.store)
+    where = f"twin.store {cfg.twin.store}"
+    if store_summary(store) != meta["trained_on"]:
+        raise InspError(f"{where} is not the store this filter was trained on (its source, degradation or INR "
+                        "range differ); pass the filter's training store")
+    t0 = time.time()
+    inputs = store.decode(store.size, device=device).numpy()
+    targets = task_targets(task, clean_targets(None, cfg.data_root, store, where))
+    budget = parameter_count(filt.fusion)
+    model = dncnn_for_budget(store.spec.out_features, budget, int(cfg.twin.depth))
+    tr = meta["train"]
+    t = TwinTraining(steps=int(tr["steps"]), pixels=int(tr["batch_points"]), lr=float(tr["lr"]),
+                     lr_final=None if tr.get("lr_final") is None else float(tr["lr_final"]),
+                     weight_decay=float(tr["weight_decay"]), augment=bool(tr["augment"]), seed=int(cfg.seed),
+                     patch=int(cfg.twin.patch))
+    log.info("pixel twin: DnCNN %d layers x %d channels, %d parameters (Pi: %d), %d steps of %d pixels on %d "
+             "decoded training INRs", model.depth, model.width, parameter_count(model), budget, t.steps, t.pixels,
+             len(store))
+    train_psnr = train_twin(model, inputs, targets, t)
+    return model, {"architecture": f"DnCNN {model.depth} layers x {model.width}", "parameters": parameter_count(model),
+                   "pi_parameters": budget, "steps": t.steps, "pixels_per_step": t.pixels, "patch": t.patch,
+                   "train_inrs": len(store), "train_psnr": round(train_psnr, 3),
+                   "seconds": round(time.time() - t0, 2)}
 
 
 def _decode(cfg: DictConfig, task: dict, filt, store, methods: list[str], c: int, device):
@@ -158,7 +191,12 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     t0 = time.time()
     outs, up = _decode(cfg, task, filt, store, methods, gt.shape[-1], device)
     decode_seconds = time.time() - t0
+    twin = None
     for b in names:
+        if b == "dncnn":
+            model, twin = pixel_twin(cfg, filt, meta, task, device)
+            outs[b] = apply_twin(model, outs["input"])
+            continue
         outs[b] = np.stack([apply_baseline(b, img, deg, float(cfg.wiener_balance))
                             for img in outs["input"]]).astype(np.float32)
     scores = {m: image_scores(outs[m], gt, device, with_lpips) for m in methods}
@@ -182,7 +220,8 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     run.log({f"{m}/{k}": v for m, r in rows_summary.items() for k, v in r.items() if v is not None})
 
     setting = {"image_size": [h, w], "channels": store.spec.out_features}
-    metrics = eval_record(cfg, meta, store, scores, methods, setting, decode_seconds, decode_2x=check, wins_vs_best_3x3=wins)
+    metrics = eval_record(cfg, meta, store, scores, methods, setting, decode_seconds, decode_2x=check,
+                          wins_vs_best_3x3=wins, **({"pixel_twin": twin} if twin else {}))
     r = rows_summary
     line = "  ".join(f"{m} {r[m]['psnr']:.2f}" for m in methods)
     print(f"eval {task['name']} on {n} INRs ({h}x{w}): PSNR {line}"

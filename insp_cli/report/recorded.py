@@ -36,7 +36,9 @@ def record(folder: str | Path, table: str, records: list[RunRecord], options: di
         if src.is_relative_to(folder):
             names.append(src.relative_to(folder).as_posix())
             continue
-        name = f"runs/{_record_name(src)}"
+        name, depth = f"runs/{_record_name(src)}", 3
+        while name in names:  # two runs of one name (denoise/eval of a recipe and of a variant): longer names
+            name, depth = f"runs/{_record_name(src, depth)}", depth + 1
         dst = folder / name
         if dst.exists():
             shutil.rmtree(dst)
@@ -54,9 +56,12 @@ def record(folder: str | Path, table: str, records: list[RunRecord], options: di
     return [folder / n for n in sorted(names)]
 
 
-def _record_name(d: Path) -> str:
-    """runs/classify/DATE -> classify_DATE; runs/classify-multirun/DATE/0_model=x -> classify-multirun_DATE_0_model=x"""
+def _record_name(d: Path, depth: int = 2) -> str:
+    """runs/classify/DATE -> classify_DATE; runs/classify-multirun/DATE/0_model=x -> classify-multirun_DATE_0_model=x;
+    depth > 2: the last ``depth`` folders (variants/cpu-x/cpu/denoise/eval, depth 4 -> cpu-x_cpu_denoise_eval)."""
     d = d.resolve()
+    if depth > 2:
+        return re.sub(r"[^A-Za-z0-9_.,=+-]+", "_", "_".join(d.parts[-depth:]))
     parts = ([d.parent.parent.name] if d.parent.parent.name.endswith("-multirun") else []) + [d.parent.name, d.name]
     return re.sub(r"[^A-Za-z0-9_.,=+-]+", "_", "_".join(parts))
 

@@ -10,8 +10,8 @@ from typing import Any
 from insp_cli.errors import InspError
 from insp_cli.report.labels import label
 from insp_cli.report.runs import RunRecord
-from insp_cli.report.table_kit import (Bars, Column, PaperItem, Table, TableSpec, method_order, mean_std, need_eval,
-                                       setting_of, shared_test_set, split_complete)
+from insp_cli.report.table_kit import (Bars, Column, PaperItem, Table, TableSpec, eval_view, method_order, mean_std,
+                                       need_eval, setting_of, shared_test_set, split_complete)
 
 # The paper's Table 2 (App.: 100 DIV2K test images, RGB Gaussian noise): (PSNR dB, SSIM, LPIPS)
 PAPER_TABLE2 = {"input": (20.51, 0.47, 0.40), "mprnet": (23.95, 0.72, 0.36), "maxim": (24.64, 0.74, 0.33),
@@ -88,6 +88,13 @@ def _task_block(metrics: dict) -> str:
     return metrics["task"] if reg == "none" else f"{metrics['task']} (INR + {reg.upper()})"
 
 
+def _pi_of(r: RunRecord) -> str:
+    """The Pi an eval run scored: 'mlp 4x256, jets at 5x5 points (step 1), K=2, 1200 steps, 95 train INRs'."""
+    sc = eval_view(r.metrics)["scale"]
+    return (f"{sc.get('pi', '?')}, K={sc.get('order', '?')}, {sc.get('train_steps', '?')} steps, "
+            f"{sc.get('n_train', '?')} train INRs")
+
+
 def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     """Every low-level task side by side (Table 2's layout, one block of rows per task): INSP-Net and the
     classical filters on each task's held-out test INRs. The paper's numbers exist for denoising only."""
@@ -95,6 +102,13 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
     done, failed = split_complete(records)
     for r in done:
         by_task[_task_block(need_eval(r, "task", "rows", "n_items"))].append(r)
+    origin = {t: t for t in by_task}  # block -> the task block it comes from (its paper numbers)
+    for task in list(by_task):  # runs of different Pi (a recorded variant beside the recipe) never average
+        kinds = {_pi_of(r) for r in by_task[task]}
+        if len(kinds) > 1:
+            for r in by_task.pop(task):
+                by_task[f"{task} ({_pi_of(r)})"].append(r)
+                origin[f"{task} ({_pi_of(r)})"] = task
     tasks = [t for base in TASK_ORDER for t in sorted(by_task) if t.split(" ")[0] == base] + \
         sorted(t for t in by_task if t.split(" ")[0] not in TASK_ORDER)
     rows = []
@@ -103,7 +117,7 @@ def _tasks(records: list[RunRecord], scale: str | None) -> Table:
         n = shared_test_set(runs, f"tasks: the {task} eval runs", "task")[0]
         for k in method_order(runs):
             ours = [r.metrics["rows"][k] for r in runs if k in r.metrics["rows"]]
-            paper = PAPER_TABLE2.get(k) if task == "denoise" else None  # the paper's INRs: no prior
+            paper = PAPER_TABLE2.get(k) if origin[task] == "denoise" else None  # the paper's INRs: no prior
             rows.append({"task": task, "method": label(k), **_score_cells(ours, paper), "test_inrs": n,
                          "runs": len(ours)})
     cols = [Column("task", "Task"), Column("method", "Method"), *_SCORE_COLUMNS, Column("test_inrs", "Test INRs"),

@@ -132,6 +132,7 @@ def bm3d_denoise(img: np.ndarray, sigma: float) -> np.ndarray:
 # and the strong classical denoisers (non-local means, TV, wavelet BayesShrink, BM3D) given the known noise sigma.
 DENOISERS = {"nl_means": nl_means, "tv_chambolle": tv_chambolle, "wavelet": wavelet_bayes, "bm3d": bm3d_denoise}
 BASELINES = ("mean_filter", "median_filter", "gaussian_filter", "box_filter", "wiener") + tuple(DENOISERS)
+LEARNED = ("dncnn",)  # trained at eval time on the filter's training INRs (filters/baselines/dncnn.py)
 THREE_BY_THREE = ("mean_filter", "median_filter", "gaussian_filter", "box_filter")
 
 
