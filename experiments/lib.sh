@@ -108,3 +108,35 @@ EOF
   [ "$rc" -le 1 ] || exit 2
   return "$rc"
 }
+
+# lane CMD...: run a step of the recipe beside the others; join waits for every lane (a failed one stops the recipe)
+lane() { "$@" & LANES+=($!); }
+join() { local p; for p in "${LANES[@]}"; do wait "$p" || die "a command of the recipe failed (see above)"; done; LANES=(); }
+LANES=()
+
+best_on_validation() {  # best_on_validation LINE METRIC RUN CANDIDATE...: prints the candidate whose validation run
+  # $OUT/RUN (RUN a Python format of the candidate's ':'-separated fields, e.g. val-c{0}s{1}) has the highest
+  # rows.insp_net.METRIC, after one LINE (a Python format of c and v) per candidate on stderr; under
+  # INSP_RECIPE_STEPS with no validation run, the first candidate
+  "${PY[@]}" - "$OUT" "$@" <<'PYEOF'
+import json, os, sys
+out, line, metric, run, cands = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+got = {}
+for c in cands:
+    try:
+        with open(os.path.join(out, run.format(*c.split(":")), "metrics.json"), encoding="utf-8") as f:
+            m = json.load(f)
+        got[c] = m.get("metrics", m)["rows"]["insp_net"][metric]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+if not got:
+    if os.environ.get("INSP_RECIPE_STEPS"):  # a quick check of the recipe: no validation ran
+        print(cands[0])
+        sys.exit(0)
+    print("error: no validation result of any context candidate", file=sys.stderr)
+    sys.exit(2)
+for c, v in got.items():
+    print(line.format(c=c, v=v), file=sys.stderr)
+print(max(got, key=got.get))
+PYEOF
+}

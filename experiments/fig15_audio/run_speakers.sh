@@ -16,9 +16,6 @@ VAL=${VAL:-16}
 TEST=${TEST:-16}
 declare -A LIMIT=([train]=$TRAIN [val]=$VAL [test]=$TEST)
 
-lane() { "$@" & LANES+=($!); }
-join() { local p; for p in "${LANES[@]}"; do wait "$p" || die "a command of the recipe failed (see above)"; done; LANES=(); }
-LANES=()
 fit() {  # fit SPLIT (the three splits' fits run side by side)
   if fit_done "$OUT/fit-$1" "$S/noise-$1"; then
     echo "fit $1: done earlier ($S/noise-$1 verified), kept"
@@ -44,28 +41,7 @@ candidate() {  # candidate CONTEXT: Pi trained on the train speaker, scored on t
 CANDIDATES=${CANDIDATES:-"96 48"}
 for c in $CANDIDATES; do lane candidate "$c"; done
 join
-best=$("${PY[@]}" - "$OUT" $CANDIDATES <<'PYEOF'
-import json, os, sys
-out, cands = sys.argv[1], sys.argv[2:]
-got = {}
-for c in cands:
-    try:
-        with open(os.path.join(out, f"val-c{c}", "metrics.json"), encoding="utf-8") as f:
-            m = json.load(f)
-        got[c] = m.get("metrics", m)["rows"]["insp_net"]["snr"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-if not got:
-    if os.environ.get("INSP_RECIPE_STEPS"):  # a quick check of the recipe: no validation ran
-        print(cands[0])
-        sys.exit(0)
-    print("error: no validation result of any context candidate", file=sys.stderr)
-    sys.exit(2)
-for c, v in got.items():
-    print(f"validation speaker (June, fr_CA), context {c}: SNR {v:.2f} dB", file=sys.stderr)
-print(max(got, key=got.get))
-PYEOF
-) || exit 2
+best=$(best_on_validation "validation speaker (June, fr_CA), context {c}: SNR {v:.2f} dB" snr "val-c{0}" $CANDIDATES) || exit 2
 echo "context chosen on the validation speaker: $best samples"
 printf '%s\n' "chosen context (samples, step 1): $best" > "$OUT/chosen.txt"
 timed eval insp eval +experiment=fig15_audio/eval filter=$F/denoise-c$best.safetensors store=$S/noise-test \

@@ -39,9 +39,6 @@ score() {  # score NAME STORE SPLIT [OVERRIDES...]: eval on the validation shape
   timed "$split-$name" insp eval +experiment=fig8_geometry/eval "$@" filter=$F/$name.safetensors store=$S/$store-$split \
     hydra.run.dir=$OUT/$split-$name
 }
-lane() { "$@" & LANES+=($!); }
-join() { local p; for p in "${LANES[@]}"; do wait "$p" || die "a command of the recipe failed (see above)"; done; LANES=(); }
-LANES=()
 
 # the noisy scans' fits run beside the smoothing, which needs only the clean fits
 noisy_fits() { local split; for split in train val test; do fit vertex_noise $split || return 1; done; }
@@ -68,29 +65,8 @@ for cs in $CANDIDATES; do lane candidate ${cs%:*} ${cs#*:}; done
 lane pi smooth-pointwise smooth clean
 lane pi smooth-s0.02-pointwise smooth clean task.sigma=0.02
 join
-best=$("${PY[@]}" - "$OUT" $CANDIDATES <<'PYEOF'
-import json, os, sys
-out, cands = sys.argv[1], sys.argv[2:]
-got = {}
-for c in cands:
-    r, s = c.split(":")
-    try:
-        with open(os.path.join(out, f"val-smooth-c{r}s{s}", "metrics.json"), encoding="utf-8") as f:
-            m = json.load(f)
-        got[c] = m.get("metrics", m)["rows"]["insp_net"]["psnr_band"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-if not got:
-    if os.environ.get("INSP_RECIPE_STEPS"):  # a quick check of the recipe: no validation ran
-        print(cands[0])
-        sys.exit(0)
-    print("error: no validation result of any context candidate", file=sys.stderr)
-    sys.exit(2)
-for c, v in got.items():
-    print(f"validation, smooth sigma 0.04, context {c}: {v:.2f} dB near the surface", file=sys.stderr)
-print(max(got, key=got.get))
-PYEOF
-) || exit 2
+best=$(best_on_validation "validation, smooth sigma 0.04, context {c}: {v:.2f} dB near the surface" psnr_band \
+  "val-smooth-c{0}s{1}" $CANDIDATES) || exit 2
 r=${best%:*} st=${best#*:}
 C="c${r}s$st"
 echo "context chosen on the validation shapes: reach $r, step $st ($C)"
