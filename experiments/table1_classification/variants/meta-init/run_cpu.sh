@@ -7,6 +7,7 @@
 # Usage, from the repository root:
 #   bash experiments/table1_classification/variants/meta-init/run_cpu.sh [meta|fit|classify|table|all]
 #   RECORD=1 bash .../run_cpu.sh all     # re-records the committed results (cpu/, table.json, table1.md)
+#   RECORD=1 SEEDS="1 2" bash .../run_cpu.sh classify   # adds seeds 1 and 2 (cpu/seed<k>/); the table shows mean ± std
 # Run dirs go under runs/recipes/table1_classification/variants/meta-init/cpu/ (scratch) or, with RECORD=1, under
 # this folder's cpu/; the init to inits/ and the stores to stores/table1-cpu-w10-meta/ (git-ignored data).
 set -euo pipefail
@@ -33,19 +34,27 @@ fit() {
   done
 }
 
-classify() {  # the recorded table's two coordinate models, seed 0, on the meta-fitted stores (the cheap one first)
-  local m
-  for m in depthwise_cnn insp_convnet; do
-    timed "classify-$m" insp classify +experiment=table1_classification/$m train_store=$S/mnist-train \
-      test_store=$S/mnist-test scale=cpu-meta-init hydra.run.dir=$OUT/$m
+run_dir() {  # run_dir MODEL SEED: seed 0 in cpu/<model>, seed k in cpu/seed<k>/<model> (as ../../run_cpu.sh)
+  if [ "$2" = 0 ]; then echo "$OUT/$1"; else echo "$OUT/seed$2/$1"; fi
+}
+
+classify() {  # the recorded table's two coordinate models on the meta-fitted stores (the cheap one first), per seed
+  local seed m
+  for seed in ${SEEDS:-0}; do
+    for m in depthwise_cnn insp_convnet; do
+      timed "classify-$m-seed$seed" insp classify +experiment=table1_classification/$m seed="$seed" \
+        train_store=$S/mnist-train test_store=$S/mnist-test scale=cpu-meta-init hydra.run.dir="$(run_dir $m "$seed")"
+    done
   done
   table
 }
 
-table() {
-  local runs=() m
+table() {  # every finished run of the two models, all seeds
+  local runs=() m d
   for m in insp_convnet depthwise_cnn; do
-    [ -f "$OUT/$m/metrics.json" ] && runs+=("$OUT/$m")
+    for d in "$OUT/$m" "$OUT"/seed*/"$m"; do
+      [ -f "$d/metrics.json" ] && runs+=("$d")
+    done
   done
   timed table insp table table=table1 "runs=[$(IFS=,; echo "${runs[*]}")]" out=$DEST
 }
