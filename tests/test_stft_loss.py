@@ -94,7 +94,8 @@ def test_training_with_the_stft_term(audio, tmp_path):  # noqa: F811
     with pytest.raises(InspError, match="segments at least that long"):
         run_train_filter(compose("train_filter", TRAIN + ["train.steps=2", "train.stft.weight=0.01",
                                                           "train.stft.segment=32", f"store={audio / 'train'}",
-                                                          f"filter={tmp_path / 'short.safetensors'}"]), tmp_path / "tf2")
+                                                          f"filter={tmp_path / 'short.safetensors'}"]),
+                         tmp_path / "tf2")
 
 
 def test_stft_term_is_refused_for_images(tmp_path, monkeypatch):
