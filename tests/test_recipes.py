@@ -33,7 +33,7 @@ FIRST = [
                                     "store=stores/fig15-cpu/noise-train",
                                     "hydra.run.dir=runs/recipes/fig15_audio/cpu/fit-train"]),
     ("fig15_audio/run_speakers.sh", [], ["fit", "+experiment=fig15_audio/fit", "data.source=speakers", "data.split=train",
-                                         "data.limit=48", "store=stores/fig15-speakers/noise-train",
+                                         "data.limit=160", "store=stores/fig15-speakers/noise-train",
                                          "hydra.run.dir=runs/recipes/fig15_audio/variants/speakers/cpu/fit-train"]),
     ("fig8_geometry/run_cpu.sh", [], ["fit", "+experiment=fig8_geometry/fit", "data.split=train", "degradation=clean",
                                       "store=stores/fig8-cpu/clean-train",

@@ -69,20 +69,41 @@ class PixelSampler:
         """(features (B, F), targets (B, c)) for B random points of random INRs."""
         n, q, _ = self.targets.shape
         if self.cache is not None:
-            dev = self.cache.device
-            img = torch.randint(n, (batch,), generator=generator).to(dev)
-            pix = torch.randint(q, (batch,), generator=generator).to(dev)
-            return gather(self.cache, img, _unravel(pix, self.size), self.offs, self.pad), self.targets[img, pix]
+            img = torch.randint(n, (batch,), generator=generator)
+            pix = torch.randint(q, (batch,), generator=generator)
+            return self._at(img, pix[:, None])
         k = min(self.images_per_batch, batch)
         per = -(-batch // k)
+        img = torch.randint(n, (k,), generator=generator)
+        pix = torch.randint(q, (k, per), generator=generator)
+        feats, targets = self._at(img, pix)
+        return feats[:batch], targets[:batch]
+
+    def windows(self, count: int, length: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """m = 1: ``count`` runs of ``length`` contiguous samples, each of a random clip from a random start.
+        Returns (features (count * length, F), targets (count * length, c)), run major (``reshape(count,
+        length, ...)`` gives the segments)."""
+        n, q, _ = self.targets.shape
+        if len(self.size) != 1 or not 1 <= length <= q:
+            raise InspError(f"windows of {length} contiguous samples need 1-D clips of at least that many samples, "
+                            f"not a {'x'.join(map(str, self.size))} grid")
+        img = torch.randint(n, (count,), generator=generator)
+        start = torch.randint(q - length + 1, (count,), generator=generator)
+        return self._at(img, start[:, None] + torch.arange(length))
+
+    def _at(self, img: torch.Tensor, pix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features (k * per, F) and targets (k * per, c) of flat grid points pix (k, per) of INRs img (k,)."""
+        k, per = pix.shape
+        if self.cache is not None:
+            dev = self.cache.device
+            img, pix = img.to(dev)[:, None].expand(k, per).reshape(-1), pix.to(dev).reshape(-1)
+            return gather(self.cache, img, _unravel(pix, self.size), self.offs, self.pad), self.targets[img, pix]
         dev = self.params.device
-        img = torch.randint(n, (k,), generator=generator).to(dev)
-        pix = torch.randint(q, (k, per), generator=generator).to(dev)
+        img, pix = img.to(dev), pix.to(dev)
         step = self.coords.new_tensor(grid_spacing(self.size))
         at = self.coords[pix][:, :, None, :] + step * self.offs.to(self.coords)  # (k, per, O, m)
         feats = self._features(self.params[img], at.reshape(k, -1, len(self.size))).float()
-        return (feats.reshape(k * per, -1)[:batch],
-                self.targets[img[:, None], pix].reshape(k * per, -1)[:batch])
+        return feats.reshape(k * per, -1), self.targets[img[:, None], pix].reshape(k * per, -1)
 
 
 def _unravel(flat: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:

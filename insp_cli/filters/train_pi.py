@@ -1,6 +1,9 @@
 """Training a learned Pi, once for every modality: AdamW steps on the squared error of Pi's output against the
-targets of random training points, train.lr decayed by a cosine, loss and PSNR logged every train.log_every
-steps, and the filter saved every train.save_every steps so an interrupted run resumes where it stopped.
+targets of random training points (audio may add a multi-resolution STFT magnitude term, ``train.stft``: then the
+points come as windows of contiguous samples, ``PiData.windows``, and the loss is the squared error +
+train.stft.weight x ``filters.stft_loss.stft_loss`` of the windows), train.lr decayed by a cosine, loss and PSNR
+logged every train.log_every steps, and the filter saved every train.save_every steps so an interrupted run
+resumes where it stopped.
 
 What differs between modalities is only the training data (``PiData``: a sampler of (features, targets) with
 the statistics and final-PSNR conventions of its signals) and the metadata Pi is saved with; the modality
@@ -22,6 +25,7 @@ import torch
 from insp_cli.errors import InspError
 from insp_cli.filters.checkpoint import build_fusion, read_filter, save_filter
 from insp_cli.filters.sampler import augment
+from insp_cli.filters.stft_loss import stft_loss
 from insp_cli.training import cosine_factor, differing, resume_or_refuse, train_steps
 
 log = logging.getLogger("insp")
@@ -35,7 +39,9 @@ class PiData:
     features (S, F) that fit Pi's feature scaler (``stat_channels`` channels); final_psnr(fusion, seed) -> the
     training PSNR recorded at the end; peak_squared: the squared peak-to-peak of the targets (1: pixels in [0, 1],
     4: SDFs or amplitudes in [-1, 1]) for the logged PSNR; what: '64x64, 1 offsets' for the log line;
-    noun: 'INRs' or 'SDF INRs'; extra: metrics of this data recorded with the run.
+    noun: 'INRs' or 'SDF INRs'; extra: metrics of this data recorded with the run; windows(count, length,
+    generator) -> (features (count * length, F), targets (count * length, c)) at runs of contiguous samples (1-D
+    signals only, for ``train.stft``; None where the modality has none).
     """
 
     sample: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
@@ -48,6 +54,7 @@ class PiData:
     noun: str = "INRs"
     psnr_note: str = ""
     extra: dict = field(default_factory=dict)
+    windows: Callable[[int, int, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 def lr_at(t: dict, step: int) -> float:
@@ -89,6 +96,8 @@ def resume_step(path: Path, meta: dict, fusion, opt, gen, overwrite: bool) -> tu
         same = ("task", "order", "units", "channels", "fusion", "architecture", "trained_on", "modality")
         t_old = {k: v for k, v in old["train"].items() if k not in ("step", "final_psnr", "seconds")}
         t_new = {k: v for k, v in meta["train"].items() if k != "step"}
+        if "stft" not in t_old and not float((t_new.get("stft") or {}).get("weight") or 0):
+            t_new.pop("stft", None)  # a filter saved before train.stft existed: squared error alone, the same
         return differing(old, meta, same) + (["train"] if t_old != t_new else [])
 
     return resume_or_refuse(path, read, differ, "filter", "filter", fusion, "fusion.", opt, gen,
@@ -124,15 +133,7 @@ what an interrupt would leave (``kept_note``) whenever that changes."""
     steps, batch, order = int(t["steps"]), int(t["batch_points"]), int(meta["order"])
     offsets = [tuple(o) if isinstance(o, list) else o for o in meta["fusion"].get("offsets") or []] or None
     running: list[float] = []
-
-    def loss_at(step: int) -> torch.Tensor:
-        x, y = data.sample(batch, gen)
-        if t["augment"]:
-            x, y = augment(x, y, order, gen, offsets)
-        loss = (fusion(x) - y).pow(2).mean()
-        running.append(float(loss.detach()))
-        return loss
-
+    loss_at = step_loss(t, data, fusion, batch, order, offsets, gen, running)
     _steps(log_values, keep, t, fusion, opt, gen, meta, path, start, loss_at, running, data.peak_squared)
     seconds = time.time() - t0
     train_psnr = data.final_psnr(fusion, seed)
@@ -145,6 +146,35 @@ what an interrupt would leave (``kept_note``) whenever that changes."""
     return {"filter": str(path), "task": task["name"], "order": order, "steps": steps, "resumed_from": start,
             "train_psnr": train_psnr, "train_seconds": round(seconds, 2), "n_inrs": n_inrs, **data.extra,
             "features": data.num_features, "device": str(device)}
+
+
+def step_loss(t: dict, data: PiData, fusion, batch: int, order: int, offsets, gen: torch.Generator,
+              running: list[float]) -> Callable[[int], torch.Tensor]:
+    """One training step's loss: the squared error of Pi on ``batch`` random points (appended to ``running``, the
+    logged PSNR's), + train.stft.weight x ``stft_loss`` on runs of train.stft.segment contiguous samples
+    (``PiData.windows``; then the points are those runs). InspError where the data has no windows."""
+    stft = t.get("stft") or {}
+    weight = float(stft.get("weight") or 0.0)
+    if weight > 0 and data.windows is None:
+        raise InspError(f"train.stft.weight={weight:g} is for audio (1-D clips); set it to 0 for {data.noun}")
+    segment = int(stft.get("segment") or 1)
+    count = max(1, batch // segment)
+
+    def seg(v: torch.Tensor) -> torch.Tensor:  # (count * segment, c) -> (count * c, segment) segments
+        return v.reshape(count, segment, -1).transpose(1, 2).reshape(-1, segment)
+
+    def loss_at(step: int) -> torch.Tensor:
+        x, y = data.windows(count, segment, gen) if weight > 0 else data.sample(batch, gen)
+        if t["augment"]:
+            x, y = augment(x, y, order, gen, offsets)
+        out = fusion(x)
+        loss = (out - y).pow(2).mean()
+        running.append(float(loss.detach()))  # the logged PSNR stays the squared error's
+        if weight > 0:
+            loss = loss + weight * stft_loss(seg(out), seg(y), [int(f) for f in stft["ffts"]])
+        return loss
+
+    return loss_at
 
 
 def _steps(log_values, keep, t: dict, fusion: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,

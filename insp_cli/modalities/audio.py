@@ -84,7 +84,8 @@ def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
     sampler = PixelSampler(store.spec, params, clean[..., None], int(meta["order"]), (length,),
                            cache_bytes=float(meta["train"]["feature_cache_gb"]) * 2**30,
                            images_per_batch=int(meta["train"]["images_per_batch"]), offsets=offsets, intensity=False)
-    return PiData(sample=sampler.sample, num_features=sampler.num_features, stat_channels=len(offsets),
+    return PiData(sample=sampler.sample, windows=sampler.windows, num_features=sampler.num_features,
+                  stat_channels=len(offsets),
                   stat_features=lambda k, gen, seed: sampler.sample(k, torch.Generator().manual_seed(seed + 1))[0],
                   final_psnr=lambda fusion, seed: sampled_psnr(fusion, sampler.sample, seed, -1.0),  # amplitudes
                   what=f"{length} samples, {len(offsets)} offsets")
