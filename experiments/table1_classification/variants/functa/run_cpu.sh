@@ -45,9 +45,18 @@ fit() {
   done
 }
 
+val_done() {  # a validation run that finished in this tree (its metrics.json complete, its checkpoint here: a
+  # fresh clone has only the records, so there it runs again)
+  [ -f "$OUT/val-$1/checkpoint.safetensors" ] && grep -q '"status": "complete"' "$OUT/val-$1/metrics.json" 2>/dev/null
+}
+
 val() {  # two candidates at a time (one thread each)
   local c
   for c in "${ORDER[@]}"; do
+    if val_done "$c"; then
+      echo "val-$c: done earlier, kept"
+      continue
+    fi
     [ ${#LANES[@]} -lt 2 ] || join
     # shellcheck disable=SC2086
     lane timed "val-$c" insp classify classifier=functa_mlp train_store=$S/mnist-train test_store=$S/mnist-train \
