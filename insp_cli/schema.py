@@ -113,6 +113,7 @@ CLASSIFY: dict[str, Rule] = {
     "lr": ("+float", 0, None),
     "lr_schedule": (("cosine", "constant"), None, None),
     "weight_decay": ("float", 0, None),
+    "label_smoothing": ("float", 0, 0.99),
     "augment.rotation": ("float", 0, 180),
     "augment.zoom": ("float", 0, 0.99),
     "augment.translate": ("float", 0, 1),
@@ -132,6 +133,7 @@ CLASSIFY: dict[str, Rule] = {
     "classifier.hidden": ("int", 1, 1 << 16),
     "classifier.depth": ("int", 1, 64),
     "classifier.dropout": ("float", 0, 0.99),
+    "classifier.noise": ("float", 0, None),
     "train_store": ("paths", None, None),
     "test_store": ("paths", None, None),
 }

@@ -174,3 +174,35 @@ def test_weight_space_baselines_run_on_weight_vectors():
     assert torch.allclose(z.mean(0), torch.zeros(40), atol=1e-5) and torch.allclose(z.std(0), torch.ones(40), atol=1e-4)
     assert WeightMLP(40, 2, hidden=8)(z).shape == (40, 2)
     assert math.isclose(float(std(torch.from_numpy(x[:1]))[0, 0]), float(z[0, 0]), rel_tol=1e-6)
+
+
+def test_weight_mlp_input_noise_in_training_only():
+    """classifier.noise: N(0, noise^2) added to the standardised inputs while training, nothing at evaluation."""
+    torch.manual_seed(0)
+    mlp = WeightMLP(4, 2, hidden=8, depth=1, dropout=0.0, noise=0.5)
+    mlp.net = torch.nn.Identity()  # see the inputs as the layers would
+    x = torch.zeros(20000, 4)
+    assert torch.equal(mlp.eval()(x), x)
+    got = mlp.train()(x)
+    assert abs(float(got.std()) - 0.5) < 0.01 and abs(float(got.mean())) < 0.01
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+def test_label_smoothing_sets_the_floor_of_the_training_loss(tmp_path, eps):
+    """Two separable classes: plain cross-entropy falls towards 0; label-smoothed (eps) it cannot go below the
+    entropy of the smoothed target (1 - eps/2, eps/2): 0.325 nats at eps = 0.2."""
+    from insp_cli.classifiers.kinds import Classifier, Inputs
+    from insp_cli.classifiers.trainer import Settings, train_classifier
+
+    torch.manual_seed(0)
+    y = (np.arange(64) % 2).astype(np.int64)
+    x = torch.from_numpy(np.where(y[:, None] == 1, 3.0, -3.0).astype(np.float32)).repeat(1, 4)
+    mlp = WeightMLP(4, 2, hidden=16, depth=1, dropout=0.0)
+    clf = Classifier(mlp, mlp, lambda store: (lambda rows, affine: x[torch.as_tensor(rows)]), 16, "test vectors")
+    data = Inputs(None, clf.make(None), False, 16, "x")
+    s = Settings(epochs=40, batch_size=16, lr=3e-2, weight_decay=0.0, lr_schedule="constant", seed=0,
+                 label_smoothing=eps)
+    preds, history, _ = train_classifier(s, clf, data, data, y, y, "cpu", tmp_path, None, "fp", lambda r, k: None)
+    floor = -(0.9 * math.log(0.9) + 0.1 * math.log(0.1)) if eps else 0.0
+    assert (preds == y).all()
+    assert floor - 1e-4 <= history[-1]["train_loss"] < floor + 0.02, history[-1]

@@ -55,6 +55,13 @@ FIRST = [
     ("table1_classification/variants/meta-init/run_cpu.sh", [], [
         "meta-learn", "data=mnist", "model.omega0=10", "init=inits/table1-mnist-weights-w32d3-o10.safetensors",
         "hydra.run.dir=runs/recipes/table1_classification/variants/meta-init/cpu/meta-learn"]),
+    ("table1_classification/variants/functa/run_cpu.sh", [], [
+        "meta-learn", "data=mnist", "meta=functa", "init=inits/table1-mnist-functa-w32d3.safetensors",
+        "hydra.run.dir=runs/recipes/table1_classification/variants/functa/cpu/meta-learn"]),
+    ("table1_classification/variants/functa/run_cpu.sh", ["classify"], [
+        "classify", "classifier=functa_mlp", "train_store=stores/table1-functa/mnist-train",
+        "test_store=stores/table1-functa/mnist-test", "scale=full-functa",
+        "hydra.run.dir=runs/recipes/table1_classification/variants/functa/cpu/functa_mlp"]),
     ("gradient_blend/run_cpu.sh", [], ["fit", "+experiment=gradient_blend/fit", "store=stores/gradient-blend/test",
                                        "hydra.run.dir=runs/recipes/gradient_blend/cpu/fit"]),
     ("spectral_bias/run_cpu.sh", [], ["fit", "+experiment=spectral_bias/fit", "model=siren", "fit.steps=10",
@@ -84,7 +91,8 @@ def _env(tmp: Path, clone: Path, **extra: str) -> dict:
         data.mkdir(parents=True)
         for name in ("baboon", "building", "home", "aero3"):
             (data / f"{name}.jpg").write_bytes(b"not fitted: the stub insp never reads it")
-    env = {k: v for k, v in os.environ.items() if k not in ("RECORD", "RECIPE_OUT", "INSP_RECIPE_STEPS")}
+    env = {k: v for k, v in os.environ.items()  # INSP_STORES / INSP_INITS move a recipe's data: the defaults here
+           if k not in ("RECORD", "RECIPE_OUT", "INSP_RECIPE_STEPS", "INSP_STORES", "INSP_INITS")}
     return {**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}", "PYTHONPATH": str(clone),
             "STUB_LOG": str(tmp / "insp-calls.jsonl"), "INSP_DATA": str(tmp / "data"), "INSP_JOBS": "1",
             "INSP_RECIPE_STEPS": "1", "INSP_WANDB_MODE": "disabled", **extra}

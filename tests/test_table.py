@@ -101,6 +101,16 @@ def test_mixed_scales_are_refused_or_separated(tmp_path):
         build_tables("table1", [read_run(d) for d in find_runs([tmp_path / "r"])], scale="cpu")
 
 
+def test_table1_functa_row_has_no_paper_number_and_says_why(tmp_path):
+    classify_run(tmp_path / "r", "f", "functa_mlp", "mnist", 0.975, scale="full-functa", train=60000, test=10000)
+    t = build_tables("table1", [read_run(d) for d in find_runs([tmp_path / "r"])])[0]
+    row = next(r for r in t.rows if r["method"] == "Functa MLP (on latents)")
+    assert row["ours_accuracy"] == pytest.approx(97.5) and row["paper_accuracy"] is None
+    assert (row["train_inrs"], row["test_inrs"]) == (60000, 10000)
+    assert any("not in the INSP paper" in n for n in t.notes)
+    assert [r["method"] for r in t.rows if r["dataset"] == "MNIST"][-1] == "Functa MLP (on latents)"
+
+
 def test_table2_rows_paper_columns_and_other_tasks(tmp_path):
     r = {"input": {"psnr": 20.0, "ssim": 0.5, "lpips": 0.4},
          "mean_filter": {"psnr": 22.0, "ssim": 0.6, "lpips": None},

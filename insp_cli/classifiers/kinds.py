@@ -130,7 +130,8 @@ def functa_mlp(mc, train: INRStore, classes: int, device, batch: int, max_memory
         return torch.from_numpy(np.ascontiguousarray(store.latents))
 
     d = latents(train).shape[1]
-    model = WeightMLP(d, classes, hidden=int(mc.hidden), depth=int(mc.depth), dropout=float(mc.dropout)).to(device)
+    model = WeightMLP(d, classes, hidden=int(mc.hidden), depth=int(mc.depth), dropout=float(mc.dropout),
+                      noise=float(mc.get("noise") or 0)).to(device)
     standardize = WeightStandardizer(latents(train))
 
     def make(store: INRStore) -> Make:

@@ -46,6 +46,7 @@ class Settings:
     weight_decay: float
     lr_schedule: str  # cosine | constant
     seed: int
+    label_smoothing: float = 0.0  # cross-entropy against (1 - eps) one-hot + eps / classes
     rotation: float = 0.0  # augmentation by x -> A x + t (convnet.random_affines)
     zoom: float = 0.0
     translate: float = 0.0
@@ -97,7 +98,7 @@ def evaluate(clf: Classifier, inputs: Inputs, labels: np.ndarray, batch: int, de
 def train_classifier(s: Settings, clf: Classifier, train_in: Inputs, test_in: Inputs, y_train: np.ndarray,
                      y_test: np.ndarray, device, run_dir: Path, resume_from: Path | None, fingerprint: str,
                      log_row: Callable[[dict, int], None]) -> tuple[np.ndarray, list[dict], dict]:
-    """AdamW on cross-entropy; evaluates on the test inputs after every epoch, writes history.csv and the
+    """AdamW on cross-entropy (label-smoothed by ``s.label_smoothing``; the test loss is plain); evaluates on the test inputs after every epoch, writes history.csv and the
     checkpoint. Returns (test predictions, history, info)."""
     if s.epochs < 1 or s.batch_size < 1:
         raise InspError(f"epochs and batch_size must be >= 1 (got {s.epochs}, {s.batch_size})")
@@ -173,7 +174,7 @@ class _Epochs:
                                                                      generator=st["gen"]))
         y = torch.as_tensor(self.y_train[rows], device=self.device)
         logits = self.clf.forward(self.train_in.batch(rows, affine).to(self.device))
-        loss = torch.nn.functional.cross_entropy(logits, y)
+        loss = torch.nn.functional.cross_entropy(logits, y, label_smoothing=s.label_smoothing)
         st["loss"] += float(loss.detach()) * len(rows)
         st["correct"] += int((logits.argmax(1) == y).sum())
         return loss

@@ -27,10 +27,14 @@ class WeightStandardizer:
 
 
 class WeightMLP(nn.Module):
-    """Standardised weights (N, P) -> logits (N, num_classes): ``depth`` hidden ReLU layers with dropout."""
+    """Standardised weights (N, P) -> logits (N, num_classes): ``depth`` hidden ReLU layers with dropout. In
+    training mode ``noise`` > 0 adds N(0, noise^2) to every input (an augmentation of the standardised
+    vectors: functa latents, classifier.noise)."""
 
-    def __init__(self, num_params: int, num_classes: int, hidden: int = 256, depth: int = 2, dropout: float = 0.1):
+    def __init__(self, num_params: int, num_classes: int, hidden: int = 256, depth: int = 2, dropout: float = 0.1,
+                 noise: float = 0.0):
         super().__init__()
+        self.noise = float(noise)
         layers, d = [], num_params
         for _ in range(depth):
             layers += [nn.Linear(d, hidden), nn.ReLU(), nn.Dropout(dropout)]
@@ -39,6 +43,8 @@ class WeightMLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, weights):
+        if self.training and self.noise > 0:
+            weights = weights + self.noise * torch.randn_like(weights)
         return self.net(weights)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import json
 import logging
 import os
@@ -75,7 +76,9 @@ def read_shard_bytes(path: Path, verify: str) -> tuple[dict, dict[str, np.ndarra
                 raise InspError(f"{path} is corrupt or not a shard: its header length field says {hlen} bytes, "
                                 f"the file has {size}")
             head_raw = f.read(hlen)
-            data = f.read()
+            # the data mapped, not read: the arrays below are views of the file's pages, which the kernel drops
+            # when they are no longer used (a read copy was heap memory the process kept: ~3x a large store)
+            data = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))[8 + hlen:]
     except OSError as e:
         raise InspError(f"cannot read {path}: {e.strerror or e}") from None
     try:

@@ -164,9 +164,11 @@ class INRStore:
 
     def __init__(self, header: StoreHeader, arrays: dict[str, np.ndarray], paths: list[Path]):
         self.header, self.spec, self.paths = header, header.spec, paths
-        order = np.argsort(arrays["indices"], kind="stable")
-        self.indices = arrays["indices"][order]
-        self.params = torch.from_numpy(arrays["params"][order])
+        idx = arrays["indices"]
+        # in source order; already so (shards read in order) = no copy of the (N, P) parameters
+        order = slice(None) if np.all(idx[1:] > idx[:-1]) else np.argsort(idx, kind="stable")
+        self.indices = idx[order]
+        self.params = torch.from_numpy(np.require(arrays["params"][order], requirements="W"))
         self.psnr = arrays["psnr"][order]
         self.ok = arrays["ok"][order].astype(bool)
         self.labels = arrays["labels"][order] if "labels" in arrays else None

@@ -48,6 +48,9 @@ def fingerprint(cfg: DictConfig) -> str:
         d.pop(k, None)
     if "classifier" in d:  # the key was ``model`` when the first checkpoints were written: they still resume
         d["model"] = d.pop("classifier")
+    for k, node in (("label_smoothing", d), ("noise", d.get("model") or {})):  # added later, off = as before
+        if not node.get(k):
+            node.pop(k, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

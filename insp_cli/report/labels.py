@@ -14,7 +14,7 @@ LABELS = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNI
           "nl_means": "Non-local means (known σ)", "tv_chambolle": "TV, Chambolle (known σ)",
           "wavelet": "Wavelet, BayesShrink (known σ)", "bm3d": "BM3D (known σ)",
           "dncnn": "DnCNN pixel twin (Π's budget)",
-          "weight_knn": "Nearest neighbour on weights",
+          "weight_knn": "Nearest neighbour on weights", "functa_mlp": "Functa MLP (on latents)",
           "gaussian": "Gaussian on the decoded grid", "taubin": "Taubin (trimesh)", "laplacian": "Laplacian (trimesh)"}
 
 
