@@ -4,7 +4,7 @@
 # download). Pi's settings (context reach:step, width, steps) are chosen on the validation shapes with Pi trained on
 # the 14 training shapes; the chosen Pi is then retrained on all 18 train-split shapes (train + validation) and
 # scored once on the test shapes (task=smooth at sigma 0.04 and 0.020), beside the pointwise Pi (the paper's) on the
-# same 18 at sigma 0.04; task=denoise_shape on INRs of noisy scans (degradation=vertex_noise; DENOISE=0 skips it).
+# same 18; task=denoise_shape on INRs of noisy scans (degradation=vertex_noise; DENOISE=0 skips it).
 # Usage, from the repository root:   bash experiments/fig8_geometry/run_cpu.sh
 # (RECORD=1 bash ... re-records the committed results). Run directories, times.txt (the wall, user and system
 # seconds of every command) and the table go to runs/recipes/fig8_geometry/ (scratch, git-ignored; RECIPE_OUT=DIR
@@ -86,12 +86,10 @@ PI_SET="fusion.context=$r fusion.context_step=$st fusion.hidden=$w train.steps=$
 echo "Pi chosen on the validation shapes: context reach $r, step $st, width $w, $n steps ($C)"
 printf '%s\n' "chosen on the validation shapes (reach:step:hidden:steps): $best" > "$OUT/chosen.txt"
 
-# trained on the 18 shapes, scored once on the test shapes: the chosen Pi at sigma 0.04 (conf/task/smooth.yaml) and
-# 0.020 (the authors' width: ten 3x3x3 box passes on 256^3), the pointwise Pi (the paper's, 3 x 128, 1500 steps) at
-# sigma 0.04, and denoise_shape (INRs of noisy scans -> the clean SDF) with the context 2:2 at 1500 steps
-# (DENOISE_PI, not validated for denoising; the smoothing choice would cost 3 x its training). Not re-run for CPU
-# time: the pointwise Pi at sigma 0.02 (on 14 shapes: variants/context-14-shapes/) and for denoise_shape (on 4
-# shapes: variants/pointwise-4-shapes/).
+# trained on the 18 shapes, scored once on the test shapes: the chosen Pi and the pointwise Pi (the paper's, 3 x 128,
+# 1500 steps) at sigma 0.04 (conf/task/smooth.yaml) and 0.020 (the authors' width: ten 3x3x3 box passes on 256^3),
+# and for denoise_shape (INRs of noisy scans -> the clean SDF) the pointwise Pi and the context 2:2 at 1500 steps
+# (DENOISE_PI: not validated for denoising; the smoothing choice would cost 3 x its training)
 both() {  # both NAME TASK DEG [OVERRIDES...]: trained on the 18 shapes, then scored on the test shapes
   local name=$1 task=$2 deg=$3
   shift 3
@@ -100,13 +98,15 @@ both() {  # both NAME TASK DEG [OVERRIDES...]: trained on the 18 shapes, then sc
 lane both smooth-$C smooth clean $PI_SET
 lane both smooth-s0.02-$C smooth clean task.sigma=0.02 $PI_SET
 lane both smooth-pointwise smooth clean
-runs="$OUT/test-smooth-pointwise-18,$OUT/test-smooth-$C-18,$OUT/test-smooth-s0.02-$C-18"
+lane both smooth-s0.02-pointwise smooth clean task.sigma=0.02
+runs="$OUT/test-smooth-pointwise-18,$OUT/test-smooth-$C-18,$OUT/test-smooth-s0.02-pointwise-18,$OUT/test-smooth-s0.02-$C-18"
 if [ "$DENOISE" = 1 ]; then
   DENOISE_PI=${DENOISE_PI:-"2:2:128:1500"}
   IFS=: read -r dr ds dw dn <<< "$DENOISE_PI"
   lane both denoise_shape-c${dr}s${ds}w${dw}n${dn} denoise_shape vertex_noise fusion.context=$dr fusion.context_step=$ds \
     fusion.hidden=$dw train.steps=$dn
-  runs="$runs,$OUT/test-denoise_shape-c${dr}s${ds}w${dw}n${dn}-18"
+  lane both denoise_shape-pointwise denoise_shape vertex_noise
+  runs="$runs,$OUT/test-denoise_shape-pointwise-18,$OUT/test-denoise_shape-c${dr}s${ds}w${dw}n${dn}-18"
 fi
 join
 timed table insp table table=geometry "runs=[$runs]" out=$DEST
