@@ -98,8 +98,9 @@ def evaluate(clf: Classifier, inputs: Inputs, labels: np.ndarray, batch: int, de
 def train_classifier(s: Settings, clf: Classifier, train_in: Inputs, test_in: Inputs, y_train: np.ndarray,
                      y_test: np.ndarray, device, run_dir: Path, resume_from: Path | None, fingerprint: str,
                      log_row: Callable[[dict, int], None]) -> tuple[np.ndarray, list[dict], dict]:
-    """AdamW on cross-entropy (label-smoothed by ``s.label_smoothing``; the test loss is plain); evaluates on the test inputs after every epoch, writes history.csv and the
-    checkpoint. Returns (test predictions, history, info)."""
+    """AdamW on cross-entropy (label-smoothed by ``s.label_smoothing``; the test loss is plain); evaluates on the
+    test inputs after every epoch, writes history.csv and the checkpoint. Returns (test predictions, history,
+    info)."""
     if s.epochs < 1 or s.batch_size < 1:
         raise InspError(f"epochs and batch_size must be >= 1 (got {s.epochs}, {s.batch_size})")
     if s.lr_schedule not in SCHEDULES:
