@@ -11,6 +11,10 @@
 #                            names STORE, and STORE opens (insp_cli's own checks: header, manifest, every shard
 #                            present and sound) holding all the INRs of the fit's range. A recorded metrics.json
 #                            without its store (a fresh clone) is not "done".
+#   fit_once LABEL RUN_DIR STORE STEP CMD...
+#                            the recipes' one fit step: says "LABEL: done earlier (STORE verified), kept" when
+#                            fit_done RUN_DIR STORE, else runs `timed STEP CMD...` (an unfinished STORE of the same
+#                            settings is resumed by `insp fit` itself; one of other settings is refused by it).
 #   PY                       the Python that runs `insp` (its shebang), for the recipes' small helpers.
 
 die() { echo "error: $*" >&2; exit 2; }
@@ -107,6 +111,16 @@ except Exception as e:  # not a verdict (no insp_cli here, an unreadable store f
 EOF
   [ "$rc" -le 1 ] || exit 2
   return "$rc"
+}
+
+fit_once() {  # fit_once LABEL RUN_DIR STORE STEP CMD...
+  local label=$1 run=$2 store=$3 step=$4
+  shift 4
+  if fit_done "$run" "$store"; then
+    echo "$label: done earlier ($store verified), kept"
+    return 0
+  fi
+  timed "$step" "$@"
 }
 
 # lane CMD...: run a step of the recipe beside the others; join waits for every lane (a failed one stops the recipe)

@@ -23,11 +23,8 @@ declare -A RANGE=([train]="data.split=train data.start=0 data.limit=14" \
                   [val]="data.split=train data.start=14 data.limit=4" [test]="data.split=test data.limit=null")
 
 fit() {  # fit DEG SPLIT
-  if fit_done "$OUT/fit-$1-$2" "$S/$1-$2"; then
-    echo "fit $1 $2: done earlier ($S/$1-$2 verified), kept"
-    return 0
-  fi
-  timed "fit-$1-$2" insp fit +experiment=fig8_geometry/fit ${RANGE[$2]} degradation=$1 store=$S/$1-$2 \
+  fit_once "fit $1 $2" "$OUT/fit-$1-$2" "$S/$1-$2" "fit-$1-$2" \
+    insp fit +experiment=fig8_geometry/fit ${RANGE[$2]} degradation=$1 store=$S/$1-$2 \
     hydra.run.dir=$OUT/fit-$1-$2
 }
 ran() {  # ran RUN_DIR: true when that run finished (its metrics.json says status complete)

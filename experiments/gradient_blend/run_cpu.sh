@@ -11,12 +11,7 @@ recipe_init gradient_blend  # DEST: results.csv; OUT=$DEST/cpu: the run dirs (sc
 S=${STORES:-stores/gradient-blend}
 export INSP_THREADS=${INSP_THREADS:-1}
 
-if fit_done "$OUT/fit" "$S/test"; then
-  echo "fit: done earlier ($S/test verified), kept"
-else
-  rm -rf "${S:?}/test"
-  timed fit insp fit +experiment=gradient_blend/fit store=$S/test hydra.run.dir=$OUT/fit
-fi
+fit_once fit "$OUT/fit" "$S/test" fit insp fit +experiment=gradient_blend/fit store=$S/test hydra.run.dir=$OUT/fit
 rm -rf "${S:?}/reconstruct" "${S:?}/blend"  # the outputs of blend must not hold INRs yet; run dirs are rewritten in place
 timed reconstruct insp blend +experiment=gradient_blend/reconstruct store=$S/test out=$S/reconstruct \
   hydra.run.dir=$OUT/reconstruct

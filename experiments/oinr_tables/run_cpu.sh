@@ -31,13 +31,10 @@ cp "$sk"/{astronaut.png,chelsea.png,rocket.jpg} "$ROOT/oinr_tables/table2/"
 for model in oinr siren mfn wire; do  # WIRE last: the slowest on CPU
   for deg in clean poisson; do
     d="$OUT/$deg-$model"
-    if fit_done "$d" "$S/$deg-$model"; then
-      echo "fit $deg $model: done earlier ($S/$deg-$model verified), kept"; continue
-    fi
-    rm -rf "$S/$deg-$model"
     lr=${LR[$model]}
     folder="$ROOT/oinr_tables/$([ $deg = clean ] && echo table1 || echo table2)"
-    timed "fit-$deg-$model" insp fit +experiment=oinr_tables/fit model=$model degradation=$deg \
+    fit_once "fit $deg $model" "$d" "$S/$deg-$model" "fit-$deg-$model" \
+      insp fit +experiment=oinr_tables/fit model=$model degradation=$deg \
       data.folder="$folder" fit.lr=$lr fit.lr_final=$("${PY[@]}" -c "print($lr / 10)") \
       store="$S/$deg-$model" hydra.run.dir="$d"
   done
@@ -51,11 +48,8 @@ M="data=mnist model=oinr model.widths=[4,8,4] fit.shared_init=true fit.steps=100
 for split in train test; do
   n=$([ $split = train ] && echo 1000 || echo 500)
   d="$OUT/mnist/fit-$split"
-  if fit_done "$d" "$S/mnist-$split"; then
-    echo "fit mnist $split: done earlier ($S/mnist-$split verified), kept"; continue
-  fi
-  rm -rf "$S/mnist-$split"
-  timed "fit-mnist-$split" insp fit $M data.split=$split data.limit=$n store="$S/mnist-$split" hydra.run.dir="$d"
+  fit_once "fit mnist $split" "$d" "$S/mnist-$split" "fit-mnist-$split" \
+    insp fit $M data.split=$split data.limit=$n store="$S/mnist-$split" hydra.run.dir="$d"
 done
 C="train_store=$S/mnist-train test_store=$S/mnist-test scale=cpu-mnist-1k tracking.mode=disabled"
 timed classify-knn insp classify classifier=weight_knn $C hydra.run.dir="$OUT/mnist/knn"

@@ -18,10 +18,9 @@ for model in siren oinr mfn wire; do
   [ $model = wire ] && lrs="5e-4 2e-3 8e-3"
   for lr in $lrs; do
     d="$OUT/$model-lr$lr"
-    if fit_done "$d" "$S/$model-lr$lr"; then echo "fit $model lr $lr: done earlier, kept"; continue; fi
-    rm -rf "$S/$model-lr$lr"
     lr_final=$("${PY[@]}" -c "print($lr / 10)")
-    timed "val-$model-$lr" insp fit +experiment=oinr_tables/fit model=$model data.folder="$ROOT/oinr_tables/val" \
+    fit_once "fit $model lr $lr" "$d" "$S/$model-lr$lr" "val-$model-$lr" \
+      insp fit +experiment=oinr_tables/fit model=$model data.folder="$ROOT/oinr_tables/val" \
       fit.batch_size=1 fit.lr=$lr fit.lr_final=$lr_final store="$S/$model-lr$lr" hydra.run.dir="$d" || true
   done
 done

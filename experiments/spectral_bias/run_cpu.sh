@@ -23,12 +23,9 @@ declare -A MODEL=(
 for name in siren relu ffn-s1 ffn-s3 ffn-s10; do
   for steps in 10 30 100 300 1000; do
     d="$OUT/$name-$steps"
-    if fit_done "$d" "$S/$name-$steps"; then
-      echo "fit $name $steps steps: done earlier ($S/$name-$steps verified), kept"; continue
-    fi
-    rm -rf "${S:?}/$name-$steps"
     # shellcheck disable=SC2086  # MODEL entries are several overrides
-    timed "fit-$name-$steps" insp fit +experiment=spectral_bias/fit ${MODEL[$name]} fit.steps=$steps \
+    fit_once "fit $name $steps steps" "$d" "$S/$name-$steps" "fit-$name-$steps" \
+      insp fit +experiment=spectral_bias/fit ${MODEL[$name]} fit.steps=$steps \
       store="$S/$name-$steps" hydra.run.dir="$d"
   done
 done

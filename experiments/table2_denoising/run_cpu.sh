@@ -24,21 +24,15 @@ fit_split() {  # fit_split TASK DEGRADATION SPLIT: one process, or FIT_PARTS=N c
   local task=$1 deg=$2 split=$3 parts=1 k pids=()
   [ "$split" = train ] && parts=${FIT_PARTS:-1}
   if [ "$parts" = 1 ]; then
-    if fit_done "$OUT/$task/fit-$split" "$S/$deg-$split"; then
-      echo "fit $deg $split: done earlier ($S/$deg-$split verified), kept"  # keeps that run's metrics.json
-      return
-    fi
-    timed "fit-$deg-$split" insp fit +experiment=table2_denoising/fit data.split=$split degradation=$deg store=$S/$deg-$split \
+    fit_once "fit $deg $split" "$OUT/$task/fit-$split" "$S/$deg-$split" "fit-$deg-$split" \
+      insp fit +experiment=table2_denoising/fit data.split=$split degradation=$deg store=$S/$deg-$split \
       hydra.run.dir=$OUT/$task/fit-$split
     return
   fi
   # the 95 train INRs cut into N shards fitted at once (one per core); per-INR seeds: the same INRs as one process
   for ((k = 0; k < parts; k++)); do
-    if fit_done "$OUT/$task/fit-$split-part$k" "$S/$deg-$split"; then
-      echo "fit $deg $split part $k: done earlier ($S/$deg-$split verified), kept"
-      continue
-    fi
-    timed "fit-$deg-$split-part$k" insp fit +experiment=table2_denoising/fit data.split=$split degradation=$deg \
+    fit_once "fit $deg $split part $k" "$OUT/$task/fit-$split-part$k" "$S/$deg-$split" "fit-$deg-$split-part$k" \
+      insp fit +experiment=table2_denoising/fit data.split=$split degradation=$deg \
       fit.shard_size=$(((95 + parts - 1) / parts)) data.shard=$k data.num_shards=$parts store=$S/$deg-$split \
       hydra.run.dir=$OUT/$task/fit-$split-part$k &
     pids+=($!)

@@ -36,11 +36,8 @@ fit() {
   local split n
   for split in test train; do
     n=$([ $split = train ] && echo 60000 || echo 10000)
-    if fit_done "$OUT/fit-$split" "$S/mnist-$split"; then
-      echo "fit $split: done earlier ($S/mnist-$split verified), kept"
-      continue
-    fi
-    timed "fit-$split" insp fit data=mnist data.split=$split data.limit=$n fit.init=$INIT fit.mode=functa \
+    fit_once "fit $split" "$OUT/fit-$split" "$S/mnist-$split" "fit-$split" \
+      insp fit data=mnist data.split=$split data.limit=$n fit.init=$INIT fit.mode=functa \
       fit.steps=3 samples=0 store=$S/mnist-$split tracking.mode=disabled hydra.run.dir=$OUT/fit-$split
   done
 }

@@ -25,11 +25,8 @@ fit() {
   local split n
   for split in test train; do
     n=$([ $split = train ] && echo 10000 || echo 2000)
-    if fit_done "$OUT/fit-$split" "$S/mnist-$split"; then
-      echo "fit $split: done earlier ($S/mnist-$split verified), kept"
-      continue
-    fi
-    timed "fit-$split" insp fit +experiment=table1_classification/fit data.split=$split data.limit=$n fit.init=$INIT \
+    fit_once "fit $split" "$OUT/fit-$split" "$S/mnist-$split" "fit-$split" \
+      insp fit +experiment=table1_classification/fit data.split=$split data.limit=$n fit.init=$INIT \
       fit.steps=30 fit.lr=1e-2 store=$S/mnist-$split hydra.run.dir=$OUT/fit-$split
   done
 }

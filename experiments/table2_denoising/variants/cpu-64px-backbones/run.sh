@@ -15,10 +15,9 @@ declare -A MODEL=([siren]="model=siren" [relu]="model=relu" [ffn]="model=ffn mod
 for name in siren ffn relu; do
   for split in train test; do
     d="$OUT/$name/fit-$split"
-    if fit_done "$d" "$S/$name-$split"; then echo "fit $name $split: done earlier, kept"; continue; fi
-    rm -rf "${S:?}/$name-$split"
     # shellcheck disable=SC2086  # MODEL entries are several overrides
-    timed "fit-$name-$split" insp fit +experiment=table2_denoising/cpu_64px_backbones/fit ${MODEL[$name]} data.split=$split \
+    fit_once "fit $name $split" "$d" "$S/$name-$split" "fit-$name-$split" \
+      insp fit +experiment=table2_denoising/cpu_64px_backbones/fit ${MODEL[$name]} data.split=$split \
       degradation=noise store="$S/$name-$split" hydra.run.dir="$d"
   done
   timed "train-filter-$name" insp train-filter +experiment=table2_denoising/cpu_64px_backbones/train_filter task=denoise \
