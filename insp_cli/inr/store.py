@@ -129,9 +129,10 @@ def _read_shared(path: Path, header: StoreHeader, verify: str, entry: dict | Non
         raise InspError(f"{where} are missing (without them its latents are not INRs); {remedy}")
     try:
         meta, arrays, facts = read_shard_bytes(path, verify)
-        _check_sums(path, meta, facts, entry, header.version)
-    except InspError as e:
-        raise InspError(f"{where}: {e}; {remedy}") from None
+        _check_sums(path, meta, facts, entry, header.version, remedy="")
+    except InspError as e:  # "PATH is damaged: why" -> "store DIR's shared functa tensors NAME is damaged: why"
+        raise InspError(f"store {path.parent}'s shared functa tensors {path.name} "
+                        f"{str(e).removeprefix(f'{path} ')}; {remedy}") from None
     spec, d = header.spec, header.compact["latent_dim"]
     s = hidden_bias_slots(spec).numel()
     want = {"base": (spec.num_params,), "w_mod": (d, s), "b_mod": (s,), "lrs": (d,)}
@@ -145,7 +146,8 @@ def _read_shared(path: Path, header: StoreHeader, verify: str, entry: dict | Non
     return Functa(spec, **tensors)
 
 
-def _check_sums(path: Path, meta: dict, facts: dict, entry: dict | None, version: int) -> None:
+def _check_sums(path: Path, meta: dict, facts: dict, entry: dict | None, version: int,
+                remedy: str = "; refit it (rerun the `insp fit` command: damaged shards are moved aside)") -> None:
     """A file's size, header sha256 and data sha256 against the manifest ``entry`` and its own metadata."""
     recorded = (entry or {}).get("sha256") or meta.get(SHA_KEY)
     if entry and entry.get("bytes") != facts["bytes"]:
@@ -157,7 +159,7 @@ def _check_sums(path: Path, meta: dict, facts: dict, entry: dict | None, version
                         f"{version}) has one")
     if facts["sha256"] is not None and recorded is not None and facts["sha256"] != recorded:
         raise InspError(f"{path} is damaged: the sha256 of its data does not match the one recorded when it was "
-                        "written; refit it (rerun the `insp fit` command: damaged shards are moved aside)")
+                        f"written{remedy}")
 
 
 def plan_range(directory: str | Path, start: int, stop: int) -> None:
