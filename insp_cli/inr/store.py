@@ -279,7 +279,7 @@ class INRStore:
         """latents (n, d) -> SIREN parameters (n, P) by ``Functa.expand``, EXPAND_ROWS rows at a time."""
         out = torch.empty(len(latents), self.spec.num_params)
         for a in range(0, len(latents), EXPAND_ROWS):
-            out[a:a + EXPAND_ROWS] = self.functa.expand(torch.from_numpy(np.array(latents[a:a + EXPAND_ROWS])))
+            self.functa.expand(torch.from_numpy(np.array(latents[a:a + EXPAND_ROWS])), out=out[a:a + EXPAND_ROWS])
         return out
 
     @classmethod
