@@ -96,6 +96,22 @@ def test_compact_store_decodes_to_the_jets_of_the_same_plain_sirens(tmp_path):
     torch.testing.assert_close(sub.params_at(slice(None)), p.params[[2, 5]], rtol=0, atol=1e-6)  # source order
 
 
+def test_numpy_only_expansion_of_docs_store_md(tmp_path):
+    import re
+    m, z = _functa(), _latents(12)
+    _write(tmp_path / "c", m, z, compact=True)
+    code = re.search(r"## Decoding an INR with numpy alone\s+```python\n(.*?)```",
+                     (ROOT / "docs" / "store.md").read_text(), re.S).group(1)
+    ns = {}
+    exec(code, ns)
+    meta, t = ns["read_shard"](next(iter(finished_shards(tmp_path / "c").values())))
+    shared = ns["read_shard"](tmp_path / "c" / SHARED_FILE)[1]
+    store = INRStore.open(tmp_path / "c")
+    for row in (0, 11):
+        ours = ns["decode"](meta, ns["expand"](meta, shared, t["latents"][row]), 28, 28)
+        np.testing.assert_allclose(ours, store.decode(rows=[row])[0].numpy(), atol=1e-5)
+
+
 def test_compact_store_is_many_times_smaller(tmp_path):
     m, z = _functa(d=64), _latents(512, d=64)
     _write(tmp_path / "c", m, z, compact=True, shard=256)
