@@ -21,7 +21,7 @@ from insp_cli.inr.meta_file import save_meta, tensors_sha256
 from insp_cli.inr.siren import SirenSpec, grid_coords
 from insp_cli.inr.store import (SHARED_FILE, INRStore, StoreHeader, finished_shards, prepare_store, write_shard,
                                 write_shared)
-from insp_cli.jets.derivative_network import siren_jet
+from insp_cli.jets.inr_jet import inr_jet  # the jets INSP-Net's filters take (filters/insp_net.py)
 
 SPEC = SirenSpec(2, 1, 32, 3)  # MNIST's SIREN 3x32: P = 2,241
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def test_compact_store_decodes_to_the_jets_of_the_same_plain_sirens(tmp_path):
     assert c._params is None  # reading some rows expanded those alone
     torch.testing.assert_close(part, p.params[rows], rtol=0, atol=1e-6)
     x = grid_coords(9)
-    jc, jp = siren_jet(SPEC, part, x, 2), siren_jet(SPEC, p.params[rows], x, 2)
+    jc, jp = inr_jet(SPEC, part, x, 2), inr_jet(SPEC, p.params[rows], x, 2)
     scale = jp.abs().amax()
     assert float((jc - jp).abs().amax() / scale) < 1e-5, float((jc - jp).abs().amax() / scale)
     # a modulated SIREN is a SIREN with hidden biases b + s: the shifts really are in the decoded values
@@ -182,6 +182,15 @@ def test_missing_or_damaged_shared_file_is_one_error_line(tmp_path, env):
     (tmp_path / "c" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(InspError, match="are not the ones its header records"):
         INRStore.open(tmp_path / "c")
+    # a malformed compact field, or one in a version-2 header: one line each
+    hdr = json.loads((tmp_path / "c" / "store.json").read_text())
+    for bad, words in (({**hdr, "compact": {**hdr["compact"], "latent_dim": "64"}}, "header field compact="),
+                       ({**hdr, "compact": {**hdr["compact"], "file": "../x.safetensors"}}, "header field compact="),
+                       ({**hdr, "version": 2}, "a compact store has format version 3")):
+        (tmp_path / "c" / "store.json").write_text(json.dumps(bad))
+        with pytest.raises(InspError, match=words):
+            INRStore.open(tmp_path / "c")
+    (tmp_path / "c" / "store.json").write_text(json.dumps(hdr))
     # and a fit's shared tensors that are not the header's are refused before anything is written
     with pytest.raises(InspError, match="do not match store"):
         write_shared(tmp_path / "c", _header(m, True), other.functa())
@@ -227,6 +236,17 @@ def test_fit_job_writes_resumes_and_repairs_a_compact_store_and_classify_runs_on
         INRStore.open(store)
     run_fit(compose("fit", over + ["data.limit=48"]), tmp_path / "r3")
     torch.testing.assert_close(INRStore.open(store).params, s.params, rtol=0, atol=0)
+    # a functa store of full parameters (an insp before the compact layout): a resume keeps its layout
+    hdr = json.loads((store / "store.json").read_text())
+    old = StoreHeader.from_json({**{k: v for k, v in hdr.items() if k != "compact"}, "version": 2}, "old")
+    prepare_store(tmp_path / "old", old)
+    write_shard(tmp_path / "old", old, 0, 24, s.params[:24], s.indices[:24], s.psnr[:24], s.ok[:24],
+                s.labels[:24], extra={"latents": s.latents[:24]})
+    run_fit(compose("fit", over[:3] + [f"store={tmp_path / 'old'}"] + over[4:] + ["data.limit=48"]), tmp_path / "r4")
+    o = INRStore.open(tmp_path / "old")
+    assert o.header.version == 2 and o.functa is None and not (tmp_path / "old" / SHARED_FILE).exists()
+    torch.testing.assert_close(o.params, s.params, rtol=0, atol=0)
+    np.testing.assert_array_equal(o.latents, s.latents)
     # classify from the command line: the functa MLP on the latents, PCA+SVM on the expanded parameters
     for clf in (["classifier=functa_mlp", "epochs=1", "classifier.hidden=16"], ["classifier=pca_svm"]):
         r = _cli("classify", *clf, f"train_store={store}", f"test_store={store}", "train_limit=32",
