@@ -138,6 +138,10 @@ def test_an_older_full_parameter_functa_store_still_opens(tmp_path):
     torch.testing.assert_close(s.params, params, rtol=0, atol=0)
     np.testing.assert_array_equal(s.latents, z.numpy())
     torch.testing.assert_close(s.params_at([3, 1]), params[[3, 1]], rtol=0, atol=0)
+    _write(tmp_path / "new", m, z, compact=True, shard=10)  # the same INRs, compact: not one dataset with it
+    with pytest.raises(InspError, match="one holds its INRs as functa latents and one shared file, the other as "
+                                        "full SIREN parameters"):
+        INRStore.open([tmp_path / "new", tmp_path / "old"])
 
 
 def _cli(*args, env):

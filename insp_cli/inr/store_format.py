@@ -104,8 +104,8 @@ class StoreHeader:
         """None if two headers describe INRs of one dataset, else what differs."""
         a, b = self.to_json(), other.to_json()
         if a.get("compact") != b.get("compact") and a["fit"].get("init") == b["fit"].get("init"):
-            return (f"its INRs are stored as {_stored_as(self)}, this fit's as {_stored_as(other)} "
-                    "(an older insp wrote full parameters); fit into another store=PATH")
+            return (f"one holds its INRs as {_stored_as(self)}, the other as {_stored_as(other)} (an older insp "
+                    "wrote functa stores as full parameters); keep them apart, or fit into another store=PATH")
         for key in ("architecture", "source", "degradation", "fit"):
             if a[key] != b[key]:
                 diff = {k for k in set(a[key]) | set(b[key]) if a[key].get(k) != b[key].get(k)}
