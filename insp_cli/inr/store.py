@@ -13,8 +13,9 @@ a shard that exists is finished. A compact functa store (format version 3, heade
 ``latents (n, d) float32`` instead of ``params`` and the shared tensors once, in one more checksummed file
 (``functa.safetensors``: base (P,), w_mod (d, S), b_mod (S,), lrs (d,)); ``params`` are then expanded from the
 latents on read (``Functa.expand``), only for the rows asked for (``params_at``). Since format version 2 every
-shard carries the sha256 of its data and ``manifest.json`` lists the finished shards and the planned index ranges (integrity.py); opening a store
-verifies all of it (``verify="full"``, or ``"fast"``: sizes and headers only; env ``INSP_STORE_VERIFY``).
+shard carries the sha256 of its data and ``manifest.json`` lists the finished shards and the planned index
+ranges (integrity.py); opening a store verifies all of it (``verify="full"``, or ``"fast"``: sizes and headers
+only; env ``INSP_STORE_VERIFY``).
 See docs/store.md for the format and for decoding an INR with numpy alone.
 """
 
@@ -44,7 +45,7 @@ from .store_format import (FORMAT, SHARD_RE, VERIFY_MODES, VERSION, StoreHeader,
 
 log = logging.getLogger("insp")
 SHARED_FILE = "functa.safetensors"  # a compact functa store's shared tensors (header compact.file)
-SHARED_TENSORS = ("base", "w_mod", "b_mod", "lrs")  # the names of insp meta-learn's file: their sha256 is its
+SHARED_TENSORS = ("base", "w_mod", "b_mod", "lrs")  # as named in insp meta-learn's file: same tensors, same sha256
 EXPAND_ROWS = 4096  # latents expanded to parameters this many rows at a time (~37 MB for MNIST's 2,241)
 
 
@@ -279,7 +280,8 @@ class INRStore:
         """latents (n, d) -> SIREN parameters (n, P) by ``Functa.expand``, EXPAND_ROWS rows at a time."""
         out = torch.empty(len(latents), self.spec.num_params)
         for a in range(0, len(latents), EXPAND_ROWS):
-            self.functa.expand(torch.from_numpy(np.array(latents[a:a + EXPAND_ROWS])), out=out[a:a + EXPAND_ROWS])
+            z = torch.from_numpy(np.array(latents[a:a + EXPAND_ROWS]))  # a copy: the shards are read-only maps
+            self.functa.expand(z, out=out[a:a + EXPAND_ROWS])
         return out
 
     @classmethod
