@@ -43,7 +43,7 @@ class Classifier:
 
 
 def _params(store: INRStore, rows, device) -> torch.Tensor:
-    return store.params[torch.as_tensor(np.asarray(rows))].to(device)
+    return store.params_at(rows).to(device)  # a compact functa store expands these rows alone
 
 
 def _orders(order):

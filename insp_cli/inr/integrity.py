@@ -122,14 +122,19 @@ def _shape_ok(shape) -> bool:
     return isinstance(shape, list) and len(shape) <= 4 and all(isinstance(v, int) and v >= 0 for v in shape)
 
 
-def check_tensors(arrays: dict[str, np.ndarray], num_params: int, path: Path) -> int:
-    """The tensors an insp shard must hold, with their dtypes and shapes; returns n (INRs in the shard)."""
-    p = arrays.get("params")
+def check_tensors(arrays: dict[str, np.ndarray], num_params: int, path: Path, latent_dim: int | None = None) -> int:
+    """The tensors an insp shard must hold, with their dtypes and shapes; returns n (INRs in the shard).
+    ``latent_dim``: a compact store's shard (header ``compact``), which holds ``latents (n, d)`` instead of
+    ``params (n, P)``."""
+    name, width = ("params", num_params) if latent_dim is None else ("latents", latent_dim)
+    p = arrays.get(name)
     if p is None:
-        raise InspError(f"{path} is corrupt: it has no 'params' tensor")
-    if p.dtype != np.float32 or p.ndim != 2 or p.shape[1] != num_params:
-        raise InspError(f"{path} is corrupt: params must be float32 (n, {num_params}) as the layout says, "
-                        f"not {p.dtype} {p.shape}")
+        raise InspError(f"{path} is corrupt: it has no {name!r} tensor")
+    if p.dtype != np.float32 or p.ndim != 2 or p.shape[1] != width:
+        raise InspError(f"{path} is corrupt: {name} must be float32 (n, {width}) as the "
+                        f"{'layout' if latent_dim is None else 'header'} says, not {p.dtype} {p.shape}")
+    if latent_dim is not None and "params" in arrays:
+        raise InspError(f"{path} is corrupt: a compact store's shard holds latents, not params")
     n = p.shape[0]
     want = {"indices": np.int64, "psnr": np.float32, "ok": np.uint8, "labels": np.int64}
     for name, dtype in want.items():

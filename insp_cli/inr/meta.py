@@ -76,11 +76,14 @@ class Functa:
         """latents (N, d) -> shifts (N, S) added to the hidden biases."""
         return latents @ self.w_mod + self.b_mod
 
-    def expand(self, latents: torch.Tensor) -> torch.Tensor:
-        """latents (N, d) -> ordinary SIREN parameters (N, P): the base with hidden biases b + s."""
+    def expand(self, latents: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """latents (N, d) -> ordinary SIREN parameters (N, P): the base with hidden biases b + s. ``out`` (N, P):
+        written in place instead (no autograd; a store expanding its latents chunk by chunk into one tensor)."""
         slots = hidden_bias_slots(self.spec).to(self.base.device)
         n = latents.shape[0]
-        return self.base.unsqueeze(0).expand(n, -1).index_add(1, slots, self.shifts(latents))
+        if out is None:
+            return self.base.unsqueeze(0).expand(n, -1).index_add(1, slots, self.shifts(latents))
+        return out.copy_(self.base.unsqueeze(0).expand(n, -1)).index_add_(1, slots, self.shifts(latents))
 
     def step_sizes(self) -> torch.Tensor:
         """The Meta-SGD rates used (d,): never negative (a negative rate would climb the loss)."""

@@ -23,7 +23,10 @@ from .integrity import LOCK
 
 log = logging.getLogger("insp")
 FORMAT = "insp-inr-store"
-VERSION = 2  # 2: shard checksums, manifest.json, per-INR seeding recorded in fit.seeding
+VERSION = 3  # the newest this insp reads. 2: shard checksums, manifest.json, per-INR seeding recorded in
+# fit.seeding; 3: compact functa stores (a shared file + one latent per INR, header field "compact")
+PLAIN_VERSION = 2  # stores of full per-INR parameters are still written as 2: insp before 3 reads them
+COMPACT_KINDS = ("functa",)
 VERIFY_MODES = ("full", "fast")
 SHARD_RE = re.compile(r"^shard-(\d+)-(\d+)\.safetensors$")
 HEADER_FIELDS = {  # header fields insp reads as numbers or lists, when present (schema.py's rules)
@@ -48,14 +51,24 @@ class StoreHeader:
     degradation: dict  # kind + parameters applied before fitting ({"kind": "clean"} for none)
     fit: dict  # fit settings and seed
     extra: dict = field(default_factory=dict)
-    version: int = VERSION  # the format version it was read with (1: no checksums)
+    version: int | None = None  # the format version it was read with (1: no checksums); new: 2, or 3 if compact
+    # a compact store's shards hold latents, not params: {"kind": "functa", "file": the shared tensors' file,
+    # "latent_dim": d, "sha256": of the shared tensors (= fit.init.sha256)}; None: params in the shards
+    compact: dict | None = None
+
+    def __post_init__(self):
+        if self.version is None:
+            self.version = VERSION if self.compact is not None else PLAIN_VERSION
 
     def to_json(self) -> dict:
-        return {"format": FORMAT, "version": self.version, "architecture": self.spec.to_dict(),
-                "layout": [[n, list(s), o] for n, s, o in self.spec.layout],
-                "output": {"range": [-1, 1], "pixel": "clamp(0.5 * value + 0.5, 0, 1)",
-                           "coords": "x = column, y = row, pixel centres linspace(-1, 1, side)"},
-                "source": self.source, "degradation": self.degradation, "fit": self.fit, "extra": self.extra}
+        out = {"format": FORMAT, "version": self.version, "architecture": self.spec.to_dict(),
+               "layout": [[n, list(s), o] for n, s, o in self.spec.layout],
+               "output": {"range": [-1, 1], "pixel": "clamp(0.5 * value + 0.5, 0, 1)",
+                          "coords": "x = column, y = row, pixel centres linspace(-1, 1, side)"},
+               "source": self.source, "degradation": self.degradation, "fit": self.fit, "extra": self.extra}
+        if self.compact is not None:  # only then: a plain store's header stays as it was
+            out["compact"] = self.compact
+        return out
 
     @classmethod
     def from_json(cls, d, where: str) -> "StoreHeader":
@@ -85,11 +98,14 @@ class StoreHeader:
             if str(e).startswith("unknown INR architecture kind"):
                 raise InspError(f"{where} holds INRs this insp cannot read: {e}") from None
             raise InspError(f"{where}: unsupported or broken INR architecture ({e})") from None
-        return cls(spec=spec, version=version, **parts)
+        return cls(spec=spec, version=version, compact=_compact_record(d.get("compact"), version, where), **parts)
 
     def same_kind(self, other: "StoreHeader") -> str | None:
         """None if two headers describe INRs of one dataset, else what differs."""
         a, b = self.to_json(), other.to_json()
+        if a.get("compact") != b.get("compact") and a["fit"].get("init") == b["fit"].get("init"):
+            return (f"one holds its INRs as {_stored_as(self)}, the other as {_stored_as(other)} (an older insp "
+                    "wrote functa stores as full parameters); keep them apart, or fit into another store=PATH")
         for key in ("architecture", "source", "degradation", "fit"):
             if a[key] != b[key]:
                 diff = {k for k in set(a[key]) | set(b[key]) if a[key].get(k) != b[key].get(k)}
@@ -104,6 +120,28 @@ class StoreHeader:
                             "so resuming would mix seedings")
                 return f"{key} differs ({', '.join(sorted(diff))})"
         return None
+
+
+def _stored_as(h: StoreHeader) -> str:
+    return "full SIREN parameters" if h.compact is None else f"{h.compact['kind']} latents and one shared file"
+
+
+def _compact_record(c, version: int, where: str) -> dict | None:
+    """The header's ``compact`` field checked: None, or {kind, file, latent_dim, sha256} of format version 3."""
+    if c is None:
+        return None
+    ok = (isinstance(c, dict) and c.get("kind") in COMPACT_KINDS and isinstance(c.get("file"), str)
+          and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.safetensors", c["file"]) is not None
+          and not SHARD_RE.match(c["file"]) and isinstance(c.get("latent_dim"), int)
+          and not isinstance(c.get("latent_dim"), bool) and c["latent_dim"] >= 1
+          and isinstance(c.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", c["sha256"]) is not None)
+    if not ok:
+        raise InspError(f"{where} is corrupt: header field compact={json.dumps(c)[:120]} must be "
+                        '{"kind": "functa", "file": NAME.safetensors, "latent_dim": d >= 1, "sha256": 64 hex digits}')
+    if version < 3:
+        raise InspError(f"{where} is corrupt: a compact store has format version 3 or later, its header says "
+                        f"{version}")
+    return dict(c)
 
 
 def _create_json_once(path: Path, obj: dict) -> bool:

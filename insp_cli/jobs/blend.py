@@ -151,7 +151,8 @@ def _inputs(cfg: DictConfig) -> _Inputs:
         p2 = cfg.store2 if cfg.store2 is not None else p1
         s2 = s1 if p2 == p1 else _open(p2)
         check_same_kind(s1, s2, p1, p2)
-    inr_jet(s1.spec, s1.params[:1], torch.zeros(1, 2), 1)  # a backbone without jets says so now, in one line
+    # a backbone without jets says so now, in one line
+    inr_jet(s1.spec, s1.params_at(slice(0, 1)), torch.zeros(1, 2), 1)
     pairs = _pairs(cfg, len(s1), None if s2 is None else len(s2))
     size = s1.size
     mask = make_mask(cfg.mask, size) if mode == "blend" else None
@@ -191,8 +192,8 @@ def _fit_pairs(cfg: DictConfig, run: Run, x: _Inputs, spec: SirenSpec, settings:
     with step_progress(x.mode, total=settings.steps * ((len(x.pairs) + batch - 1) // batch)) as bar:
         for b, a in enumerate(range(0, len(x.pairs), batch)):
             chunk = x.pairs[a:a + batch]
-            f1 = x.s1.params[[i for i, _ in chunk]].to(device)
-            f2 = None if x.s2 is None else x.s2.params[[j for _, j in chunk]].to(device)
+            f1 = x.s1.params_at([i for i, _ in chunk]).to(device)
+            f2 = None if x.s2 is None else x.s2.params_at([j for _, j in chunk]).to(device)
 
             def on_step(step, lv, done=b * settings.steps):
                 if step % 10 == 0 or step == settings.steps - 1:

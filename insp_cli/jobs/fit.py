@@ -18,8 +18,8 @@ from ..inr.fit import SEEDING, FitResult, FitSettings, fit_inrs, psnr_of_fit
 from ..inr.meta import fit_latents
 from ..inr.meta_file import check_init_matches, load_meta
 from ..inr.regularised import RegSettings
-from ..inr.store import (INRStore, StoreHeader, finished_shards, plan_range, prepare_store, verify_for_resume,
-                         write_shard)
+from ..inr.store import (SHARED_FILE, INRStore, StoreHeader, finished_shards, plan_range, prepare_store,
+                         read_header, verify_for_resume, write_shard, write_shared)
 from ..modalities import Signals, check_finite_input, of_data  # noqa: F401  (check_finite_input: public here)
 from ..progress import FitProgress
 from ..schema import RULES, settings, typed, validate
@@ -108,7 +108,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     _adapt(settings, cfg, sig)
     mi = meta_init(cfg, sig, settings)  # fit.init: a meta-learned start (docs/meta.md), or None
     header = _header(cfg, sig, settings, mi)
-    store_dir, todo = _plan(cfg, header, lo, hi, device)
+    store_dir, todo = _plan(cfg, header, lo, hi, device, mi)
     t0 = time.time()
     fitted = _fit_shards(cfg, sig, settings, mi, header, store_dir, todo, device, run)
     seconds = time.time() - t0
@@ -144,16 +144,40 @@ def _header(cfg: DictConfig, sig: Signals, settings: FitSettings, mi) -> StoreHe
         fit_rec["shared_init"] = True
     if settings.reg is not None:  # only when used: stores fitted before fit.reg existed still resume
         fit_rec["reg"] = settings.reg.to_dict()
-    return StoreHeader(spec=sig.spec, source=sig.source, degradation=sig.degradation,
-                       fit={**fit_rec, **(sig.fit_extra or {}), "seed": int(cfg.seed),
-                            "shard_size": int(cfg.fit.shard_size), "seeding": SEEDING,
-                            "psnr_floor": "above min(flat mid-gray image, initialisation) (docs/fit.md)"})
+    header = StoreHeader(spec=sig.spec, source=sig.source, degradation=sig.degradation,
+                         fit={**fit_rec, **(sig.fit_extra or {}), "seed": int(cfg.seed),
+                              "shard_size": int(cfg.fit.shard_size), "seeding": SEEDING,
+                              "psnr_floor": "above min(flat mid-gray image, initialisation) (docs/fit.md)"})
+    if mi is not None and mi.mode == "functa" and not _older_functa_store(cfg.store, header):
+        # the shared base once and one latent per INR (format version 3, docs/store.md)
+        header = StoreHeader(spec=header.spec, source=header.source, degradation=header.degradation, fit=header.fit,
+                             compact={"kind": "functa", "file": SHARED_FILE,
+                                      "latent_dim": mi.functa.latent_dim, "sha256": mi.sha256})
+    return header
 
 
-def _plan(cfg: DictConfig, header: StoreHeader, lo: int, hi: int, device) -> tuple[Path, list[tuple[int, int]]]:
-    """Create or reopen the store, record [lo, hi) as planned, verify what is there (bad shards are moved aside
-    and so refitted): (the store directory, the ranges still to fit)."""
+def _older_functa_store(store, header: StoreHeader) -> bool:
+    """True when ``store`` is a functa store of full parameters (an insp before the compact layout) of these
+    very INRs: a resume keeps writing its layout, so that it stays one store."""
+    try:
+        old = read_header(store)
+    except InspError:  # none yet, or damaged: prepare_store says so
+        return False
+    if old.compact is None and old.fit.get("mode") == "functa" and old.same_kind(header) is None:
+        log.info("store %s holds functa INRs as full SIREN parameters (an older insp): this fit adds to it the "
+                 "same way; a new store keeps the base once and one latent per INR", store)
+        return True
+    return False
+
+
+def _plan(cfg: DictConfig, header: StoreHeader, lo: int, hi: int, device, mi=None
+          ) -> tuple[Path, list[tuple[int, int]]]:
+    """Create or reopen the store (a compact functa store: with its shared tensors, rewritten if missing or
+    damaged), record [lo, hi) as planned, verify what is there (bad shards are moved aside and so refitted):
+    (the store directory, the ranges still to fit)."""
     store_dir = prepare_store(cfg.store, header)
+    if header.compact is not None:
+        write_shared(store_dir, header, mi.functa)
     plan_range(store_dir, lo, hi)
     verify_for_resume(store_dir, header, lo, hi)
     todo = missing_ranges(lo, hi, int(cfg.fit.shard_size), list(finished_shards(store_dir)))
@@ -193,8 +217,9 @@ def _fit_shards(cfg: DictConfig, sig: Signals, settings: FitSettings, mi, header
                 params.append(res.params), psnr.append(res.psnr.numpy()), ok.append(res.ok.numpy())
                 bar.batch_done(len(r), res.psnr)
             psnr_a, ok_a = np.concatenate(psnr), np.concatenate(ok)
-            write_shard(store_dir, header, a, b, torch.cat(params), sig.indices[rows], psnr_a, ok_a,
-                        None if sig.labels is None else sig.labels[rows],
+            # a compact store keeps the latents alone: its params are expanded on read (docs/store.md)
+            write_shard(store_dir, header, a, b, None if header.compact else torch.cat(params), sig.indices[rows],
+                        psnr_a, ok_a, None if sig.labels is None else sig.labels[rows],
                         extra={"latents": np.concatenate(latents).astype(np.float32)} if latents else None)
             fitted += len(rows)
             finite = psnr_a[np.isfinite(psnr_a)]  # a shard of diverged INRs (all NaN): no numpy warning

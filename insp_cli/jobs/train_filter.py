@@ -77,7 +77,7 @@ def _handmade(cfg: DictConfig, run: Run) -> dict:
     size = int(cfg.decode.size) if cfg.decode.size else h
     shape = (size, round(w * size / h))
     n = min(int(cfg.decode.samples), len(store))
-    params = store.params[:n].to(device)
+    params = store.params_at(slice(0, n)).to(device)
     t0 = time.time()
     psi = INSPFilter(fusion=fusion, order=order, units=store.size).decode(store.spec, params, shape, clamp=False)
     psi = psi.cpu().numpy().astype(np.float64)

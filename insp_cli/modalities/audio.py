@@ -108,7 +108,7 @@ def evaluate_audio(cfg: DictConfig, run: Run, filt, meta: dict, store, where: st
         for a in range(0, n, bs):
             rows = np.arange(a, min(a + bs, n))
             outs["input"][rows] = store.evaluate(grid_coords((length,)), rows=rows, device=device)[..., 0].cpu().numpy()
-            outs["insp_net"][rows] = denoise_clips(fusion, store.spec, store.params[rows].to(device),
+            outs["insp_net"][rows] = denoise_clips(fusion, store.spec, store.params_at(rows).to(device),
                                                    length).cpu().numpy()
             progress.update(rows[-1] + 1, f"{meta['task']['name']}: {rows[-1] + 1}/{n} audio INRs decoded")
     decode_seconds = time.time() - t0

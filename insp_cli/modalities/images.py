@@ -158,7 +158,7 @@ def _decode(cfg: DictConfig, task: dict, filt, store, methods: list[str], c: int
     with ProgressLog("eval", n, "INR", where=f"{task['name']}: 0/{n} INRs decoded") as progress:
         for a in range(0, n, bs):
             rows = np.arange(a, min(a + bs, n))
-            params = store.params[rows].to(device)
+            params = store.params_at(rows).to(device)
             outs["input"][rows] = store.decode((h, w), rows=rows, device=device).numpy()
             outs["insp_net"][rows] = filt.decode(store.spec, params, (h, w)).cpu().numpy()
             if up is not None:
