@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from ..config import hydra_run_dir, pick_device, seed_everything, threads_from_env
+from ..config import hydra_run_dir, jets_compile, pick_device, seed_everything, threads_from_env
 from ..errors import InspError
 from ..inr.backbones import describe, kind_of
 from ..inr.fit import SEEDING, FitResult, FitSettings, fit_inrs, psnr_of_fit
@@ -99,6 +99,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     validate(cfg, "fit")  # types and ranges (schema.py): a Python caller is checked as the command line is
     seed_everything(int(cfg.seed))
     threads_from_env()  # INSP_THREADS: small batched products run far faster on one thread of a shared CPU
+    jets_compile(cfg)  # compile=true: the fitting step through torch.compile (inr/fit.py set_compile)
     device = pick_device(str(cfg.device))
     modality = of_data(str(cfg.data.name))
     sig = modality.signals(cfg)
