@@ -30,6 +30,9 @@ class FitSettings:
     steps: int = 60
     lr: float = 5e-3
     lr_final: float = 1.5e-4  # cosine decay to this; set equal to lr for a constant rate
+    warmup: int = 0  # linear warm-up to lr over the first ``warmup`` steps (lr/warmup, 2 lr/warmup, ...), then the cosine
+    beta1: float = 0.9  # Adam's moment decays (torch's defaults); a short fit gains from shorter memories
+    beta2: float = 0.999
     batch_pixels: int | None = None  # None = full batch; else random pixels per step (shared by the batch)
     target_psnr: float | None = None  # stop an INR once its training PSNR reaches this (dB, pixel scale)
     retries: int = 1  # refits of INRs whose loss went NaN/inf, each with half the learning rate
@@ -37,9 +40,14 @@ class FitSettings:
     shared_init: bool = False  # every INR starts from one initialisation (of ``seed`` alone): aligned weights
 
     def lr_at(self, step: int) -> float:
-        if self.steps <= 1 or self.lr_final == self.lr:
+        """The learning rate of step ``step`` (0-based): ``warmup`` linear steps up to ``lr``, then the cosine from
+        ``lr`` (at step ``warmup``) to ``lr_final`` (at the last step)."""
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        span = self.steps - 1 - self.warmup
+        if span < 1 or self.lr_final == self.lr:
             return self.lr
-        return self.lr_final + (self.lr - self.lr_final) * cosine_factor(step, self.steps - 1)
+        return self.lr_final + (self.lr - self.lr_final) * cosine_factor(step - self.warmup, span)
 
 
 @dataclass
@@ -127,8 +135,10 @@ def step_grad(spec, params: torch.Tensor, coords: torch.Tensor, targets: torch.T
     ``set_compile(True)`` and the backbone has a hand-written gradient (SIREN; autograd backbones run eagerly)."""
     if _COMPILE["enabled"] and backbone_of(spec).mse_and_grad is not None:
         if _COMPILE["fn"] is None:
-            # dynamic: the batch size changes (the last batch, early stops, refits) without recompiling
-            _COMPILE["fn"] = torch.compile(mse_and_grad, dynamic=True)
+            _COMPILE["fn"] = torch.compile(mse_and_grad)
+        for t in (params, coords, targets, mask):  # one kernel for every batch size (the last batch, early stops,
+            if t is not None and t.dim() > 1 and t.shape[0] == params.shape[0]:  # refits); the rest stays static
+                torch._dynamo.maybe_mark_dynamic(t, 0)
         try:
             return _COMPILE["fn"](spec, params, coords, targets, mask)
         except Exception as e:  # noqa: BLE001 - any compiler failure: the same step, eagerly
@@ -167,7 +177,7 @@ def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step
     steps_run = torch.full((n,), settings.steps, dtype=torch.long)
     active = torch.arange(n, device=device)  # global row ids of the rows still being optimised
     work = params.clone()
-    opt = _BatchedAdam(work)
+    opt = _BatchedAdam(work, betas=(settings.beta1, settings.beta2))
     reg = Regularised(settings.reg, spec, shape, generators, device) if settings.reg and settings.reg.active else None
     for step in range(settings.steps):
         if settings.batch_pixels and settings.batch_pixels < q and getattr(spec, "pointwise", True):
