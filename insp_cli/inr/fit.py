@@ -25,7 +25,9 @@ from .siren import SirenSpec
 
 @dataclass
 class FitSettings:
-    """How to fit. Defaults are the fast MNIST recipe (see docs/fit.md)."""
+    """How to fit. Defaults: the former MNIST schedule with torch's Adam betas (library callers and tests keep it);
+    `insp fit` takes each dataset's recipe from conf/data/*.yaml (MNIST: 35 steps, warm-up 3, betas 0.8 / 0.9;
+    docs/fit.md)."""
 
     steps: int = 60
     lr: float = 5e-3
