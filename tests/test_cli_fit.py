@@ -121,7 +121,8 @@ def test_warmup_and_betas_are_in_the_header_only_when_set(workdir):
     fit = json.loads((workdir / "new" / "store.json").read_text())["fit"]
     assert (fit["steps"], fit["warmup"], fit["beta1"], fit["beta2"]) == (20, 3, 0.8, 0.9)
     with pytest.raises(InspError, match="already holds other INRs"):
-        fit_job.run_fit(compose("fit", TINY + ["data.limit=4", "fit.beta1=0.85", f"store={workdir}/new"]), workdir / "r2")
+        fit_job.run_fit(compose("fit", TINY + ["data.limit=4", "fit.beta1=0.85", f"store={workdir}/new"]),
+                        workdir / "r2")
     fit_job.run_fit(compose("fit", TINY + ["data.limit=4", "fit.warmup=0", "fit.beta1=0.9", "fit.beta2=0.999",
                                            f"store={workdir}/old"]), workdir / "r3")
     fit = json.loads((workdir / "old" / "store.json").read_text())["fit"]

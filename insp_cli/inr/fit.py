@@ -32,7 +32,7 @@ class FitSettings:
     steps: int = 60
     lr: float = 5e-3
     lr_final: float = 1.5e-4  # cosine decay to this; set equal to lr for a constant rate
-    warmup: int = 0  # linear warm-up to lr over the first ``warmup`` steps (lr/warmup, 2 lr/warmup, ...), then the cosine
+    warmup: int = 0  # linear warm-up over the first ``warmup`` steps (lr/warmup, 2 lr/warmup, ..., lr), then the cosine
     beta1: float = 0.9  # Adam's moment decays (torch's defaults); a short fit gains from shorter memories
     beta2: float = 0.999
     batch_pixels: int | None = None  # None = full batch; else random pixels per step (shared by the batch)
