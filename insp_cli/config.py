@@ -139,13 +139,16 @@ def pick_device(name: str = "auto"):
 
 
 def jets_compile(cfg) -> None:
-    """``compile=true|false`` (conf/common.yaml): run the jets' sin/cos recurrence through torch.compile."""
+    """``compile=true|false`` (conf/common.yaml): run the jets' sin/cos recurrence and the INR fitting step
+    (``inr/fit.py``) through torch.compile."""
     import logging
 
+    from insp_cli.inr.fit import set_compile as set_fit_compile
     from insp_cli.jets import set_compile
 
     on = bool(cfg.get("compile", False))
     set_compile(on)
+    set_fit_compile(on)
     if on:  # inductor's CPU path logs "No CUDA runtime is found, using CUDA_HOME=..." on machines without CUDA
         logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 

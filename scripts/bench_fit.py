@@ -17,6 +17,12 @@ point-cloud loss at the same steps and points.
         --meta-init INIT --functa FUNCTA --meta-test 2048 --ref 4   # meta-learned starts on held-out TEST digits
     python scripts/bench_fit.py --skip mnist --skip images --skip regularisers \
         --curve photos=PHOTOS_INIT audio=AUDIO_INIT --figure docs/meta_psnr_vs_time.png   # learned vs random start
+    OMP_NUM_THREADS=1 python scripts/bench_fit.py --skip mnist --skip images --skip regularisers --meta-test 1024 \
+        --ref 2 --compile off on --recipe "fit.steps=60 fit.lr=5e-3 fit.lr_final=1.5e-4 fit.warmup=0 fit.beta1=0.9 \
+        fit.beta2=0.999"   # held-out TEST digits: the default recipe and the former one, eager and compiled
+
+Recipes on held-out TEST digits (--recipe, --compile): the authors' recipe, ours and further rows of our fit with
+other overrides, each with the fitting step eager and/or compiled, in one run.
 
 Meta-learned starts (--meta-init, --functa; files of `insp meta-learn`, docs/meta.md): on the same held-out MNIST
 TEST digits, the authors' recipe, ours, a learned initialisation + K Adam steps (K = 0, 1, 3, 5, 10, 20, 40; each
@@ -34,7 +40,7 @@ import torch
 
 from insp_cli.config import compose, pick_device
 from insp_cli.data import load_images
-from insp_cli.inr.fit import FitSettings, encode_pixels, fit_inrs, psnr_of_fit
+from insp_cli.inr.fit import FitSettings, encode_pixels, fit_inrs, psnr_of_fit, set_compile
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
 from insp_cli.jobs.fit import fit_settings
 
@@ -310,15 +316,27 @@ def bench_meta(args, device):
         return torch.cat([fit_inrs(spec, on[a:a + args.batch], coords, settings, seed=0, start=start).psnr
                           for a in range(0, len(on), args.batch)])
 
-    same_ours = {}
+    same = {}
+    recipes = [("ours", ours)] + [(" ".join(o.split()), fit_settings(compose("fit", ["data=mnist", *o.split()])))
+                                  for o in args.recipe]
+    for label, st in recipes:
+        for on in args.compile:
+            set_compile(on == "on")
+            if on == "on":  # the one compilation of a process (cached on disk afterwards), timed apart
+                t = time.perf_counter()
+                fit_inrs(spec, pix[:2], coords, FitSettings(steps=1, retries=0), seed=0)
+                print(f"compiled step: first call {time.perf_counter() - t:.1f} s (compilation, not in the rows)")
+            box = {}
 
-    def ours_fn():
-        p = batched(ours)
-        same_ours["psnr"] = p[:args.ref]
-        return p
+            def fn(st=st, box=box):
+                box["p"] = batched(st)
+                return box["p"]
 
-    timed(f"insp fit, random init ({ours.steps} steps, lr {ours.lr:g})", ours_fn, n)
-    same = {"ours": float(same_ours["psnr"].mean())}
+            sched = (f"{st.steps} steps {st.lr:g}->{st.lr_final:g}" + (f" wu {st.warmup}" if st.warmup else "")
+                     + (f" betas {st.beta1:g}/{st.beta2:g}" if (st.beta1, st.beta2) != (0.9, 0.999) else ""))
+            timed(f"ours {sched}" + (" compiled" if on == "on" else " eager"), fn, n)
+            same[f"{label}{' compiled' if on == 'on' else ''}"] = float(box["p"][:args.ref].mean())
+    set_compile(False)
     if args.meta_init:
         mi = load_meta(args.meta_init)
         init = mi.init.to(device)
@@ -488,6 +506,12 @@ def main():
     ap.add_argument("--meta-steps", type=int, nargs="*", default=[0, 1, 3, 5, 10, 20, 40])
     ap.add_argument("--meta-lrs", type=float, nargs="*", default=[1e-3, 2e-3, 5e-3, 1e-2],
                     help="learning rates tried per K on the validation digits")
+    ap.add_argument("--recipe", nargs="*", default=[], metavar="OVERRIDES",
+                    help="further rows of the test-digits case: our fit with these overrides, e.g. "
+                         "'fit.steps=60 fit.lr=5e-3 fit.warmup=0' (one quoted string per row)")
+    ap.add_argument("--compile", nargs="*", choices=["off", "on"], default=["off"],
+                    help="time each recipe of the test-digits case with the fitting step eager (off) and/or "
+                         "compiled (on: torch.compile, as `insp fit compile=true`)")
     ap.add_argument("--functa-steps", type=int, nargs="*", default=[3, 10])
     ap.add_argument("--curve", nargs="*", default=[], metavar="DATA=INIT",
                     help="PSNR-vs-steps curves on held-out test signals of DATA from INIT vs a random start")
@@ -512,7 +536,7 @@ def main():
     if args.shapes:
         bench_shapes(args, device)
     meta_rows, curve_rows = [], []
-    if args.meta_init or args.functa:
+    if args.meta_init or args.functa or args.recipe or "on" in args.compile:
         meta_rows = bench_meta(args, device)
     if args.curve:
         bench_curves(args, device, curve_rows)

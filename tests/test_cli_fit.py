@@ -111,7 +111,22 @@ def test_interrupted_fit_resumes_identically(workdir, monkeypatch):
 def test_store_of_other_settings_is_refused(workdir):
     fit_job.run_fit(compose("fit", TINY + ["data.limit=4", f"store={workdir}/st"]), workdir / "r1")
     with pytest.raises(InspError, match="already holds other INRs"):
-        fit_job.run_fit(compose("fit", TINY + ["data.limit=4", "fit.lr=0.01", f"store={workdir}/st"]), workdir / "r2")
+        fit_job.run_fit(compose("fit", TINY + ["data.limit=4", "fit.lr=0.02", f"store={workdir}/st"]), workdir / "r2")
+
+
+def test_warmup_and_betas_are_in_the_header_only_when_set(workdir):
+    """The MNIST recipe's warm-up and Adam betas go into the store header (a resume with others is refused); the
+    former schedule (0 / 0.9 / 0.999) writes the header stores had before these settings existed."""
+    fit_job.run_fit(compose("fit", TINY + ["data.limit=4", f"store={workdir}/new"]), workdir / "r1")
+    fit = json.loads((workdir / "new" / "store.json").read_text())["fit"]
+    assert (fit["steps"], fit["warmup"], fit["beta1"], fit["beta2"]) == (20, 3, 0.8, 0.9)
+    with pytest.raises(InspError, match="already holds other INRs"):
+        fit_job.run_fit(compose("fit", TINY + ["data.limit=4", "fit.beta1=0.85", f"store={workdir}/new"]),
+                        workdir / "r2")
+    fit_job.run_fit(compose("fit", TINY + ["data.limit=4", "fit.warmup=0", "fit.beta1=0.9", "fit.beta2=0.999",
+                                           f"store={workdir}/old"]), workdir / "r3")
+    fit = json.loads((workdir / "old" / "store.json").read_text())["fit"]
+    assert not {"warmup", "beta1", "beta2"} & set(fit)
 
 
 def test_sharded_parts_open_as_one_dataset(workdir):

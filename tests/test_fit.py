@@ -126,3 +126,70 @@ def test_inrs_worse_than_a_flat_gray_image_are_flagged():
     assert not res.ok.any() and (res.psnr < res.floor).all()  # diverged, yet finite: flagged all the same
     good = fit_inrs(SirenSpec(2, 1, 16, 2), pix, grid_coords(28), FitSettings(steps=20))
     assert good.ok.all() and (good.psnr > good.floor + 3).all(), (good.psnr, good.floor)
+
+
+def test_warmup_then_cosine_learning_rates():
+    """fit.warmup: lr/w, 2 lr/w, ... up to lr, then the cosine from lr (at step w) to lr_final (at the last step)."""
+    s = FitSettings(steps=12, lr=1e-2, lr_final=1e-3, warmup=3)
+    lrs = [s.lr_at(k) for k in range(12)]
+    np.testing.assert_allclose(lrs[:4], [1e-2 / 3, 2e-2 / 3, 1e-2, 1e-2], rtol=1e-12)
+    np.testing.assert_allclose(lrs[-1], 1e-3, rtol=1e-12)
+    np.testing.assert_allclose(lrs[7], 1e-3 + 9e-3 * 0.5, rtol=1e-12)  # half-way through the cosine steps 3..11
+    assert all(a > b for a, b in zip(lrs[3:], lrs[4:]))
+    np.testing.assert_allclose([FitSettings(steps=11, lr=1e-2, lr_final=1e-3).lr_at(k) for k in (0, 10)], [1e-2, 1e-3],
+                               rtol=1e-12)  # no warm-up: the cosine from step 0
+
+
+def test_batched_adam_with_betas_equals_torch_adam():
+    """fit.beta1/beta2 reach the optimiser: each row is torch.optim.Adam with those betas, step for step."""
+    from insp_cli.inr.fit import _BatchedAdam
+
+    gen = torch.Generator().manual_seed(0)
+    p = torch.randn(3, 7, generator=gen, dtype=torch.float64)
+    ref = p.clone().requires_grad_()
+    opt_ref = torch.optim.Adam([ref], lr=1e-2, betas=(0.8, 0.9))
+    opt = _BatchedAdam(p, betas=(0.8, 0.9))
+    for k in range(5):
+        g = torch.randn(3, 7, generator=gen, dtype=torch.float64)
+        ref.grad = g.clone()
+        opt_ref.step()
+        opt.step(p, g, 1e-2)
+        torch.testing.assert_close(p, ref.detach(), rtol=1e-12, atol=1e-14)
+
+
+def test_compiled_step_equals_eager_and_autograd_and_falls_back(monkeypatch, recwarn):
+    """compile=true (torch.compile of the step): the same loss and gradient as the eager hand-written pass and as
+    autograd (float32 tolerance), any batch size without error; a compiler failure warns once and fits eagerly."""
+    import insp_cli.inr.fit as fit_mod
+    from insp_cli.inr.fit import compile_enabled, set_compile, step_grad
+
+    spec = SirenSpec(2, 1, 8, 3)
+    x = grid_coords(6)
+    try:
+        set_compile(True)
+        for n in (5, 3, 2):  # one compilation, then other batch sizes
+            p = init_params(spec, n, generator=torch.Generator().manual_seed(n))
+            y = torch.rand(n, 36, 1, generator=torch.Generator().manual_seed(n)) * 2 - 1
+            mse, g = step_grad(spec, p, x, y)
+            assert compile_enabled(), "torch.compile failed and fell back to eager"
+            q = p.double().requires_grad_()
+            ref = (siren_forward(spec, q, x.double()) - y.double()).pow(2).mean((1, 2))
+            g_ref, = torch.autograd.grad(ref.sum(), q)
+            torch.testing.assert_close(mse.double(), ref.detach(), rtol=1e-5, atol=1e-7)
+            torch.testing.assert_close(g.double(), g_ref, rtol=1e-4, atol=1e-5 * float(g_ref.abs().max()))
+        res = fit_inrs(spec, torch.rand(4, 36, 1), x, FitSettings(steps=5, retries=0))
+        assert torch.isfinite(res.params).all()
+
+        def broken(*a, **k):
+            raise RuntimeError("no C++ compiler")
+        monkeypatch.setattr(fit_mod, "_COMPILE", {"enabled": True, "fn": broken})
+        p = init_params(spec, 3)
+        y = torch.rand(3, 36, 1)
+        mse, g = step_grad(spec, p, x, y)
+        assert not compile_enabled()
+        assert any("fitting eagerly" in str(w.message) for w in recwarn.list)
+        from insp_cli.inr.siren import siren_mse_and_grad
+        e_mse, e_g = siren_mse_and_grad(spec, p, x, y)
+        assert torch.equal(mse, e_mse) and torch.equal(g, e_g)
+    finally:
+        set_compile(False)

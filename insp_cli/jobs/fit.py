@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from ..config import hydra_run_dir, pick_device, seed_everything, threads_from_env
+from ..config import hydra_run_dir, jets_compile, pick_device, seed_everything, threads_from_env
 from ..errors import InspError
 from ..inr.backbones import describe, kind_of
 from ..inr.fit import SEEDING, FitResult, FitSettings, fit_inrs, psnr_of_fit
@@ -99,6 +99,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     validate(cfg, "fit")  # types and ranges (schema.py): a Python caller is checked as the command line is
     seed_everything(int(cfg.seed))
     threads_from_env()  # INSP_THREADS: small batched products run far faster on one thread of a shared CPU
+    jets_compile(cfg)  # compile=true: the fitting step through torch.compile (inr/fit.py set_compile)
     device = pick_device(str(cfg.device))
     modality = of_data(str(cfg.data.name))
     sig = modality.signals(cfg)
@@ -134,9 +135,14 @@ def _adapt(settings: FitSettings, cfg: DictConfig, sig: Signals) -> None:
         raise InspError(f"fit.reg={settings.reg.kind} regularises images (rows and columns); {cfg.data.name} is not")
 
 
+_SINCE_DEFAULTS = {"warmup": 0, "beta1": 0.9, "beta2": 0.999}  # fit settings added after stores were written
+
+
 def _header(cfg: DictConfig, sig: Signals, settings: FitSettings, mi) -> StoreHeader:
     """The store header of this fit: the backbone, the source, the degradation and how the INRs are fitted."""
-    fit_rec = {k: v for k, v in settings.__dict__.items() if k not in ("reg", "shared_init")}
+    fit_rec = {k: v for k, v in settings.__dict__.items() if k not in ("reg", "shared_init", *_SINCE_DEFAULTS)}
+    # settings added later: only when not their default, so older stores' headers (and resumes) stay as they were
+    fit_rec.update({k: getattr(settings, k) for k, d in _SINCE_DEFAULTS.items() if getattr(settings, k) != d})
     if mi is not None:  # only when used: older stores' headers stay as they were; another init refuses a resume
         fit_rec["init"] = mi.record()
         fit_rec["mode"] = mi.mode
