@@ -62,8 +62,8 @@ candidate() {  # candidate CONTEXT:STFT:HIDDEN:STEPS:PARTS: Pi trained on the tr
     hydra.run.dir=$OUT/val-$name
 }
 # two lanes of candidates, one after the other within a lane, the lanes side by side (about equal CPU each)
-LANE1=${LANE1:-"48:0:256:12000:2"}
-LANE2=${LANE2:-"48:0:256:6000:2 48:0:128:12000:2"}
+LANE1=${LANE1:-"48:0:128:6000:2 48:0:128:12000:2"}
+LANE2=${LANE2:-"48:0:256:6000:2"}
 CANDIDATES="$LANE1 $LANE2"
 candidates() { local c; for c in "$@"; do candidate "$c" || return 1; done; }
 lane candidates $LANE1
