@@ -8,8 +8,9 @@
 # CONTEXT:STFT:HIDDEN:STEPS:PARTS (fusion.context in samples at step 1, train.stft.weight of the multi-resolution
 # STFT magnitude term, 0 = squared error alone, fusion.hidden, train.steps, 1 = the first half of the train clips
 # or 2 = all), by the SNR on the validation speaker; then the test speaker is scored once.
-# Two commands run at a time (2 cores): the candidates in two lanes, LANE1 and LANE2. A fit whose store is complete (verified), and a candidate whose filter and
-# validation run are complete, are kept: a rerun resumes.
+# Two commands run at a time (2 cores): the candidates in two lanes, LANE1 and LANE2 (one after the other within a
+# lane). A fit whose store is complete (verified), and a candidate whose filter and validation run are complete,
+# are kept: a rerun resumes.
 # Usage, from the repository root:   bash experiments/fig15_audio/run_speakers.sh   (RECORD=1 re-records
 # experiments/fig15_audio/variants/speakers/). Stores: stores/fig15-speakers/, filters: filters/fig15-speakers/.
 set -euo pipefail
@@ -43,9 +44,10 @@ else
 fi
 
 done_run() {  # done_run RUN_DIR: its metrics.json says complete
-  [ -f "$1/metrics.json" ] && "${PY[@]}" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1])).get("status") != "complete")' "$1/metrics.json"
+  [ -f "$1/metrics.json" ] && "${PY[@]}" -c \
+    'import json, sys; sys.exit(json.load(open(sys.argv[1])).get("status") != "complete")' "$1/metrics.json"
 }
-candidate() {  # candidate CONTEXT:STFT:HIDDEN:STEPS:PARTS: Pi trained on the train speaker, scored on the validation one
+candidate() {  # candidate CONTEXT:STFT:HIDDEN:STEPS:PARTS: Pi trained on the train voice, scored on the validation one
   local c w h s p name stores
   IFS=: read -r c w h s p <<< "$1"
   name=c${c}w${w}h${h}s${s}p${p}
@@ -62,8 +64,8 @@ candidate() {  # candidate CONTEXT:STFT:HIDDEN:STEPS:PARTS: Pi trained on the tr
     hydra.run.dir=$OUT/val-$name
 }
 # two lanes of candidates, one after the other within a lane, the lanes side by side (about equal CPU each)
-LANE1=${LANE1:-"48:0:128:6000:2 48:0:128:12000:2"}
-LANE2=${LANE2:-"48:0:256:6000:2"}
+LANE1=${LANE1:-"48:0:128:6000:2 48:0:128:12000:2 48:0:256:12000:2"}
+LANE2=${LANE2:-"48:0:256:6000:2 48:0:384:6000:2"}
 CANDIDATES="$LANE1 $LANE2"
 candidates() { local c; for c in "$@"; do candidate "$c" || return 1; done; }
 lane candidates $LANE1
