@@ -18,7 +18,8 @@ TEST=${TEST:-16}
 
 for split in train test; do
   limit=$([ $split = train ] && echo "$TRAIN" || echo "$TEST")
-  fit_once "fit $split" "$OUT/fit-$split" "$S/noise-$split" "fit-$split" insp fit +experiment=fig15_audio/fit data.split=$split data.limit=$limit \
+  fit_once "fit $split" "$OUT/fit-$split" "$S/noise-$split" "fit-$split" \
+    insp fit +experiment=fig15_audio/fit data.split=$split data.limit=$limit \
     store=$S/noise-$split hydra.run.dir=$OUT/fit-$split
 done
 timed train-filter insp train-filter +experiment=fig15_audio/train_filter task=denoise store=$S/noise-train \

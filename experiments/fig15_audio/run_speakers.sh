@@ -24,7 +24,8 @@ TEST=${TEST:-16}
 HALF=$((TRAIN / 2))
 
 fit() {  # fit NAME SPLIT START LIMIT
-  fit_once "fit $1" "$OUT/fit-$1" "$S/noise-$1" "fit-$1" insp fit +experiment=fig15_audio/fit data.source=speakers data.split=$2 data.start=$3 \
+  fit_once "fit $1" "$OUT/fit-$1" "$S/noise-$1" "fit-$1" \
+    insp fit +experiment=fig15_audio/fit data.source=speakers data.split=$2 data.start=$3 \
     data.limit=$4 store=$S/noise-$1 hydra.run.dir=$OUT/fit-$1
 }
 if [ -n "${INSP_RECIPE_STEPS:-}" ]; then  # a quick check: one after the other, in a fixed order
