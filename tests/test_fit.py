@@ -182,7 +182,8 @@ def test_compiled_step_equals_eager_and_autograd_and_falls_back(monkeypatch, rec
 
         def broken(*a, **k):
             raise RuntimeError("no C++ compiler")
-        monkeypatch.setattr(fit_mod, "_COMPILE", {"enabled": True, "fn": broken})
+        monkeypatch.setattr(fit_mod._STEP, "compiled", broken)
+        monkeypatch.setattr(fit_mod._STEP, "enabled", True)
         p = init_params(spec, 3)
         y = torch.rand(3, 36, 1)
         mse, g = step_grad(spec, p, x, y)

@@ -8,13 +8,13 @@ it would receive alone, and Adam is elementwise, so the batch changes throughput
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
+from ..compiled import Compiled
 from ..errors import InspError
 from ..training import cosine_factor
 from .regularised import RegSettings, Regularised
@@ -114,7 +114,7 @@ def _as_batch(fn, spec, params, coords, *rows):
     return tuple(o[:1] for o in out) if isinstance(out, tuple) else out[:1]
 
 
-_COMPILE = {"enabled": False, "fn": None}
+_STEP = Compiled(mse_and_grad, "the fitting step", "fitting eagerly")
 
 
 def set_compile(enabled: bool) -> None:
@@ -124,29 +124,22 @@ def set_compile(enabled: bool) -> None:
     default (the library and the tests run eagerly); ``compile=true`` of ``insp fit`` turns it on. The first step
     of a process compiles for ~10-30 s (cached on disk afterwards); one compilation serves every batch size. Where
     compiling fails, one warning is printed and the step runs eagerly: the same numbers to float32 rounding."""
-    _COMPILE["enabled"] = bool(enabled)
+    _STEP.enabled = bool(enabled)
 
 
 def compile_enabled() -> bool:
-    return _COMPILE["enabled"]
+    return _STEP.enabled
 
 
 def step_grad(spec, params: torch.Tensor, coords: torch.Tensor, targets: torch.Tensor,
               mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``mse_and_grad`` of one fitting step (same contract: mse (N,), grad (N, P)), compiled when
     ``set_compile(True)`` and the backbone has a hand-written gradient (SIREN; autograd backbones run eagerly)."""
-    if _COMPILE["enabled"] and backbone_of(spec).mse_and_grad is not None:
-        if _COMPILE["fn"] is None:
-            _COMPILE["fn"] = torch.compile(mse_and_grad)
+    if _STEP.enabled and backbone_of(spec).mse_and_grad is not None:
         for t in (params, coords, targets, mask):  # one kernel for every batch size (the last batch, early stops,
             if t is not None and t.dim() > 1 and t.shape[0] == params.shape[0]:  # refits); the rest stays static
                 torch._dynamo.maybe_mark_dynamic(t, 0)
-        try:
-            return _COMPILE["fn"](spec, params, coords, targets, mask)
-        except Exception as e:  # noqa: BLE001 - any compiler failure: the same step, eagerly
-            _COMPILE["enabled"] = False
-            warnings.warn(f"torch.compile failed for the fitting step ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0][:200] if str(e) else ''}); fitting eagerly", stacklevel=2)
+        return _STEP(spec, params, coords, targets, mask)
     return mse_and_grad(spec, params, coords, targets, mask)
 
 

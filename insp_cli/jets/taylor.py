@@ -16,10 +16,9 @@ x^gamma collects u_alpha * c_beta over alpha + beta = gamma (``JetSpace.products
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
+from insp_cli.compiled import Compiled
 from insp_cli.jets.space import JetSpace
 
 
@@ -66,7 +65,7 @@ def _cauchy_sum(acc: torch.Tensor, pairs, uu, other, d: int, sign: float) -> tor
     return acc
 
 
-_COMPILE = {"enabled": False, "fn": None}
+_SIN_COS = Compiled(_sin_cos, "the jets", "running them eagerly", dynamic=True)
 
 
 def set_compile(enabled: bool) -> None:
@@ -74,11 +73,11 @@ def set_compile(enabled: bool) -> None:
     CPU, forward and backward) instead of eagerly. Off by default: the first call per order, dtype and grad
     mode in a process compiles for 5-20 s (cached on disk afterwards), which only pays off for real jobs.
     Where compiling fails (no C++ compiler), one warning is printed and the jets run eagerly."""
-    _COMPILE["enabled"] = bool(enabled)
+    _SIN_COS.enabled = bool(enabled)
 
 
 def compile_enabled() -> bool:
-    return _COMPILE["enabled"]
+    return _SIN_COS.enabled
 
 
 def sin_cos_blocks(u: list[torch.Tensor], space: JetSpace, with_cos: bool = False):
@@ -88,16 +87,7 @@ def sin_cos_blocks(u: list[torch.Tensor], space: JetSpace, with_cos: bool = Fals
     ``with_cos`` the top-degree cos block is skipped (it would only feed degree K + 1). Differentiable.
     Compiled when ``set_compile(True)``.
     """
-    if _COMPILE["enabled"]:
-        if _COMPILE["fn"] is None:
-            _COMPILE["fn"] = torch.compile(_sin_cos, dynamic=True)
-        try:
-            return _COMPILE["fn"](u, space, with_cos)
-        except Exception as e:  # noqa: BLE001 - any compiler failure: fall back to the same math, eagerly
-            _COMPILE["enabled"] = False
-            warnings.warn(f"torch.compile failed for the jets ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                          f"running them eagerly", stacklevel=2)
-    return _sin_cos(u, space, with_cos)
+    return _SIN_COS(u, space, with_cos)
 
 
 def sin_cos_taylor(u: torch.Tensor, space: JetSpace, with_cos: bool = False):
