@@ -12,15 +12,13 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fit import compose, fit_settings  # noqa: E402
-
-from insp_cli.inr.fit import fit_inrs  # noqa: E402
-from insp_cli.modalities import of_data  # noqa: E402
+from insp_cli.config import compose
+from insp_cli.inr.fit import fit_inrs
+from insp_cli.jobs.fit import fit_settings
+from insp_cli.modalities import of_data
 
 
 def main() -> None:
