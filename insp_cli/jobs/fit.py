@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +136,8 @@ def _adapt(settings: FitSettings, cfg: DictConfig, sig: Signals) -> None:
         raise InspError(f"fit.reg={settings.reg.kind} regularises images (rows and columns); {cfg.data.name} is not")
 
 
-_SINCE_DEFAULTS = {"warmup": 0, "beta1": 0.9, "beta2": 0.999}  # fit settings added after stores were written
+# fit settings added after stores were written, with their defaults (FitSettings'): torch's Adam, no warm-up
+_SINCE_DEFAULTS = {f.name: f.default for f in fields(FitSettings) if f.name in ("warmup", "beta1", "beta2")}
 
 
 def _header(cfg: DictConfig, sig: Signals, settings: FitSettings, mi) -> StoreHeader:
