@@ -52,14 +52,16 @@ PYEOF
 }
 if [ -n "${INSP_RECIPE_STEPS:-}" ]; then echo "voices: not prepared (INSP_RECIPE_STEPS: insp commands only)"; else prepare; fi
 
-if [ ! -f "$FILTER" ]; then
+if [ ! -f "$FILTER" ] && [ -n "${INSP_RECIPE_STEPS:-}" ]; then
+  echo "the recorded filter is not at $FILTER: its recipe is not run (INSP_RECIPE_STEPS)"
+elif [ ! -f "$FILTER" ]; then
   [ "$FILTER" = "$DEFAULT" ] || die "FILTER=$FILTER: no such file"
   echo "the recorded filter is not at $FILTER: running its recipe (experiments/fig15_audio/run_speakers.sh, ~80 CPU min)"
   (unset RECORD; RECIPE_OUT=runs/recipes/fig15_audio bash experiments/fig15_audio/run_speakers.sh)
 fi
 fit_once "fit" "$OUT/fit" "$S/noise" "fit" \
   insp fit +experiment=fig15_audio/fit data.folder=$VOICES data.split=all store=$S/noise hydra.run.dir=$OUT/fit
-if [ -f "$OUT/eval/metrics.json" ] && grep -q '"status": "complete"' "$OUT/eval/metrics.json"; then
+if [ -f "$FILTER" ] && [ -f "$OUT/eval/metrics.json" ] && grep -q '"status": "complete"' "$OUT/eval/metrics.json"; then
   echo "eval: done earlier, kept"
 else
   timed eval insp eval +experiment=fig15_audio/eval filter=$FILTER store=$S/noise hydra.run.dir=$OUT/eval

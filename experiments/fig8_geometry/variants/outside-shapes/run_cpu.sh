@@ -9,7 +9,7 @@
 # blobby, cactus, handle, helmet, pinion, spool.
 # Usage, from the repository root:   FILTERS=DIR bash experiments/fig8_geometry/variants/outside-shapes/run_cpu.sh
 # FILTERS: the folder of the recorded filter files (default filters/fig8-cpu/, what ../../run_cpu.sh writes; when
-# its six -18 files are not there this recipe runs the parent recipe first: ~47 CPU min on 2 cores).
+# its -18 files are not there this recipe runs the parent recipe first: ~47 CPU min on 2 cores).
 # RECORD=1 re-records into this folder; otherwise runs/recipes/fig8_geometry/variants/outside-shapes/ (scratch).
 # Stores go to ${INSP_STORES:-stores}/outside-shapes/, the mesh folder to ${INSP_DATA:-data}/outside-shapes/.
 set -euo pipefail
@@ -20,8 +20,9 @@ F=${FILTERS:-filters/fig8-cpu}
 DATA=${INSP_DATA:-data}
 MESHES=$DATA/outside-shapes
 NAMES="blobby cactus handle helmet pinion spool"
-FILES="smooth-c2s2w128n4500-18 smooth-pointwise-18 smooth-s0.02-c2s2w128n4500-18 smooth-s0.02-pointwise-18
-       denoise_shape-c2s2w128n1500-18 denoise_shape-pointwise-18"
+# the recorded filters scored here (ALL=1 adds the pointwise Pi at sigma 0.02 and for denoise_shape: 2 x ~8 min more)
+FILES="smooth-c2s2w128n4500-18 smooth-pointwise-18 smooth-s0.02-c2s2w128n4500-18 denoise_shape-c2s2w128n1500-18"
+[ "${ALL:-0}" = 1 ] && FILES="$FILES smooth-s0.02-pointwise-18 denoise_shape-pointwise-18"
 
 prepare() {  # the 6 meshes, copied out of libcgal-demo's data/meshes/ (fetched by insp's own machinery if absent)
   [ -d "$MESHES" ] && [ "$(ls "$MESHES" | wc -l)" = 6 ] && { echo "meshes: $MESHES (kept)"; return 0; }
@@ -51,8 +52,12 @@ missing=0
 for f in $FILES; do [ -f "$F/$f.safetensors" ] || missing=1; done
 if [ "$missing" = 1 ]; then
   [ -z "${FILTERS:-}" ] || die "FILTERS=$FILTERS lacks one of: $FILES (.safetensors)"
-  echo "the recorded filters are not in $F/: running the parent recipe (experiments/fig8_geometry/run_cpu.sh, ~47 CPU min)"
-  (unset RECORD; RECIPE_OUT=runs/recipes/fig8_geometry bash experiments/fig8_geometry/run_cpu.sh)
+  if [ -n "${INSP_RECIPE_STEPS:-}" ]; then
+    echo "the recorded filters are not in $F/: the parent recipe is not run (INSP_RECIPE_STEPS)"
+  else
+    echo "the recorded filters are not in $F/: running the parent recipe (experiments/fig8_geometry/run_cpu.sh, ~47 CPU min)"
+    (unset RECORD; RECIPE_OUT=runs/recipes/fig8_geometry bash experiments/fig8_geometry/run_cpu.sh)
+  fi
 fi
 
 fit() {  # fit DEG: the 6 shapes, the recording's fit settings (conf/experiment/fig8_geometry/fit.yaml)
@@ -62,17 +67,13 @@ fit() {  # fit DEG: the 6 shapes, the recording's fit settings (conf/experiment/
 }
 ran() { [ -f "$1/metrics.json" ] && grep -q '"status": "complete"' "$1/metrics.json"; }
 score() {  # score NAME DEG: the recorded filter NAME on the 6 shapes at 128^3 (conf/experiment/fig8_geometry/eval.yaml)
-  if ran "$OUT/test-$1"; then echo "test $1: done earlier, kept"; return 0; fi
+  if ran "$OUT/test-$1" && [ -f "$F/$1.safetensors" ]; then echo "test $1: done earlier, kept"; return 0; fi
   timed "test-$1" insp eval +experiment=fig8_geometry/eval filter=$F/$1.safetensors store=$S/$2 hydra.run.dir=$OUT/test-$1
 }
 fit clean
-score smooth-c2s2w128n4500-18 clean
-score smooth-pointwise-18 clean
-score smooth-s0.02-c2s2w128n4500-18 clean
-score smooth-s0.02-pointwise-18 clean
+for f in $FILES; do case $f in smooth-*) score $f clean ;; esac; done
 fit vertex_noise
-score denoise_shape-c2s2w128n1500-18 vertex_noise
-score denoise_shape-pointwise-18 vertex_noise
+for f in $FILES; do case $f in denoise_shape-*) score $f vertex_noise ;; esac; done
 runs=""
 for f in $FILES; do runs="$runs,$OUT/test-$f"; done
 timed table insp table table=geometry "runs=[${runs#,}]" out=$DEST
