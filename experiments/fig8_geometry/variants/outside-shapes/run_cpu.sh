@@ -20,9 +20,9 @@ F=${FILTERS:-filters/fig8-cpu}
 DATA=${INSP_DATA:-data}
 MESHES=$DATA/outside-shapes
 NAMES="blobby cactus handle helmet pinion spool"
-# the recorded filters scored here (ALL=1 adds the pointwise Pi at sigma 0.02 and for denoise_shape: 2 x ~8 min more)
-FILES="smooth-c2s2w128n4500-18 smooth-pointwise-18 smooth-s0.02-c2s2w128n4500-18 denoise_shape-c2s2w128n1500-18"
-[ "${ALL:-0}" = 1 ] && FILES="$FILES smooth-s0.02-pointwise-18 denoise_shape-pointwise-18"
+# the recorded filters (../../README.md): the context Pi and the pointwise Pi (the paper's) of each task
+FILES="smooth-c2s2w128n4500-18 smooth-pointwise-18 smooth-s0.02-c2s2w128n4500-18 smooth-s0.02-pointwise-18
+       denoise_shape-c2s2w128n1500-18 denoise_shape-pointwise-18"
 
 prepare() {  # the 6 meshes, copied out of libcgal-demo's data/meshes/ (fetched by insp's own machinery if absent)
   [ -d "$MESHES" ] && [ "$(ls "$MESHES" | wc -l)" = 6 ] && { echo "meshes: $MESHES (kept)"; return 0; }
