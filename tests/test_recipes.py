@@ -38,6 +38,17 @@ FIRST = [
     ("fig8_geometry/run_cpu.sh", [], ["fit", "+experiment=fig8_geometry/fit", "data.split=train", "degradation=clean",
                                       "store=stores/fig8-cpu/clean-train",
                                       "hydra.run.dir=runs/recipes/fig8_geometry/cpu/fit-clean-train"]),
+    ("fig8_geometry/variants/outside-shapes/run_cpu.sh", [], [
+        "fit", "+experiment=fig8_geometry/fit", "data.split=all", "degradation=clean",
+        "store=stores/outside-shapes/clean",
+        "hydra.run.dir=runs/recipes/fig8_geometry/variants/outside-shapes/cpu/fit-clean"]),
+    ("fig15_audio/variants/outside-voices/run_cpu.sh", [], [
+        "fit", "+experiment=fig15_audio/fit", "data.split=all", "store=stores/outside-voices/noise",
+        "hydra.run.dir=runs/recipes/fig15_audio/variants/outside-voices/cpu/fit"]),
+    ("table2_denoising/variants/outside-photos/run_cpu.sh", [], [
+        "fit", "data=images", "data.split=all", "data.size=128", "model.hidden=128", "fit.steps=150",
+        "degradation=noise", "store=stores/outside-photos/noise",
+        "hydra.run.dir=runs/recipes/table2_denoising/variants/outside-photos/cpu/fit"]),
     ("inrr_table1/run_cpu.sh", [], ["fit", "+experiment=inrr_table1/fit128", "degradation=random50", "fit.reg=none",
                                     "store=stores/inrr-table1-128/random50-none",
                                     "hydra.run.dir=runs/recipes/inrr_table1/cpu/random50-none"]),

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 from typing import Iterator
 
 from insp_cli.errors import InspError
@@ -20,7 +21,8 @@ from insp_cli.errors import InspError
 
 @contextlib.contextmanager
 def unpacked_deb(package: str, root: Path, hint: str) -> Iterator[tuple[Path, str]]:
-    """Yield (the unpacked file tree of Debian ``package``, its version), in a temporary folder under ``root``."""
+    """Yield (the unpacked file tree of Debian ``package``, its version as Debian writes it, epoch included:
+    ``4:22.12.3-1``), in a temporary folder under ``root``."""
     if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
         raise InspError(f"Debian package {package} is needed and this machine has no apt-get/dpkg: {hint}")
     root.mkdir(parents=True, exist_ok=True)
@@ -37,4 +39,4 @@ def unpacked_deb(package: str, root: Path, hint: str) -> Iterator[tuple[Path, st
                             f"`apt-get update` first, or {hint}") from None
         except (StopIteration, subprocess.TimeoutExpired, OSError) as e:
             raise InspError(f"fetching Debian package {package} failed ({e or type(e).__name__}): {hint}") from None
-        yield Path(tmp) / "x", deb.name.split("_")[1]
+        yield Path(tmp) / "x", unquote(deb.name.split("_")[1])  # apt names an epoch 4: as 4%3a

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The recorded unheard-speaker filter of ../speakers/ re-scored on a real recorded voice outside every speech source
+# of the recording (asterisk-core-sounds-{en,es,fr,it}-wav; issue 27: "re-scored on other real ... voices that are
+# not among the sources"), as a new user would: Debian alsa-utils' spoken channel names (/usr/share/sounds/alsa/,
+# one real recorded voice, 48 kHz 16-bit mono; Noise.wav, which is noise, left out) converted to 16-bit mono
+# 8 kHz WAVs in a folder of their own, `insp fit data.folder=DIR` with the recording's fit settings (noise sigma
+# 25/255 of each clip's peak, as recorded), `insp eval` with the recorded filter beside the classical baselines,
+# `insp table`. Nothing here chooses a setting.
+# Usage, from the repository root:   FILTER=PATH bash experiments/fig15_audio/variants/outside-voices/run_cpu.sh
+# FILTER: the recorded filter (default filters/fig15-speakers/denoise-c48w0h256s12000p2.safetensors, what
+# ../../run_speakers.sh writes; when it is not there this recipe runs that recipe first: ~80 CPU min on 2 cores).
+# RECORD=1 re-records into this folder; otherwise runs/recipes/fig15_audio/variants/outside-voices/ (scratch).
+# Stores go to ${INSP_STORES:-stores}/outside-voices/, the converted WAVs to ${INSP_DATA:-data}/outside-voices/.
+set -euo pipefail
+source "$(dirname "$0")/../../../lib.sh"
+recipe_init fig15_audio/variants/outside-voices
+S=${INSP_STORES:-stores}/outside-voices
+DEFAULT=filters/fig15-speakers/denoise-c48w0h256s12000p2.safetensors
+FILTER=${FILTER:-$DEFAULT}
+DATA=${INSP_DATA:-data}
+VOICES=$DATA/outside-voices
+
+prepare() {  # alsa-utils fetched with insp's Debian machinery (apt-get download + dpkg -x), its 8 voice WAVs converted
+  [ -f "$VOICES/DEBIAN_VERSION" ] && { echo "voices: $VOICES (kept)"; return 0; }
+  "${PY[@]}" - "$DATA" "$VOICES" <<'PYEOF'
+import shutil, sys
+from pathlib import Path
+import numpy as np
+from scipy.io import wavfile
+from scipy.signal import resample_poly
+from insp_cli.data.debian import unpacked_deb
+from insp_cli.errors import InspError
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+tmp = out.with_name(out.name + ".part")
+shutil.rmtree(tmp, ignore_errors=True)
+tmp.mkdir(parents=True)
+try:
+    with unpacked_deb("alsa-utils", root, "download alsa-utils' /usr/share/sounds/alsa/*.wav by hand") as (tree, version):
+        files = sorted(p for p in (tree / "usr/share/sounds/alsa").glob("*.wav") if p.stem != "Noise")
+        for p in files:  # 48 kHz int16 mono -> 8 kHz int16 mono (polyphase, the 1/6 anti-aliasing filter)
+            rate, x = wavfile.read(p)
+            assert rate % 8000 == 0 and x.ndim == 1 and x.dtype == np.int16, (p, rate, x.shape, x.dtype)
+            y = resample_poly(x.astype(np.float64), 1, rate // 8000)
+            wavfile.write(tmp / p.name, 8000, np.clip(np.rint(y), -32768, 32767).astype(np.int16))
+        (tmp / "DEBIAN_VERSION").write_text(f"alsa-utils {version}\n")
+except InspError as e:
+    sys.exit(f"error: {e}")
+shutil.rmtree(out, ignore_errors=True)
+tmp.rename(out)
+print(f"voices: {len(files)} clips of alsa-utils {version} -> {out}")
+PYEOF
+}
+if [ -n "${INSP_RECIPE_STEPS:-}" ]; then echo "voices: not prepared (INSP_RECIPE_STEPS: insp commands only)"; else prepare; fi
+
+if [ ! -f "$FILTER" ] && [ -n "${INSP_RECIPE_STEPS:-}" ]; then
+  echo "the recorded filter is not at $FILTER: its recipe is not run (INSP_RECIPE_STEPS)"
+elif [ ! -f "$FILTER" ]; then
+  [ "$FILTER" = "$DEFAULT" ] || die "FILTER=$FILTER: no such file"
+  echo "the recorded filter is not at $FILTER: running its recipe (experiments/fig15_audio/run_speakers.sh, ~80 CPU min)"
+  (unset RECORD; RECIPE_OUT=runs/recipes/fig15_audio bash experiments/fig15_audio/run_speakers.sh)
+fi
+fit_once "fit" "$OUT/fit" "$S/noise" "fit" \
+  insp fit +experiment=fig15_audio/fit data.folder=$VOICES data.split=all store=$S/noise hydra.run.dir=$OUT/fit
+if [ -f "$FILTER" ] && [ -f "$OUT/eval/metrics.json" ] && grep -q '"status": "complete"' "$OUT/eval/metrics.json"; then
+  echo "eval: done earlier, kept"
+else
+  timed eval insp eval +experiment=fig15_audio/eval filter=$FILTER store=$S/noise hydra.run.dir=$OUT/eval
+fi
+timed table insp table table=audio "runs=[$OUT/eval]" out=$DEST
