@@ -478,7 +478,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ours", type=int, default=2048, help="MNIST INRs fitted with our recipe")
     ap.add_argument("--ref", type=int, default=8, help="MNIST INRs fitted with the authors' recipe")
-    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=None,
+                    help="MNIST INRs per batched fit (default: the MNIST recipe's fit.batch_size, 64)")
     ap.add_argument("--override", nargs="*", default=[], help="overrides of our MNIST recipe, e.g. fit.steps=60")
     ap.add_argument("--images", type=int, default=40, help="natural images for the CPU-scale recipe")
     ap.add_argument("--images-folder", default=None, help="a folder of photos instead of the bundled ones")
@@ -521,6 +522,8 @@ def main():
     ap.add_argument("--figure", default=None, help="write PSNR against wall time (png) of the meta/curve cases")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
+    if args.batch is None:
+        args.batch = int(compose("fit", ["data=mnist", *args.override]).fit.batch_size)
     device = pick_device(args.device)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     if "mnist" not in args.skip:

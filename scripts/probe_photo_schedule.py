@@ -1,15 +1,21 @@
-"""Short photo fits under other Adam schedules: does MNIST's lever (warm-up + Adam betas 0.8 / 0.9, chosen on
-digits) shorten the 128x128 photo fit (issue 26: the 150-step recipe's PSNR in <= 30 steps)? Random start, one
-batched fit per row, on a split of the bundled photo set (validation by default: choosing is done there).
+"""Short photo fits under other Adam schedules and from a learned start (issue 26: the 150-step recipe's PSNR in
+<= 30 steps). One batched fit per row, on a split of the bundled photo set (validation by default: choosing is
+done there; a test split is scored once, with the settings chosen on validation).
 
     OMP_NUM_THREADS=1 python scripts/probe_photo_schedule.py [SPLIT [N]]      # defaults: val 5
+    OMP_NUM_THREADS=1 python scripts/probe_photo_schedule.py val 5 --init INIT [--steps 10 20 30 45 60] \
+        [--lrs 1e-3 3e-3] [--warmups 3]       # steps to reach the recipe's PSNR: learned init vs random start
 
-Prints one row per schedule: mean (min) PSNR in dB of the N fitted photos, CPU seconds of the fit.
+Without --init: one row per schedule from a random start, mean (min) PSNR in dB of the N fitted photos, CPU
+seconds of the fit. With --init (a weights-mode file of `insp meta-learn data=photos`, learned on train photos):
+first the target, the photo recipe's 150 steps from a random start; then, from the random start and from the
+learned init, K-step fits (K in --steps; lr -> lr/10 cosine after the warm-up, Adam betas 0.8 / 0.9) and for each
+start and schedule the fewest K whose mean PSNR reaches the target.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from dataclasses import replace
 
@@ -22,28 +28,62 @@ from insp_cli.modalities import of_data
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("split", nargs="?", default="val")
+    ap.add_argument("limit", nargs="?", type=int, default=5)
+    ap.add_argument("--init", default=None, help="a learned initialisation (`insp meta-learn data=photos`)")
+    ap.add_argument("--steps", type=int, nargs="*", default=[10, 20, 30, 45, 60], help="K of the K-step fits")
+    ap.add_argument("--lrs", type=float, nargs="*", default=[1e-3, 3e-3], help="peak learning rates (-> lr/10)")
+    ap.add_argument("--warmups", type=int, nargs="*", default=[3], help="warm-up steps of the K-step fits")
+    ap.add_argument("--no-random", action="store_true", help="K-step fits from the learned init only")
+    args = ap.parse_args()
     torch.set_num_threads(1)
-    split = sys.argv[1] if len(sys.argv) > 1 else "val"
-    limit = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    cfg = compose("fit", ["data=photos", f"data.split={split}", f"data.limit={limit}", "fit.steps=150"])
-    sig = of_data("photos").signals(cfg)
+    cfg = compose("fit", ["data=photos", f"data.split={args.split}", f"data.limit={args.limit}", "fit.steps=150"])
+    modality = of_data("photos")
+    sig = modality.signals(cfg)
     pix, coords = torch.from_numpy(sig.targets), sig.coords
     base = fit_settings(cfg)
-    print(f"photos {split}: {len(pix)} signals, {sig.spec.describe()}, recipe {base}", flush=True)
+    print(f"photos {args.split}: {len(pix)} signals, {sig.spec.describe()}, recipe {base}", flush=True)
 
-    def run(label: str, st) -> None:
+    def run(label: str, st, start=None) -> float:
         t = time.process_time()
-        r = fit_inrs(sig.spec, pix, coords, st, seed=0)
-        print(f"{label:62s} {float(r.psnr.mean()):6.2f} dB (min {float(r.psnr.min()):.2f}) "
+        r = fit_inrs(sig.spec, pix, coords, st, seed=0, start=start)
+        mean = float(r.psnr.mean())
+        print(f"{label:62s} {mean:6.2f} dB (min {float(r.psnr.min()):.2f}) "
               f"{time.process_time() - t:6.1f} cpu s", flush=True)
+        return mean
 
-    run("150 steps, the recipe", base)
-    run("150 steps, the recipe, warm-up 3, betas 0.8/0.9", replace(base, warmup=3, beta1=0.8, beta2=0.9))
-    run("30 steps, the recipe's rates", replace(base, steps=30))
-    for lr in (1e-3, 3e-3, 1e-2):
-        for wu, b1, b2 in ((0, 0.9, 0.999), (3, 0.8, 0.9), (3, 0.9, 0.99)):
-            run(f"30 steps lr {lr:g} -> {lr / 10:g}, warm-up {wu}, betas {b1}/{b2}",
-                replace(base, steps=30, lr=lr, lr_final=lr / 10, warmup=wu, beta1=b1, beta2=b2))
+    if args.init is None:
+        run("150 steps, the recipe", base)
+        run("150 steps, the recipe, warm-up 3, betas 0.8/0.9", replace(base, warmup=3, beta1=0.8, beta2=0.9))
+        run("30 steps, the recipe's rates", replace(base, steps=30))
+        for lr in (1e-3, 3e-3, 1e-2):
+            for wu, b1, b2 in ((0, 0.9, 0.999), (3, 0.8, 0.9), (3, 0.9, 0.99)):
+                run(f"30 steps lr {lr:g} -> {lr / 10:g}, warm-up {wu}, betas {b1}/{b2}",
+                    replace(base, steps=30, lr=lr, lr_final=lr / 10, warmup=wu, beta1=b1, beta2=b2))
+        return
+
+    from insp_cli.inr.meta_file import check_init_matches, load_meta
+
+    mi = load_meta(args.init)
+    check_init_matches(mi, sig.spec, modality.name, tuple(sig.shape))
+    print(f"learned init {args.init} (sha256 {mi.sha256[:12]}, {mi.meta['meta']['steps']} outer steps on train "
+          f"{mi.meta['source'].get('indices')}, {mi.meta.get('seconds')} s)", flush=True)
+    target = run("target: 150 steps, the recipe, random start", base)
+    starts = ([] if args.no_random else [("random start", None)]) + [("learned init", mi.init)]
+    reached = []
+    for label, start in starts:
+        for lr in args.lrs:
+            for wu in args.warmups:
+                sched = f"lr {lr:g} -> {lr / 10:g}, warm-up {wu}, betas 0.8/0.9"
+                hit = None
+                for k in sorted(args.steps):
+                    st = replace(base, steps=k, lr=lr, lr_final=lr / 10, warmup=min(wu, k - 1), beta1=0.8, beta2=0.9)
+                    if run(f"{label}, {k} steps, {sched}", st, start) >= target and hit is None:
+                        hit = k
+                reached.append(f"{label}, {sched}: " + (f"reaches {target:.2f} dB after {hit} steps" if hit else
+                                                         f"not within {max(args.steps)} steps"))
+    print("\n".join(reached))
 
 
 if __name__ == "__main__":

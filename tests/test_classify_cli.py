@@ -25,7 +25,7 @@ from insp_cli.jobs.fit import run_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 # 14x14 MNIST INRs (SIREN 2x16) keep fitting and the order-4 jets cheap; 400 training INRs, 100 test INRs
-# (the former MNIST schedule, pinned: the 35-step default's rates are chosen for 3x32 SIRENs of 28x28 digits)
+# (the former MNIST schedule, pinned: the short MNIST default's rates are chosen for 3x32 SIRENs of 28x28 digits)
 FIT = ["data=mnist", "data.size=14", "model.hidden=16", "model.depth=2", "fit.steps=60", "fit.lr=5e-3",
        "fit.lr_final=1.5e-4", "fit.warmup=0", "fit.beta1=0.9", "fit.beta2=0.999", "samples=0"]
 

@@ -119,7 +119,7 @@ def test_warmup_and_betas_are_in_the_header_only_when_set(workdir):
     former schedule (0 / 0.9 / 0.999) writes the header stores had before these settings existed."""
     fit_job.run_fit(compose("fit", TINY + ["data.limit=4", f"store={workdir}/new"]), workdir / "r1")
     fit = json.loads((workdir / "new" / "store.json").read_text())["fit"]
-    assert (fit["steps"], fit["warmup"], fit["beta1"], fit["beta2"]) == (20, 3, 0.8, 0.9)
+    assert (fit["steps"], fit["warmup"], fit["beta1"], fit["beta2"]) == (20, 3, 0.75, 0.9)
     with pytest.raises(InspError, match="already holds other INRs"):
         fit_job.run_fit(compose("fit", TINY + ["data.limit=4", "fit.beta1=0.85", f"store={workdir}/new"]),
                         workdir / "r2")
@@ -129,8 +129,8 @@ def test_warmup_and_betas_are_in_the_header_only_when_set(workdir):
     assert not {"warmup", "beta1", "beta2"} & set(fit)
 
 
-def test_only_mnist_takes_the_35_step_schedule():
-    """The 35-step schedule (warm-up, Adam betas 0.8 / 0.9) was chosen on MNIST digits: every other dataset, whose
+def test_only_mnist_takes_the_32_step_schedule():
+    """The 32-step schedule (warm-up, Adam betas 0.75 / 0.9, batches of 64) was chosen on MNIST digits: every other dataset, whose
     config extends mnist.yaml, keeps its own recipe with torch's Adam betas and no warm-up (a dict key the child
     does not set would otherwise be inherited from MNIST's recipe, silently changing its fits)."""
     from insp_cli.config import _options
@@ -139,7 +139,15 @@ def test_only_mnist_takes_the_35_step_schedule():
     for data in _options("data"):
         fit = compose("fit", [f"data={data}"]).fit
         seen[data] = (fit.warmup, fit.beta1, fit.beta2)
-    assert seen.pop("mnist") == (3, 0.8, 0.9)
+        if data == "mnist":
+            assert (fit.steps, fit.lr, fit.lr_final, fit.batch_size) == (32, 8e-3, 2e-3, 64)
+        elif data == "fashion_mnist":  # extends mnist.yaml: the former MNIST recipe, batches of 512 included
+            assert (fit.steps, fit.batch_size) == (60, 512)
+    # the recorded MNIST fits pin the recipe they were recorded with, batches of 512 included
+    for exp in ("table1_classification/fit", "table1_classification/omega30_pool4/fit"):
+        fit = compose("fit", [f"+experiment={exp}"]).fit
+        assert fit.batch_size == 512 and fit.steps in (60, 80) and (fit.warmup, fit.beta1) == (0, 0.9), exp
+    assert seen.pop("mnist") == (3, 0.75, 0.9)
     assert {"images", "photos", "audio", "cifar10", "meshes"} <= set(seen)
     assert all(v == (0, 0.9, 0.999) for v in seen.values()), seen
 

@@ -249,6 +249,43 @@ def test_meta_learn_resumes_where_it_stopped_and_refuses_other_settings(tmp_path
                                                               "tracking.mode=disabled"]), tmp_path / "r3")
 
 
+def test_reptile_inner_schedule_is_the_fits_and_old_files_keep_their_metadata():
+    """meta.inner_warmup / inner_beta1 / inner_beta2 reach Reptile's inner loop (its surrogate's gradient is theta
+    minus the mean of fit_inrs's fits under the same schedule, which differ from the torch-betas fits), and the
+    file metadata names them only where they differ from the former inner loop, so older files still resume."""
+    import insp_cli.jobs.meta_learn as job
+    from insp_cli.inr.fit import inr_seed
+    from insp_cli.inr.meta import reptile_loss
+
+    m = dict(compose("meta_learn", ["meta.inner_steps=6", "meta.inner_lr=1e-2", "meta.inner_lr_final=1e-3",
+                                    "meta.inner_warmup=3", "meta.inner_beta1=0.8", "meta.inner_beta2=0.9"]).meta)
+    st = job.inner_settings(m)
+    assert (st.steps, st.lr, st.lr_final, st.warmup, st.beta1, st.beta2, st.retries) == (6, 1e-2, 1e-3, 3, 0.8,
+                                                                                        0.9, 0)
+    assert job.inner_settings(dict(compose("meta_learn", []).meta)) == FitSettings(
+        steps=20, lr=5e-3, lr_final=1.5e-4, warmup=0, beta1=0.9, beta2=0.999, retries=0)
+    spec = SirenSpec(2, 1, 8, 2)
+    g = torch.Generator().manual_seed(3)
+    theta = torch.nn.Parameter(init_params(spec, 1, generator=g)[0])
+    pix = torch.rand(4, 49, 1, generator=g)
+    gens = [torch.Generator().manual_seed(inr_seed(0, i, 1)) for i in range(4)]
+    loss, _ = reptile_loss(spec, theta, grid_coords(7), pix * 2 - 1, st, gens)
+    loss.backward()
+    phi = fit_inrs(spec, pix, grid_coords(7), st, seed=0, start=theta.detach()).params
+    assert torch.allclose(theta.grad, theta.detach() - phi.mean(0), atol=1e-6)
+    torch_betas = fit_inrs(spec, pix, grid_coords(7), job.inner_settings({**m, "inner_warmup": 0, "inner_beta1": 0.9,
+                                                                          "inner_beta2": 0.999}),
+                           seed=0, start=theta.detach()).params
+    assert float((torch_betas - phi).abs().max()) > 1e-3
+    sig = type("S", (), {"spec": spec, "source": {}, "indices": np.arange(10), "shape": (7, 7),
+                         "targets": np.zeros((10, 49, 1))})()
+    cfg = compose("meta_learn", [])
+    named = job._file_meta(cfg, m, sig, 8, 2)["meta"]
+    assert (named["inner_warmup"], named["inner_beta1"], named["inner_beta2"]) == (3, 0.8, 0.9)
+    assert not {"inner_warmup", "inner_beta1", "inner_beta2"} & set(job._file_meta(cfg, dict(cfg.meta), sig, 8,
+                                                                                   2)["meta"])
+
+
 def test_resume_or_refuse_fresh_resumed_refused_finished(tmp_path):
     """The one resume of train-filter and meta-learn (training.resume_or_refuse): no file -> 0; an unfinished file
     of the same run -> its step, with the weights, optimizer state and generator restored; another run's file ->

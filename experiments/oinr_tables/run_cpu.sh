@@ -45,7 +45,7 @@ timed table insp table table=oinr "runs=['$OUT/clean-*','$OUT/poisson-*']" out=$
 # small CPU scale: 1,000 train / 500 test digits (28x28), O-INR 40->4-8-4->1 (2,052 parameters), one shared
 # initialisation (fit.shared_init), 100 full-batch steps at lr 1e-2 -> 1e-3 (not validated).
 M="data=mnist model=oinr model.widths=[4,8,4] fit.shared_init=true fit.steps=100 fit.lr=1e-2 fit.lr_final=1e-3"
-M="$M fit.warmup=0 fit.beta1=0.9 fit.beta2=0.999 samples=16"  # the schedule as recorded (not the 35-step default)
+M="$M fit.warmup=0 fit.beta1=0.9 fit.beta2=0.999 fit.batch_size=512 samples=16"  # as recorded (not the short MNIST default)
 for split in train test; do
   n=$([ $split = train ] && echo 1000 || echo 500)
   d="$OUT/mnist/fit-$split"

@@ -26,7 +26,7 @@ from .siren import SirenSpec
 @dataclass
 class FitSettings:
     """How to fit. Defaults: the former MNIST schedule with torch's Adam betas (library callers and tests keep it);
-    `insp fit` takes each dataset's recipe from conf/data/*.yaml (MNIST: 35 steps, warm-up 3, betas 0.8 / 0.9;
+    `insp fit` takes each dataset's recipe from conf/data/*.yaml (MNIST: 32 steps, warm-up 3, betas 0.75 / 0.9;
     docs/fit.md)."""
 
     steps: int = 60

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import hydra_run_dir, pick_device, seed_everything, threads_from_env
+from ..config import hydra_run_dir, jets_compile, pick_device, seed_everything, threads_from_env
 from ..errors import InspError
 from ..inr.backbones import describe
 from ..inr.registry import BACKBONES, backbone_of
@@ -61,6 +61,7 @@ def _signals(cfg: DictConfig):
 def _meta_learn(cfg: DictConfig, run: Run) -> dict:
     seed_everything(int(cfg.seed))
     threads_from_env()
+    jets_compile(cfg)  # compile=true: the inner loop's fitting step through torch.compile, as `insp fit`'s
     device = pick_device(str(cfg.device))
     m = OmegaConf.to_container(cfg.meta, resolve=True)
     mode, seed = str(m["mode"]), int(cfg.seed)
@@ -90,7 +91,7 @@ def _meta_learn(cfg: DictConfig, run: Run) -> dict:
                 "val_psnr": old.get("val_psnr")}
 
     k = int(m["inner_steps"])
-    inner = FitSettings(steps=k, lr=float(m["inner_lr"]), lr_final=float(m["inner_lr_final"]), retries=0)
+    inner = inner_settings(m)
     t0 = time.time()
     train_psnr = _outer_loop(cfg, m, run, sig, n_train, n_val, model, opt, gen, path, meta, inner, start, device)
     seconds = time.time() - t0
@@ -109,6 +110,20 @@ def _meta_learn(cfg: DictConfig, run: Run) -> dict:
             "sha256": done.sha256, "architecture": describe(sig.spec), "device": str(device)}
 
 
+# the inner Adam schedule's later settings and their values before them (warm-up 0, torch's betas): a file's
+# metadata names one only where it differs, so files learned before these settings existed still resume
+_INNER_SINCE = {"inner_warmup": ("warmup", 0), "inner_beta1": ("beta1", 0.9), "inner_beta2": ("beta2", 0.999)}
+
+
+def inner_settings(m: dict) -> FitSettings:
+    """The Reptile inner loop (weights mode) from ``cfg.meta``: the fit's own batched Adam, ``inner_steps`` steps,
+    ``inner_lr`` cosine to ``inner_lr_final`` after ``inner_warmup`` linear steps, Adam betas ``inner_beta1`` /
+    ``inner_beta2`` (as ``fit.warmup`` / ``fit.beta1`` / ``fit.beta2``: docs/fit.md)."""
+    later = {field: type(default)(m.get(key, default)) for key, (field, default) in _INNER_SINCE.items()}
+    return FitSettings(steps=int(m["inner_steps"]), lr=float(m["inner_lr"]), lr_final=float(m["inner_lr_final"]),
+                       retries=0, **later)
+
+
 # the file's settings that make it one run: a file that differs in one of them is refused, not resumed
 SAME_RUN = ("mode", "architecture", "modality", "shape", "channels", "source", "meta", "seed")
 
@@ -121,10 +136,11 @@ def _file_meta(cfg: DictConfig, m: dict, sig, n_train: int, n_val: int) -> dict:
     meta = {"mode": mode, "architecture": spec.to_dict(), "backbone": describe(spec),
             "modality": of_data(str(cfg.data.name)).name, "shape": [int(s) for s in sig.shape],
             "channels": int(sig.targets.shape[-1]), "source": source,
-            "meta": {k: m[k] for k in ("steps", "batch_size", "inner_steps", "inner_lr", "inner_lr_final",
+            "meta": {**{k: m[k] for k in ("steps", "batch_size", "inner_steps", "inner_lr", "inner_lr_final",
                                        "outer_lr", "outer_lr_final", "latent_dim")},
+            **{k: m[k] for k, (_, default) in _INNER_SINCE.items() if k in m and m[k] != default}},
             "seed": int(cfg.seed), "step": 0, "complete": False}
-    meta["meta"]["inner"] = ("Adam, cosine inner_lr -> inner_lr_final (inr/fit.py), Reptile outer SGD"
+    meta["meta"]["inner"] = ("Adam, (warm-up then) cosine inner_lr -> inner_lr_final (inr/fit.py), Reptile outer SGD"
                              if mode == "weights" else
                              "SGD on the latent, Meta-SGD rates; outer Adam through the inner steps")
     return meta

@@ -38,7 +38,7 @@ fit() {
     n=$([ $split = train ] && echo 60000 || echo 10000)
     fit_once "fit $split" "$OUT/fit-$split" "$S/mnist-$split" "fit-$split" \
       insp fit data=mnist data.split=$split data.limit=$n fit.init=$INIT fit.mode=functa \
-      fit.steps=3 samples=0 store=$S/mnist-$split tracking.mode=disabled hydra.run.dir=$OUT/fit-$split
+      fit.steps=3 fit.batch_size=512 samples=0 store=$S/mnist-$split tracking.mode=disabled hydra.run.dir=$OUT/fit-$split
   done
 }
 
