@@ -195,7 +195,7 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     for b in names:
         if b == "dncnn":
             model, twin = pixel_twin(cfg, filt, meta, task, device)
-            outs[b] = apply_twin(model, outs["input"])
+            outs[b] = apply_twin(model, outs["input"], ensemble=int(cfg.self_ensemble))
             continue
         outs[b] = np.stack([apply_baseline(b, img, deg, float(cfg.wiener_balance))
                             for img in outs["input"]]).astype(np.float32)
@@ -221,7 +221,8 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
 
     setting = {"image_size": [h, w], "channels": store.spec.out_features}
     metrics = eval_record(cfg, meta, store, scores, methods, setting, decode_seconds, decode_2x=check,
-                          wins_vs_best_3x3=wins, **({"pixel_twin": twin} if twin else {}))
+                          wins_vs_best_3x3=wins, self_ensemble=int(cfg.self_ensemble),
+                          **({"pixel_twin": twin} if twin else {}))
     r = rows_summary
     line = "  ".join(f"{m} {r[m]['psnr']:.2f}" for m in methods)
     print(f"eval {task['name']} on {n} INRs ({h}x{w}): PSNR {line}"
@@ -271,6 +272,7 @@ class Images(Modality):
     name = "images"
     summary_keys = ("name", "split", "size", "channels", "origin")
     flat = "a flat mid-gray image"
+    self_ensemble = True
 
     def signals(self, cfg):
         return image_signals(cfg)
