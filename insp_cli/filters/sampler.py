@@ -120,8 +120,8 @@ def augment(features: torch.Tensor, targets: torch.Tensor, order: int, generator
     """Random flips / quarter turns and colour-channel permutations, one per point.
 
     features: (B, O * c * M), offset major then channel major; targets: (B, c). The geometric maps act on the
-    jet (``dihedral_tables``) and on the offsets (``dihedral_offsets``: the jets at x + o h of the turned image
-    are the turned jets at x + (A o) h of the original) and leave the target pixel alone; a channel permutation
+    jet (``context.dihedral_tables``) and on the offsets (``context.dihedral_offsets``: the jets at x + o h of the
+    turned image are the turned jets at x + (A o) h of the original) and leave the target pixel alone; a channel permutation
     moves features and target together. Both keep i.i.d. pixel noise i.i.d., so a denoiser learns the same task
     on more varied signals (with 27 small training images, the MLP otherwise learns one image set's
     orientations and hues).
