@@ -182,6 +182,7 @@ EVAL: dict[str, Rule] = {
     "wiener_balance": ("+float", 0, None),
     "lpips": ("bool", None, None),
     "check_2x": ("bool", None, None),
+    "self_ensemble": ("int", 1, 48),
     "grid": ("int", 0, 1024),
     "batch_inrs": ("int", 1, None),
     "audio_examples": ("int", 0, 1024),

@@ -106,6 +106,9 @@ def test_cross_modality_is_one_line(audio, tmp_path, monkeypatch):
     assert code == 2 and err.count("\n") == 1 and "trained on images INRs" in err and "holds audio INRs" in err
     code, out, err = insp_here("eval", f"filter={audio / 'f.safetensors'}", f"store={img}")
     assert code == 2 and err.count("\n") == 1 and "trained on audio INRs" in err and "holds images INRs" in err
+    code, out, err = insp_here("eval", f"filter={audio / 'f.safetensors'}", f"store={audio / 'test'}",
+                               "self_ensemble=8")  # flips and quarter turns of 2-D images only
+    assert code == 2 and err.count("\n") == 1 and "self_ensemble=8" in err and "holds audio INRs" in err
     code, out, err = insp_here("train-filter", "task=denoise", f"store={img}", "fusion.context=6",
                                f"filter={tmp_path / 'x.safetensors'}")  # images take a context too, a valid one
     assert code == 2 and err.count("\n") == 1 and "multiple of fusion.context_step=4" in err

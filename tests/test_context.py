@@ -21,13 +21,13 @@ from insp_cli.data.blur import gaussian_filter
 from insp_cli.filters.context import (
     axes_coords,
     context_offsets,
+    dihedral,
     dihedral_offsets,
     gather,
     neighbourhood,
     offsets_tensor,
     padded_axes,
 )
-from insp_cli.filters.sampler import dihedral
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params, siren_forward
 from insp_cli.jets import grid_spacing, siren_jet
 from insp_cli.jets.reference import siren_jet_reference

@@ -188,6 +188,7 @@ def test_edges_and_unsharp_write_grids(stores, tmp_path):
     ("eval", ["filter=CKPT", "store=S_SMALL"], "trained on INRs of 32x32 images but store"),
     ("eval", ["filter=CKPT", "store=S_NOSRC"], "no ground-truth source"),
     ("eval", ["filter=S_TRAIN/store.json", "store=S_TEST"], "not an insp filter"),
+    ("eval", ["filter=CKPT", "store=S_TEST", "self_ensemble=6"], "self_ensemble=6: choose one of 1, 8, 48"),
 ])
 def test_bad_input_gives_one_line_and_nonzero_exit(stores, tmp_path, command, args, message):
     d = stores
@@ -220,8 +221,11 @@ def test_the_pixel_twin_is_scored_beside_pi_with_its_budget(stores, tmp_path):
         run_train_filter(compose("train_filter", TRAIN + [f"store={d / 'train'}", f"filter={ckpt}"]), d / "runs" / "tf")
     m = run_eval(compose("eval", [f"filter={ckpt}", f"store={d / 'test'}", "lpips=false", "check_2x=false",
                                   "baselines=[gaussian_filter,dncnn]", f"twin.store={d / 'train'}", "twin.depth=5",
-                                  "twin.patch=16", "grid=0"]), tmp_path / "ev")
+                                  "twin.patch=16", "grid=0", "self_ensemble=8"]), tmp_path / "ev")
     assert set(m["rows"]) == {"input", "gaussian_filter", "dncnn", "insp_net"}
+    # with self_ensemble=8 the twin is ensembled too, and scored alone beside it (the same trained twin)
+    assert set(m["without_self_ensemble"]) == {"insp_net", "dncnn"}
+    assert abs(m["without_self_ensemble"]["dncnn"]["psnr"] - m["rows"]["dncnn"]["psnr"]) > 1e-4
     tw = m["pixel_twin"]
     assert abs(tw["parameters"] - tw["pi_parameters"]) <= 0.1 * tw["pi_parameters"]
     assert tw["steps"] == 120 and tw["pixels_per_step"] == 512 and tw["train_inrs"] == 4
@@ -229,6 +233,28 @@ def test_the_pixel_twin_is_scored_beside_pi_with_its_budget(stores, tmp_path):
     assert m["rows"]["dncnn"]["psnr"] > m["rows"]["input"]["psnr"]  # 120 steps already denoise
     lines = (tmp_path / "ev" / "per_image.csv").read_text().splitlines()
     assert sum(ln.split(",")[1] == "dncnn" for ln in lines) == 2
+    assert sum(ln.split(",")[1] == "dncnn_alone" for ln in lines) == 2
+
+
+def test_self_ensemble_is_recorded_and_changes_only_the_learned_rows(stores, tmp_path):
+    """self_ensemble=8: Pi averaged over the flips / turns; the classical rows and the input are the same as
+    with Pi alone; metrics.json says so (the table's note: tests/test_table.py)."""
+    d = stores
+    ckpt = d / "denoise.safetensors"
+    if not ckpt.exists():
+        run_train_filter(compose("train_filter", TRAIN + [f"store={d / 'train'}", f"filter={ckpt}"]), d / "runs" / "tf")
+    base = [f"filter={ckpt}", f"store={d / 'test'}", "lpips=false", "check_2x=false", "grid=0",
+            "baselines=[gaussian_filter]"]
+    one = run_eval(compose("eval", base), tmp_path / "e1")
+    eight = run_eval(compose("eval", base + ["self_ensemble=8"]), tmp_path / "e8")
+    assert one["self_ensemble"] == 1 and eight["self_ensemble"] == 8
+    for m in ("input", "gaussian_filter"):
+        assert one["rows"][m] == eight["rows"][m]
+    assert abs(one["rows"]["insp_net"]["psnr"] - eight["rows"]["insp_net"]["psnr"]) > 1e-4
+    assert eight["rows"]["insp_net"]["psnr"] > eight["rows"]["input"]["psnr"]
+    # Pi alone is scored beside its ensemble in the same run: exactly the self_ensemble=1 run's numbers
+    assert eight["without_self_ensemble"]["insp_net"] == one["rows"]["insp_net"] and "without_self_ensemble" not in one
+    assert eight["per_item"]["insp_net_alone"]["psnr"] == one["per_item"]["insp_net"]["psnr"]
 
 
 @pytest.mark.parametrize("twin,message", [

@@ -130,6 +130,10 @@ def test_table2_rows_paper_columns_and_other_tasks(tmp_path):
     assert by["Median filter"]["paper_psnr"] is None and by["Median filter"]["ours_ssim"] == pytest.approx(0.55)
     assert by["Mean filter"]["ours_lpips"] is None
     assert any("deblur: 1" in n for n in t.notes) and any("8 test INRs of 32x32" in n for n in t.notes)
+    assert not any("self-ensemble" in n for n in t.notes)  # runs before it (no self_ensemble key): Pi alone
+    eval_run(tmp_path / "e", "a", r, self_ensemble=48)
+    (t,) = build_tables("table2", [read_run(d) for d in find_runs([tmp_path / "e"])])
+    assert any("self-ensemble" in n and "48 (flips, quarter turns, colour permutations)" in n for n in t.notes)
 
     # table=tasks keeps every task: one block of rows each, the paper's numbers on the denoising rows only
     (t,) = build_tables("tasks", [read_run(d) for d in find_runs([tmp_path / "r"])])

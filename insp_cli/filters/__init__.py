@@ -7,10 +7,11 @@ Rooms: ``insp_net`` (pixel-unit jets, the fusions Pi, hand-made and learned, the
 (classical filters per modality: ``images``, ``audio``).
 """
 
+from insp_cli.filters.context import dihedral_tables
 from insp_cli.filters.insp_net import (HANDMADE, LUMA, FeatureScaler, INSPFilter, LearnedFusion, box_downsample,
                                        gradient_magnitude, jet_features, laplacian, pixel_jet, pixel_jets,
                                        subpixel_grid, unsharp)
-from insp_cli.filters.sampler import PixelSampler, augment, dihedral_tables
+from insp_cli.filters.sampler import PixelSampler, augment
 
 __all__ = ["HANDMADE", "LUMA", "FeatureScaler", "INSPFilter", "LearnedFusion", "PixelSampler", "augment",
            "box_downsample", "dihedral_tables", "gradient_magnitude", "jet_features", "laplacian", "pixel_jet",

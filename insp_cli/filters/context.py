@@ -6,7 +6,10 @@ x, since Phi is defined beyond [-1, 1] too. On a regular grid the jets are compu
 ``pad`` points each side (``padded_axes``), then each point's features are gathered (``gather``): no point's jet
 is computed twice. Offsets are in coordinate order (x, y[, z]) like ``grid_coords``; grid tables are in array
 order (rows = y first), so ``gather`` flips them. Used by ``filters.audio`` (m = 1), ``filters.insp_net``
-(m = 2) and ``filters.shapes`` (m = 3). Nothing here knows about Hydra, W&B or files.
+(m = 2) and ``filters.shapes`` (m = 3). The 8 flips / quarter turns of the plane act on 2-D jets and their
+offsets (``dihedral_tables``, ``dihedral_offsets``, ``dihedral``): Pi's training augmentation
+(``filters.sampler.augment``) and its test-time self-ensemble (``filters.insp_net.self_ensemble``) both use them.
+Nothing here knows about Hydra, W&B or files.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 
 from insp_cli.errors import InspError
 from insp_cli.inr.siren import pixel_spacing
+from insp_cli.jets import jet_space
 
 
 def context_offsets(reach: int, step: int) -> list[int]:
@@ -110,3 +114,33 @@ def dihedral_offsets(offsets) -> torch.Tensor:
                                     "neighbourhood or train.augment=false")
                 out.append([where[o] for o in moved])
     return torch.tensor(out)
+
+
+def dihedral_tables(order: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 8 flips/quarter turns of the plane acting on a 2-D jet: (index (8, M), sign (8, M)).
+
+    For Phi'(x, y) = Phi(s_x x, s_y y), D^(a, b) Phi' = s_x^a s_y^b D^(a, b) Phi at the mapped point; for
+    Phi'(x, y) = Phi(s_y y, s_x x) it is s_x^a s_y^b D^(b, a) Phi. So jet'[i] = sign[i] * jet[index[i]].
+    """
+    space = jet_space(2, order)
+    index, sign = [], []
+    for swap in (False, True):
+        for sx in (1, -1):
+            for sy in (1, -1):
+                index.append([space.index[(b, a) if swap else (a, b)] for a, b in space.alphas])
+                sign.append([sx ** a * sy ** b for a, b in space.alphas])
+    return torch.tensor(index), torch.tensor(sign, dtype=torch.float32)
+
+
+def dihedral(features: torch.Tensor, g: torch.Tensor, order: int, channels: int,
+             offsets: list[tuple[int, int]] | None = None) -> torch.Tensor:
+    """Features (B, O * c * M) of each point as seen in the image flipped / turned by element g (B,) of the
+    dihedral group (``dihedral_tables`` order)."""
+    b = features.shape[0]
+    x = features.reshape(b, len(offsets or [(0, 0)]), channels, -1)  # (B, O, c, M)
+    if offsets is not None and len(offsets) > 1:
+        moved = dihedral_offsets(offsets).to(x.device)[g]  # (B, O)
+        x = torch.gather(x, 1, moved[:, :, None, None].expand_as(x))
+    index, sign = dihedral_tables(order)
+    idx = index.to(x.device)[g][:, None, None, :].expand_as(x)
+    return (torch.gather(x, 3, idx) * sign.to(x)[g][:, None, None, :]).reshape(b, -1)

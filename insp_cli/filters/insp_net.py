@@ -20,6 +20,7 @@ Training data for a learned Pi: ``filters.sampler``. Nothing here knows about Hy
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from insp_cli.errors import InspError
 from insp_cli.filters.context import (
     axes_coords,
     centre_index,
+    dihedral,
     gather,
     offsets_pad,
     offsets_tensor,
@@ -156,6 +158,45 @@ class LearnedFusion(nn.Module):
         return out
 
 
+ENSEMBLES = (1, 8, 48)  # Pi alone; the 8 flips / quarter turns; those x the 6 colour permutations
+
+
+def self_ensemble(pi, features: torch.Tensor, order: int, channels: int, offsets: list[tuple[int, int]],
+                  count: int) -> torch.Tensor:
+    """Test-time geometric self-ensemble of a 2-D Pi (as EDSR's / DnCNN's x8): the mean over the 8 flips /
+    quarter turns g of Pi applied to the features of the image turned by g (``filters.context.dihedral``: the jets
+    and offsets of Phi(A_g x), at the point that lands on x), and with count = 48 also over the 6 permutations of
+    3 colour channels (Pi sees the channels permuted; its output is permuted back). A flip of the image moves
+    the pixel and the jets together, so each term is already the output at x: nothing is moved back in space.
+
+    features: (B, O * c * M) offset major, then channel major (``LearnedFusion``'s input); returns (B, c).
+    count 1 is ``pi(features)`` itself.
+    """
+    if count not in ENSEMBLES:
+        raise InspError(f"self_ensemble={count}: choose one of {', '.join(map(str, ENSEMBLES))}")
+    if count == 1:
+        return pi(features)
+    if count == 48 and channels != 3:
+        raise InspError(f"self_ensemble=48 permutes 3 colour channels; these INRs have {channels} (use 1 or 8)")
+    b = features.shape[0]
+    perms = list(itertools.permutations(range(channels))) if count == 48 else [tuple(range(channels))]
+    total = None
+    for g in range(8):
+        turned = dihedral(features, torch.full((b,), g, dtype=torch.long, device=features.device), order,
+                          channels, offsets).reshape(b, len(offsets), channels, -1)
+        for perm in perms:
+            out = pi(turned[:, :, list(perm)].reshape(b, -1))[:, _inverse(perm)]
+            total = out if total is None else total + out
+    return total / (8 * len(perms))
+
+
+def _inverse(perm: tuple[int, ...]) -> list[int]:
+    inv = [0] * len(perm)
+    for k, p in enumerate(perm):
+        inv[p] = k
+    return inv
+
+
 def gradient_magnitude(pj: torch.Tensor) -> torch.Tensor:
     """Edges (paper Sec. 5.1, theta_1 = 1): |grad L| of the luminance, (N, M, Q, c) -> (N, Q, 1).
 
@@ -203,12 +244,14 @@ class INSPFilter:
 
     fusion: a LearnedFusion, or a callable on pixel jets (N, M, Q, c) -> (N, Q, c_out) for hand-made ones.
     units: the (H, W) grid whose pixel spacing h the derivatives, and a learned Pi's offsets o (it reads the
-    jets at x + o h), are measured in (the fitted images' size).
+    jets at x + o h), are measured in (the fitted images' size). ensemble: a learned Pi's test-time
+    self-ensemble (``self_ensemble``: 1, 8 flips / turns, 48 with the colour permutations); 1 = Pi alone.
     """
 
     fusion: object
     order: int
     units: tuple[int, int]
+    ensemble: int = 1
 
     @property
     def offsets(self) -> list[tuple[int, ...]]:
@@ -225,8 +268,17 @@ class INSPFilter:
         step = coords.new_tensor(grid_spacing(self.units))
         feats = [jet_features(pixel_jets(spec, params, coords + step * coords.new_tensor(o), self.order, self.units,
                                          chunk_size)) for o in self.offsets]
+        return self.apply_pi(torch.cat(feats, dim=-1) if len(feats) > 1 else feats[0])
+
+    def apply_pi(self, features: torch.Tensor) -> torch.Tensor:
+        """A learned Pi on features (..., O * c * M), with the filter's self-ensemble -> (..., c), no autograd."""
+        shape = features.shape
         with torch.no_grad():
-            return self.fusion(torch.cat(feats, dim=-1) if len(feats) > 1 else feats[0])
+            if self.ensemble == 1:
+                return self.fusion(features)
+            out = self_ensemble(self.fusion, features.reshape(-1, shape[-1]), self.order, self.fusion.channels,
+                                self.offsets, self.ensemble)
+            return out.reshape(*shape[:-1], -1)
 
     def decode(self, spec: SirenSpec, params: torch.Tensor, size: tuple[int, int] | int, factor: int = 1,
                chunk_points: int = 16384, clamp: bool = True) -> torch.Tensor:
@@ -268,9 +320,8 @@ class INSPFilter:
             pj = pixel_jets(spec, params[i:i + 1], coords, self.order, self.units)
             table = jet_features(pj).reshape(1, *shape, -1)
             which = torch.zeros(chunk_points, dtype=torch.long, device=params.device)
-            with torch.no_grad():
-                out.append(torch.cat([self.fusion(gather(table, which[:len(p)], p, offs, pad))
-                                      for p in inner.split(chunk_points)]))
+            out.append(torch.cat([self.apply_pi(gather(table, which[:len(p)], p, offs, pad))
+                                  for p in inner.split(chunk_points)]))
         return torch.stack(out)
 
 

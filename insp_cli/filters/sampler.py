@@ -13,7 +13,7 @@ import torch
 from insp_cli.errors import InspError
 from insp_cli.filters.context import (
     axes_coords,
-    dihedral_offsets,
+    dihedral,
     gather,
     offsets_pad,
     offsets_tensor,
@@ -115,29 +115,13 @@ def _unravel(flat: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     return torch.stack(out[::-1], dim=1)
 
 
-def dihedral_tables(order: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The 8 flips/quarter turns of the plane acting on a 2-D jet: (index (8, M), sign (8, M)).
-
-    For Phi'(x, y) = Phi(s_x x, s_y y), D^(a, b) Phi' = s_x^a s_y^b D^(a, b) Phi at the mapped point; for
-    Phi'(x, y) = Phi(s_y y, s_x x) it is s_x^a s_y^b D^(b, a) Phi. So jet'[i] = sign[i] * jet[index[i]].
-    """
-    space = jet_space(2, order)
-    index, sign = [], []
-    for swap in (False, True):
-        for sx in (1, -1):
-            for sy in (1, -1):
-                index.append([space.index[(b, a) if swap else (a, b)] for a, b in space.alphas])
-                sign.append([sx ** a * sy ** b for a, b in space.alphas])
-    return torch.tensor(index), torch.tensor(sign, dtype=torch.float32)
-
-
 def augment(features: torch.Tensor, targets: torch.Tensor, order: int, generator: torch.Generator,
             offsets: list[tuple[int, int]] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Random flips / quarter turns and colour-channel permutations, one per point.
 
     features: (B, O * c * M), offset major then channel major; targets: (B, c). The geometric maps act on the
-    jet (``dihedral_tables``) and on the offsets (``dihedral_offsets``: the jets at x + o h of the turned image
-    are the turned jets at x + (A o) h of the original) and leave the target pixel alone; a channel permutation
+    jet (``context.dihedral_tables``) and on the offsets (``context.dihedral_offsets``: the jets at x + o h of the
+    turned image are the turned jets at x + (A o) h of the original) and leave the target pixel alone; a channel permutation
     moves features and target together. Both keep i.i.d. pixel noise i.i.d., so a denoiser learns the same task
     on more varied signals (with 27 small training images, the MLP otherwise learns one image set's
     orientations and hues).
@@ -148,17 +132,3 @@ def augment(features: torch.Tensor, targets: torch.Tensor, order: int, generator
     perm = torch.argsort(torch.rand(b, c, generator=generator), dim=1).to(x.device)
     x = torch.gather(x, 2, perm[:, None, :, None].expand_as(x))
     return x.reshape(b, -1), torch.gather(targets, 1, perm)
-
-
-def dihedral(features: torch.Tensor, g: torch.Tensor, order: int, channels: int,
-             offsets: list[tuple[int, int]] | None = None) -> torch.Tensor:
-    """Features (B, O * c * M) of each point as seen in the image flipped / turned by element g (B,) of the
-    dihedral group (``dihedral_tables`` order)."""
-    b = features.shape[0]
-    x = features.reshape(b, len(offsets or [(0, 0)]), channels, -1)  # (B, O, c, M)
-    if offsets is not None and len(offsets) > 1:
-        moved = dihedral_offsets(offsets).to(x.device)[g]  # (B, O)
-        x = torch.gather(x, 1, moved[:, :, None, None].expand_as(x))
-    index, sign = dihedral_tables(order)
-    idx = index.to(x.device)[g][:, None, None, :].expand_as(x)
-    return (torch.gather(x, 3, idx) * sign.to(x)[g][:, None, None, :]).reshape(b, -1)

@@ -42,6 +42,7 @@ class Modality:
     flat: str = ""  # the trivial signal a failed fit is compared with ('a flat mid-gray image')
     pi_tasks: bool = False  # True: takes the SDF tasks (smooth, denoise_shape); False: the image/audio tasks
     meta_learnable: bool = True  # `insp meta-learn` / fit.init learn and start from SIREN initialisations of it
+    self_ensemble: bool = False  # `insp eval self_ensemble=8|48` (flips / quarter turns of 2-D jets) applies to it
 
     def signals(self, cfg: DictConfig) -> "Signals":
         """The clean and degraded signals of cfg.data, their INR coordinates and spec (`insp fit`)."""

@@ -13,6 +13,7 @@ give the 1x decoding's quality (Psi is one continuous function, not a 1x image).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import time
@@ -195,11 +196,22 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     for b in names:
         if b == "dncnn":
             model, twin = pixel_twin(cfg, filt, meta, task, device)
-            outs[b] = apply_twin(model, outs["input"])
+            outs[b] = apply_twin(model, outs["input"], ensemble=int(cfg.self_ensemble))
             continue
         outs[b] = np.stack([apply_baseline(b, img, deg, float(cfg.wiener_balance))
                             for img in outs["input"]]).astype(np.float32)
     scores = {m: image_scores(outs[m], gt, device, with_lpips) for m in methods}
+    alone = None
+    if filt.ensemble > 1:  # Pi (and the twin) alone beside their self-ensembles: the same trained models, per item
+        single, bs = dataclasses.replace(filt, ensemble=1), int(cfg.batch_inrs)
+        outs_alone = {"insp_net": np.concatenate([
+            single.decode(store.spec, store.params_at(np.arange(a, min(a + bs, n))).to(device), (h, w)).cpu().numpy()
+            for a in range(0, n, bs)])}
+        if twin:
+            outs_alone["dncnn"] = apply_twin(model, outs["input"])
+        for m, out in outs_alone.items():
+            scores[f"{m}_alone"] = image_scores(out, gt, device, with_lpips)
+        alone = summary_means({m: scores[f"{m}_alone"] for m in outs_alone})
     if mask is not None:
         for m in methods:
             scores[m]["psnr_missing"] = psnr_where_missing(outs[m], gt, mask)
@@ -221,7 +233,9 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
 
     setting = {"image_size": [h, w], "channels": store.spec.out_features}
     metrics = eval_record(cfg, meta, store, scores, methods, setting, decode_seconds, decode_2x=check,
-                          wins_vs_best_3x3=wins, **({"pixel_twin": twin} if twin else {}))
+                          wins_vs_best_3x3=wins, self_ensemble=int(cfg.self_ensemble),
+                          **({"without_self_ensemble": alone} if alone else {}),
+                          **({"pixel_twin": twin} if twin else {}))
     r = rows_summary
     line = "  ".join(f"{m} {r[m]['psnr']:.2f}" for m in methods)
     print(f"eval {task['name']} on {n} INRs ({h}x{w}): PSNR {line}"
@@ -271,6 +285,7 @@ class Images(Modality):
     name = "images"
     summary_keys = ("name", "split", "size", "channels", "origin")
     flat = "a flat mid-gray image"
+    self_ensemble = True
 
     def signals(self, cfg):
         return image_signals(cfg)

@@ -69,6 +69,12 @@ def _table2(records: list[RunRecord], scale: str | None) -> Table:
                 notes.append(f"INSP-Net beats the best 3x3 filter ({label(w['best_3x3'])}) on {w['wins']} of "
                              f"{w['n']} test images, mean {w['mean_delta_db']:+.2f} dB (per image: wins.csv, "
                              "wins.png in the eval run).")
+    ensembles = sorted({int(r.metrics.get("self_ensemble", 1)) for r in runs} - {1})
+    if ensembles:  # insp eval self_ensemble=8|48 (recorded runs before it have none: Pi alone)
+        notes.append("Test-time self-ensemble: INSP-Net and the DnCNN twin averaged over "
+                     + " / ".join(f"{e} ({'flips, quarter turns' + (', colour permutations' if e == 48 else '')})"
+                                  for e in ensembles) + " views of each image, outputs turned back (insp eval "
+                     "self_ensemble=...); the classical filters see the image once.")
     notes.append("Paper: 100 DIV2K test images, RGB Gaussian noise; MPRNet and MAXIM are pretrained "
                  "restoration networks (App., Table 2).")
     if other:

@@ -14,6 +14,7 @@ Nothing here knows about Hydra, W&B or files.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from insp_cli.errors import InspError
+from insp_cli.filters.insp_net import ENSEMBLES
 from insp_cli.training import cosine_factor, train_steps
 
 
@@ -142,9 +144,47 @@ def train_twin(model: DnCNN, inputs, targets, t: TwinTraining) -> float:
     return -10 * math.log10(max(float(np.mean(tail)), 1e-20))
 
 
-def apply_twin(model: DnCNN, images, batch: int = 8) -> np.ndarray:
-    """The trained twin on whole images (N, H, W, c) -> (N, H, W, c), clipped to [0, 1]."""
+def apply_twin(model: DnCNN, images, batch: int = 8, ensemble: int = 1) -> np.ndarray:
+    """The trained twin on whole images (N, H, W, c) -> (N, H, W, c), clipped to [0, 1]. ensemble: the same
+    test-time self-ensemble as Pi's (``filters.insp_net.self_ensemble``), on pixels: the mean over the 8 flips /
+    quarter turns of the image (8) and the 6 colour permutations (48) of the twin's output on the transformed
+    image, transformed back; 1 = the twin alone."""
+    if ensemble not in ENSEMBLES:
+        raise InspError(f"self_ensemble={ensemble}: choose one of {', '.join(map(str, ENSEMBLES))}")
     x = torch.as_tensor(np.asarray(images, np.float32)).permute(0, 3, 1, 2)
+    c = x.shape[1]
+    if ensemble == 48 and c != 3:
+        raise InspError(f"self_ensemble=48 permutes 3 colour channels; these images have {c} (use 1 or 8)")
+    perms = list(itertools.permutations(range(c))) if ensemble == 48 else [tuple(range(c))]
+    groups = range(8) if ensemble > 1 else [0]
+
+    def run(xb: torch.Tensor) -> torch.Tensor:
+        if ensemble == 1:
+            return model(xb)
+        total = 0
+        for g in groups:
+            for perm in perms:
+                inv = [perm.index(k) for k in range(c)]
+                total = total + _turn_back(model(_turn(xb, g)[:, list(perm)])[:, inv], g)
+        return total / (len(groups) * len(perms))
+
     with torch.no_grad():
-        out = torch.cat([model(x[a:a + batch]) for a in range(0, len(x), batch)])
+        out = torch.cat([run(x[a:a + batch]) for a in range(0, len(x), batch)])
     return out.clamp(0, 1).permute(0, 2, 3, 1).numpy()
+
+
+def _turn(x: torch.Tensor, g: int) -> torch.Tensor:
+    """Images (N, c, H, W) flipped / turned by element g of the 8 flips and quarter turns: transposed when g >= 4,
+    then columns reversed when bit 1 of g is set, rows when bit 0 is (``filters.context.dihedral_tables``
+    order; with H != W only g < 4 keep the shape)."""
+    if g >= 4:
+        x = x.transpose(2, 3)
+    dims = [d for d, bit in ((3, 2), (2, 1)) if g & bit]
+    return x.flip(dims) if dims else x
+
+
+def _turn_back(x: torch.Tensor, g: int) -> torch.Tensor:
+    """The inverse of ``_turn``."""
+    dims = [d for d, bit in ((3, 2), (2, 1)) if g & bit]
+    x = x.flip(dims) if dims else x
+    return x.transpose(2, 3) if g >= 4 else x
