@@ -203,15 +203,7 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     scores = {m: image_scores(outs[m], gt, device, with_lpips) for m in methods}
     alone = None
     if filt.ensemble > 1:  # Pi (and the twin) alone beside their self-ensembles: the same trained models, per item
-        single, bs = dataclasses.replace(filt, ensemble=1), int(cfg.batch_inrs)
-        outs_alone = {"insp_net": np.concatenate([
-            single.decode(store.spec, store.params_at(np.arange(a, min(a + bs, n))).to(device), (h, w)).cpu().numpy()
-            for a in range(0, n, bs)])}
-        if twin:
-            outs_alone["dncnn"] = apply_twin(model, outs["input"])
-        for m, out in outs_alone.items():
-            scores[f"{m}_alone"] = image_scores(out, gt, device, with_lpips)
-        alone = summary_means({m: scores[f"{m}_alone"] for m in outs_alone})
+        alone = _score_alone(cfg, filt, store, outs["input"], model if twin else None, gt, device, with_lpips, scores)
     if mask is not None:
         for m in methods:
             scores[m]["psnr_missing"] = psnr_where_missing(outs[m], gt, mask)
@@ -244,6 +236,21 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
              if wins else "")
           + f"\n  table   {run.dir / 'table2.md'}\n  run dir {run.dir}")
     return metrics
+
+
+def _score_alone(cfg, filt, store, noisy: np.ndarray, twin_model, gt, device, with_lpips: bool, scores: dict) -> dict:
+    """Pi without its self-ensemble (and the twin, when given, without its views) on the same trained models:
+    adds ``scores["insp_net_alone"]`` (and ``"dncnn_alone"``) per item; returns their means. noisy: (N, H, W, C)."""
+    (h, w), n = store.size, len(store)
+    single, bs = dataclasses.replace(filt, ensemble=1), int(cfg.batch_inrs)
+    outs = {"insp_net": np.concatenate([
+        single.decode(store.spec, store.params_at(np.arange(a, min(a + bs, n))).to(device), (h, w)).cpu().numpy()
+        for a in range(0, n, bs)])}
+    if twin_model is not None:
+        outs["dncnn"] = apply_twin(twin_model, noisy)
+    for m, out in outs.items():
+        scores[f"{m}_alone"] = image_scores(out, gt, device, with_lpips)
+    return summary_means({m: scores[f"{m}_alone"] for m in outs})
 
 
 def _write_table(run_dir: Path, task: str, methods: list[str], rows: dict, missing: bool) -> None:
