@@ -78,6 +78,10 @@ FIRST = [
     ("spectral_bias/run_cpu.sh", [], ["fit", "+experiment=spectral_bias/fit", "model=siren", "fit.steps=10",
                                       "store=stores/spectral-bias/siren-10",
                                       "hydra.run.dir=runs/recipes/spectral_bias/cpu/siren-10"]),
+    ("table2_denoising/variants/cpu-whole19-c7-ens48/run_cpu.sh", [], [
+        "fit", "+experiment=table2_denoising/fit", "data.split=train", "data.crops=1", "degradation=noise",
+        "store=stores/table2-photos-whole19/noise-train",
+        "hydra.run.dir=runs/recipes/table2_denoising/variants/cpu-whole19-c7-ens48/cpu/fit-train"]),
     ("table2_denoising/variants/cpu-whole19-n3600-ens48/run_cpu.sh", [], [
         "fit", "+experiment=table2_denoising/fit", "data.split=train", "data.crops=1", "degradation=noise",
         "store=stores/table2-photos-whole19/noise-train",
