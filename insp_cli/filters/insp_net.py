@@ -161,6 +161,19 @@ class LearnedFusion(nn.Module):
 ENSEMBLES = (1, 8, 48)  # Pi alone; the 8 flips / quarter turns; those x the 6 colour permutations
 
 
+def ensemble_views(count: int, channels: int, what: str) -> tuple[list[int], list[tuple[list[int], list[int]]]]:
+    """The views of a test-time self-ensemble of ``count`` (``ENSEMBLES``) on signals of ``channels`` channels:
+    (the flips / quarter turns g, ``filters.context.dihedral_tables`` order: all 8, or [0] for count 1; the
+    channel permutations as (perm, its inverse): the 6 of 3 colour channels for count 48, else the identity).
+    Refuses another count, or 48 on other than 3 channels, in one line naming ``what`` holds them."""
+    if count not in ENSEMBLES:
+        raise InspError(f"self_ensemble={count}: choose one of {', '.join(map(str, ENSEMBLES))}")
+    if count == 48 and channels != 3:
+        raise InspError(f"self_ensemble=48 permutes 3 colour channels; {what} have {channels} (use 1 or 8)")
+    perms = itertools.permutations(range(channels)) if count == 48 else [tuple(range(channels))]
+    return list(range(8)) if count > 1 else [0], [(list(p), _inverse(p)) for p in perms]
+
+
 def self_ensemble(pi, features: torch.Tensor, order: int, channels: int, offsets: list[tuple[int, int]],
                   count: int) -> torch.Tensor:
     """Test-time geometric self-ensemble of a 2-D Pi (as EDSR's / DnCNN's x8): the mean over the 8 flips /
@@ -172,22 +185,18 @@ def self_ensemble(pi, features: torch.Tensor, order: int, channels: int, offsets
     features: (B, O * c * M) offset major, then channel major (``LearnedFusion``'s input); returns (B, c).
     count 1 is ``pi(features)`` itself.
     """
-    if count not in ENSEMBLES:
-        raise InspError(f"self_ensemble={count}: choose one of {', '.join(map(str, ENSEMBLES))}")
+    groups, perms = ensemble_views(count, channels, "these INRs")
     if count == 1:
         return pi(features)
-    if count == 48 and channels != 3:
-        raise InspError(f"self_ensemble=48 permutes 3 colour channels; these INRs have {channels} (use 1 or 8)")
     b = features.shape[0]
-    perms = list(itertools.permutations(range(channels))) if count == 48 else [tuple(range(channels))]
     total = None
-    for g in range(8):
+    for g in groups:
         turned = dihedral(features, torch.full((b,), g, dtype=torch.long, device=features.device), order,
                           channels, offsets).reshape(b, len(offsets), channels, -1)
-        for perm in perms:
-            out = pi(turned[:, :, list(perm)].reshape(b, -1))[:, _inverse(perm)]
+        for perm, inv in perms:
+            out = pi(turned[:, :, perm].reshape(b, -1))[:, inv]
             total = out if total is None else total + out
-    return total / (8 * len(perms))
+    return total / (len(groups) * len(perms))
 
 
 def _inverse(perm: tuple[int, ...]) -> list[int]:

@@ -196,7 +196,7 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
     for b in names:
         if b == "dncnn":
             model, twin = pixel_twin(cfg, filt, meta, task, device)
-            outs[b] = apply_twin(model, outs["input"], ensemble=int(cfg.self_ensemble))
+            outs[b] = apply_twin(model, outs["input"], ensemble=filt.ensemble)
             continue
         outs[b] = np.stack([apply_baseline(b, img, deg, float(cfg.wiener_balance))
                             for img in outs["input"]]).astype(np.float32)
@@ -225,7 +225,7 @@ def evaluate_images(cfg: DictConfig, run: Run, filt, meta: dict, store, where: s
 
     setting = {"image_size": [h, w], "channels": store.spec.out_features}
     metrics = eval_record(cfg, meta, store, scores, methods, setting, decode_seconds, decode_2x=check,
-                          wins_vs_best_3x3=wins, self_ensemble=int(cfg.self_ensemble),
+                          wins_vs_best_3x3=wins, self_ensemble=filt.ensemble,
                           **({"without_self_ensemble": alone} if alone else {}),
                           **({"pixel_twin": twin} if twin else {}))
     r = rows_summary

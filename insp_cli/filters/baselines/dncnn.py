@@ -14,7 +14,6 @@ Nothing here knows about Hydra, W&B or files.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ import torch
 from torch import nn
 
 from insp_cli.errors import InspError
-from insp_cli.filters.insp_net import ENSEMBLES
+from insp_cli.filters.insp_net import ensemble_views
 from insp_cli.training import cosine_factor, train_steps
 
 
@@ -149,23 +148,16 @@ def apply_twin(model: DnCNN, images, batch: int = 8, ensemble: int = 1) -> np.nd
     test-time self-ensemble as Pi's (``filters.insp_net.self_ensemble``), on pixels: the mean over the 8 flips /
     quarter turns of the image (8) and the 6 colour permutations (48) of the twin's output on the transformed
     image, transformed back; 1 = the twin alone."""
-    if ensemble not in ENSEMBLES:
-        raise InspError(f"self_ensemble={ensemble}: choose one of {', '.join(map(str, ENSEMBLES))}")
     x = torch.as_tensor(np.asarray(images, np.float32)).permute(0, 3, 1, 2)
-    c = x.shape[1]
-    if ensemble == 48 and c != 3:
-        raise InspError(f"self_ensemble=48 permutes 3 colour channels; these images have {c} (use 1 or 8)")
-    perms = list(itertools.permutations(range(c))) if ensemble == 48 else [tuple(range(c))]
-    groups = range(8) if ensemble > 1 else [0]
+    groups, perms = ensemble_views(ensemble, x.shape[1], "these images")
 
     def run(xb: torch.Tensor) -> torch.Tensor:
         if ensemble == 1:
             return model(xb)
         total = 0
         for g in groups:
-            for perm in perms:
-                inv = [perm.index(k) for k in range(c)]
-                total = total + _turn_back(model(_turn(xb, g)[:, list(perm)])[:, inv], g)
+            for perm, inv in perms:
+                total = total + _turn_back(model(_turn(xb, g)[:, perm])[:, inv], g)
         return total / (len(groups) * len(perms))
 
     with torch.no_grad():
