@@ -68,6 +68,10 @@ timed() {  # timed STEP CMD...
   /usr/bin/time -f "$name %e %U %S" -a -o "$OUT/times.txt" "$@"
 }
 
+ran() {  # ran RUN_DIR: true when that run finished (its metrics.json says status complete)
+  [ -f "$1/metrics.json" ] && grep -q '"status": "complete"' "$1/metrics.json"
+}
+
 fit_done() {  # fit_done RUN_DIR STORE
   [ -f "$1/metrics.json" ] && [ -d "$2" ] || return 1
   local rc=0

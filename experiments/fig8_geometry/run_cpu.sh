@@ -27,9 +27,6 @@ fit() {  # fit DEG SPLIT
     insp fit +experiment=fig8_geometry/fit ${RANGE[$2]} degradation=$1 store=$S/$1-$2 \
     hydra.run.dir=$OUT/fit-$1-$2
 }
-ran() {  # ran RUN_DIR: true when that run finished (its metrics.json says status complete)
-  [ -f "$1/metrics.json" ] && grep -q '"status": "complete"' "$1/metrics.json"
-}
 pi() {  # pi NAME TASK STORE [OVERRIDES...]: train Pi on STORE (a store, or [train,val]: the 18 shapes)
   local name=$1 task=$2 store=$3
   shift 3

@@ -61,7 +61,7 @@ elif [ ! -f "$FILTER" ]; then
 fi
 fit_once "fit" "$OUT/fit" "$S/noise" "fit" \
   insp fit +experiment=fig15_audio/fit data.folder=$VOICES data.split=all store=$S/noise hydra.run.dir=$OUT/fit
-if [ -f "$FILTER" ] && [ -f "$OUT/eval/metrics.json" ] && grep -q '"status": "complete"' "$OUT/eval/metrics.json"; then
+if [ -f "$FILTER" ] && ran "$OUT/eval"; then
   echo "eval: done earlier, kept"
 else
   timed eval insp eval +experiment=fig15_audio/eval filter=$FILTER store=$S/noise hydra.run.dir=$OUT/eval

@@ -65,7 +65,6 @@ fit() {  # fit DEG: the 6 shapes, the recording's fit settings (conf/experiment/
     insp fit +experiment=fig8_geometry/fit data.folder=$MESHES data.split=all degradation=$1 store=$S/$1 \
       hydra.run.dir=$OUT/fit-$1
 }
-ran() { [ -f "$1/metrics.json" ] && grep -q '"status": "complete"' "$1/metrics.json"; }
 score() {  # score NAME DEG: the recorded filter NAME on the 6 shapes at 128^3 (conf/experiment/fig8_geometry/eval.yaml)
   if ran "$OUT/test-$1" && [ -f "$F/$1.safetensors" ]; then echo "test $1: done earlier, kept"; return 0; fi
   timed "test-$1" insp eval +experiment=fig8_geometry/eval filter=$F/$1.safetensors store=$S/$2 hydra.run.dir=$OUT/test-$1

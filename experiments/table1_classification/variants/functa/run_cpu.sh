@@ -44,7 +44,7 @@ fit() {
 
 val_done() {  # a validation run that finished in this tree (its metrics.json complete, its checkpoint here: a
   # fresh clone has only the records, so there it runs again)
-  [ -f "$OUT/val-$1/checkpoint.safetensors" ] && grep -q '"status": "complete"' "$OUT/val-$1/metrics.json" 2>/dev/null
+  [ -f "$OUT/val-$1/checkpoint.safetensors" ] && ran "$OUT/val-$1"
 }
 
 val() {  # two candidates at a time (one thread each)

@@ -53,7 +53,6 @@ PYEOF
 }
 if [ -n "${INSP_RECIPE_STEPS:-}" ]; then echo "photos: not prepared (INSP_RECIPE_STEPS: insp commands only)"; else prepare; fi
 
-ran() { [ -f "$1/metrics.json" ] && grep -q '"status": "complete"' "$1/metrics.json"; }
 # the outside photos, fitted with the recording's settings (conf/experiment/table2_denoising/fit.yaml, given here
 # one by one: that experiment selects data=photos, which takes no folder)
 fit_once "fit" "$OUT/fit" "$S/noise" "fit" \
