@@ -5,6 +5,7 @@ name beside ``path`` (``.NAME.tmp-PID``), are flushed and fsynced, get the usual
 default umask, not mkstemp's 0600), and only then replace ``path``. On any failure the temporary file is
 removed and the error is raised again; a file-system fault (``ENOSPC``: ``no space left on device: PATH``)
 becomes one clear ``InspError``, also when a library wraps it (safetensors' ``SafetensorError``: ``disk_fault``).
+``atomic_dir(path)`` does the same for a folder filled in a staging folder.
 ``RunLogHandler`` is the run log's file handler: a write error stops the log with one warning, no traceback.
 """
 
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -90,6 +92,24 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             not isinstance(e, InspError) else None
         if fault is not None:
             raise InspError(os_error_message(fault, path), exit_code=1) from None  # a fault, not bad input
+        raise
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty staging folder (``.NAME.tmp-PID`` beside ``path``) to fill; on success it replaces ``path``
+    (an older folder there is removed first), on failure it is removed: ``path`` is complete or as it was."""
+    path = Path(path)
+    tmp = temporary_name(path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     _fsync_dir(path.parent)
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from insp_cli.cli import app
 from insp_cli.config import check_overrides, compose
 from insp_cli.errors import InspError
-from insp_cli.files import RunLogHandler, atomic_write, disk_fault, is_temporary
+from insp_cli.files import RunLogHandler, atomic_dir, atomic_write, disk_fault, is_temporary
 from insp_cli.jobs.fit import run_fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +85,25 @@ def test_atomic_write_to_a_full_device_leaves_the_old_file(tmp_path):
     with pytest.raises(InspError, match=f"^no space left on device: {target}$"):
         atomic_write(target, "new" * 10000)
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_atomic_dir_replaces_the_folder_whole_or_leaves_it_as_it_was(tmp_path):
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "old.jpg").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out) as tmp:
+            (tmp / "new.jpg").write_text("new")
+            raise RuntimeError("the copy failed half-way")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no staging folder left
+    assert sorted(p.name for p in out.iterdir()) == ["old.jpg"]
+    with atomic_dir(out) as tmp:
+        assert is_temporary(tmp) and tmp.parent == tmp_path and not any(tmp.iterdir())
+        (tmp / "a.jpg").write_text("a")
+        (tmp / "b.jpg").write_text("b")
+        assert (out / "old.jpg").exists()  # readers see the old folder until the end
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.jpg"]
 
 
 def test_filter_checkpoint_on_a_full_disk_is_one_line_and_keeps_the_old_filter(noisy, tmp_path, monkeypatch):

@@ -23,19 +23,18 @@ VOICES=$DATA/outside-voices
 prepare() {  # alsa-utils fetched with insp's Debian machinery (apt-get download + dpkg -x), its 8 voice WAVs converted
   [ -f "$VOICES/DEBIAN_VERSION" ] && { echo "voices: $VOICES (kept)"; return 0; }
   "${PY[@]}" - "$DATA" "$VOICES" <<'PYEOF'
-import shutil, sys
+import sys
 from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 from insp_cli.data.debian import unpacked_deb
 from insp_cli.errors import InspError
+from insp_cli.files import atomic_dir
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
-tmp = out.with_name(out.name + ".part")
-shutil.rmtree(tmp, ignore_errors=True)
-tmp.mkdir(parents=True)
 try:
-    with unpacked_deb("alsa-utils", root, "download alsa-utils' /usr/share/sounds/alsa/*.wav by hand") as (tree, version):
+    with atomic_dir(out) as tmp, \
+            unpacked_deb("alsa-utils", root, "download alsa-utils' /usr/share/sounds/alsa/*.wav by hand") as (tree, version):
         files = sorted(p for p in (tree / "usr/share/sounds/alsa").glob("*.wav") if p.stem != "Noise")
         for p in files:  # 48 kHz int16 mono -> 8 kHz int16 mono (polyphase, the 1/6 anti-aliasing filter)
             rate, x = wavfile.read(p)
@@ -45,8 +44,6 @@ try:
         (tmp / "DEBIAN_VERSION").write_text(f"alsa-utils {version}\n")
 except InspError as e:
     sys.exit(f"error: {e}")
-shutil.rmtree(out, ignore_errors=True)
-tmp.rename(out)
 print(f"voices: {len(files)} clips of alsa-utils {version} -> {out}")
 PYEOF
 }

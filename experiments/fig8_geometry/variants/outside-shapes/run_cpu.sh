@@ -31,18 +31,15 @@ import shutil, sys
 from pathlib import Path
 from insp_cli.data.meshes import cgal_folder
 from insp_cli.errors import InspError
+from insp_cli.files import atomic_dir
 try:
     src = cgal_folder(Path(sys.argv[1]))
 except InspError as e:
     sys.exit(f"error: {e}")
 out = Path(sys.argv[2])
-tmp = out.with_name(out.name + ".part")
-shutil.rmtree(tmp, ignore_errors=True)
-tmp.mkdir(parents=True)
-for name in sys.argv[3:]:
-    shutil.copy2(src / f"{name}.off", tmp / f"{name}.off")
-shutil.rmtree(out, ignore_errors=True)
-tmp.rename(out)
+with atomic_dir(out) as tmp:
+    for name in sys.argv[3:]:
+        shutil.copy2(src / f"{name}.off", tmp / f"{name}.off")
 print(f"meshes: {' '.join(sys.argv[3:])} -> {out}")
 PYEOF
 }

@@ -31,23 +31,20 @@ import shutil, sys
 from pathlib import Path
 from insp_cli.data.debian import unpacked_deb
 from insp_cli.errors import InspError
+from insp_cli.files import atomic_dir
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
-tmp = out.with_name(out.name + ".part")
-shutil.rmtree(tmp, ignore_errors=True)
-tmp.mkdir(parents=True)
 versions = []
 try:
-    for package, where in (("mate-backgrounds", "usr/share/backgrounds/mate/nature"),
-                           ("palapeli-data", "usr/share/palapeli/collection")):
-        with unpacked_deb(package, root, f"copy its {where}/*.jpg into {out}/ by hand") as (tree, version):
-            for p in sorted((tree / where).glob("*.jpg")):
-                shutil.copy2(p, tmp / p.name)
-            versions.append(f"{package} {version}")
+    with atomic_dir(out) as tmp:
+        for package, where in (("mate-backgrounds", "usr/share/backgrounds/mate/nature"),
+                               ("palapeli-data", "usr/share/palapeli/collection")):
+            with unpacked_deb(package, root, f"copy its {where}/*.jpg into {out}/ by hand") as (tree, version):
+                for p in sorted((tree / where).glob("*.jpg")):
+                    shutil.copy2(p, tmp / p.name)
+                versions.append(f"{package} {version}")
+        (tmp / "DEBIAN_VERSIONS").write_text("\n".join(versions) + "\n")
 except InspError as e:
     sys.exit(f"error: {e}")
-(tmp / "DEBIAN_VERSIONS").write_text("\n".join(versions) + "\n")
-shutil.rmtree(out, ignore_errors=True)
-tmp.rename(out)
 print(f"photos: {len(list(out.glob('*.jpg')))} from {', '.join(versions)} -> {out}")
 PYEOF
 }
