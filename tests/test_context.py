@@ -100,7 +100,8 @@ def test_dilated_and_multiscale_neighbourhoods():
     after it; coarse 0 is the single square, bit for bit; the coarse offsets may read lower orders."""
     d = neighbourhood(6, 2, 2)
     assert len(d) == 49 and {v for o in d for v in o} == set(range(-6, 7, 2))
-    assert neighbourhood(3, 1, 2) == neighbourhood(3, 1, 2, 0, 3) and neighbourhood(2, 1, 1) == neighbourhood(2, 1, 1, 0)
+    assert neighbourhood(3, 1, 2) == neighbourhood(3, 1, 2, 0, 3)
+    assert neighbourhood(2, 1, 1) == neighbourhood(2, 1, 1, 0)
     ms = neighbourhood(3, 1, 2, 6, 3)
     assert ms[:49] == neighbourhood(3, 1, 2) and len(ms) == 65 and len(set(ms)) == 65
     assert all(max(map(abs, o)) == 6 and o[0] % 3 == 0 and o[1] % 3 == 0 for o in ms[49:])
