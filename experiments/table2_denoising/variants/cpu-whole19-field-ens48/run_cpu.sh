@@ -43,7 +43,7 @@ done
 for c in "${NAMES[@]}"; do
   read -ra ctx <<< "${CONTEXT[$c]}"
   timed train-filter-$c insp train-filter +experiment=table2_denoising/train_filter task=denoise \
-    store=$S/noise-train filter=${F/\{0\}/$c} train.steps=3600 fusion.context_step=1 "${ctx[@]}" \
+    store=$S/noise-train filter=${F/\{0\}/$c} train.steps=3600 "${ctx[@]}" \
     hydra.run.dir=$OUT/train-filter-$c
   for e in 8 48; do  # the validation photos, BM3D beside Pi (same decoded inputs)
     timed eval-val-$c-e$e insp eval +experiment=table2_denoising/eval filter=${F/\{0\}/$c} check_2x=false \
