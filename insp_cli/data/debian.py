@@ -3,8 +3,8 @@
 ``unpacked_deb`` is the one place that fetches a package: it unpacks it in a temporary folder under the data
 root and yields the unpacked tree; the caller renames what it keeps out of it (``place``: a rename is atomic, so
 a source folder appears complete or not at all; a concurrent fetch's copy placed first is kept), and the rest
-is removed. Without apt-get/dpkg, or when the download
-fails, it raises one InspError line that ends with the caller's hint (what to do by hand).
+is removed. Without apt-get/dpkg, or when the download fails, it raises one InspError line that ends with the
+caller's hint (what to do by hand).
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ what an interrupt would leave (``kept_note``) whenever that changes."""
           f"{seconds:.0f} s\n  filter  {path}\n  run dir {run_dir}")
     return {"filter": str(path), "task": task["name"], "order": order, "steps": steps, "resumed_from": start,
             "train_psnr": train_psnr, "train_seconds": round(seconds, 2), "n_inrs": n_inrs, **data.extra,
-            "features": data.num_features, "features_read": fusion.mlp[0].in_features, "device": str(device)}
+            "features": data.num_features, "features_read": read, "device": str(device)}
 
 
 def step_loss(t: dict, data: PiData, fusion, batch: int, order: int, offsets, gen: torch.Generator,
