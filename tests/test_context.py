@@ -20,11 +20,14 @@ from insp_cli.filters import (
 from insp_cli.data.blur import gaussian_filter
 from insp_cli.filters.context import (
     axes_coords,
+    centre_index,
     context_offsets,
     dihedral,
     dihedral_offsets,
     gather,
     neighbourhood,
+    offset_orders,
+    offsets_pad,
     offsets_tensor,
     padded_axes,
 )
@@ -63,11 +66,19 @@ def test_padded_axes_extend_the_pixel_and_subpixel_grids():
     torch.testing.assert_close(ax[1][:3], torch.tensor([-1 - 2 / 3, -1 - 1 / 3, -1.0], dtype=torch.float64))
 
 
-def test_gathered_context_features_are_the_jets_at_the_neighbours():
-    """On a non-square grid: gather from the padded table = nested-autograd jets at x + o h (o in pixels, x first)."""
+# the 5x5 pixels; a dilated 3x3 of step 2 and a 5x5 of step 2 (9x9 span); multi-scale: 3x3 pixels + a step-3 ring
+NEIGHBOURHOODS = [(2, 1, 0, 1), (2, 2, 0, 1), (4, 2, 0, 1), (1, 1, 3, 3)]
+
+
+@pytest.mark.parametrize("reach, step, coarse, coarse_step", NEIGHBOURHOODS)
+def test_gathered_context_features_are_the_jets_at_the_neighbours(reach, step, coarse, coarse_step):
+    """On a non-square grid: gather from the padded table = nested-autograd jets at x + o h (o in pixels, x first),
+    for dilated (step > 1) and multi-scale (fine + coarse) neighbourhoods too."""
     spec, p = _siren()
-    size, order, pad = (9, 13), 2, 2
-    offsets = neighbourhood(2, 1, 2)
+    size, order = (9, 13), 2
+    offsets = neighbourhood(reach, step, 2, coarse, coarse_step)
+    pad = offsets_pad(offsets)
+    assert pad == max(reach, coarse)
     offs = offsets_tensor(offsets)
     grid = axes_coords(padded_axes(size, pad, dtype=torch.float64))
     tab = jet_features(pixel_jets(spec, p, grid, order, size)).reshape(1, size[0] + 2 * pad, size[1] + 2 * pad, -1)
@@ -79,8 +90,61 @@ def test_gathered_context_features_are_the_jets_at_the_neighbours():
         at = centre + h * torch.tensor(o, dtype=torch.float64)
         want = jet_features(pixel_jet(siren_jet_reference(spec, p, at, order), size))[0]
         torch.testing.assert_close(got[:, k], want)
-    assert offsets[12] == (0, 0)  # and the zero offset is the pixel's own jet
-    torch.testing.assert_close(got[:, 12, 0], 0.5 * siren_forward(spec, p, centre[None])[0, :, 0] + 0.5)
+    c = centre_index(offsets)  # and the zero offset is the pixel's own jet
+    assert offsets[c] == (0, 0)
+    torch.testing.assert_close(got[:, c, 0], 0.5 * siren_forward(spec, p, centre[None])[0, :, 0] + 0.5)
+
+
+def test_dilated_and_multiscale_neighbourhoods():
+    """Step 2 spreads the 7x7 offsets over 13x13 pixels; a coarse square adds only the offsets the fine one lacks,
+    after it; coarse 0 is the single square, bit for bit; the coarse offsets may read lower orders."""
+    d = neighbourhood(6, 2, 2)
+    assert len(d) == 49 and {v for o in d for v in o} == set(range(-6, 7, 2))
+    assert neighbourhood(3, 1, 2) == neighbourhood(3, 1, 2, 0, 3)
+    assert neighbourhood(2, 1, 1) == neighbourhood(2, 1, 1, 0)
+    ms = neighbourhood(3, 1, 2, 6, 3)
+    assert ms[:49] == neighbourhood(3, 1, 2) and len(ms) == 65 and len(set(ms)) == 65
+    assert all(max(map(abs, o)) == 6 and o[0] % 3 == 0 and o[1] % 3 == 0 for o in ms[49:])
+    assert len(neighbourhood(3, 1, 2, 9, 3)) == 49 + 49 - 9 and len(neighbourhood(1, 1, 3, 2, 2)) == 27 + 26
+    assert len({tuple(r.tolist()) for r in dihedral_offsets(ms)}) == 8  # closed under flips and turns
+    assert offset_orders(3, 1, 2, 2) is None and offset_orders(3, 1, 2, 2, 6, 3) is None
+    assert offset_orders(3, 1, 2, 2, 6, 3, 2) is None  # the same order everywhere: nothing to record
+    assert offset_orders(3, 1, 2, 2, 6, 3, 0) == [2] * 49 + [0] * 16
+    with pytest.raises(InspError, match="coarse_context=5 must be >= 0 and a multiple of fusion.coarse_step=3"):
+        neighbourhood(3, 1, 2, 5, 3)
+    with pytest.raises(InspError, match="coarse_order=3 must be between 0 and fusion.order=2"):
+        offset_orders(3, 1, 2, 2, 6, 3, 3)
+
+
+def test_lower_orders_at_the_coarse_offsets_drop_exactly_those_features():
+    """orders: the MLP reads f, fx, fy (K' = 1) at the coarse offsets and the whole K = 2 jet at the fine ones;
+    the dropped derivatives change nothing, the kept ones do; all offsets at K is Pi without orders, bit for bit."""
+    offs = neighbourhood(1, 1, 2, 2, 2)  # the 3x3 pixels + the 8 other points of the step-2 3x3 square
+    orders = offset_orders(1, 1, 2, 2, 2, 2, 1)
+    assert len(offs) == 17 and orders == [2] * 9 + [1] * 8
+    torch.manual_seed(0)
+    f = LearnedFusion(3, 2, hidden=16, layers=1, residual=True, offsets=offs, orders=orders)
+    assert f.mlp[0].in_features == 9 * 3 * 6 + 8 * 3 * 3
+    with torch.no_grad():
+        f.mlp[-1].weight.normal_()
+    x = torch.randn(7, 17 * 3 * 6)
+    with torch.no_grad():
+        y = f(x)
+        high = x.clone().reshape(7, 17, 3, 6)
+        high[:, 9:, :, 3:] += 5.0  # the second derivatives at the coarse offsets
+        assert torch.equal(f(high.reshape(7, -1)), y)
+        low = x.clone().reshape(7, 17, 3, 6)
+        low[:, 9:, :, 1] += 5.0  # f_x at the coarse offsets: read
+        assert (f(low.reshape(7, -1)) - y).abs().max() > 1e-3
+    g = LearnedFusion(3, 2, hidden=16, layers=1, offsets=offs, orders=[2] * 17)
+    h = LearnedFusion(3, 2, hidden=16, layers=1, offsets=offs)
+    h.load_state_dict(g.state_dict())
+    with torch.no_grad():
+        h.mlp[-1].weight.normal_()
+        g.mlp[-1].weight.copy_(h.mlp[-1].weight)
+        assert torch.equal(g(x), h(x))
+    with pytest.raises(InspError, match="per-offset orders"):
+        LearnedFusion(3, 2, offsets=offs, orders=[2] * 16)
 
 
 def test_context_zero_reproduces_the_pointwise_features_exactly():
@@ -126,11 +190,13 @@ def test_context_decode_gathers_what_direct_evaluation_gives_at_1x_and_2x():
 
 
 @pytest.mark.parametrize("g", range(8))
-def test_a_flip_or_turn_of_the_image_permutes_the_context_features(g):
-    """Features of Phi' = Phi(A x) at x (jets at x + o h) = ``dihedral`` of Phi's features at A x."""
+@pytest.mark.parametrize("reach, step, coarse, coarse_step", NEIGHBOURHOODS)
+def test_a_flip_or_turn_of_the_image_permutes_the_context_features(g, reach, step, coarse, coarse_step):
+    """Features of Phi' = Phi(A x) at x (jets at x + o h) = ``dihedral`` of Phi's features at A x: dilated and
+    multi-scale neighbourhoods too."""
     spec, p = _siren(out=1, seed=2)
     size, order = (16, 16), 3
-    offsets = neighbourhood(2, 1, 2)
+    offsets = neighbourhood(reach, step, 2, coarse, coarse_step)
     h = torch.tensor(grid_spacing(size), dtype=torch.float64)
     swap, sx, sy = g >= 4, (-1.0) ** (g // 2 % 2), (-1.0) ** (g % 2)
     a = torch.tensor([[0.0, sy], [sx, 0.0]] if swap else [[sx, 0.0], [0.0, sy]], dtype=torch.float64)

@@ -43,3 +43,23 @@ def test_unpacked_deb_errors_are_one_line(tmp_path, monkeypatch):
     with pytest.raises(InspError, match="^Debian package nope is needed and this machine has no apt-get/dpkg: hint$"):
         with unpacked_deb("nope", tmp_path / "data", "hint"):
             pass
+
+
+def test_two_fetches_of_one_package_at_once_keep_the_first_copy(tmp_path):
+    """Two commands sharing a data root fetch the same package at once: the second ``place`` finds the first's
+    complete folder, keeps it and raises nothing (it once ended in `error: Directory not empty`)."""
+    from insp_cli.data.debian import place
+
+    target = tmp_path / "data" / "opencv-doc" / "examples" / "data"
+    for k in (1, 2):
+        src = tmp_path / f".tmp{k}" / "x"
+        src.mkdir(parents=True)
+        (src / "baboon.jpg").write_text(f"copy {k}\n")
+        place(src, target)
+    assert (target / "baboon.jpg").read_text() == "copy 1\n" and (tmp_path / ".tmp2" / "x").is_dir()
+    bad = tmp_path / "file-in-the-way"
+    bad.write_text("")
+    src = tmp_path / ".tmp3" / "x"
+    src.mkdir(parents=True)
+    with pytest.raises(OSError):  # anything else that stops the rename is still an error
+        place(src, bad / "sub")

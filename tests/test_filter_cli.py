@@ -138,7 +138,8 @@ def test_interrupted_training_resumes_to_the_same_filter(stores, tmp_path, monke
 
 def test_context_filter_records_its_offsets_and_old_pointwise_filters_still_apply(stores, tmp_path):
     """fusion.context=1 fusion.context_step=1: Pi on the jets at the 3x3 pixels around x; the checkpoint lists the
-    offsets, eval labels Pi. A pointwise filter written before offsets existed (no fusion.offsets) scores the same."""
+    offsets, eval labels Pi; with fusion.coarse_* also the per-offset orders. A pointwise filter written before
+    offsets existed (no fusion.offsets) scores the same."""
     import torch
     from safetensors.torch import save_file
 
@@ -152,6 +153,23 @@ def test_context_filter_records_its_offsets_and_old_pointwise_filters_still_appl
     m = run_eval(compose("eval", [f"filter={ctx}", f"store={d / 'test'}", "lpips=false"]), tmp_path / "e-ctx")
     assert m["scale"]["pi"] == "mlp 2x32, jets at 3x3 points (step 1)"
     assert 10 < m["rows"]["insp_net"]["psnr"] < 50 and abs(m["decode_2x"]["delta_db"]) < 1.0
+
+    # multi-scale: the 3x3 pixels and the 8 other points of the step-2 3x3 square, values only (order 0) there
+    ms = tmp_path / "ms.safetensors"
+    multi = ["fusion.context=1", "fusion.context_step=1", "fusion.coarse_context=2", "fusion.coarse_step=2",
+             "fusion.coarse_order=0"]
+    tm = run_train_filter(compose("train_filter", TRAIN + ["train.steps=40", *multi, f"store={d / 'train'}",
+                                                           f"filter={ms}"]), tmp_path / "r-ms")
+    assert tm["features"] == 17 * 3 * 6 and tm["features_read"] == 9 * 3 * 6 + 8 * 3
+    meta, tensors = read_filter(ms)
+    assert meta["fusion"]["offsets"][9:] == [[x, y] for y in (-2, 0, 2) for x in (-2, 0, 2) if (x, y) != (0, 0)]
+    assert meta["fusion"]["orders"] == [2] * 9 + [0] * 8
+    assert tuple(tensors["fusion.mlp.0.weight"].shape) == (32, 9 * 3 * 6 + 8 * 3)
+    m = run_eval(compose("eval", [f"filter={ms}", f"store={d / 'test'}", "lpips=false", "self_ensemble=8"]),
+                 tmp_path / "e-ms")
+    assert m["scale"]["pi"] == "mlp 2x32, jets at 17 points over 5x5 (fine + coarse; order 0 at 8 of them)"
+    assert 10 < m["rows"]["insp_net"]["psnr"] < 50 and abs(m["decode_2x"]["delta_db"]) < 1.0
+    assert "orders" not in read_filter(ctx)[0]["fusion"]  # a single square records none
 
     pw = tmp_path / "pw.safetensors"
     run_train_filter(compose("train_filter", TRAIN + ["train.steps=20", f"store={d / 'train'}", f"filter={pw}"]),
@@ -189,6 +207,12 @@ def test_edges_and_unsharp_write_grids(stores, tmp_path):
     ("eval", ["filter=CKPT", "store=S_NOSRC"], "no ground-truth source"),
     ("eval", ["filter=S_TRAIN/store.json", "store=S_TEST"], "not an insp filter"),
     ("eval", ["filter=CKPT", "store=S_TEST", "self_ensemble=6"], "self_ensemble=6: choose one of 1, 8, 48"),
+    ("train-filter", ["task=denoise", "store=S_TRAIN", "fusion.context=1", "fusion.context_step=1",
+                      "fusion.coarse_context=5", "fusion.coarse_step=3"],
+     "fusion.coarse_context=5 must be >= 0 and a multiple of"),
+    ("train-filter", ["task=denoise", "store=S_TRAIN", "fusion.order=2", "fusion.context=1", "fusion.context_step=1",
+                      "fusion.coarse_context=2", "fusion.coarse_step=2", "fusion.coarse_order=3"],
+     "coarse_order=3 must be between 0 and"),
 ])
 def test_bad_input_gives_one_line_and_nonzero_exit(stores, tmp_path, command, args, message):
     d = stores

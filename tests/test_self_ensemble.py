@@ -13,7 +13,8 @@ import torch
 from insp_cli.errors import InspError
 from insp_cli.filters import INSPFilter, LearnedFusion, jet_features, pixel_jets
 from insp_cli.filters.baselines.dncnn import DnCNN, apply_twin
-from insp_cli.filters.context import axes_coords, dihedral, gather, neighbourhood, offsets_tensor, padded_axes
+from insp_cli.filters.context import (axes_coords, dihedral, gather, neighbourhood, offset_orders, offsets_tensor,
+                                      padded_axes)
 from insp_cli.filters.insp_net import self_ensemble
 from insp_cli.inr.siren import SirenSpec, init_params, layout_views
 
@@ -25,11 +26,11 @@ def _group(g: int) -> tuple[bool, float, float]:
     return g >= 4, (-1.0) ** (g // 2 % 2), (-1.0) ** (g % 2)
 
 
-def _setup(seed=0, hidden=16):
+def _setup(seed=0, hidden=16, offsets=None, orders=None):
     torch.manual_seed(seed)
     spec = SirenSpec(2, 3, 24, 2)
     p = init_params(spec, 1, generator=torch.Generator().manual_seed(seed))
-    fusion = LearnedFusion(3, 2, hidden=hidden, layers=2, offsets=neighbourhood(1, 1, 2))
+    fusion = LearnedFusion(3, 2, hidden=hidden, layers=2, offsets=offsets or neighbourhood(1, 1, 2), orders=orders)
     with torch.no_grad():  # a Pi that is far from the identity and from any symmetry
         for mod in fusion.mlp:
             if isinstance(mod, torch.nn.Linear):
@@ -109,6 +110,26 @@ def test_self_ensemble_is_the_mean_of_pi_on_the_turned_and_permuted_inrs(count):
     coords = axes_coords(padded_axes(SIZE, 0))
     torch.testing.assert_close(INSPFilter(fusion, 2, SIZE, ensemble=count)(spec, p, coords),
                                got.reshape(1, -1, 3), atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("offsets, orders", [
+    (neighbourhood(2, 2, 2), None),  # dilated: 3x3 points of step 2
+    (neighbourhood(1, 1, 2, 2, 2), offset_orders(1, 1, 2, 2, 2, 2, 0)),  # 3x3 pixels + step-2 ring, values only
+])
+def test_dilated_and_multiscale_self_ensemble_is_equivariant(offsets, orders):
+    """The 8-view ensemble of a dilated or multi-scale Pi (lower orders at the coarse offsets) is the mean of Pi
+    on the turned INRs and gives the turned image on a turned INR."""
+    spec, p, fusion = _setup(seed=3, offsets=offsets, orders=orders)
+    assert fusion.pad == 2
+    got = INSPFilter(fusion, 2, SIZE, ensemble=8).decode(spec, p, SIZE, clamp=False)
+    plain = INSPFilter(fusion, 2, SIZE)
+    want = torch.stack([_back(plain.decode(spec, _transformed(spec, p, g), SIZE, clamp=False), g)
+                        for g in range(8)]).mean(0)
+    torch.testing.assert_close(got, want, atol=2e-5, rtol=1e-4)
+    assert (got - plain.decode(spec, p, SIZE, clamp=False)).abs().max() > 1e-2
+    for g in (3, 6):
+        turned = INSPFilter(fusion, 2, SIZE, ensemble=8).decode(spec, _transformed(spec, p, g), SIZE, clamp=False)
+        torch.testing.assert_close(_back(turned, g), got, atol=2e-5, rtol=1e-4)
 
 
 def test_ensemble_of_one_is_pi_alone_bit_for_bit():

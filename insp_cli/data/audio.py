@@ -44,7 +44,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from insp_cli.data.debian import unpacked_deb
+from insp_cli.data.debian import place, unpacked_deb
 from insp_cli.data.imageset import select_range
 from insp_cli.errors import InspError
 from insp_cli.files import atomic_write
@@ -239,8 +239,7 @@ def debian_folder(name: str, root: Path) -> Path:
     with unpacked_deb(package, root, f"unpack its .deb into {target}/ (dpkg -x), or pass folder=DIR of 16-bit mono "
                                      "WAV files") as (tree, version):
         (tree / "DEBIAN_VERSION").write_text(version + "\n")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tree, target)  # appears complete or not at all
+        place(tree, target)  # appears complete or not at all
     return target / inside
 
 

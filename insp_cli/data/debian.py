@@ -1,14 +1,16 @@
 """Data that ships in Debian packages (speech, music, photos): ``apt-get download`` + ``dpkg -x`` on first use.
 
 ``unpacked_deb`` is the one place that fetches a package: it unpacks it in a temporary folder under the data
-root and yields the unpacked tree; the caller renames what it keeps out of it (a rename is atomic, so a source
-folder appears complete or not at all), and the rest is removed. Without apt-get/dpkg, or when the download
-fails, it raises one InspError line that ends with the caller's hint (what to do by hand).
+root and yields the unpacked tree; the caller renames what it keeps out of it (``place``: a rename is atomic, so
+a source folder appears complete or not at all; a concurrent fetch's copy placed first is kept), and the rest
+is removed. Without apt-get/dpkg, or when the download fails, it raises one InspError line that ends with the
+caller's hint (what to do by hand).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +19,19 @@ from urllib.parse import unquote
 from typing import Iterator
 
 from insp_cli.errors import InspError
+
+
+def place(src: Path, target: Path) -> None:
+    """Rename ``src`` (a folder of an unpacked tree) to ``target`` atomically, so a source folder appears complete
+    or not at all. When another process sharing the data root placed ``target`` first (two commands fetching the
+    same package at once: the second rename finds a non-empty folder), its copy is kept and ``src`` is left to
+    be removed with the temporary folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(src, target)
+    except OSError:
+        if not (target.is_dir() and any(target.iterdir())):
+            raise
 
 
 @contextlib.contextmanager

@@ -22,7 +22,6 @@ Normalisation: centred on its bounding box and scaled so that its largest side s
 from __future__ import annotations
 
 import logging
-import os
 import struct
 import tarfile
 import warnings
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from insp_cli.data.debian import unpacked_deb
+from insp_cli.data.debian import place, unpacked_deb
 from insp_cli.data.imageset import select_range
 from insp_cli.errors import InspError
 from insp_cli.mesh import Mesh, as_mesh, exact_sdf, sample_surface
@@ -83,8 +82,7 @@ def cgal_folder(root: Path) -> Path:
                 m.name = m.name[len("data/"):]
                 tar.extract(m, out, filter="data")
         (out / "DEBIAN_VERSION").write_text(version + "\n")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(out, target)  # appears complete or not at all
+        place(out, target)  # appears complete or not at all
     return target / "meshes"
 
 

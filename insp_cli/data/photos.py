@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from insp_cli.data.debian import unpacked_deb
+from insp_cli.data.debian import place, unpacked_deb
 from insp_cli.data.images import read_image
 from insp_cli.data.imageset import RawSplit, package_dir, package_version
 from insp_cli.errors import InspError
@@ -115,8 +115,7 @@ def opencv_data(root: Path, fetch: bool = True) -> Path:
            f"X/usr/share/doc/opencv-doc/examples/data to {root / OPENCV_IN_ROOT}")
     with unpacked_deb("opencv-doc", root, how) as (tree, _):
         target = root / OPENCV_IN_ROOT
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (tree / "usr/share/doc/opencv-doc/examples/data").rename(target)  # atomic: complete or absent
+        place(tree / "usr/share/doc/opencv-doc/examples/data", target)  # atomic: complete or absent
     return target
 
 

@@ -34,6 +34,7 @@ FIELDS = {  # the metadata insp reads back, with the types it needs (schema.py's
     "units": ("ints", 1, None),
     "fusion": ("dict", None, None), "fusion.hidden": ("int", 1, 1 << 16), "fusion.layers": ("int", 1, 64),
     "fusion.residual": ("bool", None, None), "fusion.offsets": ("?list", None, None),
+    "fusion.orders": ("?ints", 0, 16),
     "architecture": ("dict", None, None),
     "trained_on": ("dict", None, None), "trained_on.source": ("dict", None, None),
     "trained_on.degradation": ("dict", None, None), "trained_on.count": ("int", 1, None),
@@ -69,13 +70,14 @@ def read_filter(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> LearnedFusion:
     """Pi of any dimension m = len(units) (1: audio clips, 2: images, 3: SDF voxels). Offsets are lists of m
     ints, or plain ints for m = 1 (audio filters write them so); absent: pointwise (image filters written before
-    image filters had a context)."""
+    image filters had a context). ``fusion.orders`` (a multi-scale context with lower orders at its coarse
+    offsets): the derivative order Pi reads at each offset; absent: the filter's order everywhere."""
     f = meta["fusion"]
     offsets = [tuple(int(v) for v in o) if isinstance(o, list) else (int(o),) for o in f["offsets"]] \
         if f.get("offsets") else None
     fusion = LearnedFusion(channels=int(meta["channels"]), order=int(meta["order"]), m=len(meta["units"]),
                            hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]),
-                           offsets=offsets)
+                           offsets=offsets, orders=f.get("orders"))
     if tensors is not None:
         try:
             fusion.load_state_dict(model_state(tensors, PREFIX))

@@ -31,11 +31,39 @@ def context_offsets(reach: int, step: int) -> list[int]:
     return list(range(-reach, reach + 1, step))
 
 
-def neighbourhood(reach: int, step: int, m: int) -> list[tuple[int, ...]]:
+def neighbourhood(reach: int, step: int, m: int, coarse: int = 0, coarse_step: int = 1) -> list[tuple[int, ...]]:
     """The square (cube) neighbourhood of ``context_offsets`` per axis: (2 reach / step + 1)^m offsets in
-    coordinate order (x, y, ...), x varying fastest; [(0,) * m] for reach 0 (pointwise)."""
+    coordinate order (x, y, ...), x varying fastest; [(0,) * m] for reach 0 (pointwise).
+
+    Multi-scale: with ``coarse`` > 0 the offsets of a second, sparser square, -coarse .. coarse in steps of
+    ``coarse_step`` per axis, that the first lacks follow it (same order): e.g. (3, 1, 2, 6, 3) is the 7 x 7
+    pixels around x plus the 16 at distance 6 on the grid of step 3 (65 offsets, a 13 x 13 span). Both squares
+    are closed under flips and quarter turns, so their union is. coarse 0 is the single square, bit for bit."""
     axis = context_offsets(reach, step)
-    return [tuple(reversed(o)) for o in itertools.product(axis, repeat=m)]
+    fine = [tuple(reversed(o)) for o in itertools.product(axis, repeat=m)]
+    if not coarse:
+        return fine
+    if coarse < 0 or coarse_step < 1 or coarse % coarse_step:
+        raise InspError(f"fusion.coarse_context={coarse} must be >= 0 and a multiple of "
+                        f"fusion.coarse_step={coarse_step} >= 1")
+    have = set(fine)
+    wide = [tuple(reversed(o)) for o in itertools.product(range(-coarse, coarse + 1, coarse_step), repeat=m)]
+    return fine + [o for o in wide if o not in have]
+
+
+def offset_orders(reach: int, step: int, m: int, order: int, coarse: int = 0, coarse_step: int = 1,
+                  coarse_order: int | None = None) -> list[int] | None:
+    """Per offset of ``neighbourhood(reach, step, m, coarse, coarse_step)``, the highest derivative order Pi
+    reads there: ``order`` on the fine square, ``coarse_order`` on the offsets only the coarse square adds
+    (lower orders there keep the feature count down). None when every offset gets ``order`` (the default)."""
+    if coarse_order is None or not coarse:
+        return None
+    if not 0 <= coarse_order <= order:
+        raise InspError(f"fusion.coarse_order={coarse_order} must be between 0 and fusion.order={order}")
+    if coarse_order == order:
+        return None
+    fine = len(neighbourhood(reach, step, m))
+    return [order] * fine + [coarse_order] * (len(neighbourhood(reach, step, m, coarse, coarse_step)) - fine)
 
 
 def offsets_pad(offsets) -> int:

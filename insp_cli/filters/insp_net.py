@@ -129,11 +129,16 @@ class LearnedFusion(nn.Module):
     to the pixel value Phi(x) (which is part of the jet), and the last layer starts at zero, so training
     starts from Psi = Phi (the decoded input) rather than from noise. ``offsets`` (pixel steps, coordinate
     order, ``filters.context``): the points x + o h whose jets Pi reads, offset major; None = [(0,) * m], the
-    paper's pointwise Pi (features (..., c * M)).
+    paper's pointwise Pi (features (..., c * M)). ``orders`` (one per offset, ``filters.context.offset_orders``):
+    the MLP reads at offset i only the derivatives up to orders[i] (the first entries of each channel's jet,
+    graded order); the features still arrive whole, so flips, turns and the self-ensemble act on them as before
+    (the orders must be the same at o and at its flips / turns, as on a fine + coarse neighbourhood); None = K
+    at every offset.
     """
 
     def __init__(self, channels: int, order: int, m: int = 2, hidden: int = 256, layers: int = 4,
-                 residual: bool = True, offsets: list[tuple[int, ...]] | None = None):
+                 residual: bool = True, offsets: list[tuple[int, ...]] | None = None,
+                 orders: list[int] | None = None):
         super().__init__()
         self.channels, self.order, self.m, self.residual = channels, order, m, residual
         self.offsets = [tuple(int(v) for v in o) for o in (offsets or [(0,) * m])]
@@ -142,8 +147,17 @@ class LearnedFusion(nn.Module):
         self.M = jet_space(m, order).size
         self.value = centre_index(self.offsets) * channels * self.M  # Phi(x)'s jet among the features
         nf = len(self.offsets) * channels * self.M
+        self.orders = None if orders is None else [int(k) for k in orders]
+        self.keep = None  # (F',) the features the MLP reads, when some offsets read lower orders
+        if self.orders is not None:
+            if len(self.orders) != len(self.offsets) or not all(0 <= k <= order for k in self.orders):
+                raise InspError(f"per-offset orders {self.orders} must be one of 0..{order} for each of the "
+                                f"{len(self.offsets)} offsets")
+            self.keep = torch.tensor([(i * channels + ch) * self.M + j for i, k in enumerate(self.orders)
+                                      for ch in range(channels) for j in range(jet_space(m, k).size)])
         self.scaler = FeatureScaler(nf)
-        self.mlp = fusion_mlp(nf, hidden, layers, channels, zero_last=residual)
+        self.mlp = fusion_mlp(nf if self.keep is None else len(self.keep), hidden, layers, channels,
+                              zero_last=residual)
 
     @property
     def pad(self) -> int:
@@ -152,7 +166,8 @@ class LearnedFusion(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """features: (..., O * c * M) pixel-unit jets -> (..., c) pixels (not clamped)."""
-        out = self.mlp(self.scaler(features))
+        z = self.scaler(features)
+        out = self.mlp(z if self.keep is None else z[..., self.keep.to(z.device)])
         if self.residual:  # the order-0 entry of each channel at offset 0 = the pixel value
             out = out + features[..., self.value:self.value + self.channels * self.M:self.M]
         return out

@@ -126,8 +126,10 @@ what an interrupt would leave (``kept_note``) whenever that changes."""
     data = data_of()
     if start == 0:
         fusion.scaler.fit(data.stat_features(int(t["stat_points"]), gen, seed), channels=data.stat_channels)
-    log.info("train-filter %s: %d %s %s, K=%d (%d features), Pi %dx%d, %d steps of %d points from step %d, "
-             "augment %s, %s", task["name"], n_inrs, data.noun, data.what, meta["order"], data.num_features,
+    read = fusion.mlp[0].in_features  # fewer than the features where coarse offsets read lower orders
+    log.info("train-filter %s: %d %s %s, K=%d (%s features), Pi %dx%d, %d steps of %d points from step %d, "
+             "augment %s, %s", task["name"], n_inrs, data.noun, data.what, meta["order"],
+             data.num_features if read == data.num_features else f"{data.num_features}, {read} read by Pi",
              meta["fusion"]["layers"], meta["fusion"]["hidden"], t["steps"], t["batch_points"], start,
              bool(t["augment"]), device)
     steps, batch, order = int(t["steps"]), int(t["batch_points"]), int(meta["order"])
@@ -145,7 +147,7 @@ what an interrupt would leave (``kept_note``) whenever that changes."""
           f"{seconds:.0f} s\n  filter  {path}\n  run dir {run_dir}")
     return {"filter": str(path), "task": task["name"], "order": order, "steps": steps, "resumed_from": start,
             "train_psnr": train_psnr, "train_seconds": round(seconds, 2), "n_inrs": n_inrs, **data.extra,
-            "features": data.num_features, "device": str(device)}
+            "features": data.num_features, "features_read": read, "device": str(device)}
 
 
 def step_loss(t: dict, data: PiData, fusion, batch: int, order: int, offsets, gen: torch.Generator,

@@ -22,7 +22,6 @@ from ..files import atomic_write
 from ..filters import PixelSampler
 from ..filters.audio import denoise_clips
 from ..filters.baselines import audio as audio_baselines
-from ..filters.context import context_offsets
 from ..filters.tasks import clean_clips
 from ..filters.train_pi import PiData, sampled_psnr
 from ..inr.siren import grid_coords
@@ -34,7 +33,8 @@ from ..report import to_csv as _csv
 from ..spellings import degradation_kind
 from ..tracking import Run
 from ..viz import save_waveforms
-from .base import Modality, Signals, degraded, eval_record, register, spec_for, summary_means, write_scores_csv
+from .base import (Modality, Signals, degraded, eval_record, pi_context, register, spec_for, summary_means,
+                   write_scores_csv)
 
 log = logging.getLogger("insp")
 
@@ -70,7 +70,7 @@ def _log_audio_samples(cfg: DictConfig, run: Run, store: INRStore) -> None:
 
 
 def pi_meta(cfg: DictConfig, store, fz: dict, meta: dict) -> None:
-    offsets = context_offsets(int(fz.get("context") or 0), int(fz.get("context_step") or 1))
+    offsets = [o for (o,) in pi_context(fz, 1, meta)]
     meta.update(modality="audio", units=[int(store.header.source["length"])])
     meta["fusion"]["offsets"] = offsets
     meta["train"]["augment"] = False  # flips and colour permutations are image symmetries

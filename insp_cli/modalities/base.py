@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..data.degrade import degrade
 from ..errors import InspError
 from ..files import atomic_write
+from ..filters.context import neighbourhood, offset_orders
 from ..filters.tasks import held_out
 from ..inr.backbones import describe, spec_from_cfg
 from ..inr.store import INRStore
@@ -173,15 +174,37 @@ def summary_means(scores: dict) -> dict:
 
 def pi_label(meta: dict) -> str:
     """'mlp 4x256' of a filter's Pi, with its context where it has one ('mlp 4x256, jets at 5x5 points (step 1)';
-    a clip's: '... at 33 points (step 4)'; voxels: '... at 3x3x3 points (step 2)')."""
+    a clip's: '... at 33 points (step 4)'; voxels: '... at 3x3x3 points (step 2)'; a fine + coarse one:
+    'mlp 4x256, jets at 65 points over 13x13 (fine + coarse; order 0 at 16 of them)')."""
     offs = [o if isinstance(o, (list, tuple)) else [o] for o in meta["fusion"].get("offsets") or [[0]]]
     pi = f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}"
     if len(offs) == 1:
         return pi
     xs = sorted({o[0] for o in offs})
-    step = xs[1] - xs[0]  # a regular neighbourhood: a cube of len(xs) points a side
-    shape = "x".join([str(len(xs))] * len(offs[0]))
-    return f"{pi}, jets at {shape} points (step {step})"
+    orders = meta["fusion"].get("orders")
+    low = f"; order {min(orders)} at {sum(k < max(orders) for k in orders)} of them" \
+        if orders and min(orders) < max(orders) else ""
+    if len(xs) ** len(offs[0]) == len(offs):  # a regular neighbourhood: a cube of len(xs) points a side
+        shape = "x".join([str(len(xs))] * len(offs[0]))
+        return f"{pi}, jets at {shape} points (step {xs[1] - xs[0]}{low})"
+    span = "x".join([str(xs[-1] - xs[0] + 1)] * len(offs[0]))
+    return f"{pi}, jets at {len(offs)} points over {span} (fine + coarse{low})"
+
+
+def pi_context(fz: dict, m: int, meta: dict) -> list[tuple[int, ...]]:
+    """Write a learned Pi's context into ``meta["fusion"]`` from the fusion.* settings: ``offsets``, the fine square
+    of fusion.context / context_step plus the coarse one of fusion.coarse_context / coarse_step
+    (``filters.context.neighbourhood``), and ``orders`` only where fusion.coarse_order lowers the order at the
+    coarse offsets (``offset_orders``). Returns the offsets (m-tuples); the modality writes them in its layout."""
+    ints = [int(fz.get(k) or d) for k, d in (("context", 0), ("context_step", 1), ("coarse_context", 0),
+                                               ("coarse_step", 1))]
+    offsets = neighbourhood(ints[0], ints[1], m, ints[2], ints[3])
+    low = fz.get("coarse_order")
+    orders = offset_orders(ints[0], ints[1], m, int(meta["order"]), ints[2], ints[3],
+                           None if low is None else int(low))
+    if orders is not None:
+        meta["fusion"]["orders"] = orders
+    return offsets
 
 
 def _finite_list(v) -> list:

@@ -30,7 +30,6 @@ from ..files import atomic_write
 from ..filters import PixelSampler, box_downsample
 from ..filters.baselines.dncnn import TwinTraining, apply_twin, dncnn_for_budget, parameter_count, train_twin
 from ..filters.baselines.images import BASELINES, LEARNED, apply_baseline
-from ..filters.context import neighbourhood
 from ..filters.tasks import clean_targets, task_targets
 from ..filters.train_pi import PiData, sampled_psnr
 from ..inr.siren import grid_coords
@@ -41,8 +40,8 @@ from ..report import PAPER_TABLE2, Column, Table, label, to_markdown
 from ..report.wins import image_names, wins_vs_best_3x3, write_wins
 from ..tracking import Run
 from ..viz import save_grid, tile
-from .base import (Modality, Signals, degraded, eval_record, fmt, open_store, register, spec_for, store_summary,
-                   summary_means, write_scores_csv)
+from .base import (Modality, Signals, degraded, eval_record, fmt, open_store, pi_context, register, spec_for,
+                   store_summary, summary_means, write_scores_csv)
 
 log = logging.getLogger("insp")
 PER_IMAGE_KEYS = ("psnr", "ssim", "lpips", "psnr_missing", "psnr_vs_1x")
@@ -76,8 +75,9 @@ def _log_samples(cfg: DictConfig, run: Run, store: INRStore, size) -> None:
 
 
 def pi_meta(cfg: DictConfig, store, fz: dict, meta: dict) -> None:
-    """The (2 reach / step + 1)^2 pixel offsets, (0, 0) alone for the paper's pointwise Pi."""
-    offsets = neighbourhood(int(fz.get("context") or 0), int(fz.get("context_step") or 1), 2)
+    """The (2 reach / step + 1)^2 pixel offsets (and a coarse square's, ``base.pi_context``), (0, 0) alone for the
+    paper's pointwise Pi."""
+    offsets = pi_context(fz, 2, meta)
     meta["units"] = list(store.size)
     meta["fusion"]["offsets"] = [list(o) for o in offsets]
 

@@ -38,7 +38,7 @@ from ..data.meshes import load_meshes, sdf_samples, vertex_noise
 from ..errors import InspError
 from ..files import atomic_path, atomic_write
 from ..filters.baselines.shapes import BASELINES, smooth_mesh
-from ..filters.context import gather, neighbourhood, offsets_pad, offsets_tensor
+from ..filters.context import gather, offsets_pad, offsets_tensor
 from ..filters.shapes import (apply_filter, check_grid, decode_grid, gaussian_sdf, grid_jets, grid_positions,
                               snap_check, snapped_offsets, task_target, training_points, voxel_points)
 from ..filters.tasks import held_out
@@ -52,7 +52,7 @@ from ..report import Column, Table, label, to_csv, to_markdown
 from ..tracking import Run
 from ..viz import save_grid
 from ..viz_shapes import render_mesh
-from .base import Modality, Signals, eval_record, register, spec_for, summary_means
+from .base import Modality, Signals, eval_record, pi_context, register, spec_for, summary_means
 
 log = logging.getLogger("insp")
 
@@ -132,13 +132,12 @@ def clean_meshes_of(store, data_root) -> list:
 
 
 def pi_meta(cfg: DictConfig, store, fz: dict, meta: dict) -> None:
-    """The (2 reach / step + 1)^3 voxel offsets of fusion.context / context_step, (0, 0, 0) alone for the
-    paper's pointwise Pi."""
+    """The (2 reach / step + 1)^3 voxel offsets of fusion.context / context_step (and a coarse cube's,
+    ``base.pi_context``), (0, 0, 0) alone for the paper's pointwise Pi."""
     grid = int(meta["task"]["sampling"]["grid"])
     check_grid(grid, 2, float(meta["task"]["sampling"]["max_grid_gb"]))
     meta.update(channels=1, m=3, modality="shapes", units=[grid] * 3)
-    meta["fusion"]["offsets"] = [list(o) for o in neighbourhood(int(fz.get("context") or 0),
-                                                                int(fz.get("context_step") or 1), 3)]
+    meta["fusion"]["offsets"] = [list(o) for o in pi_context(fz, 3, meta)]
     meta["train"]["augment"] = False
 
 
