@@ -11,6 +11,8 @@
 #             PCA + SVM and the weight MLP (final runs: their settings do not depend on the choice), in the other
 #   classify  the chosen epochs: INSP-ConvNet beside the twin; every final run is trained on all 60,000 train INRs
 #             and tested once on the 10,000 test INRs; then the table
+#   all       fit, val, classify; classify starts as soon as the validation runs have finished (the weight-space
+#             pair may still be running beside it: up to 3 commands at once for a while), as recorded
 #   table     rebuild table1.md / table.json from the four final runs
 # Usage, from the repository root:
 #   bash experiments/table1_classification/variants/paper-scale/run_cpu.sh [fit|val|classify|table|all]
@@ -84,6 +86,21 @@ val() {  # the longest candidate in one lane; the others, then the weight-space 
   join
 }
 
+all_validated() {  # true when every candidate's validation run has finished
+  local e
+  for e in "${EPOCHS_CANDIDATES[@]}"; do ran "$OUT/val-insp_convnet-e$e" || return 1; done
+}
+
+run_all() {  # as recorded: classify starts when the validation runs have finished, while the weight-space pair may
+  # still run in its lane (classify's join waits for it before the table)
+  local n=${#EPOCHS_CANDIDATES[@]}
+  fit
+  lane val_then_weights "${EPOCHS_CANDIDATES[@]:0:n-1}"
+  val_run "${EPOCHS_CANDIDATES[n - 1]}"
+  until all_validated || [ -n "$STEP_DIR" ]; do sleep 10; done
+  classify
+}
+
 chosen() {  # the epoch count whose validation run has the highest final-epoch accuracy (its lines on stderr; a tie
   # goes to the fewer epochs); the first candidate under INSP_RECIPE_STEPS when no validation ran
   "${PY[@]}" - "$OUT" "${EPOCHS_CANDIDATES[@]}" <<'PYEOF'
@@ -133,6 +150,6 @@ case "${1:-all}" in
   val) val ;;
   classify) classify ;;
   table) table ;;
-  all) fit; val; classify ;;
+  all) run_all ;;
   *) echo "usage: $0 fit|val|classify|table|all" >&2; exit 2 ;;
 esac
