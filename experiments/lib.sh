@@ -127,8 +127,12 @@ fit_once() {  # fit_once LABEL RUN_DIR STORE STEP CMD...
   timed "$step" "$@"
 }
 
-# lane CMD...: run a step of the recipe beside the others; join waits for every lane (a failed one stops the recipe)
-lane() { "$@" & LANES+=($!); }
+# lane CMD...: run a step of the recipe beside the others; join waits for every lane (a failed one stops the recipe).
+# Under INSP_RECIPE_STEPS the lanes run one after another, so "the first N commands" are the same on every run.
+lane() {
+  if [ -n "${STEP_DIR:-}" ]; then "$@" || die "a command of the recipe failed (see above)"; return; fi
+  "$@" & LANES+=($!)
+}
 join() { local p; for p in "${LANES[@]}"; do wait "$p" || die "a command of the recipe failed (see above)"; done; LANES=(); }
 LANES=()
 

@@ -73,6 +73,14 @@ FIRST = [
         "classify", "classifier=functa_mlp", "train_store=stores/table1-functa/mnist-train",
         "test_store=stores/table1-functa/mnist-test", "scale=full-functa",
         "hydra.run.dir=runs/recipes/table1_classification/variants/functa/cpu/functa_mlp"]),
+    ("table1_classification/variants/paper-scale/run_cpu.sh", [], [
+        "fit", "+experiment=table1_classification/fit", "data.split=test", "data.limit=10000", "data.shard=0",
+        "data.num_shards=2", "store=stores/table1-full-w10/mnist-test",
+        "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale/cpu/fit-test-0"]),
+    ("table1_classification/variants/paper-scale/run_cpu.sh", ["classify"], [
+        "classify", "+experiment=table1_classification/insp_convnet", "train_store=stores/table1-full-w10/mnist-train",
+        "test_store=stores/table1-full-w10/mnist-test", "seed=0", "scale=full",
+        "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale/cpu/insp_convnet"]),
     ("gradient_blend/run_cpu.sh", [], ["fit", "+experiment=gradient_blend/fit", "store=stores/gradient-blend/test",
                                        "hydra.run.dir=runs/recipes/gradient_blend/cpu/fit"]),
     ("spectral_bias/run_cpu.sh", [], ["fit", "+experiment=spectral_bias/fit", "model=siren", "fit.steps=10",

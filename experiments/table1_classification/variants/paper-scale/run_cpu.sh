@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Table 1 (MNIST) at the paper's scale (issue 26 item 6): ALL 60,000 train / 10,000 test MNIST INRs, the same INR
+# recipe as the declared CPU scale (conf/experiment/table1_classification/fit.yaml: SIREN 3x32, omega0 10, 60 steps)
+# and the same four classifiers and settings (conf/experiment/table1_classification/<model>.yaml), except the number
+# of epochs of INSP-ConvNet and its pixel twin, which is chosen on a VALIDATION split of train (INSP-ConvNet trained
+# on train INRs 0-49,999, scored on 50,000-59,999; the test INRs are never read there) among EPOCHS_CANDIDATES; the
+# twin uses the same count. The weight-space pair keeps the recorded settings (20 epochs for the MLP).
+# Every command runs with one torch thread, two side by side ("lanes", as the 2 cores allow):
+#   fit       the 10,000 test and the 60,000 train INRs, each split in 2 shards fitted side by side
+#   val       INSP-ConvNet for each epoch count of EPOCHS_CANDIDATES: the longest in one lane; the others, then
+#             PCA + SVM and the weight MLP (final runs: their settings do not depend on the choice), in the other
+#   classify  the chosen epochs: INSP-ConvNet beside the twin; every final run is trained on all 60,000 train INRs
+#             and tested once on the 10,000 test INRs; then the table
+#   all       fit, val, classify; classify starts as soon as the validation runs have finished (the weight-space
+#             pair may still be running beside it: up to 3 commands at once for a while), as recorded
+#   table     rebuild table1.md / table.json from the four final runs
+# Usage, from the repository root:
+#   bash experiments/table1_classification/variants/paper-scale/run_cpu.sh [fit|val|classify|table|all]
+#   RECORD=1 bash .../run_cpu.sh all     # re-records the committed results (cpu/, table.json, table1.md)
+# Run dirs go under runs/recipes/table1_classification/variants/paper-scale/cpu/ (scratch) or, with RECORD=1, under
+# this folder's cpu/ (times.txt: wall/user/sys seconds per command; load.txt: the load average at each step's start);
+# the stores to $INSP_STORES (default stores/)/table1-full-w10/ (git-ignored data).
+set -euo pipefail
+source "$(dirname "$0")/../../../lib.sh"
+recipe_init table1_classification/variants/paper-scale
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} INSP_THREADS=${INSP_THREADS:-1}
+S=${INSP_STORES:-stores}/table1-full-w10
+EPOCHS_CANDIDATES=(${EPOCHS_CANDIDATES:-1 2})  # ascending
+C="train_store=$S/mnist-train test_store=$S/mnist-test"
+VAL="train_store=$S/mnist-train test_store=$S/mnist-train train_limit=50000 test_offset=50000"
+
+load() {  # load STEP: the load average when STEP starts (the machine is shared); not under INSP_RECIPE_STEPS
+  [ -z "$STEP_DIR" ] || return 0
+  echo "$1 $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/load.txt"
+}
+
+fit() {
+  local split n k
+  for split in test train; do
+    n=$([ $split = train ] && echo 60000 || echo 10000)
+    load "fit-$split"
+    for k in 0 1; do
+      lane fit_once "fit $split shard $k" "$OUT/fit-$split-$k" "$S/mnist-$split" "fit-$split-$k" \
+        insp fit +experiment=table1_classification/fit data.split=$split data.limit=$n data.shard=$k \
+        data.num_shards=2 samples=0 store=$S/mnist-$split hydra.run.dir=$OUT/fit-$split-$k
+    done
+    join
+  done
+}
+
+val_run() {  # val_run E: INSP-ConvNet with E epochs, trained on train INRs 0-49,999, scored on 50,000-59,999
+  if [ -f "$OUT/val-insp_convnet-e$1/checkpoint.safetensors" ] && ran "$OUT/val-insp_convnet-e$1"; then
+    # finished in this tree (a fresh clone has only the records and its checkpoint: there it runs again)
+    echo "val-insp_convnet-e$1: done earlier, kept"
+    return 0
+  fi
+  load "val-insp_convnet-e$1"
+  # shellcheck disable=SC2086
+  timed "val-insp_convnet-e$1" insp classify +experiment=table1_classification/insp_convnet $VAL epochs=$1 seed=0 \
+    scale=validation hydra.run.dir=$OUT/val-insp_convnet-e$1
+}
+
+final() {  # final MODEL [OVERRIDES]: trained on all 60,000 train INRs, tested once on the 10,000 test INRs
+  local m=$1
+  shift
+  load "classify-$m"
+  timed "classify-$m" insp classify +experiment=table1_classification/$m $C "$@" seed=0 scale=full \
+    hydra.run.dir=$OUT/$m
+}
+
+weights() {  # the weight-space pair, at the recorded settings (their epochs do not depend on the validation)
+  final pca_svm
+  final weight_mlp
+}
+
+val_then_weights() {  # the shorter candidates, then the weight-space pair (one lane)
+  local e
+  for e in "$@"; do val_run "$e"; done
+  weights
+}
+
+val() {  # the longest candidate in one lane; the others, then the weight-space pair, in the other
+  local n=${#EPOCHS_CANDIDATES[@]}
+  lane val_run "${EPOCHS_CANDIDATES[n - 1]}"
+  lane val_then_weights "${EPOCHS_CANDIDATES[@]:0:n-1}"
+  join
+}
+
+all_validated() {  # true when every candidate's validation run has finished
+  local e
+  for e in "${EPOCHS_CANDIDATES[@]}"; do ran "$OUT/val-insp_convnet-e$e" || return 1; done
+}
+
+run_all() {  # as recorded: classify starts when the validation runs have finished, while the weight-space pair may
+  # still run in its lane (classify's join waits for it before the table)
+  local n=${#EPOCHS_CANDIDATES[@]}
+  fit
+  lane val_then_weights "${EPOCHS_CANDIDATES[@]:0:n-1}"
+  val_run "${EPOCHS_CANDIDATES[n - 1]}"
+  until all_validated || [ -n "$STEP_DIR" ]; do sleep 10; done
+  classify
+}
+
+chosen() {  # the epoch count whose validation run has the highest final-epoch accuracy (its lines on stderr; a tie
+  # goes to the fewer epochs); the first candidate under INSP_RECIPE_STEPS when no validation ran
+  "${PY[@]}" - "$OUT" "${EPOCHS_CANDIDATES[@]}" <<'PYEOF'
+import json, os, sys
+out, cands = sys.argv[1], sys.argv[2:]
+got = {}
+for e in cands:
+    try:
+        with open(os.path.join(out, f"val-insp_convnet-e{e}", "metrics.json"), encoding="utf-8") as f:
+            m = json.load(f)
+        if m.get("status") == "complete":
+            got[e] = m.get("metrics", m)["test_accuracy"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+if not got:
+    if os.environ.get("INSP_RECIPE_STEPS"):
+        print(cands[0])
+        sys.exit(0)
+    print("error: no finished validation run (run_cpu.sh val first)", file=sys.stderr)
+    sys.exit(2)
+for e, v in got.items():
+    print(f"validation, {e} epochs: {100 * v:.2f} %", file=sys.stderr)
+print(max(got, key=lambda e: (got[e], -int(e))))
+PYEOF
+}
+
+classify() {  # INSP-ConvNet and its twin with the chosen epochs, side by side; then the table
+  local e
+  e=$(chosen)
+  echo "chosen on validation: $e epochs (INSP-ConvNet and its twin)"
+  lane final insp_convnet epochs="$e"
+  lane final depthwise_cnn epochs="$e"
+  join
+  table
+}
+
+table() {
+  local runs=() m
+  for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
+    [ -f "$OUT/$m/metrics.json" ] && runs+=("$OUT/$m")
+  done
+  timed table insp table table=table1 "runs=[$(IFS=,; echo "${runs[*]}")]" out=$DEST
+}
+
+case "${1:-all}" in
+  fit) fit ;;
+  val) val ;;
+  classify) classify ;;
+  table) table ;;
+  all) run_all ;;
+  *) echo "usage: $0 fit|val|classify|table|all" >&2; exit 2 ;;
+esac
