@@ -81,6 +81,10 @@ FIRST = [
         "classify", "+experiment=table1_classification/insp_convnet", "train_store=stores/table1-full-w10/mnist-train",
         "test_store=stores/table1-full-w10/mnist-test", "seed=0", "scale=full",
         "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale/cpu/insp_convnet"]),
+    ("table1_classification/variants/paper-scale/run_cpu.sh", ["seeds"], [
+        "classify", "+experiment=table1_classification/insp_convnet", "train_store=stores/table1-full-w10/mnist-train",
+        "test_store=stores/table1-full-w10/mnist-test", "seed=1", "scale=full",
+        "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale/cpu/seed1/insp_convnet"]),
     ("gradient_blend/run_cpu.sh", [], ["fit", "+experiment=gradient_blend/fit", "store=stores/gradient-blend/test",
                                        "hydra.run.dir=runs/recipes/gradient_blend/cpu/fit"]),
     ("spectral_bias/run_cpu.sh", [], ["fit", "+experiment=spectral_bias/fit", "model=siren", "fit.steps=10",

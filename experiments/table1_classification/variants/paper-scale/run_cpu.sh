@@ -13,9 +13,10 @@
 #             and tested once on the 10,000 test INRs; then the table
 #   all       fit, val, classify; classify starts as soon as the validation runs have finished (the weight-space
 #             pair may still be running beside it: up to 3 commands at once for a while), as recorded
-#   table     rebuild table1.md / table.json from the four final runs
+#   seeds     SEEDS="1 2" (default): INSP-ConvNet then its twin again with each seed, one lane per seed; then the table
+#   table     rebuild table1.md / table.json from the final runs (every seed that has finished)
 # Usage, from the repository root:
-#   bash experiments/table1_classification/variants/paper-scale/run_cpu.sh [fit|val|classify|table|all]
+#   bash experiments/table1_classification/variants/paper-scale/run_cpu.sh [fit|val|classify|seeds|table|all]
 #   RECORD=1 bash .../run_cpu.sh all     # re-records the committed results (cpu/, table.json, table1.md)
 # Run dirs go under runs/recipes/table1_classification/variants/paper-scale/cpu/ (scratch) or, with RECORD=1, under
 # this folder's cpu/ (times.txt: wall/user/sys seconds per command; load.txt: the load average at each step's start);
@@ -60,12 +61,14 @@ val_run() {  # val_run E: INSP-ConvNet with E epochs, trained on train INRs 0-49
     scale=validation hydra.run.dir=$OUT/val-insp_convnet-e$1
 }
 
-final() {  # final MODEL [OVERRIDES]: trained on all 60,000 train INRs, tested once on the 10,000 test INRs
-  local m=$1
+final() {  # final MODEL [OVERRIDES]: trained on all 60,000 train INRs, tested once on the 10,000 test INRs; seed
+  # $SEED (default 0: $OUT/MODEL; seed k: $OUT/seed<k>/MODEL, as ../../run_cpu.sh)
+  local m=$1 seed=${SEED:-0} dir=$OUT/$1 step=classify-$1
   shift
-  load "classify-$m"
-  timed "classify-$m" insp classify +experiment=table1_classification/$m $C "$@" seed=0 scale=full \
-    hydra.run.dir=$OUT/$m
+  [ "$seed" = 0 ] || { dir=$OUT/seed$seed/$m; step=classify-$m-seed$seed; }
+  load "$step"
+  timed "$step" insp classify +experiment=table1_classification/$m $C "$@" seed="$seed" scale=full \
+    hydra.run.dir="$dir"
 }
 
 weights() {  # the weight-space pair, at the recorded settings (their epochs do not depend on the validation)
@@ -137,10 +140,25 @@ classify() {  # INSP-ConvNet and its twin with the chosen epochs, side by side; 
   table
 }
 
-table() {
-  local runs=() m
+seeds() {  # SEEDS="1 2": INSP-ConvNet and its twin again with other seeds (the chosen epochs; the INRs, the
+  # validation choice and the weight-space pair, which has no seed-dependent part but the MLP's, are seed 0's)
+  local e seed
+  e=$(chosen)
+  for seed in ${SEEDS:-1 2}; do lane seed_pair "$seed" "$e"; done  # one lane per seed
+  join
+  table
+}
+seed_pair() {  # seed_pair SEED EPOCHS: INSP-ConvNet, then its twin
+  SEED=$1 final insp_convnet epochs="$2"
+  SEED=$1 final depthwise_cnn epochs="$2"
+}
+
+table() {  # every finished final run, all seeds
+  local runs=() m d
   for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
-    [ -f "$OUT/$m/metrics.json" ] && runs+=("$OUT/$m")
+    for d in "$OUT/$m" "$OUT"/seed*/"$m"; do
+      [ -f "$d/metrics.json" ] && runs+=("$d")
+    done
   done
   timed table insp table table=table1 "runs=[$(IFS=,; echo "${runs[*]}")]" out=$DEST
 }
@@ -149,7 +167,8 @@ case "${1:-all}" in
   fit) fit ;;
   val) val ;;
   classify) classify ;;
+  seeds) seeds ;;
   table) table ;;
   all) run_all ;;
-  *) echo "usage: $0 fit|val|classify|table|all" >&2; exit 2 ;;
+  *) echo "usage: $0 fit|val|classify|seeds|table|all" >&2; exit 2 ;;
 esac
