@@ -137,9 +137,10 @@ join() { local p; for p in "${LANES[@]}"; do wait "$p" || die "a command of the 
 LANES=()
 
 best_on_validation() {  # best_on_validation LINE METRIC RUN CANDIDATE...: prints the candidate whose validation run
-  # $OUT/RUN (RUN a Python format of the candidate's ':'-separated fields, e.g. val-c{0}s{1}) has the highest
-  # rows.insp_net.METRIC, after one LINE (a Python format of c and v) per candidate on stderr; under
-  # INSP_RECIPE_STEPS with no validation run, the first candidate
+  # $OUT/RUN (RUN a Python format of the candidate's ':'-separated fields, e.g. val-c{0}s{1}) finished (metrics.json
+  # says complete) with the highest METRIC, a dotted path into its metrics (rows.insp_net.psnr of an eval,
+  # test_accuracy of a classify run), after one LINE (a Python format of c and v) per candidate on stderr; a tie goes
+  # to the candidate named first; under INSP_RECIPE_STEPS with no validation run, the first candidate
   "${PY[@]}" - "$OUT" "$@" <<'PYEOF'
 import json, os, sys
 out, line, metric, run, cands = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
@@ -148,14 +149,19 @@ for c in cands:
     try:
         with open(os.path.join(out, run.format(*c.split(":")), "metrics.json"), encoding="utf-8") as f:
             m = json.load(f)
-        got[c] = m.get("metrics", m)["rows"]["insp_net"][metric]
+        if m.get("status") != "complete":
+            continue
+        v = m.get("metrics", m)
+        for key in metric.split("."):
+            v = v[key]
+        got[c] = v
     except (OSError, ValueError, KeyError, TypeError):
         pass
 if not got:
     if os.environ.get("INSP_RECIPE_STEPS"):  # a quick check of the recipe: no validation ran
         print(cands[0])
         sys.exit(0)
-    print("error: no validation result of any context candidate", file=sys.stderr)
+    print("error: no finished validation run of any candidate (run the validation step first)", file=sys.stderr)
     sys.exit(2)
 for c, v in got.items():
     print(line.format(c=c, v=v), file=sys.stderr)

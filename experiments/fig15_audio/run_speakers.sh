@@ -69,7 +69,7 @@ lane candidates $LANE1
 lane candidates $LANE2
 join
 best=$(best_on_validation "validation speaker (June, fr_CA), context:stft:hidden:steps:parts {c}: SNR {v:.2f} dB" \
-  snr "val-c{0}w{1}h{2}s{3}p{4}" $CANDIDATES) || exit 2
+  rows.insp_net.snr "val-c{0}w{1}h{2}s{3}p{4}" $CANDIDATES) || exit 2
 IFS=: read -r c w h s p <<< "$best"
 best=c${c}w${w}h${h}s${s}p${p}
 echo "Pi chosen on the validation speaker: $best (context $c samples, stft weight $w, hidden $h, $s steps, parts $p)"

@@ -72,7 +72,7 @@ if [ "$DENOISE" = 1 ]; then
   lane noisy_fits
 fi
 join
-best=$(best_on_validation "validation, smooth sigma 0.04, Pi {c}: {v:.2f} dB near the surface" psnr_band \
+best=$(best_on_validation "validation, smooth sigma 0.04, Pi {c}: {v:.2f} dB near the surface" rows.insp_net.psnr_band \
   "val-smooth-c{0}s{1}w{2}n{3}" $CANDIDATES) || exit 2
 IFS=: read -r r st w n <<< "$best"
 C="c${r}s${st}w${w}n${n}"

@@ -64,28 +64,7 @@ val() {  # two candidates at a time (one thread each)
 
 chosen() {  # the candidate with the highest validation accuracy (its lines on stderr); the first one under
   # INSP_RECIPE_STEPS when no validation ran
-  "${PY[@]}" - "$OUT" "${ORDER[@]}" <<'PYEOF'
-import json, os, sys
-out, cands = sys.argv[1], sys.argv[2:]
-got = {}
-for c in cands:
-    try:
-        with open(os.path.join(out, f"val-{c}", "metrics.json"), encoding="utf-8") as f:
-            m = json.load(f)
-        if m.get("status") == "complete":
-            got[c] = m.get("metrics", m)["test_accuracy"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-if not got:
-    if os.environ.get("INSP_RECIPE_STEPS"):
-        print(cands[0])
-        sys.exit(0)
-    print("error: no finished validation run (run_cpu.sh val first)", file=sys.stderr)
-    sys.exit(2)
-for c, v in got.items():
-    print(f"validation {c}: {100 * v:.2f} %", file=sys.stderr)
-print(max(got, key=got.get))
-PYEOF
+  best_on_validation "validation {c}: {v:.2%}" test_accuracy "val-{0}" "${ORDER[@]}"
 }
 
 classify() {  # the chosen settings, all 60,000 train latents, the 10,000 test latents once

@@ -105,29 +105,9 @@ run_all() {  # as recorded: classify starts when the validation runs have finish
 }
 
 chosen() {  # the epoch count whose validation run has the highest final-epoch accuracy (its lines on stderr; a tie
-  # goes to the fewer epochs); the first candidate under INSP_RECIPE_STEPS when no validation ran
-  "${PY[@]}" - "$OUT" "${EPOCHS_CANDIDATES[@]}" <<'PYEOF'
-import json, os, sys
-out, cands = sys.argv[1], sys.argv[2:]
-got = {}
-for e in cands:
-    try:
-        with open(os.path.join(out, f"val-insp_convnet-e{e}", "metrics.json"), encoding="utf-8") as f:
-            m = json.load(f)
-        if m.get("status") == "complete":
-            got[e] = m.get("metrics", m)["test_accuracy"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-if not got:
-    if os.environ.get("INSP_RECIPE_STEPS"):
-        print(cands[0])
-        sys.exit(0)
-    print("error: no finished validation run (run_cpu.sh val first)", file=sys.stderr)
-    sys.exit(2)
-for e, v in got.items():
-    print(f"validation, {e} epochs: {100 * v:.2f} %", file=sys.stderr)
-print(max(got, key=lambda e: (got[e], -int(e))))
-PYEOF
+  # goes to the fewer epochs: EPOCHS_CANDIDATES is ascending); the first candidate under INSP_RECIPE_STEPS when no
+  # validation ran
+  best_on_validation "validation, {c} epochs: {v:.2%}" test_accuracy "val-insp_convnet-e{0}" "${EPOCHS_CANDIDATES[@]}"
 }
 
 classify() {  # INSP-ConvNet and its twin with the chosen epochs, side by side; then the table

@@ -31,7 +31,7 @@ for c in 2 3; do
       store=$S/noise-val "baselines=[bm3d]" self_ensemble=$e hydra.run.dir=$OUT/eval-val-c$c-e$e
   done
 done
-best=$(best_on_validation "validation photos, context:self_ensemble={c}: INSP-Net {v:.2f} dB" psnr "eval-val-c{0}-e{1}" \
+best=$(best_on_validation "validation photos, context:self_ensemble={c}: INSP-Net {v:.2f} dB" rows.insp_net.psnr "eval-val-c{0}-e{1}" \
   2:1 2:8 2:48 3:1 3:8 3:48)
 c=${best%%:*} e=${best##*:}
 echo "fusion.context=$c self_ensemble=$e chosen on the validation photos"

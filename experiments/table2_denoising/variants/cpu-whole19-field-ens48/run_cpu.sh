@@ -50,7 +50,7 @@ for c in "${NAMES[@]}"; do
       store=$S/noise-val "baselines=[bm3d]" self_ensemble=$e hydra.run.dir=$OUT/eval-val-$c-e$e
   done
 done
-c=$(best_on_validation "validation photos, 48 views, context {c}: INSP-Net {v:.2f} dB" psnr "eval-val-{0}-e48" \
+c=$(best_on_validation "validation photos, 48 views, context {c}: INSP-Net {v:.2f} dB" rows.insp_net.psnr "eval-val-{0}-e48" \
   "${NAMES[@]}")
 echo "context $c (${CONTEXT[$c]}) chosen on the validation photos"
 if [ "$c" = c7 ]; then

@@ -28,7 +28,7 @@ timed train-filter insp train-filter +experiment=table2_denoising/train_filter t
 for e in 1 8 48; do  # the self-ensemble on the validation photos, BM3D beside it (same decoded inputs)
   timed eval-val-e$e "${EVAL[@]}" store=$S/noise-val "baselines=[bm3d]" self_ensemble=$e hydra.run.dir=$OUT/eval-val-e$e
 done
-e=$(best_on_validation "validation photos, self_ensemble={c}: INSP-Net {v:.2f} dB" psnr "eval-val-e{0}" 1 8 48)
+e=$(best_on_validation "validation photos, self_ensemble={c}: INSP-Net {v:.2f} dB" rows.insp_net.psnr "eval-val-e{0}" 1 8 48)
 echo "self_ensemble=$e chosen on the validation photos"
 # the test photos, scored once with the chosen ensemble: the classical filters, then the twin (same ensemble)
 timed eval-classical "${EVAL[@]}" store=$S/noise-test self_ensemble=$e \
