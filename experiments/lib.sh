@@ -136,6 +136,18 @@ lane() {
 join() { local p; for p in "${LANES[@]}"; do wait "$p" || die "a command of the recipe failed (see above)"; done; LANES=(); }
 LANES=()
 
+# Table 1's classifier runs per seed (its recipes and variants): seed 0 in $OUT/MODEL, seed k in $OUT/seed<k>/MODEL
+seed_dir() { if [ "$2" = 0 ]; then echo "$OUT/$1"; else echo "$OUT/seed$2/$1"; fi; }  # seed_dir MODEL SEED
+seed_runs() {  # seed_runs MODEL...: the run dirs of those models that have a metrics.json, every seed, comma-separated
+  local runs=() m d
+  for m in "$@"; do
+    for d in "$OUT/$m" "$OUT"/seed*/"$m"; do
+      [ -f "$d/metrics.json" ] && runs+=("$d")
+    done
+  done
+  (IFS=,; echo "${runs[*]}")
+}
+
 best_on_validation() {  # best_on_validation LINE METRIC RUN CANDIDATE...: prints the candidate whose validation run
   # $OUT/RUN (RUN a Python format of the candidate's ':'-separated fields, e.g. val-c{0}s{1}) finished (metrics.json
   # says complete) with the highest METRIC, a dotted path into its metrics (rows.insp_net.psnr of an eval,

@@ -30,10 +30,6 @@ fit() {
   done
 }
 
-run_dir() {  # run_dir MODEL SEED
-  if [ "$2" = 0 ]; then echo "$OUT/$1"; else echo "$OUT/seed$2/$1"; fi
-}
-
 classify() {
   # INSP-ConvNet: 2 INSP-Conv layers of order 2 (inputs: the INRs' jets up to order 4); its pixel twin: 2 depthwise
   # 3x3 layers on the images decoded from the same INRs (at the same augmented points); then the weight-space pair
@@ -41,20 +37,14 @@ classify() {
   for seed in ${SEEDS:-0}; do
     for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
       timed "classify-$m-seed$seed" insp classify +experiment=table1_classification/$m seed="$seed" \
-        hydra.run.dir="$(run_dir $m "$seed")"
+        hydra.run.dir="$(seed_dir $m "$seed")"
     done
   done
   table
 }
 
 table() {  # every finished run of the four models, all seeds
-  local runs=() m d
-  for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
-    for d in "$OUT/$m" "$OUT"/seed*/"$m"; do
-      [ -f "$d/metrics.json" ] && runs+=("$d")
-    done
-  done
-  timed table insp table table=table1 "runs=[$(IFS=,; echo "${runs[*]}")]" out=$DEST
+  timed table insp table table=table1 "runs=[$(seed_runs insp_convnet depthwise_cnn pca_svm weight_mlp)]" out=$DEST
 }
 
 case "${1:-all}" in

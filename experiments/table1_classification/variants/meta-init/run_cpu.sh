@@ -31,29 +31,19 @@ fit() {
   done
 }
 
-run_dir() {  # run_dir MODEL SEED: seed 0 in cpu/<model>, seed k in cpu/seed<k>/<model> (as ../../run_cpu.sh)
-  if [ "$2" = 0 ]; then echo "$OUT/$1"; else echo "$OUT/seed$2/$1"; fi
-}
-
 classify() {  # the recorded table's two coordinate models on the meta-fitted stores (the cheap one first), per seed
   local seed m
   for seed in ${SEEDS:-0}; do
     for m in depthwise_cnn insp_convnet; do
       timed "classify-$m-seed$seed" insp classify +experiment=table1_classification/$m seed="$seed" \
-        train_store=$S/mnist-train test_store=$S/mnist-test scale=cpu-meta-init hydra.run.dir="$(run_dir $m "$seed")"
+        train_store=$S/mnist-train test_store=$S/mnist-test scale=cpu-meta-init hydra.run.dir="$(seed_dir $m "$seed")"
     done
   done
   table
 }
 
 table() {  # every finished run of the two models, all seeds
-  local runs=() m d
-  for m in insp_convnet depthwise_cnn; do
-    for d in "$OUT/$m" "$OUT"/seed*/"$m"; do
-      [ -f "$d/metrics.json" ] && runs+=("$d")
-    done
-  done
-  timed table insp table table=table1 "runs=[$(IFS=,; echo "${runs[*]}")]" out=$DEST
+  timed table insp table table=table1 "runs=[$(seed_runs insp_convnet depthwise_cnn)]" out=$DEST
 }
 
 case "${1:-all}" in

@@ -62,13 +62,13 @@ val_run() {  # val_run E: INSP-ConvNet with E epochs, trained on train INRs 0-49
 }
 
 final() {  # final MODEL [OVERRIDES]: trained on all 60,000 train INRs, tested once on the 10,000 test INRs; seed
-  # $SEED (default 0: $OUT/MODEL; seed k: $OUT/seed<k>/MODEL, as ../../run_cpu.sh)
-  local m=$1 seed=${SEED:-0} dir=$OUT/$1 step=classify-$1
+  # $SEED (default 0), in seed_dir MODEL SEED
+  local m=$1 seed=${SEED:-0} step=classify-$1
   shift
-  [ "$seed" = 0 ] || { dir=$OUT/seed$seed/$m; step=classify-$m-seed$seed; }
+  [ "$seed" = 0 ] || step=classify-$m-seed$seed
   load "$step"
   timed "$step" insp classify +experiment=table1_classification/$m $C "$@" seed="$seed" scale=full \
-    hydra.run.dir="$dir"
+    hydra.run.dir="$(seed_dir "$m" "$seed")"
 }
 
 weights() {  # the weight-space pair, at the recorded settings (their epochs do not depend on the validation)
@@ -134,13 +134,7 @@ seed_pair() {  # seed_pair SEED EPOCHS: INSP-ConvNet, then its twin
 }
 
 table() {  # every finished final run, all seeds
-  local runs=() m d
-  for m in insp_convnet depthwise_cnn pca_svm weight_mlp; do
-    for d in "$OUT/$m" "$OUT"/seed*/"$m"; do
-      [ -f "$d/metrics.json" ] && runs+=("$d")
-    done
-  done
-  timed table insp table table=table1 "runs=[$(IFS=,; echo "${runs[*]}")]" out=$DEST
+  timed table insp table table=table1 "runs=[$(seed_runs insp_convnet depthwise_cnn pca_svm weight_mlp)]" out=$DEST
 }
 
 case "${1:-all}" in
