@@ -12,17 +12,13 @@
 # the filters to filters/ (git-ignored data); one torch thread per command; times.txt gets wall and CPU seconds.
 set -euo pipefail
 source "$(dirname "$0")/../../../lib.sh"
+source "$(dirname "$0")/../whole19.sh"
 recipe_init table2_denoising/variants/cpu-whole19-c7-ens48
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} INSP_THREADS=${INSP_THREADS:-1}
 S=stores/table2-photos-whole19
 F=filters/table2-photos-whole19/denoise-c{0}-n3600.safetensors  # {0}: Pi's context (2: 5x5 pixels, 3: 7x7)
 
-for split in train val test; do
-  crops=(); [ $split = train ] && crops=(data.crops=1)  # the 19 whole training photos
-  fit_once "fit $split" "$OUT/fit-$split" "$S/noise-$split" "fit-$split" \
-    insp fit +experiment=table2_denoising/fit data.split=$split "${crops[@]}" degradation=noise \
-    store=$S/noise-$split hydra.run.dir=$OUT/fit-$split
-done
+fit_whole19 $S  # the three splits' noisy INRs (../whole19.sh)
 for c in 2 3; do
   timed train-filter-c$c insp train-filter +experiment=table2_denoising/train_filter task=denoise \
     store=$S/noise-train filter=${F/\{0\}/$c} train.steps=3600 fusion.context=$c hydra.run.dir=$OUT/train-filter-c$c

@@ -21,6 +21,7 @@
 # filters to filters/ (git-ignored data); one torch thread per command; times.txt gets wall and CPU seconds.
 set -euo pipefail
 source "$(dirname "$0")/../../../lib.sh"
+source "$(dirname "$0")/../whole19.sh"
 recipe_init table2_denoising/variants/cpu-whole19-field-ens48
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} INSP_THREADS=${INSP_THREADS:-1}
 S=stores/table2-photos-whole19
@@ -34,12 +35,7 @@ declare -A CONTEXT=(
 )
 NAMES=(c7 d2c7 c9 ms19 ms13)
 
-for split in train val test; do
-  crops=(); [ $split = train ] && crops=(data.crops=1)  # the 19 whole training photos
-  fit_once "fit $split" "$OUT/fit-$split" "$S/noise-$split" "fit-$split" \
-    insp fit +experiment=table2_denoising/fit data.split=$split "${crops[@]}" degradation=noise \
-    store=$S/noise-$split hydra.run.dir=$OUT/fit-$split
-done
+fit_whole19 $S  # the three splits' noisy INRs (../whole19.sh)
 for c in "${NAMES[@]}"; do
   read -ra ctx <<< "${CONTEXT[$c]}"
   timed train-filter-$c insp train-filter +experiment=table2_denoising/train_filter task=denoise \

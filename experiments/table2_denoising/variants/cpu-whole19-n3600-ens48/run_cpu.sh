@@ -11,18 +11,14 @@
 # command (OMP_NUM_THREADS=1); times.txt gets the wall and CPU seconds of every command.
 set -euo pipefail
 source "$(dirname "$0")/../../../lib.sh"
+source "$(dirname "$0")/../whole19.sh"
 recipe_init table2_denoising/variants/cpu-whole19-n3600-ens48
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} INSP_THREADS=${INSP_THREADS:-1}
 S=stores/table2-photos-whole19
 F=filters/table2-photos-whole19/denoise-c5-n3600.safetensors
 EVAL=(insp eval +experiment=table2_denoising/eval filter=$F check_2x=false)
 
-for split in train val test; do
-  crops=(); [ $split = train ] && crops=(data.crops=1)  # the 19 whole training photos
-  fit_once "fit $split" "$OUT/fit-$split" "$S/noise-$split" "fit-$split" \
-    insp fit +experiment=table2_denoising/fit data.split=$split "${crops[@]}" degradation=noise \
-    store=$S/noise-$split hydra.run.dir=$OUT/fit-$split
-done
+fit_whole19 $S  # the three splits' noisy INRs (../whole19.sh)
 timed train-filter insp train-filter +experiment=table2_denoising/train_filter task=denoise store=$S/noise-train \
   filter=$F train.steps=3600 hydra.run.dir=$OUT/train-filter
 for e in 1 8 48; do  # the self-ensemble on the validation photos, BM3D beside it (same decoded inputs)
