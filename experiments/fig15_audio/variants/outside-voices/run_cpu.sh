@@ -65,8 +65,12 @@ elif [ ! -f "$FILTER" ]; then
 fi
 fit_once "fit" "$OUT/fit" "$S/noise" "fit" \
   insp fit +experiment=fig15_audio/fit data.folder=$VOICES data.split=all store=$S/noise hydra.run.dir=$OUT/fit
-if [ -f "$FILTER" ] && ran "$OUT/eval"; then
-  echo "eval: done earlier, kept"
+scored_with() {  # scored_with RUN FILTER: that eval run finished, with that filter
+  ran "$1" && "${PY[@]}" -c 'import json, sys; m = json.load(open(sys.argv[1] + "/metrics.json"))
+sys.exit(m.get("metrics", m).get("filter") != sys.argv[2])' "$1" "$2"
+}
+if [ -f "$FILTER" ] && scored_with "$OUT/eval" "$FILTER"; then
+  echo "eval: done earlier with $FILTER, kept"
 else
   timed eval insp eval +experiment=fig15_audio/eval filter=$FILTER store=$S/noise hydra.run.dir=$OUT/eval
 fi
