@@ -9,7 +9,7 @@
 # Usage, from the repository root:   FILTER=PATH bash experiments/fig15_audio/variants/outside-voices/run_cpu.sh
 # FILTER: the recorded filter (default: the one ../speakers/cpu/chosen.txt names,
 # filters/fig15-speakers/denoise-NAME.safetensors, what ../../run_speakers.sh writes; when it is not there this
-# recipe runs that recipe first, into scratch: its stores and every candidate, ~3.5 CPU hours on 2 cores).
+# recipe runs that recipe first, into scratch: its stores and every candidate, ~2 CPU hours on 2 cores).
 # RECORD=1 re-records into this folder; otherwise runs/recipes/fig15_audio/variants/outside-voices/ (scratch).
 # Stores go to ${INSP_STORES:-stores}/outside-voices/, the converted WAVs to ${INSP_DATA:-data}/outside-voices/.
 set -euo pipefail
@@ -60,7 +60,7 @@ if [ ! -f "$FILTER" ] && [ -n "${INSP_RECIPE_STEPS:-}" ]; then
   echo "the recorded filter is not at $FILTER: its recipe is not run (INSP_RECIPE_STEPS)"
 elif [ ! -f "$FILTER" ]; then
   [ "$FILTER" = "$DEFAULT" ] || die "FILTER=$FILTER: no such file"
-  echo "the recorded filter is not at $FILTER: running its recipe (experiments/fig15_audio/run_speakers.sh, ~3.5 CPU hours)"
+  echo "the recorded filter is not at $FILTER: running its recipe (experiments/fig15_audio/run_speakers.sh, ~2 CPU hours)"
   (unset RECORD; RECIPE_OUT=runs/recipes/fig15_audio bash experiments/fig15_audio/run_speakers.sh)
 fi
 fit_once "fit" "$OUT/fit" "$S/noise" "fit" \
