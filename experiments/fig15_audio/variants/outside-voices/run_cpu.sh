@@ -7,15 +7,22 @@
 # 25/255 of each clip's peak, as recorded), `insp eval` with the recorded filter beside the classical baselines,
 # `insp table`. Nothing here chooses a setting.
 # Usage, from the repository root:   FILTER=PATH bash experiments/fig15_audio/variants/outside-voices/run_cpu.sh
-# FILTER: the recorded filter (default filters/fig15-speakers/denoise-c48w0h256s12000p2.safetensors, what
-# ../../run_speakers.sh writes; when it is not there this recipe runs that recipe first: ~80 CPU min on 2 cores).
+# FILTER: the recorded filter (default: the one ../speakers/cpu/chosen.txt names,
+# filters/fig15-speakers/denoise-NAME.safetensors, what ../../run_speakers.sh writes; when it is not there this
+# recipe runs that recipe first, into scratch: its stores and every candidate, ~2 CPU hours on 2 cores).
 # RECORD=1 re-records into this folder; otherwise runs/recipes/fig15_audio/variants/outside-voices/ (scratch).
 # Stores go to ${INSP_STORES:-stores}/outside-voices/, the converted WAVs to ${INSP_DATA:-data}/outside-voices/.
 set -euo pipefail
 source "$(dirname "$0")/../../../lib.sh"
 recipe_init fig15_audio/variants/outside-voices
 S=${INSP_STORES:-stores}/outside-voices
-DEFAULT=filters/fig15-speakers/denoise-c48w0h256s12000p2.safetensors
+chosen_filter() {  # the filter ../speakers/ chose on June: its chosen.txt ends with CONTEXT:STFT:HIDDEN:STEPS:PARTS
+  local line c w h s p
+  read -r line < experiments/fig15_audio/variants/speakers/cpu/chosen.txt || die "no chosen.txt in ../speakers/cpu/"
+  IFS=: read -r c w h s p <<< "${line##* }"
+  echo "filters/fig15-speakers/denoise-c${c}w${w}h${h}s${s}p${p}.safetensors"
+}
+DEFAULT=$(chosen_filter)
 FILTER=${FILTER:-$DEFAULT}
 DATA=${INSP_DATA:-data}
 VOICES=$DATA/outside-voices
@@ -53,13 +60,17 @@ if [ ! -f "$FILTER" ] && [ -n "${INSP_RECIPE_STEPS:-}" ]; then
   echo "the recorded filter is not at $FILTER: its recipe is not run (INSP_RECIPE_STEPS)"
 elif [ ! -f "$FILTER" ]; then
   [ "$FILTER" = "$DEFAULT" ] || die "FILTER=$FILTER: no such file"
-  echo "the recorded filter is not at $FILTER: running its recipe (experiments/fig15_audio/run_speakers.sh, ~80 CPU min)"
+  echo "the recorded filter is not at $FILTER: running its recipe (experiments/fig15_audio/run_speakers.sh, ~2 CPU hours)"
   (unset RECORD; RECIPE_OUT=runs/recipes/fig15_audio bash experiments/fig15_audio/run_speakers.sh)
 fi
 fit_once "fit" "$OUT/fit" "$S/noise" "fit" \
   insp fit +experiment=fig15_audio/fit data.folder=$VOICES data.split=all store=$S/noise hydra.run.dir=$OUT/fit
-if [ -f "$FILTER" ] && ran "$OUT/eval"; then
-  echo "eval: done earlier, kept"
+scored_with() {  # scored_with RUN FILTER: that eval run finished, with that filter
+  ran "$1" && "${PY[@]}" -c 'import json, sys; m = json.load(open(sys.argv[1] + "/metrics.json"))
+sys.exit(m.get("metrics", m).get("filter") != sys.argv[2])' "$1" "$2"
+}
+if [ -f "$FILTER" ] && scored_with "$OUT/eval" "$FILTER"; then
+  echo "eval: done earlier with $FILTER, kept"
 else
   timed eval insp eval +experiment=fig15_audio/eval filter=$FILTER store=$S/noise hydra.run.dir=$OUT/eval
 fi
