@@ -64,8 +64,23 @@ FIRST = [
         "classify", "+experiment=table1_classification/insp_convnet", "seed=0",
         "hydra.run.dir=runs/recipes/table1_classification/cpu/insp_convnet"]),
     ("table1_classification/variants/meta-init/run_cpu.sh", [], [
-        "meta-learn", "data=mnist", "model.omega0=10", "init=inits/table1-mnist-weights-w32d3-o10.safetensors",
+        "meta-learn", "data=mnist", "model.omega0=10", "compile=false",
+        "init=inits/table1-mnist-weights-w32d3-o10.safetensors",
         "hydra.run.dir=runs/recipes/table1_classification/variants/meta-init/cpu/meta-learn"]),
+    ("table1_classification/variants/paper-scale-meta/run_cpu.sh", [], [
+        "meta-learn", "data=mnist", "model.omega0=10", "compile=false",
+        "init=inits/table1-mnist-weights-w32d3-o10.safetensors",
+        "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale-meta/cpu/meta-learn"]),
+    ("table1_classification/variants/paper-scale-meta/run_cpu.sh", ["fit"], [
+        "fit", "+experiment=table1_classification/fit", "data.split=test", "data.limit=10000", "data.shard=0",
+        "data.num_shards=2", "fit.init=inits/table1-mnist-weights-w32d3-o10.safetensors", "fit.steps=30",
+        "fit.lr=1e-2", "store=stores/table1-full-w10-meta/mnist-test",
+        "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale-meta/cpu/fit-test-0"]),
+    ("table1_classification/variants/paper-scale-meta/run_cpu.sh", ["classify"], [
+        "classify", "+experiment=table1_classification/insp_convnet",
+        "train_store=stores/table1-full-w10-meta/mnist-train", "test_store=stores/table1-full-w10-meta/mnist-test",
+        "epochs=2", "seed=0", "scale=full-meta-init",
+        "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale-meta/cpu/insp_convnet"]),
     ("table1_classification/variants/functa/run_cpu.sh", [], [
         "meta-learn", "data=mnist", "meta=functa", "init=inits/table1-mnist-functa-w32d3.safetensors",
         "hydra.run.dir=runs/recipes/table1_classification/variants/functa/cpu/meta-learn"]),

@@ -9,25 +9,21 @@
 #   RECORD=1 bash .../run_cpu.sh all     # re-records the committed results (cpu/, table.json, table1.md)
 #   RECORD=1 SEEDS="1 2" bash .../run_cpu.sh classify   # adds seeds 1 and 2 (cpu/seed<k>/); the table shows mean ± std
 # Run dirs go under runs/recipes/table1_classification/variants/meta-init/cpu/ (scratch) or, with RECORD=1, under
-# this folder's cpu/; the init to inits/ and the stores to stores/table1-cpu-w10-meta/ (git-ignored data).
+# this folder's cpu/; the init to inits/ (init.sh: its file, its fit settings and `meta`, shared with
+# ../paper-scale-meta/) and the stores to stores/table1-cpu-w10-meta/ (git-ignored data).
 set -euo pipefail
 source "$(dirname "$0")/../../../lib.sh"
 recipe_init table1_classification/variants/meta-init
 S=stores/table1-cpu-w10-meta
-INIT=inits/table1-mnist-weights-w32d3-o10.safetensors
-
-meta() {
-  timed meta-learn insp meta-learn data=mnist model.omega0=10 meta.steps=100 meta.inner_steps=20 init=$INIT \
-    tracking.mode=disabled hydra.run.dir=$OUT/meta-learn
-}
+source "$(dirname "$0")/init.sh"
 
 fit() {
   local split n
   for split in test train; do
     n=$([ $split = train ] && echo 10000 || echo 2000)
     fit_once "fit $split" "$OUT/fit-$split" "$S/mnist-$split" "fit-$split" \
-      insp fit +experiment=table1_classification/fit data.split=$split data.limit=$n fit.init=$INIT \
-      fit.steps=30 fit.lr=1e-2 store=$S/mnist-$split hydra.run.dir=$OUT/fit-$split
+      insp fit +experiment=table1_classification/fit data.split=$split data.limit=$n "${META_FIT[@]}" \
+      store=$S/mnist-$split hydra.run.dir=$OUT/fit-$split
   done
 }
 

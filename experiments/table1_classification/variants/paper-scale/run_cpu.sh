@@ -5,7 +5,8 @@
 # of epochs of INSP-ConvNet and its pixel twin, which is chosen on a VALIDATION split of train (INSP-ConvNet trained
 # on train INRs 0-49,999, scored on 50,000-59,999; the test INRs are never read there) among EPOCHS_CANDIDATES; the
 # twin uses the same count. The weight-space pair keeps the recorded settings (20 epochs for the MLP).
-# Every command runs with one torch thread, two side by side ("lanes", as the 2 cores allow):
+# Every command runs with one torch thread, two side by side ("lanes", as the 2 cores allow). fit, classify, seeds
+# and table are in steps.sh (shared with ../paper-scale-meta/, the same steps on meta-fitted INRs):
 #   fit       the 10,000 test and the 60,000 train INRs, each split in 2 shards fitted side by side
 #   val       INSP-ConvNet for each epoch count of EPOCHS_CANDIDATES: the longest in one lane; the others, then
 #             PCA + SVM and the weight MLP (final runs: their settings do not depend on the choice), in the other
@@ -24,30 +25,12 @@
 set -euo pipefail
 source "$(dirname "$0")/../../../lib.sh"
 recipe_init table1_classification/variants/paper-scale
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} INSP_THREADS=${INSP_THREADS:-1}
 S=${INSP_STORES:-stores}/table1-full-w10
+FIT_ARGS=()
+SCALE=full
 EPOCHS_CANDIDATES=(${EPOCHS_CANDIDATES:-1 2})  # ascending
-C="train_store=$S/mnist-train test_store=$S/mnist-test"
+source "$(dirname "$0")/steps.sh"
 VAL="train_store=$S/mnist-train test_store=$S/mnist-train train_limit=50000 test_offset=50000"
-
-load() {  # load STEP: the load average when STEP starts (the machine is shared); not under INSP_RECIPE_STEPS
-  [ -z "$STEP_DIR" ] || return 0
-  echo "$1 $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/load.txt"
-}
-
-fit() {
-  local split n k
-  for split in test train; do
-    n=$([ $split = train ] && echo 60000 || echo 10000)
-    load "fit-$split"
-    for k in 0 1; do
-      lane fit_once "fit $split shard $k" "$OUT/fit-$split-$k" "$S/mnist-$split" "fit-$split-$k" \
-        insp fit +experiment=table1_classification/fit data.split=$split data.limit=$n data.shard=$k \
-        data.num_shards=2 samples=0 store=$S/mnist-$split hydra.run.dir=$OUT/fit-$split-$k
-    done
-    join
-  done
-}
 
 val_run() {  # val_run E: INSP-ConvNet with E epochs, trained on train INRs 0-49,999, scored on 50,000-59,999
   if [ -f "$OUT/val-insp_convnet-e$1/checkpoint.safetensors" ] && ran "$OUT/val-insp_convnet-e$1"; then
@@ -59,16 +42,6 @@ val_run() {  # val_run E: INSP-ConvNet with E epochs, trained on train INRs 0-49
   # shellcheck disable=SC2086
   timed "val-insp_convnet-e$1" insp classify +experiment=table1_classification/insp_convnet $VAL epochs=$1 seed=0 \
     scale=validation hydra.run.dir=$OUT/val-insp_convnet-e$1
-}
-
-final() {  # final MODEL [OVERRIDES]: trained on all 60,000 train INRs, tested once on the 10,000 test INRs; seed
-  # $SEED (default 0), in seed_dir MODEL SEED
-  local m=$1 seed=${SEED:-0} step=classify-$1
-  shift
-  [ "$seed" = 0 ] || step=classify-$m-seed$seed
-  load "$step"
-  timed "$step" insp classify +experiment=table1_classification/$m $C "$@" seed="$seed" scale=full \
-    hydra.run.dir="$(seed_dir "$m" "$seed")"
 }
 
 weights() {  # the weight-space pair, at the recorded settings (their epochs do not depend on the validation)
@@ -108,33 +81,6 @@ chosen() {  # the epoch count whose validation run has the highest final-epoch a
   # goes to the fewer epochs: EPOCHS_CANDIDATES is ascending); the first candidate under INSP_RECIPE_STEPS when no
   # validation ran
   best_on_validation "validation, {c} epochs: {v:.2%}" test_accuracy "val-insp_convnet-e{0}" "${EPOCHS_CANDIDATES[@]}"
-}
-
-classify() {  # INSP-ConvNet and its twin with the chosen epochs, side by side; then the table
-  local e
-  e=$(chosen)
-  echo "chosen on validation: $e epochs (INSP-ConvNet and its twin)"
-  lane final insp_convnet epochs="$e"
-  lane final depthwise_cnn epochs="$e"
-  join
-  table
-}
-
-seeds() {  # SEEDS="1 2": INSP-ConvNet and its twin again with other seeds (the chosen epochs; the INRs, the
-  # validation choice and the weight-space pair, which has no seed-dependent part but the MLP's, are seed 0's)
-  local e seed
-  e=$(chosen)
-  for seed in ${SEEDS:-1 2}; do lane seed_pair "$seed" "$e"; done  # one lane per seed
-  join
-  table
-}
-seed_pair() {  # seed_pair SEED EPOCHS: INSP-ConvNet, then its twin
-  SEED=$1 final insp_convnet epochs="$2"
-  SEED=$1 final depthwise_cnn epochs="$2"
-}
-
-table() {  # every finished final run, all seeds
-  timed table insp table table=table1 "runs=[$(seed_runs insp_convnet depthwise_cnn pca_svm weight_mlp)]" out=$DEST
 }
 
 case "${1:-all}" in
