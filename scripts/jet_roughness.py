@@ -12,6 +12,7 @@ import argparse
 
 import torch
 
+from insp_cli.inr.siren import grid_coords, pixel_spacing
 from insp_cli.inr.store import INRStore
 from insp_cli.jets import jet_space
 from insp_cli.jets.derivative_network import siren_jet
@@ -19,21 +20,19 @@ from insp_cli.jets.derivative_network import siren_jet
 
 def grids(side: int) -> tuple[float, dict[str, torch.Tensor]]:
     """The pixel spacing and two point sets (side*side, 2): the grid, and the grid shifted half a pixel."""
-    spacing = 2.0 / (side - 1)
-    lin = torch.linspace(-1, 1, side)
-    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
-    grid = torch.stack([xx.flatten(), yy.flatten()], -1)
+    spacing, grid = pixel_spacing(side), grid_coords(side)
     return spacing, {"grid": grid, "half-pixel off": (grid + spacing / 2).clamp(-1, 1)}
 
 
-def roughness(store: INRStore, n: int, order: int, side: int) -> dict[str, list[float]]:
-    """RMS over the first n INRs, points and channels of the degree-d derivatives (pixel units), d = 0..order."""
+def roughness(store: INRStore, n: int, order: int, side: int, jet_fn=siren_jet) -> dict[str, list[float]]:
+    """RMS over the first n INRs, points and channels of the degree-d derivatives (pixel units), d = 0..order;
+    ``jet_fn(spec, params (n, P), coords (Q, 2), order)`` -> (n, M, Q, C) computes the jets."""
     spacing, points = grids(side)
     degrees = torch.tensor(jet_space(2, order).degrees)
     params = store.params_at(torch.arange(min(n, len(store))))
     out = {}
     for name, coords in points.items():
-        jet = siren_jet(store.header.spec, params, coords, order)  # (n, M, Q, C)
+        jet = jet_fn(store.header.spec, params, coords, order)  # (n, M, Q, C)
         out[name] = [(jet[:, degrees == d] * spacing ** d).pow(2).mean().sqrt().item() for d in range(order + 1)]
     return out
 
