@@ -51,10 +51,6 @@ else
   join
 fi
 
-done_run() {  # done_run RUN_DIR: its metrics.json says complete
-  [ -f "$1/metrics.json" ] && "${PY[@]}" -c \
-    'import json, sys; sys.exit(json.load(open(sys.argv[1])).get("status") != "complete")' "$1/metrics.json"
-}
 name_of() { local c w h s p; IFS=: read -r c w h s p <<< "$1"; echo "c${c}w${w}h${h}s${s}p${p}"; }
 train_pi() {  # train_pi CONTEXT:STFT:HIDDEN:STEPS:PARTS: Pi trained on the first PARTS train parts
   local c w h s p name stores k
@@ -71,7 +67,7 @@ train_pi() {  # train_pi CONTEXT:STFT:HIDDEN:STEPS:PARTS: Pi trained on the firs
 candidate() {  # candidate CONTEXT:STFT:HIDDEN:STEPS:PARTS: Pi trained on the train voice, scored on the validation one
   local name
   name=$(name_of "$1")
-  if done_run "$OUT/train-filter-$name" && done_run "$OUT/val-$name"; then
+  if ran "$OUT/train-filter-$name" && ran "$OUT/val-$name"; then
     if [ -f "$F/denoise-$name.safetensors" ]; then echo "candidate $name: done earlier, kept"
     else echo "candidate $name: its runs are recorded (its filter file is not here: trained again only if chosen)"; fi
     return 0

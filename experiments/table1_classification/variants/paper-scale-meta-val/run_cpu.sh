@@ -32,19 +32,9 @@ FIT_ARGS=(fit.init=$INIT fit.steps=30 fit.lr=$NEW_LR)
 SCALE=full-meta-init-lr$NEW_LR
 source "$here/../paper-scale/steps.sh"
 
-chosen() {  # the epochs paper-scale chose on its validation split (random-init INRs), as ../paper-scale-meta uses
-  OUT=experiments/table1_classification/variants/paper-scale/cpu best_on_validation \
-    "paper-scale's validation, {c} epochs: {v:.2%}" test_accuracy "val-insp_convnet-e{0}" 1 2
-}
-val_run() {  # val_run LR STORES: INSP-ConvNet (2 epochs) on train INRs 0-49,999, scored on 50,000-59,999
-  if [ -f "$OUT/val-insp_convnet-lr$1/checkpoint.safetensors" ] && ran "$OUT/val-insp_convnet-lr$1"; then
-    echo "val-insp_convnet-lr$1: done earlier, kept"  # in this tree (a fresh clone has only the records: it runs again)
-    return 0
-  fi
-  load "val-insp_convnet-lr$1"
-  timed "val-insp_convnet-lr$1" insp classify +experiment=table1_classification/insp_convnet \
-    train_store="$2/mnist-train" test_store="$2/mnist-train" train_limit=50000 test_offset=50000 epochs="$(chosen)" \
-    seed=0 hydra.run.dir="$OUT/val-insp_convnet-lr$1"
+chosen() { paper_scale_epochs; }  # not re-chosen on meta-fitted INRs (steps.sh)
+val_run() {  # val_run LR STORES: INSP-ConvNet on the validation split of the INRs fitted with peak lr LR (steps.sh)
+  validate "val-insp_convnet-lr$1" "$2" "$(chosen)"
 }
 val() {
   lane val_run 1e-2 "$S_RECORDED"

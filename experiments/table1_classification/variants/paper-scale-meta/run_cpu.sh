@@ -27,12 +27,7 @@ S=${INSP_STORES:-stores}/table1-full-w10-meta
 FIT_ARGS=("${META_FIT[@]}")
 SCALE=full-meta-init
 source "$here/../paper-scale/steps.sh"
-PAPER_SCALE=experiments/table1_classification/variants/paper-scale  # its recorded validation runs
-
-chosen() {  # the epochs paper-scale chose on its validation split (its recorded runs, random-init INRs)
-  OUT=$PAPER_SCALE/cpu best_on_validation "paper-scale's validation, {c} epochs: {v:.2%}" test_accuracy \
-    "val-insp_convnet-e{0}" 1 2
-}
+chosen() { paper_scale_epochs; }  # not re-chosen on meta-fitted INRs (steps.sh)
 
 case "${1:-all}" in
   meta) meta ;;

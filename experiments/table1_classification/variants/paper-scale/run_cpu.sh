@@ -30,18 +30,8 @@ FIT_ARGS=()
 SCALE=full
 EPOCHS_CANDIDATES=(${EPOCHS_CANDIDATES:-1 2})  # ascending
 source "$(dirname "$0")/steps.sh"
-VAL="train_store=$S/mnist-train test_store=$S/mnist-train train_limit=50000 test_offset=50000"
-
-val_run() {  # val_run E: INSP-ConvNet with E epochs, trained on train INRs 0-49,999, scored on 50,000-59,999
-  if [ -f "$OUT/val-insp_convnet-e$1/checkpoint.safetensors" ] && ran "$OUT/val-insp_convnet-e$1"; then
-    # finished in this tree (a fresh clone has only the records and its checkpoint: there it runs again)
-    echo "val-insp_convnet-e$1: done earlier, kept"
-    return 0
-  fi
-  load "val-insp_convnet-e$1"
-  # shellcheck disable=SC2086
-  timed "val-insp_convnet-e$1" insp classify +experiment=table1_classification/insp_convnet $VAL epochs=$1 seed=0 \
-    scale=validation hydra.run.dir=$OUT/val-insp_convnet-e$1
+val_run() {  # val_run E: INSP-ConvNet with E epochs on the validation split (steps.sh validate)
+  validate "val-insp_convnet-e$1" "$S" "$1" scale=validation
 }
 
 weights() {  # the weight-space pair, at the recorded settings (their epochs do not depend on the validation)

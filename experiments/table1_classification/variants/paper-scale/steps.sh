@@ -5,7 +5,8 @@
 #   S          the stores' folder (mnist-train, mnist-test in it)
 #   FIT_ARGS   an array of overrides every fit adds to conf/experiment/table1_classification/fit.yaml (may be empty)
 #   SCALE      the scale label of the classify runs (their table's)
-#   chosen     a function that prints the epochs of INSP-ConvNet and its twin
+#   chosen     a function that prints the epochs of INSP-ConvNet and its twin (the meta-fitted variants:
+#              paper_scale_epochs, below)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} INSP_THREADS=${INSP_THREADS:-1}
 C="train_store=$S/mnist-train test_store=$S/mnist-test"
 
@@ -37,6 +38,27 @@ final() {  # final MODEL [OVERRIDES]: trained on all 60,000 train INRs, tested o
   # shellcheck disable=SC2086
   timed "$step" insp classify +experiment=table1_classification/$m $C "$@" seed="$seed" scale="$SCALE" \
     hydra.run.dir="$(seed_dir "$m" "$seed")"
+}
+
+validate() {  # validate RUN STORES EPOCHS [OVERRIDE...]: INSP-ConvNet (seed 0) trained on the train INRs 0-49,999 of
+  # STORES, scored on 50,000-59,999 (the test INRs are never read), run dir $OUT/RUN; kept when it finished in this
+  # tree (a fresh clone has only the records, not the checkpoint: there it runs again)
+  local run=$1 stores=$2 epochs=$3
+  shift 3
+  if [ -f "$OUT/$run/checkpoint.safetensors" ] && ran "$OUT/$run"; then
+    echo "$run: done earlier, kept"
+    return 0
+  fi
+  load "$run"
+  timed "$run" insp classify +experiment=table1_classification/insp_convnet train_store="$stores/mnist-train" \
+    test_store="$stores/mnist-train" train_limit=50000 test_offset=50000 epochs="$epochs" seed=0 "$@" \
+    hydra.run.dir="$OUT/$run"
+}
+
+paper_scale_epochs() {  # the epochs paper-scale chose on its validation split (its recorded runs, random-init INRs):
+  # what the meta-fitted variants reuse
+  OUT=experiments/table1_classification/variants/paper-scale/cpu best_on_validation \
+    "paper-scale's validation, {c} epochs: {v:.2%}" test_accuracy "val-insp_convnet-e{0}" 1 2
 }
 
 classify() {  # INSP-ConvNet and its twin with the chosen epochs, side by side; then the table
