@@ -84,6 +84,7 @@ FIT: dict[str, Rule] = {
     "fit.lr": ("+float", 0, None),
     "fit.lr_final": ("+float", 0, None),
     "fit.warmup": ("int", 0, None),
+    "fit.prox": ("float", 0, None),
     "fit.beta1": ("float", 0, 0.999999),
     "fit.beta2": ("float", 0, 0.999999),
     "fit.batch_size": ("int", 1, None),

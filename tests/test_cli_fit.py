@@ -203,3 +203,12 @@ def test_every_sweep_value_is_checked():
         check_overrides("fit", ["-m", "data.limit=2", "data=mnist,nope"])
     with pytest.raises(InspError, match=r"^bad value: fit.lr='oops'; it must be a number > 0$"):  # schema.py's rule
         fit_job.fit_settings(compose("fit", ["fit.lr=oops"]))
+
+
+def test_prox_is_refused_where_it_would_not_apply(workdir):
+    """fit.prox works on the weights fit of images and audio; shapes fit their own way: one line, not ignored."""
+    with pytest.raises(InspError, match=r"fit.prox .* not meshes") as e:
+        fit_job.run_fit(compose("fit", ["data=meshes", "data.limit=1", "fit.prox=0.1"]), workdir / "run")
+    assert "\n" not in str(e.value)
+    with pytest.raises(InspError, match=r"^bad value: fit.prox=-1"):
+        fit_job.fit_settings(compose("fit", ["fit.prox=-1"]))

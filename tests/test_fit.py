@@ -194,3 +194,40 @@ def test_compiled_step_equals_eager_and_autograd_and_falls_back(monkeypatch, rec
         assert torch.equal(mse, e_mse) and torch.equal(g, e_g)
     finally:
         set_compile(False)
+
+
+def test_prox_adds_the_pull_to_the_start_to_each_adam_step():
+    """fit.prox: two full-batch Adam steps by hand on mse + prox/2 ||theta - theta_0||^2 (the hand-written
+    gradient of the data term, plus prox (theta - theta_0)) equal _fit_once's rows; prox 0 is the plain fit."""
+    from insp_cli.inr.backbones import mse_and_grad
+    from insp_cli.inr.fit import _BatchedAdam
+
+    spec = SirenSpec(2, 1, 16, 2)
+    ims = load_images("mnist", "test", limit=2)
+    coords = grid_coords(28, dtype=torch.float64)
+    y = encode_pixels(torch.from_numpy(ims.images).reshape(2, 784, 1)).double()
+    p0 = init_params(spec, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    s = FitSettings(steps=3, lr=1e-2, lr_final=1e-2, prox=0.5)
+    got, _ = _fit_once(spec, y, coords, None, s, p0, torch.Generator(), None)
+    p, opt = p0.clone(), _BatchedAdam(p0.clone())
+    for _ in range(3):
+        _, g = mse_and_grad(spec, p, coords, y)
+        opt.step(p, g + 0.5 * (p - p0), 1e-2)
+    torch.testing.assert_close(got, p, rtol=1e-9, atol=1e-12)
+    plain, _ = _fit_once(spec, y, coords, None, FitSettings(steps=3, lr=1e-2, lr_final=1e-2), p0, torch.Generator(),
+                         None)
+    assert (got - plain).abs().max() > 1e-6  # the pull changed the third step: the test can fail
+
+
+def test_prox_keeps_fits_near_their_start_at_a_cost_in_psnr():
+    """A stronger pull leaves the INRs closer to where they started, and fits the digits less closely."""
+    spec = SirenSpec(2, 1, 32, 3)
+    pix = torch.from_numpy(load_images("mnist", "test", limit=8).images).reshape(8, 784, 1)
+    start = init_params(spec, 1, generator=torch.Generator().manual_seed(3))[0]
+    dist, psnr = [], []
+    for prox in (0.0, 0.3, 3.0):
+        res = fit_inrs(spec, pix, grid_coords(28), FitSettings(steps=40, lr=1e-2, prox=prox), start=start)
+        dist.append(float((res.params - start).norm(dim=1).mean()))
+        psnr.append(float(res.psnr.mean()))
+    assert dist[0] > 1.2 * dist[1] > 1.2 * 1.2 * dist[2], dist
+    assert psnr[0] > psnr[2] + 1.0, psnr

@@ -40,6 +40,7 @@ class FitSettings:
     retries: int = 1  # refits of INRs whose loss went NaN/inf, each with half the learning rate
     reg: RegSettings | None = None  # a regulariser (fit.reg; needs the image shape and full-batch pixels)
     shared_init: bool = False  # every INR starts from one initialisation (of ``seed`` alone): aligned weights
+    prox: float = 0.0  # L2-SP pull to the start: + prox/2 ||theta - theta_0||^2 per INR (0 = none; docs/fit.md)
 
     def lr_at(self, step: int) -> float:
         """The learning rate of step ``step`` (0-based): ``warmup`` linear steps up to ``lr``, then the cosine from
@@ -173,6 +174,7 @@ def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step
     active = torch.arange(n, device=device)  # global row ids of the rows still being optimised
     work = params.clone()
     opt = _BatchedAdam(work, betas=(settings.beta1, settings.beta2))
+    anchor = params.clone() if settings.prox else None  # (n, P) theta_0 of each row: the proximal term's centre
     reg = Regularised(settings.reg, spec, shape, generators, device) if settings.reg and settings.reg.active else None
     for step in range(settings.steps):
         if settings.batch_pixels and settings.batch_pixels < q and getattr(spec, "pointwise", True):
@@ -189,6 +191,8 @@ def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step
             per_inr, grad = reg.loss_and_grad(work, x, y, mk)
         else:
             per_inr, grad = _as_batch(step_grad, spec, work, x, y, mk)
+        if anchor is not None:  # d/dtheta of prox/2 ||theta - theta_0||^2 (the reported loss stays the data term)
+            grad = grad + settings.prox * (work - (anchor if len(active) == n else anchor[active]))
         opt.step(work, grad, settings.lr_at(step))
         mse_pix = per_inr / 4.0  # targets live in [-1, 1]: pixel-scale MSE is a quarter
         if on_step is not None:

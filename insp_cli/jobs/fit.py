@@ -137,7 +137,7 @@ def _adapt(settings: FitSettings, cfg: DictConfig, sig: Signals) -> None:
 
 
 # fit settings added after stores were written, with their defaults (FitSettings'): torch's Adam, no warm-up
-_SINCE_DEFAULTS = {f.name: f.default for f in fields(FitSettings) if f.name in ("warmup", "beta1", "beta2")}
+_SINCE_DEFAULTS = {f.name: f.default for f in fields(FitSettings) if f.name in ("warmup", "beta1", "beta2", "prox")}
 
 
 def _header(cfg: DictConfig, sig: Signals, settings: FitSettings, mi) -> StoreHeader:
@@ -297,6 +297,9 @@ def meta_init(cfg: DictConfig, sig: "Signals", settings: FitSettings):
     """fit.init=PATH: load and check a meta-learned initialisation (insp meta-learn) for these signals. In
     fit.mode=functa the signals' latents alone are fitted (fit.steps Meta-SGD steps; sig.fit_batch is set)."""
     path, mode = cfg.fit.get("init"), str(cfg.fit.get("mode") or "weights")
+    if settings.prox and (mode == "functa" or sig.fit_batch is not None):
+        raise InspError(f"fit.prox pulls each INR's weights to their start: it works for images and audio in "
+                        f"fit.mode=weights, not {'fit.mode=functa' if mode == 'functa' else cfg.data.name}")
     if not path:
         if mode == "functa":
             raise InspError("fit.mode=functa needs fit.init=PATH, a functa file of `insp meta-learn meta=functa`")
