@@ -96,12 +96,6 @@ FIRST = [
         "data.num_shards=2", "fit.init=inits/table1-mnist-weights-w32d3-o10.safetensors", "fit.steps=45",
         "fit.lr=1e-2", "fit.prox=0.3", "store=stores/table1-full-w10-meta-prox/mnist-test",
         "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale-meta-prox/cpu/fit-test-0"]),
-    ("table1_classification/variants/paper-scale-meta-prox/run_cpu.sh", ["val"], [
-        "classify", "+experiment=table1_classification/insp_convnet",
-        "train_store=stores/table1-full-w10-meta-prox/mnist-train",
-        "test_store=stores/table1-full-w10-meta-prox/mnist-train", "train_limit=50000", "test_offset=50000",
-        "epochs=2", "seed=0",
-        "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale-meta-prox/cpu/val-insp_convnet-prox0.3"]),
     ("table1_classification/variants/functa/run_cpu.sh", [], [
         "meta-learn", "data=mnist", "meta=functa", "init=inits/table1-mnist-functa-w32d3.safetensors",
         "hydra.run.dir=runs/recipes/table1_classification/variants/functa/cpu/meta-learn"]),
