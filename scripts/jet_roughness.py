@@ -12,6 +12,7 @@ import argparse
 
 import torch
 
+from insp_cli.errors import InspError
 from insp_cli.inr.siren import grid_coords, pixel_spacing
 from insp_cli.inr.store import INRStore
 from insp_cli.jets import jet_space
@@ -47,7 +48,10 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"RMS of the degree-d derivatives in pixel units, d = 0..{args.order}; first {args.n} INRs of each store")
     for path in args.stores:
-        store = INRStore.open(path)
+        try:
+            store = INRStore.open(path)
+        except InspError as e:  # not a store, a corrupt shard: one line, not a traceback
+            raise SystemExit(f"error: {e}") from None
         psnr = store.psnr[: args.n].mean().item()
         for name, rms in roughness(store, args.n, args.order, args.side).items():
             print(f"{path} (PSNR {psnr:.2f} dB) {name:>14}: " + "  ".join(f"{v:.3g}" for v in rms))

@@ -43,3 +43,12 @@ def test_roughness_equals_nested_autograd_and_grows_with_frequency(tmp_path):
         assert fast[name] == pytest.approx(ref[name], rel=1e-4)
     rough = mod.roughness(_store(tmp_path / "w20", 20.0), n=3, order=3, side=10)
     assert all(r > s for r, s in zip(rough["grid"][1:], fast["grid"][1:]))
+
+
+def test_a_path_that_is_no_store_is_one_error_line(tmp_path, monkeypatch):
+    log = tmp_path / "fit.log"
+    log.write_text("not a shard\n")
+    monkeypatch.setattr("sys.argv", ["jet_roughness.py", str(log)])
+    with pytest.raises(SystemExit) as e:
+        _script().main()
+    assert str(e.value).startswith("error: ") and "\n" not in str(e.value), e.value
