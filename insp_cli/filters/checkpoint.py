@@ -12,6 +12,7 @@ existed loads with one warning line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -108,7 +109,7 @@ def load_filters(paths) -> tuple[INSPFilter, dict]:
     metadata plus ``ensemble``: {filters (their paths), count, seeds, train_psnr (each one's), pi_parameters
     (each one's)}. The filters must share ``SAME_IN_ENSEMBLE`` (refused in one line naming the first that
     differs and how); a path may repeat."""
-    paths = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
+    paths = [str(p) for p in paths] if isinstance(paths, Sequence) and not isinstance(paths, str) else [str(paths)]
     if not paths:
         raise InspError("filter=[]: name at least one filter checkpoint")
     if len(paths) == 1:

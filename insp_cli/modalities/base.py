@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -252,7 +253,7 @@ def _filters(meta: dict, cfg: DictConfig):
     if "ensemble" in meta:
         return list(meta["ensemble"]["filters"])
     f = cfg.filter
-    return str(f) if isinstance(f, (str, Path)) or len(f) != 1 else str(f[0])
+    return str(f[0]) if isinstance(f, Sequence) and not isinstance(f, str) else str(f)  # a list of one: its path
 
 
 def open_store(paths) -> tuple[INRStore, Modality]:
