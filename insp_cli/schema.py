@@ -198,6 +198,7 @@ EVAL: dict[str, Rule] = {
     "shapes.render": ("int", 0, 1024),
     "shapes.render_size": ("int", 8, 4096),
     **FILES_OF_A_FILTER,
+    "filter": ("paths", None, None),  # a list: the ensemble of those filters (the mean of their outputs)
 }
 
 BLEND: dict[str, Rule] = {

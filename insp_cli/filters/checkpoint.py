@@ -12,13 +12,14 @@ existed loads with one warning line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from insp_cli.errors import InspError
 from insp_cli.files import describe_path
-from insp_cli.filters.insp_net import INSPFilter, LearnedFusion
+from insp_cli.filters.insp_net import INSPFilter, LearnedFusion, MeanFusion
 from insp_cli.inr.backbones import describe, kind_of, name_of, spec_from_dict
 from insp_cli.inr.store import INRStore
 from insp_cli.schema import check_record
@@ -95,6 +96,44 @@ def load_filter(path: str | Path) -> tuple[INSPFilter, dict]:
                         "rerun its `insp train-filter` command to resume")
     fusion = build_fusion(meta, tensors).eval()
     return INSPFilter(fusion=fusion, order=int(meta["order"]), units=tuple(meta["units"])), meta
+
+
+# what the filters of one ensemble (``load_filters``) must share: one task on the same INRs, the same jets
+SAME_IN_ENSEMBLE = ("task", "modality", "m", "channels", "units", "architecture", "trained_on", "order",
+                    "fusion.offsets", "fusion.orders")
+
+
+def load_filters(paths) -> tuple[INSPFilter, dict]:
+    """One filter (a path, or a list of one path: ``load_filter`` itself), or the ensemble of several: a filter
+    whose Pi is the mean of theirs (``MeanFusion``; each keeps its own feature statistics), with the first one's
+    metadata plus ``ensemble``: {filters (their paths), count, seeds, train_psnr (each one's), pi_parameters
+    (each one's)}. The filters must share ``SAME_IN_ENSEMBLE`` (refused in one line naming the first that
+    differs and how); a path may repeat."""
+    paths = [str(p) for p in paths] if isinstance(paths, Sequence) and not isinstance(paths, str) else [str(paths)]
+    if not paths:
+        raise InspError("filter=[]: name at least one filter checkpoint")
+    if len(paths) == 1:
+        return load_filter(paths[0])
+    loaded = [load_filter(p) for p in paths]
+    first = loaded[0][1]
+    for p, (_, meta) in zip(paths[1:], loaded[1:]):
+        differ = [k for k in SAME_IN_ENSEMBLE if _field(meta, k) != _field(first, k)]
+        if differ:
+            raise InspError(f"filter {p} differs from {paths[0]} in {', '.join(differ)}: an ensemble averages "
+                            "filters of one task, trained on the same INRs, that read the same jets")
+    fusion = MeanFusion([f.fusion for f, _ in loaded]).eval()
+    meta = {**first, "ensemble": {
+        "filters": paths, "count": len(paths), "seeds": [m["train"].get("seed") for _, m in loaded],
+        "train_psnr": [m["train"].get("final_psnr") for _, m in loaded],
+        "pi_parameters": [sum(p.numel() for p in f.fusion.parameters()) for f, _ in loaded]}}
+    return INSPFilter(fusion=fusion, order=int(first["order"]), units=tuple(first["units"])), meta
+
+
+def _field(meta: dict, key: str):
+    """A dotted field of a filter's metadata (None where absent)."""
+    for k in key.split("."):
+        meta = meta.get(k) if isinstance(meta, dict) else None
+    return meta
 
 
 def check_filter_fits(meta: dict, store: INRStore, where: str) -> None:

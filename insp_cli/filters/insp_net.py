@@ -173,6 +173,42 @@ class LearnedFusion(nn.Module):
         return out
 
 
+class MeanFusion(nn.Module):
+    """An ensemble of learned Pi (e.g. trained with different seeds) that read the same jets: features
+    (..., O * c * M) -> the mean of the members' outputs (..., c).
+
+    members: ``LearnedFusion`` of one channel count, order K, dimension m, offsets and per-offset orders (widths
+    and depths may differ). Averaging is linear, so the test-time self-ensemble of this mean (``self_ensemble``:
+    the mean over the views of Pi) is the mean of each member's self-ensembled output, exactly, and the jets and
+    their views are computed once for all members. ``INSPFilter`` clamps (``decode``) the mean, not each member.
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if not members:
+            raise InspError("an ensemble of filters needs at least one filter")
+        first = members[0]
+        self.channels, self.order, self.m = first.channels, first.order, first.m
+        self.offsets, self.orders = first.offsets, first.orders
+        for f in members[1:]:
+            if (f.channels, f.order, f.m, f.offsets, f.orders) != (self.channels, self.order, self.m,
+                                                                   self.offsets, self.orders):
+                raise InspError("the filters of an ensemble must read the same jets (channels, order, offsets)")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def pad(self) -> int:
+        """Pixels beyond each border whose jets the border pixels read (the members')."""
+        return offsets_pad(self.offsets)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """features: (..., O * c * M) -> (..., c): the mean of the members' outputs (not clamped)."""
+        total = self.members[0](features)
+        for f in self.members[1:]:
+            total = total + f(features)
+        return total / len(self.members)
+
+
 ENSEMBLES = (1, 8, 48)  # Pi alone; the 8 flips / quarter turns; those x the 6 colour permutations
 
 

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from ..config import hydra_run_dir, jets_compile, pick_device, required, seed_everything
 from ..errors import InspError
-from ..filters.checkpoint import check_filter_fits, load_filter
+from ..filters.checkpoint import check_filter_fits, load_filters
 from ..filters.insp_net import ENSEMBLES, ensemble_views
 from ..filters.tasks import SHAPE_TASKS, check_inputs
 from ..modalities.base import check_filter_modality, check_task, open_store
@@ -30,7 +30,9 @@ def eval_job(cfg: DictConfig) -> float | None:
 
 
 def run_eval(cfg: DictConfig, run_dir: str | Path) -> dict:
-    """Score ``cfg.filter`` on ``cfg.store`` and write the run directory. Returns the metrics."""
+    """Score ``cfg.filter`` on ``cfg.store`` and write the run directory. Returns the metrics. ``cfg.filter``: one
+    checkpoint, or a list of them: their ensemble, Psi = the mean of their outputs (``filters.checkpoint.load_filters``),
+    scored as one filter (its twin: a DnCNN of all their parameters together)."""
     return run_job(cfg, run_dir, "eval", _evaluate)
 
 
@@ -38,7 +40,7 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     seed_everything(int(cfg.seed))
     device = pick_device(str(cfg.device))
     jets_compile(cfg)
-    filt, meta = load_filter(str(required(cfg, "filter", "a checkpoint from `insp train-filter`")))
+    filt, meta = load_filters(required(cfg, "filter", "a checkpoint from `insp train-filter`, or a list of them"))
     task = meta["task"]
     store, modality = open_store(required(cfg, "store", "an INR store of degraded test images"))
     where = f"store {cfg.store}"

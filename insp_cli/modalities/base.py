@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -175,7 +176,13 @@ def summary_means(scores: dict) -> dict:
 def pi_label(meta: dict) -> str:
     """'mlp 4x256' of a filter's Pi, with its context where it has one ('mlp 4x256, jets at 5x5 points (step 1)';
     a clip's: '... at 33 points (step 4)'; voxels: '... at 3x3x3 points (step 2)'; a fine + coarse one:
-    'mlp 4x256, jets at 65 points over 13x13 (fine + coarse; order 0 at 16 of them)')."""
+    'mlp 4x256, jets at 65 points over 13x13 (fine + coarse; order 0 at 16 of them)'); an ensemble of N filters
+    (``filters.checkpoint.load_filters``) adds ', mean of N filters'."""
+    mean = f", mean of {meta['ensemble']['count']} filters" if "ensemble" in meta else ""
+    return _one_pi(meta) + mean
+
+
+def _one_pi(meta: dict) -> str:
     offs = [o if isinstance(o, (list, tuple)) else [o] for o in meta["fusion"].get("offsets") or [[0]]]
     pi = f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}"
     if len(offs) == 1:
@@ -220,8 +227,10 @@ def eval_record(cfg: DictConfig, meta: dict, store: INRStore, scores: dict, meth
     layout (EVAL_LAYOUT), task, modality, model (the INR backbone's ``describe``), n_items, items (N store
     indices), per_item {method: {score: (N,) values, None where not finite}} (every scored method, checks
     included), rows {method: {score: mean}} (the compared ``methods``), baselines (the classical methods among
-    them), held_out, scale {label, the modality's ``setting``, order, pi, n_train, train_steps}, filter, store,
-    degradation, inr_reg (the inputs' fitting prior), trained_on, eval_seconds; then the modality's ``extra``.
+    them), held_out, scale {label, the modality's ``setting``, order, pi, n_train, train_steps}, filter (its path,
+    or an ensemble's list of paths), store, degradation, inr_reg (the inputs' fitting prior), trained_on,
+    eval_seconds, ensemble (an ensemble's ``filters.checkpoint.load_filters`` record); then the modality's
+    ``extra``.
     """
     return {
         "layout": EVAL_LAYOUT, "task": meta["task"]["name"], "modality": of_store(store).name,
@@ -232,10 +241,19 @@ def eval_record(cfg: DictConfig, meta: dict, store: INRStore, scores: dict, meth
         "held_out": held_out(meta["trained_on"], store),
         "scale": {"label": str(cfg.scale), **setting, "order": int(meta["order"]), "pi": pi_label(meta),
                   "n_train": int(meta["trained_on"]["count"]), "train_steps": int(meta["train"]["steps"])},
-        "filter": str(cfg.filter), "store": str(cfg.store), "degradation": store.header.degradation,
+        "filter": _filters(meta, cfg), "store": str(cfg.store), "degradation": store.header.degradation,
         "inr_reg": str((store.header.fit.get("reg") or {}).get("kind", "none")),
-        "trained_on": meta["trained_on"], "eval_seconds": round(seconds, 2), **extra,
+        "trained_on": meta["trained_on"], "eval_seconds": round(seconds, 2),
+        **({"ensemble": meta["ensemble"]} if "ensemble" in meta else {}), **extra,
     }
+
+
+def _filters(meta: dict, cfg: DictConfig):
+    """What metrics.json names as the filter: its path, or the list of an ensemble's paths."""
+    if "ensemble" in meta:
+        return list(meta["ensemble"]["filters"])
+    f = cfg.filter
+    return str(f[0]) if isinstance(f, Sequence) and not isinstance(f, str) else str(f)  # a list of one: its path
 
 
 def open_store(paths) -> tuple[INRStore, Modality]:

@@ -121,7 +121,9 @@ def _eval_inputs(cfg: DictConfig, task: dict, store, where: str):
 def pixel_twin(cfg: DictConfig, filt, meta: dict, task: dict, device) -> tuple:
     """The learned pixel twin of Pi (``filters.baselines.dncnn``), trained on the decoded INRs of Pi's own
     training store (``twin.store``, checked against the filter's record) with Pi's parameter count and training
-    settings: (the trained DnCNN, what metrics.json records of it)."""
+    settings: (the trained DnCNN, what metrics.json records of it). For an ensemble of N filters
+    (``filters.checkpoint.load_filters``) the budget is all N Pi's parameters together (``MeanFusion``'s), at one
+    Pi's steps."""
     if not cfg.twin.store:
         raise InspError("baseline dncnn (the pixel twin) trains on the filter's training INRs: pass "
                         "twin.store=STORE, the store `insp train-filter` was given")
