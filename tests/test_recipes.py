@@ -96,6 +96,10 @@ FIRST = [
         "data.num_shards=2", "fit.init=inits/table1-mnist-weights-w32d3-o10.safetensors", "fit.steps=45",
         "fit.lr=1e-2", "fit.prox=0.3", "store=stores/table1-full-w10-meta-prox/mnist-test",
         "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale-meta-prox/cpu/fit-test-0"]),
+    ("table1_classification/variants/paper-scale-shared-init/run_cpu.sh", [], [
+        "fit", "+experiment=table1_classification/fit", "data.split=test", "data.limit=10000", "data.shard=0",
+        "data.num_shards=2", "fit.shared_init=true", "store=stores/table1-full-w10-shared/mnist-test",
+        "hydra.run.dir=runs/recipes/table1_classification/variants/paper-scale-shared-init/cpu/fit-test-0"]),
     ("table1_classification/variants/functa/run_cpu.sh", [], [
         "meta-learn", "data=mnist", "meta=functa", "init=inits/table1-mnist-functa-w32d3.safetensors",
         "hydra.run.dir=runs/recipes/table1_classification/variants/functa/cpu/meta-learn"]),
