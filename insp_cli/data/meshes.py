@@ -39,6 +39,9 @@ log = logging.getLogger("insp")
 
 PACKAGE = "libcgal-demo"
 TARBALL = "usr/share/doc/libcgal-dev/data.tar.gz"
+# tarfile's "data" extraction filter where this Python has it (3.11.4+, 3.12); the members extracted are plain files
+# directly under data/meshes/ (checked above each extract), so older Pythons extract them as they are
+SAFE = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 SPLITS = ("train", "test", "all")
 EXTENSIONS = (".off", ".ply", ".obj", ".stl")
 HALF_SIDE = 0.9  # normalised meshes fill [-0.9, 0.9] along their largest side
@@ -80,7 +83,7 @@ def cgal_folder(root: Path) -> Path:
                        and "/" not in m.name[len("data/meshes/"):]]
             for m in members:
                 m.name = m.name[len("data/"):]
-                tar.extract(m, out, filter="data")
+                tar.extract(m, out, **SAFE)
         (out / "DEBIAN_VERSION").write_text(version + "\n")
         place(out, target)  # appears complete or not at all
     return target / "meshes"

@@ -103,8 +103,9 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     jets_compile(cfg)  # compile=true: the fitting step through torch.compile (inr/fit.py set_compile)
     device = pick_device(str(cfg.device))
     modality = of_data(str(cfg.data.name))
-    sig = modality.signals(cfg)
     settings = fit_settings(cfg)
+    check_prox(cfg, settings, modality.name)  # before any data is read or fetched
+    sig = modality.signals(cfg)
     lo, hi = part_range(int(sig.indices[0]), int(sig.indices[-1]) + 1, int(cfg.data.shard), int(cfg.data.num_shards),
                         int(cfg.fit.shard_size))
     _adapt(settings, cfg, sig)
@@ -293,13 +294,19 @@ def _refuse_flagged(cfg: DictConfig, modality, store: INRStore, store_dir: Path,
                     "and skipped when it is opened", exit_code=3)
 
 
+def check_prox(cfg: DictConfig, settings: FitSettings, modality: str) -> None:
+    """fit.prox pulls each INR's weights to their start inside ``fit_inrs``: images and audio in fit.mode=weights;
+    shapes and functa latents fit their own way, so it is refused there in one line rather than ignored."""
+    mode = str(cfg.fit.get("mode") or "weights")
+    if settings.prox and (mode == "functa" or modality == "shapes"):
+        raise InspError(f"fit.prox pulls each INR's weights to their start: it works for images and audio in "
+                        f"fit.mode=weights, not {'fit.mode=functa' if mode == 'functa' else cfg.data.name}")
+
+
 def meta_init(cfg: DictConfig, sig: "Signals", settings: FitSettings):
     """fit.init=PATH: load and check a meta-learned initialisation (insp meta-learn) for these signals. In
     fit.mode=functa the signals' latents alone are fitted (fit.steps Meta-SGD steps; sig.fit_batch is set)."""
     path, mode = cfg.fit.get("init"), str(cfg.fit.get("mode") or "weights")
-    if settings.prox and (mode == "functa" or sig.fit_batch is not None):
-        raise InspError(f"fit.prox pulls each INR's weights to their start: it works for images and audio in "
-                        f"fit.mode=weights, not {'fit.mode=functa' if mode == 'functa' else cfg.data.name}")
     if not path:
         if mode == "functa":
             raise InspError("fit.mode=functa needs fit.init=PATH, a functa file of `insp meta-learn meta=functa`")
