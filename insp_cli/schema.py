@@ -235,6 +235,7 @@ META_LEARN: dict[str, Rule] = {
     "meta.outer_lr": ("+float", 0, None),
     "meta.outer_lr_final": ("+float", 0, None),
     "meta.latent_dim": ("int", 0, 1 << 16),
+    "meta.augment": (("none", "flips"), None, None),  # inr/meta.py AUGMENTS
     "meta.val": ("int", 0, None),
     "meta.log_every": ("int", 1, None),
     "meta.save_every": ("int", 1, None),

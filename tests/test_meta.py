@@ -321,3 +321,50 @@ def test_resume_or_refuse_fresh_resumed_refused_finished(tmp_path):
     save_checkpoint(path, "t-ck", 1, {**meta, "complete": True}, model, "m.")
     start, old = resume_or_refuse(*args(m2, o2, g2, meta))
     assert start is None and old["complete"] is True
+
+
+def test_flip_augmentation_is_a_grid_symmetry_and_is_recorded_only_when_set():
+    """meta.augment=flips: each signal becomes one of the 8 symmetries of its square grid (4 flips of a non-square
+    one, time reversal of a clip), each a permutation of its own samples; all 8 appear over many draws; the file
+    metadata names `augment` only when set, so files learned before it still resume."""
+    import insp_cli.jobs.meta_learn as job
+    from insp_cli.inr.meta import flip_signals
+
+    img = torch.arange(9.0).reshape(3, 3)
+    want = {tuple(t.flatten().tolist()) for t in (img, img.flip(0), img.flip(1), img.flip(0).flip(1), img.T,
+                                                  img.flip(0).T, img.flip(1).T, img.flip(0).flip(1).T)}
+    assert len(want) == 8
+    rows = flip_signals(img.reshape(1, 9, 1).repeat(200, 1, 1), (3, 3), torch.Generator().manual_seed(0))
+    got = [tuple(r[:, 0].tolist()) for r in rows]
+    assert set(got) == want and min(got.count(w) for w in want) > 10
+    rect = torch.arange(12.0).reshape(3, 4)
+    four = {tuple(t.flatten().tolist()) for t in (rect, rect.flip(0), rect.flip(1), rect.flip(0).flip(1))}
+    rows = flip_signals(rect.reshape(1, 12, 1).repeat(64, 1, 1), (3, 4), torch.Generator().manual_seed(1))
+    assert {tuple(r[:, 0].tolist()) for r in rows} == four
+    clip = torch.randn(32, 10, 2, generator=torch.Generator().manual_seed(2))
+    out = flip_signals(clip, (10,), torch.Generator().manual_seed(3))
+    reversed_ = [bool(torch.equal(o, c.flip(0))) for o, c in zip(out, clip)]
+    assert all(r or torch.equal(o, c) for r, o, c in zip(reversed_, out, clip)) and 5 < sum(reversed_) < 27
+    sig = type("S", (), {"spec": SirenSpec(2, 1, 8, 2), "source": {}, "indices": np.arange(10), "shape": (7, 7),
+                         "targets": np.zeros((10, 49, 1))})()
+    cfg = compose("meta_learn", [])
+    assert "augment" not in job._file_meta(cfg, dict(cfg.meta), sig, 8, 2)["meta"]
+    on = compose("meta_learn", ["meta.augment=flips"])
+    assert job._file_meta(on, dict(on.meta), sig, 8, 2)["meta"]["augment"] == "flips"
+
+
+def test_flip_augmentation_reaches_the_outer_loop_and_a_resume_with_other_augment_is_refused(tmp_path):
+    """The same seed and steps with meta.augment=flips learn other tensors than without; a file learned without
+    it is refused by a run with it (the setting is part of the run)."""
+    import insp_cli.jobs.meta_learn as job
+
+    over = ["meta=functa", "data.limit=24", "meta.val=4", "meta.steps=2", "meta.batch_size=4", "meta.latent_dim=4",
+            "meta.inner_steps=2", "model.hidden=8", "tracking.mode=disabled"]
+    plain, flips = tmp_path / "plain.safetensors", tmp_path / "flips.safetensors"
+    job.run_meta_learn(compose("meta_learn", over + [f"init={plain}"]), tmp_path / "r0")
+    job.run_meta_learn(compose("meta_learn", over + ["meta.augment=flips", f"init={flips}"]), tmp_path / "r1")
+    a, b = load_meta(plain), load_meta(flips)
+    assert a.sha256 != b.sha256 and b.meta["meta"]["augment"] == "flips" and "augment" not in a.meta["meta"]
+    with pytest.raises(InspError, match="holds another initialisation"):
+        job.run_meta_learn(compose("meta_learn", over + ["meta.augment=flips", f"init={plain}"]),
+                           tmp_path / "r2")

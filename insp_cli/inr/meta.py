@@ -46,6 +46,29 @@ from .fit import FitSettings, _as_batch, _fit_once, psnr_of_fit
 from .siren import SirenSpec, init_params, siren_forward, siren_mse_and_grad
 
 MODES = ("weights", "functa")
+AUGMENTS = ("none", "flips")  # meta.augment: the training signals as drawn, or each under a random grid symmetry
+
+
+def flip_signals(targets: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Each signal under a random symmetry of its grid (data augmentation for meta-learning; ``meta.augment=flips``).
+
+    targets (N, Q, c), Q = prod(shape) samples in row-major order over ``shape``: (H, W) images or (T,) clips.
+    Each signal draws k in 0..7 from ``generator``: bit 0 flips the first axis, bit 1 the second (images), bit 2
+    transposes a square image; a clip is reversed in time on bit 0. A square image takes each of the 8 symmetries
+    of the square with probability 1/8; a non-square one its 4 flips. Returns (N, Q, c), each row a permutation
+    of the same row of ``targets``."""
+    n, q, c = targets.shape
+    grid = targets.reshape(n, *shape, c)
+    draws = torch.randint(8, (n,), generator=generator).tolist()
+    out = []
+    for g, k in zip(grid, draws):
+        for axis in range(len(shape)):
+            if k >> axis & 1:
+                g = g.flip(axis)
+        if len(shape) == 2 and shape[0] == shape[1] and k >> 2 & 1:
+            g = g.transpose(0, 1)
+        out.append(g.reshape(q, c))
+    return torch.stack(out)
 
 
 def hidden_bias_slots(spec: SirenSpec) -> torch.Tensor:

@@ -22,7 +22,7 @@ from ..inr.backbones import describe
 from ..inr.registry import BACKBONES, backbone_of
 from ..inr.siren import BACKBONE as SIREN
 from ..inr.fit import FitSettings, fit_inrs, inr_seed
-from ..inr.meta import MetaINR, fit_latents, functa_loss, reptile_loss
+from ..inr.meta import AUGMENTS, MetaINR, fit_latents, flip_signals, functa_loss, reptile_loss
 from ..inr.meta_file import load_meta, read_meta, save_meta
 from ..training import cosine_factor, differing, resume_or_refuse, train_steps
 from ..modalities import of_data
@@ -113,6 +113,7 @@ def _meta_learn(cfg: DictConfig, run: Run) -> dict:
 # the inner Adam schedule's later settings and their values before them (warm-up 0, torch's betas): a file's
 # metadata names one only where it differs, so files learned before these settings existed still resume
 _INNER_SINCE = {"inner_warmup": ("warmup", 0), "inner_beta1": ("beta1", 0.9), "inner_beta2": ("beta2", 0.999)}
+_META_SINCE = {"augment": AUGMENTS[0]}  # later outer-loop settings and their values before them, likewise
 
 
 def inner_settings(m: dict) -> FitSettings:
@@ -138,7 +139,8 @@ def _file_meta(cfg: DictConfig, m: dict, sig, n_train: int, n_val: int) -> dict:
             "channels": int(sig.targets.shape[-1]), "source": source,
             "meta": {**{k: m[k] for k in ("steps", "batch_size", "inner_steps", "inner_lr", "inner_lr_final",
                                        "outer_lr", "outer_lr_final", "latent_dim")},
-            **{k: m[k] for k, (_, default) in _INNER_SINCE.items() if k in m and m[k] != default}},
+            **{k: m[k] for k, (_, default) in _INNER_SINCE.items() if k in m and m[k] != default},
+            **{k: m[k] for k, default in _META_SINCE.items() if k in m and m[k] != default}},
             "seed": int(cfg.seed), "step": 0, "complete": False}
     meta["meta"]["inner"] = ("Adam, (warm-up then) cosine inner_lr -> inner_lr_final (inr/fit.py), Reptile outer SGD"
                              if mode == "weights" else
@@ -157,10 +159,13 @@ def _outer_loop(cfg, m: dict, run: Run, sig, n_train: int, n_val: int, model: Me
     log.info("meta-learn %s: %d %s train signals (%d held out), %s, %d outer steps of %d signals, %d inner steps, "
              "from step %d, %s", mode, n_train, cfg.data.name, n_val, describe(spec), steps, batch, k, start, device)
     running: list[float] = []
+    flips = str(m.get("augment", "none")) == "flips"
 
     def loss_at(step: int) -> torch.Tensor:
         rows = torch.randint(n_train, (batch,), generator=gen)
         y = targets[rows.to(device)]
+        if flips:
+            y = flip_signals(y, tuple(sig.shape), gen)
         if mode == "functa":
             loss, mse = functa_loss(model.functa(), coords, y, k)
         else:
