@@ -219,6 +219,22 @@ def test_prox_adds_the_pull_to_the_start_to_each_adam_step():
     assert (got - plain).abs().max() > 1e-6  # the pull changed the third step: the test can fail
 
 
+def test_prox_with_early_stops_pulls_each_row_to_its_own_start():
+    """With fit.target_psnr rows leave the batch at different steps; the pull's centres leave with them, so each
+    row of the batched fit equals that row fitted alone (per-row Adam: the rows do not interact)."""
+    spec = SirenSpec(2, 1, 16, 2)
+    ims = load_images("mnist", "test", limit=3)
+    coords = grid_coords(28, dtype=torch.float64)
+    y = encode_pixels(torch.from_numpy(ims.images).reshape(3, 784, 1)).double()
+    p0 = init_params(spec, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    s = FitSettings(steps=9, lr=1e-2, lr_final=1e-3, prox=0.5, target_psnr=10.5)
+    got, steps = _fit_once(spec, y, coords, None, s, p0, torch.Generator(), None)
+    assert len(set(steps.tolist())) == 3, steps  # three different stopping steps: rows left one by one
+    for i in range(3):
+        alone, _ = _fit_once(spec, y[i:i + 1], coords, None, s, p0[i:i + 1], torch.Generator(), None)
+        torch.testing.assert_close(got[i:i + 1], alone, rtol=1e-9, atol=1e-12)
+
+
 def test_prox_keeps_fits_near_their_start_at_a_cost_in_psnr():
     """A stronger pull leaves the INRs closer to where they started, and fits the digits less closely."""
     spec = SirenSpec(2, 1, 32, 3)

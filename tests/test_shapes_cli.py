@@ -130,7 +130,7 @@ def test_context_pi_through_the_cli_beside_the_pointwise_one(shapes, tmp_path):
     assert md.count("| Gaussian") == 1 and md.count("Target (smooth") == 2
 
 
-@pytest.mark.parametrize("case", ["open", "empty_folder", "grid", "task"])
+@pytest.mark.parametrize("case", ["open", "empty_folder", "grid", "task", "init", "meta_learn"])
 def test_shape_bad_input_is_one_line(shapes, tmp_path, case):
     if case == "open":
         folder = tmp_path / "open"
@@ -147,8 +147,15 @@ def test_shape_bad_input_is_one_line(shapes, tmp_path, case):
         args = ["eval", f"filter={shapes / 'smooth.safetensors'}", f"store={shapes / 'clean' / 'test'}",
                 "shapes.resolution=4096"]
         want = "4096^3 grid needs about 1536.0 GB"
-    else:
+    elif case == "task":
         args = ["train-filter", "task=smooth", f"store={shapes / 'vertex_noise' / 'train'}"]
         want = "task=smooth takes INRs of clean signals"
+    elif case == "init":  # shapes fit with their own loop (Modality.own_fit): no learned start
+        args = ["fit", *FIT, f"data.folder={shapes / 'meshes'}", f"fit.init={tmp_path / 'x.safetensors'}",
+                f"store={tmp_path / 's'}"]
+        want = "fit.init works for images and audio, not meshes"
+    else:
+        args = ["meta-learn", "data=meshes", f"data.folder={shapes / 'meshes'}", f"init={tmp_path / 'x.safetensors'}"]
+        want = "meta-learning takes images or audio"
     code, out, err = insp_here(*args, "tracking.mode=disabled", f"hydra.run.dir={tmp_path / 'run'}")
     assert code != 0 and want in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

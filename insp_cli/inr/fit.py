@@ -192,7 +192,7 @@ def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step
         else:
             per_inr, grad = _as_batch(step_grad, spec, work, x, y, mk)
         if anchor is not None:  # d/dtheta of prox/2 ||theta - theta_0||^2 (the reported loss stays the data term)
-            grad = grad + settings.prox * (work - (anchor if len(active) == n else anchor[active]))
+            grad = grad + settings.prox * (work - anchor)
         opt.step(work, grad, settings.lr_at(step))
         mse_pix = per_inr / 4.0  # targets live in [-1, 1]: pixel-scale MSE is a quarter
         if on_step is not None:
@@ -210,6 +210,8 @@ def _fit_once(spec, targets, coords, mask, settings, params, generators, on_step
                 if reg is not None:
                     reg.keep(keep)
                 work = work[keep]
+                if anchor is not None:
+                    anchor = anchor[keep]  # (n_active, P), shrunk with the rows as work and Adam's moments are
     if len(active):
         params[active] = work
     return params, steps_run

@@ -21,7 +21,7 @@ from ..inr.meta_file import check_init_matches, load_meta
 from ..inr.regularised import RegSettings
 from ..inr.store import (SHARED_FILE, INRStore, StoreHeader, finished_shards, plan_range, prepare_store,
                          read_header, verify_for_resume, write_shard, write_shared)
-from ..modalities import Signals, check_finite_input, of_data  # noqa: F401  (check_finite_input: public here)
+from ..modalities import Modality, Signals, check_finite_input, of_data  # noqa: F401  (check_finite_input: public here)
 from ..progress import FitProgress
 from ..schema import RULES, settings, typed, validate
 from ..tracking import Run, run_job
@@ -104,7 +104,7 @@ def _fit(cfg: DictConfig, run: Run) -> dict:
     device = pick_device(str(cfg.device))
     modality = of_data(str(cfg.data.name))
     settings = fit_settings(cfg)
-    check_prox(cfg, settings, modality.name)  # before any data is read or fetched
+    check_prox(cfg, settings, modality)  # before any data is read or fetched
     sig = modality.signals(cfg)
     lo, hi = part_range(int(sig.indices[0]), int(sig.indices[-1]) + 1, int(cfg.data.shard), int(cfg.data.num_shards),
                         int(cfg.fit.shard_size))
@@ -294,11 +294,12 @@ def _refuse_flagged(cfg: DictConfig, modality, store: INRStore, store_dir: Path,
                     "and skipped when it is opened", exit_code=3)
 
 
-def check_prox(cfg: DictConfig, settings: FitSettings, modality: str) -> None:
+def check_prox(cfg: DictConfig, settings: FitSettings, modality: Modality) -> None:
     """fit.prox pulls each INR's weights to their start inside ``fit_inrs``: images and audio in fit.mode=weights;
-    shapes and functa latents fit their own way, so it is refused there in one line rather than ignored."""
+    a modality with its own fit (shapes) and functa latents fit their own way, so it is refused there in one
+    line rather than ignored."""
     mode = str(cfg.fit.get("mode") or "weights")
-    if settings.prox and (mode == "functa" or modality == "shapes"):
+    if settings.prox and (mode == "functa" or modality.own_fit):
         raise InspError(f"fit.prox pulls each INR's weights to their start: it works for images and audio in "
                         f"fit.mode=weights, not {'fit.mode=functa' if mode == 'functa' else cfg.data.name}")
 
@@ -311,7 +312,7 @@ def meta_init(cfg: DictConfig, sig: "Signals", settings: FitSettings):
         if mode == "functa":
             raise InspError("fit.mode=functa needs fit.init=PATH, a functa file of `insp meta-learn meta=functa`")
         return None
-    if sig.fit_batch is not None:
+    if of_data(str(cfg.data.name)).own_fit:
         raise InspError(f"fit.init works for images and audio, not {cfg.data.name}")
     mi = load_meta(str(path))
     check_init_matches(mi, sig.spec, of_data(str(cfg.data.name)).name, sig.shape)

@@ -46,7 +46,7 @@ def _signals(cfg: DictConfig):
         raise InspError(f"meta-learning learns on the train split only (data.split=train), not {d.split!r}: every "
                         "figure of a fit from it must be on signals it never saw")
     modality = of_data(str(d.name))
-    if not modality.meta_learnable:
+    if modality.own_fit:
         raise InspError(f"meta-learning takes images or audio (data=mnist | images | photos | audio ...), not {d.name}")
     if BACKBONES.get(str(cfg.model.kind)) is not SIREN:
         raise InspError(f"meta-learning learns SIREN initialisations, not model.kind={cfg.model.kind}")

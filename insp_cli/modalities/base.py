@@ -43,7 +43,9 @@ class Modality:
     summary_keys: tuple[str, ...] = ()  # store header source fields a filter records of its training store
     flat: str = ""  # the trivial signal a failed fit is compared with ('a flat mid-gray image')
     pi_tasks: bool = False  # True: takes the SDF tasks (smooth, denoise_shape); False: the image/audio tasks
-    meta_learnable: bool = True  # `insp meta-learn` / fit.init learn and start from SIREN initialisations of it
+    # True: its signals are fitted by their own loop (``Signals.fit_batch``), not the batched SIREN fit of
+    # inr/fit.py, so what acts inside that fit (fit.prox, fit.init, `insp meta-learn`) is refused for it
+    own_fit: bool = False
     self_ensemble: bool = False  # `insp eval self_ensemble=8|48` (flips / quarter turns of 2-D jets) applies to it
 
     def signals(self, cfg: DictConfig) -> "Signals":

@@ -324,7 +324,7 @@ class Shapes(Modality):
     summary_keys = ("name", "split", "origin", "modality", "shapes")
     flat = "the zero function"
     pi_tasks = True
-    meta_learnable = False
+    own_fit = True
 
     def signals(self, cfg):
         return mesh_signals(cfg)
