@@ -69,6 +69,8 @@ def main() -> None:
     check_init_matches(mi, sig.spec, modality.name, tuple(sig.shape))
     print(f"learned init {args.init} (sha256 {mi.sha256[:12]}, {mi.meta['meta']['steps']} outer steps on train "
           f"{mi.meta['source'].get('indices')}, {mi.meta.get('seconds')} s)", flush=True)
+    print("weight scale, RMS of the learned init over the random SIREN init's, per layer: " + layer_scales(
+        sig.spec, mi.init), flush=True)
     target = run("target: 150 steps, the recipe, random start", base)
     starts = ([] if args.no_random else [("random start", None)]) + [("learned init", mi.init)]
     reached = []
@@ -84,6 +86,17 @@ def main() -> None:
                 reached.append(f"{label}, {sched}: " + (f"reaches {target:.2f} dB after {hit} steps" if hit else
                                                          f"not within {max(args.steps)} steps"))
     print("\n".join(reached))
+
+
+def layer_scales(spec, params: torch.Tensor) -> str:
+    """'W0 x0.69 W1 x9.1 ...': each weight matrix's RMS in ``params`` (P,) over its RMS at SIREN's random init
+    (a Reptile start whose inner Adam steps inflate the hidden weights drifts away from the sine init's scale)."""
+    from insp_cli.inr.siren import init_params
+
+    ref = init_params(spec, 1, generator=torch.Generator().manual_seed(0))[0]
+    rms = lambda t: float(t.pow(2).mean().sqrt())  # noqa: E731
+    return " ".join(f"{name} x{rms(params[o:o + shape[0] * shape[1]]) / rms(ref[o:o + shape[0] * shape[1]]):.2g}"
+                    for name, shape, o in spec.layout if name.startswith("W"))
 
 
 if __name__ == "__main__":
