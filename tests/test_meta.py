@@ -368,3 +368,16 @@ def test_flip_augmentation_reaches_the_outer_loop_and_a_resume_with_other_augmen
     with pytest.raises(InspError, match="holds another initialisation"):
         job.run_meta_learn(compose("meta_learn", over + ["meta.augment=flips", f"init={plain}"]),
                            tmp_path / "r2")
+
+
+def test_meta_learn_without_held_out_signals_says_so(tmp_path, capsys):
+    """meta.val=0 (the validation split decides, as for the whole-photo starts): the summary says that no train
+    signals were held out, not a NaN PSNR."""
+    import insp_cli.jobs.meta_learn as job
+
+    job.run_meta_learn(compose("meta_learn", ["meta=functa", "data.limit=16", "meta.val=0", "meta.steps=1",
+                                              "meta.batch_size=4", "meta.latent_dim=4", "meta.inner_steps=1",
+                                              "model.hidden=8", "tracking.mode=disabled",
+                                              f"init={tmp_path / 'f.safetensors'}"]), tmp_path / "run")
+    out = capsys.readouterr().out
+    assert "no train signals held out (meta.val=0)" in out and "nan" not in out

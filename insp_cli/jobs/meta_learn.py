@@ -105,7 +105,7 @@ def _meta_learn(cfg: DictConfig, run: Run) -> dict:
           + f", {seconds:.0f} s; "
           + (f"held-out {n_val} train signals after {k} inner steps: {val_psnr:.2f} dB" if n_val else
              "no train signals held out (meta.val=0)")
-          f"\n  init    {path}\n  run dir {run.dir}")
+          + f"\n  init    {path}\n  run dir {run.dir}")
     return {"init": str(path), "mode": mode, "dataset": cfg.data.name, "split": cfg.data.split,
             "train_signals": n_train, "val_signals": n_val, "steps": int(m["steps"]), "resumed_from": start,
             "inner_steps": k, "train_psnr": train_psnr, "val_psnr": val_psnr, "seconds": round(seconds, 2),
