@@ -91,13 +91,12 @@ def main() -> None:
 def layer_scales(spec, params: torch.Tensor) -> str:
     """'W0 x0.69 W1 x9.1 ...': each weight matrix's RMS in ``params`` (P,) over its RMS at SIREN's random init
     (a Reptile start whose inner Adam steps inflate the hidden weights drifts away from the sine init's scale)."""
-    from insp_cli.inr.siren import init_params
+    from insp_cli.inr.siren import init_params, layout_views
 
-    ref = init_params(spec, 1, generator=torch.Generator().manual_seed(0))[0]
-    rms = lambda t: float(t.pow(2).mean().sqrt())  # noqa: E731
-    return " ".join(f"{name} x{rms(params[o:o + shape[0] * shape[1]]) / rms(ref[o:o + shape[0] * shape[1]]):.2g}"
-                    for name, shape, o in spec.layout if name.startswith("W"))
-
+    got = layout_views(spec, params.unsqueeze(0))
+    ref = layout_views(spec, init_params(spec, 1, generator=torch.Generator().manual_seed(0)))
+    return " ".join(f"{name} x{float(w.pow(2).mean().sqrt() / ref[name].pow(2).mean().sqrt()):.2g}"
+                    for name, w in got.items() if name.startswith("W"))
 
 if __name__ == "__main__":
     main()
