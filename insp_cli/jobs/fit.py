@@ -312,10 +312,11 @@ def meta_init(cfg: DictConfig, sig: "Signals", settings: FitSettings):
         if mode == "functa":
             raise InspError("fit.mode=functa needs fit.init=PATH, a functa file of `insp meta-learn meta=functa`")
         return None
-    if of_data(str(cfg.data.name)).own_fit:
+    modality = of_data(str(cfg.data.name))
+    if modality.own_fit:
         raise InspError(f"fit.init works for images and audio, not {cfg.data.name}")
     mi = load_meta(str(path))
-    check_init_matches(mi, sig.spec, of_data(str(cfg.data.name)).name, sig.shape)
+    check_init_matches(mi, sig.spec, modality.name, sig.shape)
     if mi.mode != mode:
         raise InspError(f"initialisation {path} was learned in mode {mi.mode}; pass fit.mode={mi.mode}")
     if settings.reg is not None or settings.shared_init:
