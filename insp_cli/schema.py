@@ -159,6 +159,8 @@ TRAIN_FILTER: dict[str, Rule] = {
     "fusion.coarse_context": ("int", 0, 1 << 16),
     "fusion.coarse_step": ("int", 1, 1 << 16),
     "fusion.coarse_order": ("?int", 0, 16),
+    "fusion.prior": ("?path", None, None),
+    "fusion.prior_ensemble": ("int", 1, 48),
     "overwrite": ("bool", None, None),
     "train.steps": ("int", 1, None),
     "train.batch_points": ("int", 1, None),

@@ -12,6 +12,7 @@ existed loads with one warning line.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,7 +36,7 @@ FIELDS = {  # the metadata insp reads back, with the types it needs (schema.py's
     "units": ("ints", 1, None),
     "fusion": ("dict", None, None), "fusion.hidden": ("int", 1, 1 << 16), "fusion.layers": ("int", 1, 64),
     "fusion.residual": ("bool", None, None), "fusion.offsets": ("?list", None, None),
-    "fusion.orders": ("?ints", 0, 16),
+    "fusion.orders": ("?ints", 0, 16), "fusion.prior": ("?dict", None, None),
     "architecture": ("dict", None, None),
     "trained_on": ("dict", None, None), "trained_on.source": ("dict", None, None),
     "trained_on.degradation": ("dict", None, None), "trained_on.count": ("int", 1, None),
@@ -72,13 +73,21 @@ def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> 
     """Pi of any dimension m = len(units) (1: audio clips, 2: images, 3: SDF voxels). Offsets are lists of m
     ints, or plain ints for m = 1 (audio filters write them so); absent: pointwise (image filters written before
     image filters had a context). ``fusion.orders`` (a multi-scale context with lower orders at its coarse
-    offsets): the derivative order Pi reads at each offset; absent: the filter's order everywhere."""
+    offsets): the derivative order Pi reads at each offset; absent: the filter's order everywhere.
+    ``fusion.prior`` (a cascade, ``LearnedFusion``): the first stage's order, fusion settings, self-ensemble and
+    file; its weights travel in this filter's tensors, or, with no tensors (a cascade about to be trained), come
+    from that file."""
     f = meta["fusion"]
     offsets = [tuple(int(v) for v in o) if isinstance(o, list) else (int(o),) for o in f["offsets"]] \
         if f.get("offsets") else None
+    p = f.get("prior")
+    prior = None if not p else build_fusion(
+        {"channels": meta["channels"], "order": p["order"], "units": meta["units"], "fusion": p["fusion"]},
+        None if tensors is not None else read_filter(p["file"])[1])
     fusion = LearnedFusion(channels=int(meta["channels"]), order=int(meta["order"]), m=len(meta["units"]),
                            hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]),
-                           offsets=offsets, orders=f.get("orders"))
+                           offsets=offsets, orders=f.get("orders"), prior=prior,
+                           prior_ensemble=int(p["ensemble"]) if p else 1)
     if tensors is not None:
         try:
             fusion.load_state_dict(model_state(tensors, PREFIX))
@@ -100,7 +109,7 @@ def load_filter(path: str | Path) -> tuple[INSPFilter, dict]:
 
 # what the filters of one ensemble (``load_filters``) must share: one task on the same INRs, the same jets
 SAME_IN_ENSEMBLE = ("task", "modality", "m", "channels", "units", "architecture", "trained_on", "order",
-                    "fusion.offsets", "fusion.orders")
+                    "fusion.offsets", "fusion.orders", "fusion.prior")
 
 
 def load_filters(paths) -> tuple[INSPFilter, dict]:
@@ -159,3 +168,44 @@ def check_filter_fits(meta: dict, store: INRStore, where: str) -> None:
     have = store.header.degradation.get("kind")
     if want != have:
         raise InspError(f"the filter was trained on INRs of {want} images but {where} holds INRs of {have} images")
+
+
+# what a cascade's first stage (``fusion.prior``) must share with the stage trained on top of it
+SAME_IN_CASCADE = ("task", "channels", "units", "architecture", "trained_on")
+
+
+def prior_record(path: str, ensemble: int, meta: dict) -> dict:
+    """``meta["fusion"]["prior"]`` of a cascade trained on top of the finished one-stage image filter at
+    ``path`` (``insp_net.LearnedFusion``'s prior), read with ``ensemble`` views: {file, sha256 of its tensors,
+    order, fusion (its settings), ensemble, steps, train_psnr}. Refuses, in one line, a first stage of another
+    task, grid, INR or training store, a cascade, or an audio / shape filter."""
+    first, old = load_filter(path)
+    differ = [k for k in SAME_IN_CASCADE if _field(old, k) != _field(meta, k)]
+    if old.get("modality") not in (None, "images") or len(old["units"]) != 2:
+        differ.insert(0, "modality")
+    if differ:
+        raise InspError(f"fusion.prior={path} differs from this filter in {', '.join(differ)}: a cascade's first "
+                        "stage is an image filter of the same task trained on the same store")
+    if old["fusion"].get("prior"):
+        raise InspError(f"fusion.prior={path} is itself a cascade; name a one-stage filter")
+    return {"file": str(path), "sha256": _file_sha256(path), "order": int(old["order"]), "fusion": old["fusion"],
+            "ensemble": int(ensemble), "steps": int(old["train"]["steps"]),
+            "train_psnr": old["train"].get("final_psnr")}
+
+
+def first_stage(meta: dict) -> INSPFilter | None:
+    """A cascade's first stage (``fusion.prior``) as a filter with its self-ensemble, read from its file; None
+    for a one-stage Pi."""
+    p = meta["fusion"].get("prior")
+    if not p:
+        return None
+    if _file_sha256(p["file"]) != p["sha256"]:
+        raise InspError(f"fusion.prior={p['file']} has changed since this cascade was started (sha256); "
+                        "retrain the cascade with overwrite=true")
+    fusion = build_fusion({"channels": meta["channels"], "order": p["order"], "units": meta["units"],
+                           "fusion": p["fusion"]}, read_filter(p["file"])[1]).eval().requires_grad_(False)
+    return INSPFilter(fusion=fusion, order=int(p["order"]), units=tuple(meta["units"]), ensemble=int(p["ensemble"]))
+
+
+def _file_sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

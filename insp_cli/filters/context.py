@@ -121,6 +121,15 @@ def gather(table: torch.Tensor, inr: torch.Tensor, pos: torch.Tensor, offsets: t
     return table.reshape(n, -1, f)[inr[:, None], (idx * strides).sum(-1)].reshape(len(inr), -1)
 
 
+def interleave(jets: torch.Tensor, values: torch.Tensor, channels: int) -> torch.Tensor:
+    """A cascade's per-point features (``insp_net.LearnedFusion`` with a prior): jet features (..., c * M),
+    channel major, and the first stage's output (..., c) -> (..., c * (M + 1)), each channel's M jet entries
+    followed by its value."""
+    lead = jets.shape[:-1]
+    both = torch.cat([jets.reshape(*lead, channels, -1), values.reshape(*lead, channels, 1).to(jets)], dim=-1)
+    return both.reshape(*lead, -1)
+
+
 def dihedral_offsets(offsets) -> torch.Tensor:
     """The 8 flips / quarter turns of ``filters.sampler.dihedral_tables`` acting on 2-D offsets: (8, O) index.
 
@@ -161,14 +170,19 @@ def dihedral_tables(order: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def dihedral(features: torch.Tensor, g: torch.Tensor, order: int, channels: int,
-             offsets: list[tuple[int, int]] | None = None) -> torch.Tensor:
-    """Features (B, O * c * M) of each point as seen in the image flipped / turned by element g (B,) of the
-    dihedral group (``dihedral_tables`` order)."""
+             offsets: list[tuple[int, int]] | None = None, extra: int = 0) -> torch.Tensor:
+    """Features (B, O * c * (M + extra)) of each point as seen in the image flipped / turned by element g (B,)
+    of the dihedral group (``dihedral_tables`` order). ``extra``: values per channel after the jet that a flip
+    leaves alone (a cascade's first-stage output, ``filters.cascade``)."""
     b = features.shape[0]
-    x = features.reshape(b, len(offsets or [(0, 0)]), channels, -1)  # (B, O, c, M)
+    x = features.reshape(b, len(offsets or [(0, 0)]), channels, -1)  # (B, O, c, M + extra)
     if offsets is not None and len(offsets) > 1:
         moved = dihedral_offsets(offsets).to(x.device)[g]  # (B, O)
         x = torch.gather(x, 1, moved[:, :, None, None].expand_as(x))
     index, sign = dihedral_tables(order)
+    if extra:
+        m = index.shape[1]
+        index = torch.cat([index, torch.arange(m, m + extra).expand(8, extra)], dim=1)
+        sign = torch.cat([sign, torch.ones(8, extra)], dim=1)
     idx = index.to(x.device)[g][:, None, None, :].expand_as(x)
     return (torch.gather(x, 3, idx) * sign.to(x)[g][:, None, None, :]).reshape(b, -1)

@@ -33,6 +33,7 @@ from insp_cli.filters.context import (
     centre_index,
     dihedral,
     gather,
+    interleave,
     offsets_pad,
     offsets_tensor,
     padded_axes,
@@ -134,19 +135,29 @@ class LearnedFusion(nn.Module):
     graded order); the features still arrive whole, so flips, turns and the self-ensemble act on them as before
     (the orders must be the same at o and at its flips / turns, as on a fine + coarse neighbourhood); None = K
     at every offset.
+
+    Cascade (``prior``, a trained one-stage 2-D ``LearnedFusion``, frozen): a second Pi that also reads the first
+    one's output Psi_1 (with its self-ensemble of ``prior_ensemble`` views, clamped to [0, 1]) at each of its
+    offsets, Psi_2(x) = Pi_2(jets of Phi and Psi_1 at x + o h). Each channel then carries E = M + 1 values per
+    offset (its jet, then Psi_1: ``filters.context.interleave``); the residual adds Psi_1(x) instead of Phi(x),
+    so training starts from the first stage. Psi_2 is still an operator on the continuous INR (Psi_1 is one).
+    The features Psi_1 needs are built by ``INSPFilter`` (decoding) and ``filters.sampler`` (training).
     """
 
     def __init__(self, channels: int, order: int, m: int = 2, hidden: int = 256, layers: int = 4,
                  residual: bool = True, offsets: list[tuple[int, ...]] | None = None,
-                 orders: list[int] | None = None):
+                 orders: list[int] | None = None, prior: "LearnedFusion | None" = None, prior_ensemble: int = 1):
         super().__init__()
         self.channels, self.order, self.m, self.residual = channels, order, m, residual
         self.offsets = [tuple(int(v) for v in o) for o in (offsets or [(0,) * m])]
         if any(len(o) != m for o in self.offsets):
             raise InspError(f"a {m}-D filter takes {m}-D offsets, got {self.offsets}")
         self.M = jet_space(m, order).size
-        self.value = centre_index(self.offsets) * channels * self.M  # Phi(x)'s jet among the features
-        nf = len(self.offsets) * channels * self.M
+        self.prior, self.prior_ensemble, self.extra = _check_prior(prior, prior_ensemble, channels, m, orders)
+        self.E = self.M + self.extra  # values per channel and offset
+        # Phi(x)'s jet among the features (a cascade: Psi_1(x), the last value of each channel's block)
+        self.value = centre_index(self.offsets) * channels * self.E + self.extra * (self.E - 1)
+        nf = len(self.offsets) * channels * self.E
         self.orders = None if orders is None else [int(k) for k in orders]
         self.keep = None  # (F',) the features the MLP reads, when some offsets read lower orders
         if self.orders is not None:
@@ -165,12 +176,28 @@ class LearnedFusion(nn.Module):
         return offsets_pad(self.offsets)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """features: (..., O * c * M) pixel-unit jets -> (..., c) pixels (not clamped)."""
+        """features: (..., O * c * E) pixel-unit jets (E = M; a cascade's: M + 1) -> (..., c) pixels (not
+        clamped)."""
         z = self.scaler(features)
         out = self.mlp(z if self.keep is None else z[..., self.keep.to(z.device)])
-        if self.residual:  # the order-0 entry of each channel at offset 0 = the pixel value
-            out = out + features[..., self.value:self.value + self.channels * self.M:self.M]
+        if self.residual:  # the order-0 entry of each channel at offset 0 = the pixel value (a cascade: Psi_1)
+            out = out + features[..., self.value:self.value + self.channels * self.E:self.E]
         return out
+
+
+def _check_prior(prior, ensemble: int, channels: int, m: int, orders) -> tuple:
+    """(the frozen first stage or None, its self-ensemble, extra values per channel: 1 or 0) of a cascade;
+    InspError for a first stage that cannot be one."""
+    if prior is None:
+        return None, 1, 0
+    if m != 2 or prior.m != 2 or prior.channels != channels:
+        raise InspError(f"fusion.prior: a cascade stacks two image filters of one channel count; the first "
+                        f"stage is {prior.m}-D with {prior.channels} channels, this one {m}-D with {channels}")
+    if getattr(prior, "prior", None) is not None or orders is not None:
+        raise InspError("fusion.prior: the first stage must be a one-stage filter, and the cascade reads every "
+                        "offset at one order (no fusion.coarse_order)")
+    ensemble_views(int(ensemble), channels, "the first stage's images")
+    return prior.requires_grad_(False), int(ensemble), 1
 
 
 class MeanFusion(nn.Module):
@@ -189,10 +216,10 @@ class MeanFusion(nn.Module):
             raise InspError("an ensemble of filters needs at least one filter")
         first = members[0]
         self.channels, self.order, self.m = first.channels, first.order, first.m
-        self.offsets, self.orders = first.offsets, first.orders
+        self.offsets, self.orders, self.extra = first.offsets, first.orders, first.extra
         for f in members[1:]:
-            if (f.channels, f.order, f.m, f.offsets, f.orders) != (self.channels, self.order, self.m,
-                                                                   self.offsets, self.orders):
+            if (f.channels, f.order, f.m, f.offsets, f.orders, f.extra) != (
+                    self.channels, self.order, self.m, self.offsets, self.orders, self.extra):
                 raise InspError("the filters of an ensemble must read the same jets (channels, order, offsets)")
         self.members = nn.ModuleList(members)
 
@@ -243,7 +270,7 @@ def self_ensemble(pi, features: torch.Tensor, order: int, channels: int, offsets
     total = None
     for g in groups:
         turned = dihedral(features, torch.full((b,), g, dtype=torch.long, device=features.device), order,
-                          channels, offsets).reshape(b, len(offsets), channels, -1)
+                          channels, offsets, getattr(pi, "extra", 0)).reshape(b, len(offsets), channels, -1)
         for perm, inv in perms:
             out = pi(turned[:, :, perm].reshape(b, -1))[:, inv]
             total = out if total is None else total + out
@@ -317,6 +344,24 @@ class INSPFilter:
     def offsets(self) -> list[tuple[int, ...]]:
         return list(getattr(self.fusion, "offsets", [(0, 0)]))
 
+    @property
+    def first_stage(self) -> "INSPFilter | None":
+        """A cascade's first stage Psi_1 as a filter of its own (its Pi, order, units and self-ensemble); None
+        for a one-stage Pi."""
+        prior = getattr(self.fusion, "prior", None)
+        if prior is None:
+            return None
+        return INSPFilter(fusion=prior, order=prior.order, units=self.units, ensemble=self.fusion.prior_ensemble)
+
+    def features(self, spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor,
+                 chunk_size: int | None = None) -> torch.Tensor:
+        """A learned Pi's features at coords (Q, m) or (N, Q, m): (N, Q, c * E) at each point (E = M, or M + 1
+        with a cascade's Psi_1, clamped to [0, 1], after each channel's jet)."""
+        feats = jet_features(pixel_jets(spec, params, coords, self.order, self.units, chunk_size))
+        first = self.first_stage
+        return feats if first is None else interleave(feats, first(spec, params, coords, chunk_size).clamp(0, 1),
+                                                      self.fusion.channels)
+
     def __call__(self, spec: SirenSpec, params: torch.Tensor, coords: torch.Tensor,
                  chunk_size: int | None = None) -> torch.Tensor:
         """Psi of N INRs at coords (Q, m) or (N, Q, m) -> (N, Q, c_out) pixels (not clamped).
@@ -326,8 +371,7 @@ class INSPFilter:
         if not isinstance(self.fusion, nn.Module):
             return self.fusion(pixel_jets(spec, params, coords, self.order, self.units, chunk_size))
         step = coords.new_tensor(grid_spacing(self.units))
-        feats = [jet_features(pixel_jets(spec, params, coords + step * coords.new_tensor(o), self.order, self.units,
-                                         chunk_size)) for o in self.offsets]
+        feats = [self.features(spec, params, coords + step * coords.new_tensor(o), chunk_size) for o in self.offsets]
         return self.apply_pi(torch.cat(feats, dim=-1) if len(feats) > 1 else feats[0])
 
     def apply_pi(self, features: torch.Tensor) -> torch.Tensor:
@@ -353,7 +397,7 @@ class INSPFilter:
         """
         size = (size, size) if isinstance(size, int) else tuple(size)
         ratio = [factor * (s - 1) / (u - 1) for s, u in zip(size, self.units)]
-        if len(self.offsets) > 1 and all(r == int(r) for r in ratio):
+        if (len(self.offsets) > 1 or self.first_stage is not None) and all(r == int(r) for r in ratio):
             out = self.decode_context(spec, params, size, factor, [int(r) for r in reversed(ratio)], chunk_points)
         else:
             coords = grid_coords(size) if factor == 1 else subpixel_grid(size, factor)
@@ -364,21 +408,28 @@ class INSPFilter:
         return out.reshape(params.shape[0], *[s * factor for s in size], -1)
 
     def decode_context(self, spec: SirenSpec, params: torch.Tensor, size: tuple[int, int], factor: int,
-                       steps: list[int], chunk_points: int = 16384) -> torch.Tensor:
-        """Psi of a context Pi on the (sub-)pixel grid: (N, H f * W f, c). Jets on the grid padded by pad * f
-        points (``filters.context``), gathered at offsets o * steps (decoding-grid points per unit pixel, per
-        coordinate axis)."""
-        pad = self.fusion.pad * max(steps)
+                       steps: list[int], chunk_points: int = 16384, extend: int = 0) -> torch.Tensor:
+        """Psi of a context Pi on the (sub-)pixel grid: (N, H f * W f, c), or with ``extend`` on that grid
+        extended by ``extend`` points each side ((N, (H f + 2 extend) (W f + 2 extend), c), array order). Jets on
+        the grid padded by pad * f + extend points (``filters.context``), gathered at offsets o * steps
+        (decoding-grid points per unit pixel, per coordinate axis); a cascade's Psi_1 on the same padded grid
+        (its own ``decode_context``, extended), interleaved with them."""
+        pad = self.fusion.pad * max(steps) + extend
         axes = padded_axes(size, pad, factor)
         shape = [len(a) for a in axes]
         offs = offsets_tensor(self.offsets, params.device) * torch.tensor(steps, device=params.device)
-        inner = torch.cartesian_prod(*[torch.arange(s * factor, device=params.device) for s in size])
+        inner = torch.cartesian_prod(*[torch.arange(-extend, s * factor + extend, device=params.device)
+                                       for s in size])
         inner = inner.reshape(-1, len(size))  # (Q, m): cartesian_prod of one axis is (Q,)
         coords = axes_coords(axes).to(params)
+        first = self.first_stage
         out = []
         for i in range(params.shape[0]):
-            pj = pixel_jets(spec, params[i:i + 1], coords, self.order, self.units)
-            table = jet_features(pj).reshape(1, *shape, -1)
+            table = jet_features(pixel_jets(spec, params[i:i + 1], coords, self.order, self.units))
+            if first is not None:
+                psi1 = first.decode_context(spec, params[i:i + 1], size, factor, steps, chunk_points, extend=pad)
+                table = interleave(table, psi1.clamp(0, 1), self.fusion.channels)
+            table = table.reshape(1, *shape, -1)
             which = torch.zeros(chunk_points, dtype=torch.long, device=params.device)
             out.append(torch.cat([self.apply_pi(gather(table, which[:len(p)], p, offs, pad))
                                   for p in inner.split(chunk_points)]))

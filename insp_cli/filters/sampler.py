@@ -15,6 +15,7 @@ from insp_cli.filters.context import (
     axes_coords,
     dihedral,
     gather,
+    interleave,
     offsets_pad,
     offsets_tensor,
     padded_axes,
@@ -35,35 +36,46 @@ class PixelSampler:
     (B, O * c * M), offset major; None = the zero offset alone, pointwise. They are computed without autograd
     (the INR is fixed). When the jets of every point of the grid padded by the context's reach fit in
     ``cache_bytes`` they are computed once up front (each training step then costs only Pi and a gather);
-    otherwise each batch computes the jets of its own points.
+    otherwise each batch computes the jets of its own points. ``prior`` (an ``INSPFilter``, 2-D only): a
+    cascade's first stage, whose output Psi_1 (clamped to [0, 1]) follows each channel's jet in the features
+    (``context.interleave``: c * (M + 1) per offset), computed on the padded grid with the jets.
     """
 
     def __init__(self, spec: SirenSpec, params: torch.Tensor, targets: torch.Tensor, order: int,
                  size: tuple[int, ...], cache_bytes: float = 2e9, images_per_batch: int = 8,
-                 inrs_per_chunk: int = 8, offsets: list | None = None, intensity: bool = True):
+                 inrs_per_chunk: int = 8, offsets: list | None = None, intensity: bool = True, prior=None):
         n, q, c = targets.shape
         if params.shape[0] != n or q != math.prod(size):
             raise InspError(f"{params.shape[0]} INRs on a {'x'.join(map(str, size))} grid do not match targets "
                             f"{tuple(targets.shape)}")
         self.spec, self.params, self.targets, self.order, self.size = spec, params, targets, order, tuple(size)
-        self.intensity = intensity
+        self.intensity, self.prior = intensity, prior
         self.offsets = list(offsets or [(0,) * len(size)])
         self.offs = offsets_tensor(self.offsets, params.device)
         self.pad = offsets_pad(self.offsets)
         self.coords = grid_coords(self.size).to(params)
         self.images_per_batch = images_per_batch
-        point_features = c * jet_space(len(size), order).size
+        point_features = c * (jet_space(len(size), order).size + (prior is not None))
         self.num_features = len(self.offsets) * point_features
         self.cache = None  # (N, S_1 + 2 pad, ..., S_m + 2 pad, c * M)
         padded = [s + 2 * self.pad for s in self.size]
         if n * math.prod(padded) * point_features * 4 <= cache_bytes:
             grid = self.coords if self.pad == 0 else axes_coords(padded_axes(self.size, self.pad)).to(params)
-            self.cache = torch.cat([self._features(params[a:a + inrs_per_chunk], grid)
+            self.cache = torch.cat([self._features(params[a:a + inrs_per_chunk], grid, on_grid=True)
                                     for a in range(0, n, inrs_per_chunk)]).float().reshape(n, *padded, -1)
 
-    def _features(self, params: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-        """(N, Q, c * M) jet features of INRs ``params`` at ``coords`` (Q, m) or (N, Q, m)."""
-        return jet_features(pixel_jets(self.spec, params, coords, self.order, self.size, intensity=self.intensity))
+    def _features(self, params: torch.Tensor, coords: torch.Tensor, on_grid: bool = False) -> torch.Tensor:
+        """(N, Q, c * M) jet features of INRs ``params`` at ``coords`` (Q, m) or (N, Q, m); with a prior
+        (N, Q, c * (M + 1)): Psi_1 after each channel's jet, from its ``decode_context`` when ``on_grid`` (coords
+        are the grid padded by ``self.pad``), else at each point."""
+        feats = jet_features(pixel_jets(self.spec, params, coords, self.order, self.size, intensity=self.intensity))
+        if self.prior is None:
+            return feats
+        if on_grid:
+            psi1 = self.prior.decode_context(self.spec, params, self.size, 1, [1] * len(self.size), extend=self.pad)
+        else:
+            psi1 = self.prior(self.spec, params, coords)
+        return interleave(feats, psi1.clamp(0, 1), self.targets.shape[-1])
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(features (B, F), targets (B, c)) for B random points of random INRs."""
@@ -116,10 +128,11 @@ def _unravel(flat: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
 
 
 def augment(features: torch.Tensor, targets: torch.Tensor, order: int, generator: torch.Generator,
-            offsets: list[tuple[int, int]] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+            offsets: list[tuple[int, int]] | None = None, extra: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Random flips / quarter turns and colour-channel permutations, one per point.
 
-    features: (B, O * c * M), offset major then channel major; targets: (B, c). The geometric maps act on the
+    features: (B, O * c * (M + extra)), offset major then channel major (``extra``: values per channel after
+    the jet that flips leave alone, ``context.dihedral``); targets: (B, c). The geometric maps act on the
     jet (``context.dihedral_tables``) and on the offsets (``context.dihedral_offsets``: the jets at x + o h of the
     turned image are the turned jets at x + (A o) h of the original) and leave the target pixel alone; a channel permutation
     moves features and target together. Both keep i.i.d. pixel noise i.i.d., so a denoiser learns the same task
@@ -128,7 +141,8 @@ def augment(features: torch.Tensor, targets: torch.Tensor, order: int, generator
     """
     b, c = targets.shape
     g = torch.randint(8, (b,), generator=generator)
-    x = dihedral(features, g.to(features.device), order, c, offsets).reshape(b, -1, c, jet_space(2, order).size)
+    x = dihedral(features, g.to(features.device), order, c, offsets, extra).reshape(
+        b, -1, c, jet_space(2, order).size + extra)
     perm = torch.argsort(torch.rand(b, c, generator=generator), dim=1).to(x.device)
     x = torch.gather(x, 2, perm[:, None, :, None].expand_as(x))
     return x.reshape(b, -1), torch.gather(targets, 1, perm)

@@ -168,7 +168,7 @@ def step_loss(t: dict, data: PiData, fusion, batch: int, order: int, offsets, ge
     def loss_at(step: int) -> torch.Tensor:
         x, y = data.windows(count, segment, gen) if weight > 0 else data.sample(batch, gen)
         if t["augment"]:
-            x, y = augment(x, y, order, gen, offsets)
+            x, y = augment(x, y, order, gen, offsets, getattr(fusion, "extra", 0))
         out = fusion(x)
         loss = (out - y).pow(2).mean()
         running.append(float(loss.detach()))  # the logged PSNR stays the squared error's

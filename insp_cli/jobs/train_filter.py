@@ -18,6 +18,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import hydra_run_dir, jets_compile, pick_device, required, seed_everything
+from ..errors import InspError
 from ..files import atomic_write
 from ..filters import HANDMADE, INSPFilter, handmade
 from ..filters.tasks import SHAPE_TASKS, check_inputs, task_of
@@ -56,6 +57,8 @@ def _train(cfg: DictConfig, run: Run) -> dict:
             "fusion": {k: fz[k] for k in ("hidden", "layers", "residual")},
             "architecture": store.spec.to_dict(), "trained_on": store_summary(store),
             "train": {**t, "step": 0, "seed": int(cfg.seed)}, "complete": False}
+    if fz.get("prior") and modality.name != "images":
+        raise InspError(f"fusion.prior (a cascade of two filters) is for image INRs; {where} holds {modality.name}")
     modality.pi_meta(cfg, store, fz, meta)
     return train_pi(meta, lambda: modality.pi_data(cfg, store, task, meta, device), Path(str(cfg.filter)),
                     int(cfg.seed), bool(cfg.overwrite), device, lambda values, step: run.log(values, step=step),

@@ -30,6 +30,7 @@ from ..files import atomic_write
 from ..filters import PixelSampler, box_downsample
 from ..filters.baselines.dncnn import TwinTraining, apply_twin, dncnn_for_budget, parameter_count, train_twin
 from ..filters.baselines.images import BASELINES, LEARNED, apply_baseline
+from ..filters.checkpoint import first_stage, prior_record
 from ..filters.tasks import clean_targets, task_targets
 from ..filters.train_pi import PiData, sampled_psnr
 from ..inr.siren import grid_coords
@@ -80,6 +81,8 @@ def pi_meta(cfg: DictConfig, store, fz: dict, meta: dict) -> None:
     offsets = pi_context(fz, 2, meta)
     meta["units"] = list(store.size)
     meta["fusion"]["offsets"] = [list(o) for o in offsets]
+    if fz.get("prior"):  # a cascade: Pi also reads a trained first stage's output (filters.insp_net)
+        meta["fusion"]["prior"] = prior_record(str(fz["prior"]), int(fz.get("prior_ensemble") or 1), meta)
 
 
 def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
@@ -93,7 +96,7 @@ def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
     tg = torch.from_numpy(np.ascontiguousarray(targets)).reshape(len(store), h * w, c).to(device)
     sampler = PixelSampler(store.spec, params, tg, int(meta["order"]), (h, w),
                            cache_bytes=float(t["feature_cache_gb"]) * 2**30,
-                           images_per_batch=int(t["images_per_batch"]), offsets=offsets)
+                           images_per_batch=int(t["images_per_batch"]), offsets=offsets, prior=first_stage(meta))
     return PiData(sample=sampler.sample, num_features=sampler.num_features, stat_channels=len(offsets) * c,
                   stat_features=lambda k, gen, seed: sampler.sample(k, torch.Generator().manual_seed(seed + 1))[0],
                   final_psnr=lambda fusion, seed: sampled_psnr(fusion, sampler.sample, seed, 0.0),
@@ -123,7 +126,7 @@ def pixel_twin(cfg: DictConfig, filt, meta: dict, task: dict, device) -> tuple:
     training store (``twin.store``, checked against the filter's record) with Pi's parameter count and training
     settings: (the trained DnCNN, what metrics.json records of it). For an ensemble of N filters
     (``filters.checkpoint.load_filters``) the budget is all N Pi's parameters together (``MeanFusion``'s), at one
-    Pi's steps."""
+    Pi's steps; for a cascade both stages' parameters and steps together."""
     if not cfg.twin.store:
         raise InspError("baseline dncnn (the pixel twin) trains on the filter's training INRs: pass "
                         "twin.store=STORE, the store `insp train-filter` was given")
@@ -135,10 +138,11 @@ def pixel_twin(cfg: DictConfig, filt, meta: dict, task: dict, device) -> tuple:
     t0 = time.time()
     inputs = store.decode(store.size, device=device).numpy()
     targets = task_targets(task, clean_targets(None, cfg.data_root, store, where))
-    budget = parameter_count(filt.fusion)
+    budget = sum(p.numel() for p in filt.fusion.parameters())  # a cascade's frozen first stage included
     model = dncnn_for_budget(store.spec.out_features, budget, int(cfg.twin.depth))
     tr = meta["train"]
-    t = TwinTraining(steps=int(tr["steps"]), pixels=int(tr["batch_points"]), lr=float(tr["lr"]),
+    prior_steps = int((meta["fusion"].get("prior") or {}).get("steps") or 0)
+    t = TwinTraining(steps=int(tr["steps"]) + prior_steps, pixels=int(tr["batch_points"]), lr=float(tr["lr"]),
                      lr_final=None if tr.get("lr_final") is None else float(tr["lr_final"]),
                      weight_decay=float(tr["weight_decay"]), augment=bool(tr["augment"]), seed=int(cfg.seed),
                      patch=int(cfg.twin.patch))
