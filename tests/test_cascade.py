@@ -19,7 +19,7 @@ from insp_cli.errors import InspError
 from insp_cli.filters import INSPFilter, LearnedFusion, PixelSampler
 from insp_cli.filters.checkpoint import load_filter
 from insp_cli.filters.context import axes_coords, neighbourhood, padded_axes
-from insp_cli.filters.insp_net import subpixel_grid
+from insp_cli.filters.insp_net import MeanFusion, subpixel_grid
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params
 from insp_cli.jets import grid_spacing
 from insp_cli.jobs.evaluate import run_eval
@@ -120,6 +120,8 @@ def test_first_stages_that_cannot_be_one_are_refused():
         LearnedFusion(1, 1, hidden=8, layers=1, prior=first)
     with pytest.raises(InspError, match="choose one of 1, 8, 48"):
         LearnedFusion(3, 1, hidden=8, layers=1, prior=first, prior_ensemble=6)
+    with pytest.raises(InspError, match="an ensemble of cascades"):
+        MeanFusion([second, second])
 
 
 FIT = ["data=images", "data.size=32", "degradation=noise", "model.hidden=32", "fit.steps=60", "samples=0"]

@@ -214,6 +214,9 @@ class MeanFusion(nn.Module):
         super().__init__()
         if not members:
             raise InspError("an ensemble of filters needs at least one filter")
+        if any(getattr(f, "prior", None) is not None for f in members):
+            raise InspError("an ensemble of cascades (filters trained with fusion.prior) is not supported; score each "
+                            "cascade on its own")
         first = members[0]
         self.channels, self.order, self.m = first.channels, first.order, first.m
         self.offsets, self.orders, self.extra = first.offsets, first.orders, first.extra
