@@ -150,6 +150,7 @@ FILES_OF_A_FILTER: dict[str, Rule] = {  # train-filter and eval: the INRs, the f
 }
 
 TRAIN_FILTER: dict[str, Rule] = {
+    "fusion.kind": (("mlp", "conv"), None, None),
     "fusion.order": ("int", 0, 16),
     "fusion.hidden": ("int", 1, 1 << 16),
     "fusion.layers": ("int", 1, 64),
@@ -164,6 +165,7 @@ TRAIN_FILTER: dict[str, Rule] = {
     "overwrite": ("bool", None, None),
     "train.steps": ("int", 1, None),
     "train.batch_points": ("int", 1, None),
+    "train.patch": ("int", 1, 1 << 16),
     "train.lr": ("+float", 0, None),
     "train.lr_final": ("?+float", 0, None),
     "train.weight_decay": ("float", 0, None),

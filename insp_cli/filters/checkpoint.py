@@ -21,6 +21,7 @@ import torch
 from insp_cli.errors import InspError
 from insp_cli.files import describe_path
 from insp_cli.filters.insp_net import INSPFilter, LearnedFusion, MeanFusion
+from insp_cli.filters.jet_cnn import ConvFusion
 from insp_cli.inr.backbones import describe, kind_of, name_of, spec_from_dict
 from insp_cli.inr.store import INRStore
 from insp_cli.schema import check_record
@@ -36,6 +37,7 @@ FIELDS = {  # the metadata insp reads back, with the types it needs (schema.py's
     "units": ("ints", 1, None),
     "fusion": ("dict", None, None), "fusion.hidden": ("int", 1, 1 << 16), "fusion.layers": ("int", 1, 64),
     "fusion.residual": ("bool", None, None), "fusion.offsets": ("?list", None, None),
+    "fusion.kind": ("?str", None, None),
     "fusion.orders": ("?ints", 0, 16), "fusion.prior": ("?dict", None, None),
     "architecture": ("dict", None, None),
     "trained_on": ("dict", None, None), "trained_on.source": ("dict", None, None),
@@ -76,8 +78,14 @@ def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> 
     offsets): the derivative order Pi reads at each offset; absent: the filter's order everywhere.
     ``fusion.prior`` (a cascade, ``LearnedFusion``): the first stage's order, fusion settings, self-ensemble and
     file; its weights travel in this filter's tensors, or, with no tensors (a cascade about to be trained), come
-    from that file."""
+    from that file. ``fusion.kind`` conv: a CNN on the jet field (``filters.jet_cnn.ConvFusion``); absent: mlp."""
     f = meta["fusion"]
+    if f.get("kind", "mlp") == "conv":
+        fusion = ConvFusion(channels=int(meta["channels"]), order=int(meta["order"]), m=len(meta["units"]),
+                            hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]))
+        return _load_weights(fusion, tensors)
+    if f.get("kind", "mlp") != "mlp":
+        raise InspError(f"fusion.kind={f['kind']!r} is not a Pi insp knows (mlp, conv)")
     offsets = [tuple(int(v) for v in o) if isinstance(o, list) else (int(o),) for o in f["offsets"]] \
         if f.get("offsets") else None
     p = f.get("prior")
@@ -88,6 +96,11 @@ def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> 
                            hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]),
                            offsets=offsets, orders=f.get("orders"), prior=prior,
                            prior_ensemble=int(p["ensemble"]) if p else 1)
+    return _load_weights(fusion, tensors)
+
+
+def _load_weights(fusion, tensors: dict[str, torch.Tensor] | None):
+    """``fusion`` with the filter's weights loaded (as built, with no tensors)."""
     if tensors is not None:
         try:
             fusion.load_state_dict(model_state(tensors, PREFIX))
@@ -109,7 +122,7 @@ def load_filter(path: str | Path) -> tuple[INSPFilter, dict]:
 
 # what the filters of one ensemble (``load_filters``) must share: one task on the same INRs, the same jets
 SAME_IN_ENSEMBLE = ("task", "modality", "m", "channels", "units", "architecture", "trained_on", "order",
-                    "fusion.offsets", "fusion.orders", "fusion.prior")
+                    "fusion.offsets", "fusion.orders", "fusion.prior", "fusion.kind")
 
 
 def load_filters(paths) -> tuple[INSPFilter, dict]:

@@ -175,6 +175,11 @@ class LearnedFusion(nn.Module):
         """Pixels beyond each border whose jets the border pixels read."""
         return offsets_pad(self.offsets)
 
+    @property
+    def features_read(self) -> int:
+        """Features the MLP reads (fewer than it is given where coarse offsets read lower orders)."""
+        return self.mlp[0].in_features
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """features: (..., O * c * E) pixel-unit jets (E = M; a cascade's: M + 1) -> (..., c) pixels (not
         clamped)."""
@@ -193,6 +198,8 @@ def _check_prior(prior, ensemble: int, channels: int, m: int, orders) -> tuple:
     if m != 2 or prior.m != 2 or prior.channels != channels:
         raise InspError(f"fusion.prior: a cascade stacks two image filters of one channel count; the first "
                         f"stage is {prior.m}-D with {prior.channels} channels, this one {m}-D with {channels}")
+    if getattr(prior, "convolutional", False):
+        raise InspError("fusion.prior: the first stage must be an MLP Pi (a convolutional Pi is not a first stage)")
     if getattr(prior, "prior", None) is not None or orders is not None:
         raise InspError("fusion.prior: the first stage must be a one-stage filter, and the cascade reads every "
                         "offset at one order (no fusion.coarse_order)")
@@ -218,6 +225,9 @@ class MeanFusion(nn.Module):
             raise InspError("an ensemble of cascades (filters trained with fusion.prior) is not supported; score each "
                             "cascade on its own")
         first = members[0]
+        self.convolutional = all(getattr(f, "convolutional", False) for f in members)
+        if any(getattr(f, "convolutional", False) for f in members) and not self.convolutional:
+            raise InspError("an ensemble mixes convolutional and MLP filters; average filters of one kind")
         self.channels, self.order, self.m = first.channels, first.order, first.m
         self.offsets, self.orders, self.extra = first.offsets, first.orders, first.extra
         for f in members[1:]:
@@ -230,6 +240,13 @@ class MeanFusion(nn.Module):
     def pad(self) -> int:
         """Pixels beyond each border whose jets the border pixels read (the members')."""
         return offsets_pad(self.offsets)
+
+    def on_field(self, field: torch.Tensor) -> torch.Tensor:
+        """Convolutional members (``filters.jet_cnn``): a jet field -> the mean of their outputs on it."""
+        total = self.members[0].on_field(field)
+        for f in self.members[1:]:
+            total = total + f.on_field(field)
+        return total / len(self.members)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """features: (..., O * c * M) -> (..., c): the mean of the members' outputs (not clamped)."""
@@ -400,7 +417,10 @@ class INSPFilter:
         """
         size = (size, size) if isinstance(size, int) else tuple(size)
         ratio = [factor * (s - 1) / (u - 1) for s, u in zip(size, self.units)]
-        if (len(self.offsets) > 1 or self.first_stage is not None) and all(r == int(r) for r in ratio):
+        if getattr(self.fusion, "convolutional", False) and len({int(r) for r in ratio}) == 1 \
+                and all(r == int(r) for r in ratio):
+            out = self.decode_field(spec, params, size, factor, int(ratio[0]))
+        elif (len(self.offsets) > 1 or self.first_stage is not None) and all(r == int(r) for r in ratio):
             out = self.decode_context(spec, params, size, factor, [int(r) for r in reversed(ratio)], chunk_points)
         else:
             coords = grid_coords(size) if factor == 1 else subpixel_grid(size, factor)
@@ -436,6 +456,34 @@ class INSPFilter:
             which = torch.zeros(chunk_points, dtype=torch.long, device=params.device)
             out.append(torch.cat([self.apply_pi(gather(table, which[:len(p)], p, offs, pad))
                                   for p in inner.split(chunk_points)]))
+        return torch.stack(out)
+
+
+    def decode_field(self, spec: SirenSpec, params: torch.Tensor, size: tuple[int, int], factor: int,
+                     step: int) -> torch.Tensor:
+        """Psi of a convolutional Pi (``filters.jet_cnn``) on the (sub-)pixel grid: (N, H f * W f, c). The jets
+        are computed once on the grid padded by R * step points (``step``: decoding-grid points per unit pixel,
+        the same on both axes); the step x step phases of that grid are each a grid of spacing h, on which Pi
+        runs as a convolution (with its self-ensemble, ``jet_cnn.field_ensemble``)."""
+        from insp_cli.filters.jet_cnn import field_ensemble  # jet_cnn builds on this module
+
+        pad = self.fusion.pad * step
+        axes = padded_axes(size, pad, factor)
+        shape = [len(a) for a in axes]
+        inner = [s * factor for s in size]
+        coords = axes_coords(axes).to(params)
+        out = []
+        for i in range(params.shape[0]):
+            table = jet_features(pixel_jets(spec, params[i:i + 1], coords, self.order, self.units))
+            table = table.reshape(1, *shape, -1)
+            psi = table.new_empty(*inner, self.fusion.channels)
+            for a in range(step):
+                for b in range(step):
+                    with torch.no_grad():
+                        sub = field_ensemble(self.fusion, table[:, a::step, b::step], self.order,
+                                             self.fusion.channels, self.ensemble)
+                    psi[a::step, b::step] = sub[0, :len(range(a, inner[0], step)), :len(range(b, inner[1], step))]
+            out.append(psi.reshape(-1, psi.shape[-1]))
         return torch.stack(out)
 
 

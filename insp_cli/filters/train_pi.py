@@ -24,6 +24,7 @@ import torch
 
 from insp_cli.errors import InspError
 from insp_cli.filters.checkpoint import build_fusion, read_filter, save_filter
+from insp_cli.filters.jet_cnn import augment_fields
 from insp_cli.filters.sampler import augment
 from insp_cli.filters.stft_loss import stft_loss
 from insp_cli.training import cosine_factor, differing, resume_or_refuse, train_steps
@@ -41,7 +42,9 @@ class PiData:
     4: SDFs or amplitudes in [-1, 1]) for the logged PSNR; what: '64x64, 1 offsets' for the log line;
     noun: 'INRs' or 'SDF INRs'; extra: metrics of this data recorded with the run; windows(count, length,
     generator) -> (features (count * length, F), targets (count * length, c)) at runs of contiguous samples (1-D
-    signals only, for ``train.stft``; None where the modality has none).
+    signals only, for ``train.stft``; None where the modality has none); patches(count, side, generator) ->
+    (fields (count, S + 2R, S + 2R, F), targets (count, S, S, c)): square windows of the jet field for a
+    convolutional Pi (``filters.jet_cnn``; images only).
     """
 
     sample: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
@@ -55,6 +58,7 @@ class PiData:
     psnr_note: str = ""
     extra: dict = field(default_factory=dict)
     windows: Callable[[int, int, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None
+    patches: Callable[[int, int, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 def lr_at(t: dict, step: int) -> float:
@@ -126,7 +130,7 @@ what an interrupt would leave (``kept_note``) whenever that changes."""
     data = data_of()
     if start == 0:
         fusion.scaler.fit(data.stat_features(int(t["stat_points"]), gen, seed), channels=data.stat_channels)
-    read = fusion.mlp[0].in_features  # fewer than the features where coarse offsets read lower orders
+    read = fusion.features_read  # fewer than the features where coarse offsets read lower orders
     log.info("train-filter %s: %d %s %s, K=%d (%s features), Pi %dx%d, %d steps of %d points from step %d, "
              "augment %s, %s", task["name"], n_inrs, data.noun, data.what, meta["order"],
              data.num_features if read == data.num_features else f"{data.num_features}, {read} read by Pi",
@@ -161,6 +165,8 @@ def step_loss(t: dict, data: PiData, fusion, batch: int, order: int, offsets, ge
         raise InspError(f"train.stft.weight={weight:g} is for audio (1-D clips); set it to 0 for {data.noun}")
     segment = int(stft.get("segment") or 1)
     count = max(1, batch // segment)
+    if getattr(fusion, "convolutional", False):
+        return field_loss(t, data, fusion, batch, order, gen, running)
 
     def seg(v: torch.Tensor) -> torch.Tensor:  # (count * segment, c) -> (count * c, segment) segments
         return v.reshape(count, segment, -1).transpose(1, 2).reshape(-1, segment)
@@ -177,6 +183,37 @@ def step_loss(t: dict, data: PiData, fusion, batch: int, order: int, offsets, ge
         return loss
 
     return loss_at
+
+
+def field_loss(t: dict, data: PiData, fusion, batch: int, order: int, gen: torch.Generator,
+               running: list[float]) -> Callable[[int], torch.Tensor]:
+    """A convolutional Pi's step loss: the squared error on batch / train.patch^2 square windows of
+    train.patch x train.patch points (``PiData.patches``), each flipped / turned and colour-permuted with its jet
+    field (``jet_cnn.augment_fields``) when train.augment."""
+    if data.patches is None:
+        raise InspError(f"a convolutional Pi (fusion.kind=conv) trains on windows of image jet fields, not on "
+                        f"{data.noun}")
+    side = int(t.get("patch") or 32)
+    count = max(1, round(batch / side ** 2))
+
+    def loss_at(step: int) -> torch.Tensor:
+        x, y = data.patches(count, side, gen)
+        if t["augment"]:
+            x, y = augment_fields(x, y, order, gen)
+        loss = (fusion.on_field(x) - y).pow(2).mean()
+        running.append(float(loss.detach()))
+        return loss
+
+    return loss_at
+
+
+def field_psnr(fusion, patches: Callable, seed: int, points: int = 65536, side: int = 32) -> float:
+    """PSNR (peak 1) of a convolutional Pi on about ``points`` fresh training points (windows of ``side``),
+    outputs clamped to [0, 1]: ``sampled_psnr`` for ``filters.jet_cnn``."""
+    with torch.no_grad():
+        x, y = patches(max(1, points // side ** 2), side, torch.Generator().manual_seed(seed + 2))
+        mse = float((fusion.on_field(x).clamp(0, 1) - y).pow(2).mean())
+    return -10 * math.log10(max(mse, 1e-20))
 
 
 def _steps(log_values, keep, t: dict, fusion: torch.nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator,

@@ -32,7 +32,8 @@ from ..filters.baselines.dncnn import TwinTraining, apply_twin, dncnn_for_budget
 from ..filters.baselines.images import BASELINES, LEARNED, apply_baseline
 from ..filters.checkpoint import first_stage, prior_record
 from ..filters.tasks import clean_targets, task_targets
-from ..filters.train_pi import PiData, sampled_psnr
+from ..filters.context import neighbourhood
+from ..filters.train_pi import PiData, field_psnr, sampled_psnr
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
 from ..metrics import image_scores, psnr_where_missing
@@ -78,7 +79,14 @@ def _log_samples(cfg: DictConfig, run: Run, store: INRStore, size) -> None:
 def pi_meta(cfg: DictConfig, store, fz: dict, meta: dict) -> None:
     """The (2 reach / step + 1)^2 pixel offsets (and a coarse square's, ``base.pi_context``), (0, 0) alone for the
     paper's pointwise Pi."""
-    offsets = pi_context(fz, 2, meta)
+    if fz.get("kind", "mlp") == "conv":  # a CNN on the jet field (filters.jet_cnn): its reach sets the offsets
+        if fz.get("context") or fz.get("coarse_context") or fz.get("prior"):
+            raise InspError("fusion.kind=conv reads the jets of its own receptive field (fusion.layers + 1 pixels "
+                            "each side): pass fusion.context=0, and no fusion.coarse_context or fusion.prior")
+        meta["fusion"]["kind"] = "conv"
+        offsets = neighbourhood(int(fz["layers"]) + 1, 1, 2)
+    else:
+        offsets = pi_context(fz, 2, meta)
     meta["units"] = list(store.size)
     meta["fusion"]["offsets"] = [list(o) for o in offsets]
     if fz.get("prior"):  # a cascade: Pi also reads a trained first stage's output (filters.insp_net)
@@ -97,10 +105,25 @@ def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
     sampler = PixelSampler(store.spec, params, tg, int(meta["order"]), (h, w),
                            cache_bytes=float(t["feature_cache_gb"]) * 2**30,
                            images_per_batch=int(t["images_per_batch"]), offsets=offsets, prior=first_stage(meta))
+    if meta["fusion"].get("kind") == "conv":
+        return _conv_data(sampler, int(t.get("patch") or 32), c, (h, w))
     return PiData(sample=sampler.sample, num_features=sampler.num_features, stat_channels=len(offsets) * c,
                   stat_features=lambda k, gen, seed: sampler.sample(k, torch.Generator().manual_seed(seed + 1))[0],
                   final_psnr=lambda fusion, seed: sampled_psnr(fusion, sampler.sample, seed, 0.0),
                   what=f"{h}x{w}, {len(offsets)} offsets")
+
+
+def _conv_data(sampler: PixelSampler, side: int, c: int, size: tuple[int, int]) -> PiData:
+    """A convolutional Pi's training data: windows of the cached jet fields (``PixelSampler.patches``); the
+    feature statistics are per point (c * M)."""
+    def stat(k: int, gen, seed: int) -> torch.Tensor:
+        fields, _ = sampler.patches(max(1, k // side ** 2), side, torch.Generator().manual_seed(seed + 1))
+        return fields.reshape(-1, fields.shape[-1])
+
+    return PiData(sample=sampler.sample, num_features=sampler.num_features // len(sampler.offsets),
+                  stat_channels=c, stat_features=stat, patches=sampler.patches,
+                  final_psnr=lambda fusion, seed: field_psnr(fusion, sampler.patches, seed, side=side),
+                  what=f"{size[0]}x{size[1]}, windows of {side}x{side} with a reach of {sampler.pad}")
 
 
 
