@@ -18,13 +18,13 @@ from insp_cli.config import compose
 from insp_cli.errors import InspError
 from insp_cli.filters import INSPFilter, LearnedFusion, PixelSampler
 from insp_cli.filters.checkpoint import load_filter
-from insp_cli.filters.context import axes_coords, neighbourhood, padded_axes
+from insp_cli.filters.context import neighbourhood
 from insp_cli.filters.insp_net import MeanFusion, subpixel_grid
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params
 from insp_cli.jets import grid_spacing
 from insp_cli.jobs.evaluate import run_eval
-from insp_cli.jobs.fit import run_fit
 from insp_cli.jobs.train_filter import run_train_filter
+from tests.filter_fixtures import fit_and_train
 from tests.test_self_ensemble import _back, _transformed
 
 SIZE = (10, 10)
@@ -124,7 +124,6 @@ def test_first_stages_that_cannot_be_one_are_refused():
         MeanFusion([second, second])
 
 
-FIT = ["data=images", "data.size=32", "degradation=noise", "model.hidden=32", "fit.steps=60", "samples=0"]
 TRAIN = ["task=denoise", "fusion.order=2", "fusion.hidden=32", "fusion.layers=2", "train.steps=60",
          "train.batch_points=512", "train.lr=2e-3", "train.log_every=20", "train.save_every=30",
          "train.stat_points=2048", "fusion.context=1", "fusion.context_step=1"]
@@ -136,17 +135,9 @@ def cascade(tmp_path_factory):
     """Noisy 32x32 INRs (4 train, 2 test, 4 other train), a 3x3 first stage (seeds 0 and 1), a cascade on the
     first (8 views), and a first stage trained on the other INRs."""
     d = tmp_path_factory.mktemp("cascade")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("INSP_RUNS", str(d / "runs"))
-        for name, extra in (("train", ["data.split=train", "data.limit=4"]),
-                            ("test", ["data.split=test", "data.limit=2"]),
-                            ("other", ["data.split=train", "data.start=4", "data.limit=4"])):
-            run_fit(compose("fit", FIT + extra + [f"store={d / name}"]), d / "runs" / f"fit-{name}")
-        for name, store, extra in (("first", "train", []), ("first1", "train", ["seed=1"]), ("other", "other", []),
-                                   ("second", "train", [f"fusion.prior={d / 'first.st'}", "fusion.prior_ensemble=8"])):
-            run_train_filter(compose("train_filter", TRAIN + extra + [f"store={d / store}", f"filter={d / name}.st"]),
-                             d / "runs" / f"tf-{name}")
-        yield d
+    yield fit_and_train(d, ["train", "test", "other"], TRAIN,
+                        [("first", "train", []), ("first1", "train", ["seed=1"]), ("other", "other", []),
+                         ("second", "train", [f"fusion.prior={d / 'first.st'}", "fusion.prior_ensemble=8"])])
 
 
 def test_a_trained_cascade_is_self_contained_and_beats_its_first_stage_on_train(cascade, tmp_path):

@@ -22,10 +22,8 @@ from insp_cli.filters.insp_net import MeanFusion
 from insp_cli.inr.siren import SirenSpec, init_params
 from insp_cli.inr.store import INRStore
 from insp_cli.jobs.evaluate import run_eval
-from insp_cli.jobs.fit import run_fit
-from insp_cli.jobs.train_filter import run_train_filter
+from tests.filter_fixtures import fit_and_train
 
-FIT = ["data=images", "data.size=32", "degradation=noise", "model.hidden=32", "fit.steps=60", "samples=0"]
 TRAIN = ["task=denoise", "fusion.order=2", "fusion.hidden=32", "fusion.layers=2", "train.steps=60",
          "train.batch_points=512", "train.lr=2e-3", "train.log_every=20", "train.save_every=60",
          "train.stat_points=2048", "fusion.context=1", "fusion.context_step=1"]
@@ -73,18 +71,9 @@ def test_pis_that_read_other_jets_are_refused():
 def filters(tmp_path_factory):
     """Noisy 32x32 INRs (4 train images, 2 test, 4 other train images) and 3x3-context filters: seeds 0 and 1
     on the train INRs, one pointwise, one trained on the other INRs."""
-    d = tmp_path_factory.mktemp("ensemble")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("INSP_RUNS", str(d / "runs"))
-        for name, extra in (("train", ["data.split=train", "data.limit=4"]),
-                            ("test", ["data.split=test", "data.limit=2"]),
-                            ("other", ["data.split=train", "data.start=4", "data.limit=4"])):
-            run_fit(compose("fit", FIT + extra + [f"store={d / name}"]), d / "runs" / f"fit-{name}")
-        for name, store, extra in (("s0", "train", ["seed=0"]), ("s1", "train", ["seed=1"]),
-                                   ("pw", "train", ["fusion.context=0"]), ("other", "other", [])):
-            run_train_filter(compose("train_filter", TRAIN + extra + [f"store={d / store}", f"filter={d / name}.st"]),
-                             d / "runs" / f"tf-{name}")
-        yield d
+    yield fit_and_train(tmp_path_factory.mktemp("ensemble"), ["train", "test", "other"], TRAIN,
+                        [("s0", "train", ["seed=0"]), ("s1", "train", ["seed=1"]),
+                         ("pw", "train", ["fusion.context=0"]), ("other", "other", [])])
 
 
 def test_an_ensemble_of_a_filter_with_itself_is_that_filter(filters, tmp_path):

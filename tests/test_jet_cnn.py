@@ -23,8 +23,7 @@ from insp_cli.filters.insp_net import MeanFusion, jet_features, pixel_jets, subp
 from insp_cli.filters.jet_cnn import ConvFusion, augment_fields, field_ensemble, turn_field, turn_image
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params
 from insp_cli.jobs.evaluate import run_eval
-from insp_cli.jobs.fit import run_fit
-from insp_cli.jobs.train_filter import run_train_filter
+from tests.filter_fixtures import fit_and_train
 from tests.test_self_ensemble import _back, _transformed
 
 SIZE = (9, 9)
@@ -132,7 +131,6 @@ def test_mixed_ensembles_are_refused():
         ConvFusion(1, 2, m=1)
 
 
-FIT = ["data=images", "data.size=32", "degradation=noise", "model.hidden=32", "fit.steps=60", "samples=0"]
 TRAIN = ["task=denoise", "fusion.kind=conv", "fusion.order=2", "fusion.hidden=12", "fusion.layers=2",
          "train.steps=150", "train.batch_points=1024", "train.patch=16", "train.lr=2e-3", "train.log_every=20",
          "train.save_every=50", "train.stat_points=2048", "fusion.context=0"]
@@ -142,16 +140,8 @@ EVAL = ["lpips=false", "grid=0"]
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Noisy 32x32 INRs (4 train, 2 test) and a conv Pi trained on the train ones (two seeds)."""
-    d = tmp_path_factory.mktemp("jetcnn")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("INSP_RUNS", str(d / "runs"))
-        for name, extra in (("train", ["data.split=train", "data.limit=4"]),
-                            ("test", ["data.split=test", "data.limit=2"])):
-            run_fit(compose("fit", FIT + extra + [f"store={d / name}"]), d / "runs" / f"fit-{name}")
-        for seed in (0, 1):
-            run_train_filter(compose("train_filter", TRAIN + [f"store={d / 'train'}", f"filter={d}/f{seed}.st",
-                                                              f"seed={seed}"]), d / "runs" / f"tf-{seed}")
-        yield d
+    yield fit_and_train(tmp_path_factory.mktemp("jetcnn"), ["train", "test"], TRAIN,
+                        [(f"f{seed}", "train", [f"seed={seed}"]) for seed in (0, 1)])
 
 
 def test_a_trained_conv_pi_denoises_held_out_inrs_and_its_twin_has_its_budget(trained, tmp_path):
@@ -169,7 +159,7 @@ def test_a_trained_conv_pi_denoises_held_out_inrs_and_its_twin_has_its_budget(tr
     assert tw["architecture"].startswith("DnCNN 3 layers x ")  # Pi's depth; the width that matches its budget
     assert abs(tw["parameters"] - tw["pi_parameters"]) <= 0.05 * tw["pi_parameters"]
     assert m["scale"]["pi"] == "cnn 3x12 on the jet field (7x7 reach)"
-    tf = json.loads((d / "runs" / "tf-0" / "metrics.json").read_text())
+    tf = json.loads((d / "runs" / "tf-f0" / "metrics.json").read_text())
     assert tf["features"] == 18 and np.isfinite(tf["train_psnr"])
 
 
