@@ -132,6 +132,10 @@ FIRST = [
         "fit", "+experiment=table2_denoising/fit", "data.split=train", "data.crops=1", "degradation=noise",
         "store=stores/table2-photos-whole19/noise-train",
         "hydra.run.dir=runs/recipes/table2_denoising/variants/cpu-whole19-cascade/cpu/fit-train"]),
+    ("table2_denoising/variants/cpu-whole19-jetcnn/run_cpu.sh", [], [
+        "fit", "+experiment=table2_denoising/fit", "data.split=train", "data.crops=1", "degradation=noise",
+        "store=stores/table2-photos-whole19/noise-train",
+        "hydra.run.dir=runs/recipes/table2_denoising/variants/cpu-whole19-jetcnn/cpu/fit-train"]),
     ("table2_denoising/variants/cpu-whole19-c7-seeds/run_cpu.sh", [], [
         "fit", "+experiment=table2_denoising/fit", "data.split=train", "data.crops=1", "degradation=noise",
         "store=stores/table2-photos-whole19/noise-train",
