@@ -458,7 +458,6 @@ class INSPFilter:
                                   for p in inner.split(chunk_points)]))
         return torch.stack(out)
 
-
     def decode_field(self, spec: SirenSpec, params: torch.Tensor, size: tuple[int, int], factor: int,
                      step: int) -> torch.Tensor:
         """Psi of a convolutional Pi (``filters.jet_cnn``) on the (sub-)pixel grid: (N, H f * W f, c). The jets
