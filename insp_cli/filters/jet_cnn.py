@@ -90,21 +90,21 @@ class ConvFusion(nn.Module):
 # --------------------------------------------------------------------------- flips and turns of a jet field
 
 
-def turn_image(x: torch.Tensor, g: int) -> torch.Tensor:
-    """Arrays (N, H, W, ...) as seen in the image flipped / turned by element g of the 8 flips and quarter
-    turns (``filters.context.dihedral_tables`` order): transposed when g >= 4, then columns reversed when bit 1
-    of g is set, rows when bit 0 is (``baselines.dncnn``'s turns, on channel-last arrays)."""
+def turn_image(x: torch.Tensor, g: int, rows: int = 1) -> torch.Tensor:
+    """Arrays (N, H, W, ...) (or, with ``rows`` = 2, (N, c, H, W)) as seen in the image flipped / turned by element g
+    of the 8 flips and quarter turns (``filters.context.dihedral_tables`` order): transposed when g >= 4, then
+    columns reversed when bit 1 of g is set, rows when bit 0 is (the pixel twin's turns too)."""
     if g >= 4:
-        x = x.transpose(1, 2)
-    dims = [d for d, bit in ((2, 2), (1, 1)) if g & bit]
+        x = x.transpose(rows, rows + 1)
+    dims = [d for d, bit in ((rows + 1, 2), (rows, 1)) if g & bit]
     return x.flip(dims) if dims else x
 
 
-def turn_back(x: torch.Tensor, g: int) -> torch.Tensor:
+def turn_back(x: torch.Tensor, g: int, rows: int = 1) -> torch.Tensor:
     """The inverse of ``turn_image``."""
-    dims = [d for d, bit in ((2, 2), (1, 1)) if g & bit]
+    dims = [d for d, bit in ((rows + 1, 2), (rows, 1)) if g & bit]
     x = x.flip(dims) if dims else x
-    return x.transpose(1, 2) if g >= 4 else x
+    return x.transpose(rows, rows + 1) if g >= 4 else x
 
 
 def turn_field(field: torch.Tensor, g: int, order: int, channels: int) -> torch.Tensor:

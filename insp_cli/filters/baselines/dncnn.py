@@ -23,6 +23,7 @@ from torch import nn
 
 from insp_cli.errors import InspError
 from insp_cli.filters.insp_net import ensemble_views
+from insp_cli.filters.jet_cnn import turn_back, turn_image
 from insp_cli.training import cosine_factor, train_steps
 
 
@@ -157,26 +158,9 @@ def apply_twin(model: DnCNN, images, batch: int = 8, ensemble: int = 1) -> np.nd
         total = 0
         for g in groups:
             for perm, inv in perms:
-                total = total + _turn_back(model(_turn(xb, g)[:, perm])[:, inv], g)
+                total = total + turn_back(model(turn_image(xb, g, rows=2)[:, perm])[:, inv], g, rows=2)
         return total / (len(groups) * len(perms))
 
     with torch.no_grad():
         out = torch.cat([run(x[a:a + batch]) for a in range(0, len(x), batch)])
     return out.clamp(0, 1).permute(0, 2, 3, 1).numpy()
-
-
-def _turn(x: torch.Tensor, g: int) -> torch.Tensor:
-    """Images (N, c, H, W) flipped / turned by element g of the 8 flips and quarter turns: transposed when g >= 4,
-    then columns reversed when bit 1 of g is set, rows when bit 0 is (``filters.context.dihedral_tables``
-    order; with H != W only g < 4 keep the shape)."""
-    if g >= 4:
-        x = x.transpose(2, 3)
-    dims = [d for d, bit in ((3, 2), (2, 1)) if g & bit]
-    return x.flip(dims) if dims else x
-
-
-def _turn_back(x: torch.Tensor, g: int) -> torch.Tensor:
-    """The inverse of ``_turn``."""
-    dims = [d for d, bit in ((3, 2), (2, 1)) if g & bit]
-    x = x.flip(dims) if dims else x
-    return x.transpose(2, 3) if g >= 4 else x
