@@ -11,6 +11,7 @@ from insp_cli.filters.baselines.dncnn import (DnCNN, TwinTraining, apply_twin, d
                                               parameter_count, train_twin)
 from insp_cli.filters.context import neighbourhood
 from insp_cli.filters.insp_net import LearnedFusion
+from insp_cli.filters.jet_cnn import turn_image
 
 
 @pytest.mark.parametrize("order,reach,hidden,layers,depth", [
@@ -87,3 +88,26 @@ def test_the_twin_trains_above_the_noisy_input_on_held_out_images():
     again = dncnn_for_budget(3, 6000, depth=5)
     train_twin(again, noisy[train], clean[train], t)
     assert np.array_equal(apply_twin(again, noisy[test]), out)
+
+
+@pytest.mark.parametrize("count", [8, 48])
+def test_the_twins_self_ensemble_is_equivariant(count):
+    """apply_twin's mean over the 8 flips / turns (and 6 colour permutations) commutes with them: the twin's
+    output on a turned image is its output turned (``jet_cnn.turn_image``); one view does not."""
+    torch.manual_seed(0)
+    model = DnCNN(3, 8, 3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.3)
+    image = np.random.default_rng(0).random((1, 12, 12, 3)).astype(np.float32) * 0.5 + 0.25
+    out = apply_twin(model, image, ensemble=count)
+    for g in (1, 5, 6):
+        turned = turn_image(torch.from_numpy(image), g).numpy()
+        want = turn_image(torch.from_numpy(out), g).numpy()
+        np.testing.assert_allclose(apply_twin(model, turned, ensemble=count), want, atol=1e-5)
+    if count == 48:
+        perm = [2, 0, 1]
+        np.testing.assert_allclose(apply_twin(model, image[..., perm], ensemble=48), out[..., perm], atol=1e-5)
+    one = apply_twin(model, image)
+    assert np.abs(apply_twin(model, turn_image(torch.from_numpy(image), 5).numpy())
+                  - turn_image(torch.from_numpy(one), 5).numpy()).max() > 1e-3
