@@ -23,6 +23,7 @@ from insp_cli.filters.insp_net import MeanFusion, jet_features, pixel_jets, subp
 from insp_cli.filters.jet_cnn import ConvFusion, augment_fields, field_ensemble, turn_field, turn_image
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params
 from insp_cli.jobs.evaluate import run_eval
+from insp_cli.jobs.train_filter import run_train_filter
 from tests.filter_fixtures import fit_and_train
 from tests.test_self_ensemble import _back, _transformed
 
@@ -184,3 +185,19 @@ def test_bad_conv_settings_are_one_line(trained, tmp_path, extra, message):
     lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
     assert r.exit_code != 0 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], r.stderr
     assert not (tmp_path / "x.st").exists()
+
+
+def test_an_mlp_filter_saved_before_train_patch_existed_is_the_same_filter(trained, tmp_path):
+    """train.patch (new with the conv Pi) is not part of an MLP Pi's settings: rerunning the command of an MLP
+    filter written without it reports it trained, not 'another filter'."""
+    from insp_cli.filters.checkpoint import build_fusion, read_filter, save_filter
+
+    args = [a for a in TRAIN if not a.startswith(("fusion.kind", "fusion.hidden", "train.patch"))]
+    args += ["fusion.kind=mlp", "fusion.hidden=8", "train.steps=20", f"store={trained / 'train'}",
+             f"filter={tmp_path / 'm.st'}"]
+    run_train_filter(compose("train_filter", args), tmp_path / "a")
+    meta, tensors = read_filter(tmp_path / "m.st")
+    del meta["train"]["patch"]
+    save_filter(tmp_path / "m.st", build_fusion(meta, tensors), meta)
+    again = run_train_filter(compose("train_filter", args), tmp_path / "b")
+    assert again["resumed_from"] == 20

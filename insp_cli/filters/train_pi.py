@@ -102,6 +102,9 @@ def resume_step(path: Path, meta: dict, fusion, opt, gen, overwrite: bool) -> tu
         t_new = {k: v for k, v in meta["train"].items() if k != "step"}
         if "stft" not in t_old and not float((t_new.get("stft") or {}).get("weight") or 0):
             t_new.pop("stft", None)  # a filter saved before train.stft existed: squared error alone, the same
+        if meta["fusion"].get("kind") != "conv":  # train.patch shapes a convolutional Pi's batches only
+            t_old.pop("patch", None)
+            t_new.pop("patch", None)
         return differing(old, meta, same) + (["train"] if t_old != t_new else [])
 
     return resume_or_refuse(path, read, differ, "filter", "filter", fusion, "fusion.", opt, gen,
