@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from insp_cli.config import compose
 from insp_cli.jobs.fit import run_fit
@@ -29,3 +30,18 @@ def fit_and_train(d: Path, stores: list[str], train: list[str], filters) -> Path
             run_train_filter(compose("train_filter", train + extra + [f"store={d / store}", f"filter={d / name}.st"]),
                              d / "runs" / f"tf-{name}")
     return d
+
+
+def randomise(fusion, seed: int, scale: float):
+    """A learned Pi (MLP or convolutional; a cascade's first stage untouched) with weights far from the identity (a
+    residual Pi starts as one): N(0, scale^2) weights, N(0, 0.01) biases, and non-trivial feature statistics."""
+    g = torch.Generator().manual_seed(seed)
+    layers = fusion.mlp if hasattr(fusion, "mlp") else fusion.body
+    with torch.no_grad():
+        for mod in layers:
+            if isinstance(mod, (torch.nn.Linear, torch.nn.Conv2d)):
+                mod.weight.copy_(torch.randn(mod.weight.shape, generator=g) * scale)
+                mod.bias.copy_(torch.randn(mod.bias.shape, generator=g) * 0.1)
+        fusion.scaler.mean.copy_(torch.randn(fusion.scaler.mean.shape, generator=g) * 0.1)
+        fusion.scaler.std.copy_(torch.rand(fusion.scaler.std.shape, generator=g) * 1.5 + 0.5)
+    return fusion

@@ -24,23 +24,15 @@ from insp_cli.inr.siren import SirenSpec, grid_coords, init_params
 from insp_cli.jets import grid_spacing
 from insp_cli.jobs.evaluate import run_eval
 from insp_cli.jobs.train_filter import run_train_filter
-from tests.filter_fixtures import fit_and_train
+from tests.filter_fixtures import fit_and_train, randomise
 from tests.test_self_ensemble import _back, _transformed
 
 SIZE = (10, 10)
 
 
-def _random(fusion: LearnedFusion, seed: int) -> LearnedFusion:
-    """Weights far from the identity (a residual Pi starts as one)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for mod in fusion.mlp:
-            if isinstance(mod, torch.nn.Linear):
-                mod.weight.copy_(torch.randn(mod.weight.shape, generator=g) * 0.3)
-                mod.bias.copy_(torch.randn(mod.bias.shape, generator=g) * 0.1)
-        fusion.scaler.mean.copy_(torch.randn(fusion.scaler.mean.shape, generator=g) * 0.1)
-        fusion.scaler.std.copy_(torch.rand(fusion.scaler.std.shape, generator=g) * 1.5 + 0.5)
-    return fusion
+def _random(fusion, seed: int):
+    """Weights far from the identity (``filter_fixtures.randomise``)."""
+    return randomise(fusion, seed, 0.3)
 
 
 def _setup(prior_ensemble=1, trained=True):

@@ -24,23 +24,15 @@ from insp_cli.filters.jet_cnn import ConvFusion, augment_fields, field_ensemble,
 from insp_cli.inr.siren import SirenSpec, grid_coords, init_params
 from insp_cli.jobs.evaluate import run_eval
 from insp_cli.jobs.train_filter import run_train_filter
-from tests.filter_fixtures import fit_and_train
+from tests.filter_fixtures import fit_and_train, randomise
 from tests.test_self_ensemble import _back, _transformed
 
 SIZE = (9, 9)
 
 
-def _random(fusion: ConvFusion, seed: int) -> ConvFusion:
-    """Weights far from the identity (a residual Pi starts as one) and non-trivial feature statistics."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for mod in fusion.body:
-            if isinstance(mod, torch.nn.Conv2d):
-                mod.weight.copy_(torch.randn(mod.weight.shape, generator=g) * 0.2)
-                mod.bias.copy_(torch.randn(mod.bias.shape, generator=g) * 0.1)
-        fusion.scaler.mean.copy_(torch.randn(fusion.scaler.mean.shape, generator=g) * 0.1)
-        fusion.scaler.std.copy_(torch.rand(fusion.scaler.std.shape, generator=g) * 1.5 + 0.5)
-    return fusion
+def _random(fusion, seed: int):
+    """Weights far from the identity (``filter_fixtures.randomise``)."""
+    return randomise(fusion, seed, 0.2)
 
 
 def _setup(order=2, layers=2):
