@@ -39,7 +39,7 @@ def randomise(fusion, seed: int, scale: float):
     layers = fusion.mlp if hasattr(fusion, "mlp") else fusion.body
     with torch.no_grad():
         for mod in layers:
-            if isinstance(mod, (torch.nn.Linear, torch.nn.Conv2d)):
+            if isinstance(mod, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d)):
                 mod.weight.copy_(torch.randn(mod.weight.shape, generator=g) * scale)
                 mod.bias.copy_(torch.randn(mod.bias.shape, generator=g) * 0.1)
         fusion.scaler.mean.copy_(torch.randn(fusion.scaler.mean.shape, generator=g) * 0.1)

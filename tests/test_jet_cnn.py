@@ -120,8 +120,8 @@ def test_mixed_ensembles_are_refused():
                     LearnedFusion(3, 2, hidden=4, layers=1, offsets=neighbourhood(2, 1, 2))])
     with pytest.raises(InspError, match="must be an MLP Pi"):
         LearnedFusion(3, 2, hidden=4, layers=1, prior=ConvFusion(3, 2, hidden=4, layers=1))
-    with pytest.raises(InspError, match="is a 2-D convolution"):
-        ConvFusion(1, 2, m=1)
+    with pytest.raises(InspError, match="convolves 1-D .audio. or 2-D .image. jet fields; these INRs are 3-D"):
+        ConvFusion(1, 2, m=3)
 
 
 TRAIN = ["task=denoise", "fusion.kind=conv", "fusion.order=2", "fusion.hidden=12", "fusion.layers=2",

@@ -19,37 +19,11 @@
 # experiments/fig15_audio/variants/speakers/). Stores: stores/fig15-speakers/, filters: filters/fig15-speakers/.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/variants/speakers.sh"  # fit_speakers: the fits (CUTS, VAL, TEST), shared with the variants
 recipe_init fig15_audio variants/speakers/cpu  # DEST: experiments/fig15_audio (or scratch); OUT: the run dirs
 S=stores/fig15-speakers
 F=filters/fig15-speakers
-CUTS=(${CUTS:-0 320 640 848 1055})
-VAL=${VAL:-16}
-TEST=${TEST:-16}
-
-fit() {  # fit NAME SPLIT START LIMIT
-  fit_once "fit $1" "$OUT/fit-$1" "$S/noise-$1" "fit-$1" \
-    insp fit +experiment=fig15_audio/fit data.source=speakers data.split=$2 data.start=$3 \
-    data.limit=$4 store=$S/noise-$1 hydra.run.dir=$OUT/fit-$1
-}
-fit_parts() {  # fit_parts K...: the train parts K (train-K: clips [CUTS[K], CUTS[K+1])), one after the other
-  local k
-  for k in "$@"; do
-    fit train-$k train ${CUTS[k]} $((CUTS[k + 1] - CUTS[k])) || return 1
-  done
-}
-NPARTS=$((${#CUTS[@]} - 1))
-EVEN=() ODD=()
-for ((k = 0; k < NPARTS; k++)); do if ((k % 2)); then ODD+=($k); else EVEN+=($k); fi; done
-if [ -n "${INSP_RECIPE_STEPS:-}" ]; then  # a quick check: one after the other, in a fixed order
-  fit_parts $(seq 0 $((NPARTS - 1))) && fit val val 0 $VAL && fit test test 0 $TEST
-else
-  lane fit_parts "${EVEN[@]}"
-  lane fit_parts "${ODD[@]}"
-  join
-  lane fit val val 0 $VAL
-  lane fit test test 0 $TEST
-  join
-fi
+fit_speakers $S
 
 name_of() { local c w h s p; IFS=: read -r c w h s p <<< "$1"; echo "c${c}w${w}h${h}s${s}p${p}"; }
 train_pi() {  # train_pi CONTEXT:STFT:HIDDEN:STEPS:PARTS: Pi trained on the first PARTS train parts

@@ -47,11 +47,15 @@ def gather(jets: torch.Tensor, clip: torch.Tensor, pos: torch.Tensor, offsets: t
 
 @torch.no_grad()
 def denoise_clips(fusion: LearnedFusion, spec: SirenSpec, params: torch.Tensor, length: int) -> torch.Tensor:
-    """Psi of N audio INRs decoded at their ``length`` samples: (N, length) amplitudes."""
+    """Psi of N audio INRs decoded at their ``length`` samples: (N, length) amplitudes. A convolutional Pi
+    (``filters.jet_cnn``) runs once on each clip's jet field, padded by its reach."""
     pad, offs = fusion.pad, torch.tensor([o[0] for o in fusion.offsets], dtype=torch.long, device=params.device)
     out = []
     for a in range(0, len(params), 4):
         jets = sample_jets(spec, params[a:a + 4], length, fusion.order, pad).float()
+        if getattr(fusion, "convolutional", False):
+            out += list(fusion.on_field(jets)[..., 0])
+            continue
         pos = torch.arange(length, device=params.device)
         out += [fusion(gather(jets, torch.full_like(pos, i), pos, offs, pad))[..., 0] for i in range(len(jets))]
     return torch.stack(out)

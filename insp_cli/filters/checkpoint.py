@@ -82,7 +82,8 @@ def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> 
     f = meta["fusion"]
     if f.get("kind", "mlp") == "conv":
         fusion = ConvFusion(channels=int(meta["channels"]), order=int(meta["order"]), m=len(meta["units"]),
-                            hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]))
+                            hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]),
+                            dilation=int(f.get("dilation") or 1))
         return _load_weights(fusion, tensors)
     if f.get("kind", "mlp") != "mlp":
         raise InspError(f"fusion.kind={f['kind']!r} is not a Pi insp knows (mlp, conv)")

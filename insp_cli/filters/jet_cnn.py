@@ -1,5 +1,8 @@
 """A convolutional Pi over the jet field (issue 27): Psi(x) = Phi(x) + CNN(jets of Phi at x + o h).
 
+Images (m = 2) and audio clips (m = 1, the same stack of 1-D convolutions; with ``dilation`` 2 its reach doubles
+per layer, as in WaveNet-style speech denoisers, so a few layers read as far as a classical filter's window).
+
 The context Pi (``filters.context``) hands one MLP the jets of a square around x, flattened; a DnCNN instead stacks
 3x3 convolutions, so its reach grows with depth while its weights are shared across space. ``ConvFusion`` is that
 stack on the jets of the INR: ``layers`` hidden 3x3 convolutions of ``hidden`` channels with ReLU, then a 3x3
@@ -14,7 +17,7 @@ two differ only in what they read, the INR's jets or its decoded pixels.
 
 Layouts: per-point features (B, O * c * M), offset major (``filters.context.neighbourhood`` order: x fastest, so
 the O = (2R + 1)^2 offsets reshape to a (2R + 1, 2R + 1) array, rows = y), channel major within a point; fields
-(N, H, W, c * M) in array order (rows = y), outputs (N, H, W, c). Nothing here knows about Hydra, W&B or files.
+(N, H, W, c * M) in array order (rows = y), outputs (N, H, W, c); clips (N, T, c * M) -> (N, T, c). Nothing here knows about Hydra, W&B or files.
 """
 
 from __future__ import annotations
@@ -28,32 +31,56 @@ from insp_cli.filters.insp_net import FeatureScaler, ensemble_views
 from insp_cli.jets import jet_space
 
 
+def conv_reach(layers: int, dilation: int = 1) -> int:
+    """Grid points each side that ``layers`` hidden 3-tap convolutions and the output one read (convolution i
+    dilated by dilation^i): layers + 1 for a plain stack."""
+    return sum(dilation ** i for i in range(layers + 1))
+
+
+def conv_record(fz: dict, m: int, meta: dict) -> list[tuple[int, ...]]:
+    """Write a convolutional Pi's settings into ``meta["fusion"]`` (kind, and dilation when it is not 1, so the
+    filters written before it existed read the same) from the fusion.* settings; returns its offsets (the
+    (2R + 1)^m square it reads). Refuses a context, coarse context or prior: its reach is its own."""
+    if fz.get("context") or fz.get("coarse_context") or fz.get("prior"):
+        raise InspError("fusion.kind=conv reads the jets of its own receptive field (fusion.layers + 1 points "
+                        "each side, more with fusion.dilation): pass fusion.context=0, and no fusion.coarse_context "
+                        "or fusion.prior")
+    dilation = int(fz.get("dilation") or 1)
+    meta["fusion"]["kind"] = "conv"
+    if dilation != 1:
+        meta["fusion"]["dilation"] = dilation
+    return neighbourhood(conv_reach(int(fz["layers"]), dilation), 1, m)
+
+
 class ConvFusion(nn.Module):
-    """Pi as a CNN on the jet field: fields (N, H + 2R, W + 2R, c * M) -> (N, H, W, c) (``on_field``), or per
-    point features (..., O * c * M) of the (2R + 1)^2 square -> (..., c) (``forward``). m = 2 only."""
+    """Pi as a CNN on the jet field of an m-D INR (m = 1: audio clips, m = 2: images): fields
+    (N, S_1 + 2R, ..., S_m + 2R, c * M) -> (N, S_1, ..., S_m, c) (``on_field``), or per point features
+    (..., O * c * M) of the (2R + 1)^m offsets -> (..., c) (``forward``). ``dilation`` b: convolution i (0-based)
+    has dilation b^i (1: a plain stack, reach layers + 1; 2 with 5 hidden layers: reach 1 + 2 + ... + 32 = 63)."""
 
     convolutional = True  # ``INSPFilter.decode`` runs it on the padded jet field
 
     def __init__(self, channels: int, order: int, m: int = 2, hidden: int = 64, layers: int = 4,
-                 residual: bool = True):
+                 residual: bool = True, dilation: int = 1):
         super().__init__()
-        if m != 2:
-            raise InspError(f"fusion.kind=conv is a 2-D convolution over image jets; these INRs are {m}-D")
-        if layers < 1 or hidden < 1:
-            raise InspError(f"fusion.kind=conv needs fusion.layers >= 1 and fusion.hidden >= 1 (got {layers}, "
-                            f"{hidden})")
-        self.channels, self.order, self.m, self.residual = channels, order, m, residual
-        self.M = self.E = jet_space(2, order).size
+        if m not in (1, 2):
+            raise InspError(f"fusion.kind=conv convolves 1-D (audio) or 2-D (image) jet fields; these INRs are {m}-D")
+        if layers < 1 or hidden < 1 or dilation < 1:
+            raise InspError(f"fusion.kind=conv needs fusion.layers >= 1, fusion.hidden >= 1 and fusion.dilation >= 1 "
+                            f"(got {layers}, {hidden}, {dilation})")
+        self.channels, self.order, self.m, self.residual, self.dilation = channels, order, m, residual, dilation
+        self.M = self.E = jet_space(m, order).size
         self.extra, self.prior, self.orders = 0, None, None  # what a cascade / multi-scale Pi would hold
-        self.reach = layers + 1
-        self.offsets = neighbourhood(self.reach, 1, 2)
+        self.reach = conv_reach(layers, dilation)
+        self.offsets = neighbourhood(self.reach, 1, m)
         nf = channels * self.M
         self.scaler = FeatureScaler(nf)
+        conv = nn.Conv1d if m == 1 else nn.Conv2d
         dims = [nf] + [hidden] * layers
         mods: list[nn.Module] = []
-        for a, b in zip(dims[:-1], dims[1:]):
-            mods += [nn.Conv2d(a, b, 3), nn.ReLU()]
-        last = nn.Conv2d(dims[-1], channels, 3)
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            mods += [conv(a, b, 3, dilation=dilation ** i), nn.ReLU()]
+        last = conv(dims[-1], channels, 3, dilation=dilation ** layers)
         if residual:
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
@@ -70,20 +97,21 @@ class ConvFusion(nn.Module):
         return self.channels * self.M
 
     def on_field(self, field: torch.Tensor) -> torch.Tensor:
-        """field: (N, H + 2R, W + 2R, c * M) pixel-unit jets on a grid of spacing h -> (N, H, W, c), not clamped."""
-        r = self.reach
-        if field.shape[1] <= 2 * r or field.shape[2] <= 2 * r:
-            raise InspError(f"a jet field of {field.shape[1]}x{field.shape[2]} points is smaller than the "
-                            f"{2 * r + 1}x{2 * r + 1} reach of this Pi")
-        out = self.body(self.scaler(field).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        """field: (N, S_1 + 2R, ..., S_m + 2R, c * M) grid-unit jets on a grid of spacing h -> (N, S_1, ..., S_m, c),
+        not clamped."""
+        r, m = self.reach, self.m
+        if field.dim() != m + 2 or any(s <= 2 * r for s in field.shape[1:-1]):
+            raise InspError(f"a jet field of {'x'.join(map(str, field.shape[1:-1]))} points is not a {m}-D field "
+                            f"larger than the {2 * r + 1}-point reach of this Pi")
+        out = self.body(self.scaler(field).movedim(-1, 1)).movedim(1, -1)
         if self.residual:  # each channel's order-0 entry at the output points: Phi(x)
-            out = out + field[:, r:-r, r:-r, ::self.M]
+            out = out + field[(slice(None), *[slice(r, -r)] * m)][..., ::self.M]
         return out
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """features: (..., O * c * M) of the (2R + 1)^2 offsets around each point -> (..., c)."""
+        """features: (..., O * c * M) of the (2R + 1)^m offsets around each point -> (..., c)."""
         side, lead = 2 * self.reach + 1, features.shape[:-1]
-        out = self.on_field(features.reshape(-1, side, side, self.channels * self.M))
+        out = self.on_field(features.reshape(-1, *[side] * self.m, self.channels * self.M))
         return out.reshape(*lead, self.channels)
 
 
@@ -139,13 +167,32 @@ def field_ensemble(pi, field: torch.Tensor, order: int, channels: int, count: in
     return total / (len(groups) * len(perms))
 
 
+def turn_clip(x: torch.Tensor, g: int, order: int | None = None) -> torch.Tensor:
+    """A clip's array (N, T, ...) as seen in the clip reversed in time (bit 0 of g) and / or negated (bit 1): the
+    symmetries of a 1-D signal under white noise. With ``order``, x is a jet field (N, T, c * M) (M = order + 1 per
+    channel) and each derivative of order k also changes sign (-1)^k under the reversal; its own inverse."""
+    if g & 1:
+        x = x.flip(1)
+        if order is not None:
+            sign = torch.tensor([(-1.0) ** (k % (order + 1)) for k in range(x.shape[-1])], dtype=x.dtype,
+                                device=x.device)
+            x = x * sign
+    return -x if g & 2 else x
+
+
 def augment_fields(fields: torch.Tensor, targets: torch.Tensor, order: int,
                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training patches flipped / turned and colour-permuted, one random view per patch: fields (B, S + 2R,
-    S + 2R, c * M) and targets (B, S, S, c) move together (the field's jets transform as ``turn_field``)."""
+    """Training windows, one random view each, fields and targets together. 2-D: fields (B, S + 2R, S + 2R,
+    c * M), targets (B, S, S, c), flipped / turned (the jets transform as ``turn_field``) and colour-permuted;
+    1-D: fields (B, S + 2R, c * M), targets (B, S, c), reversed in time and / or negated (``turn_clip``)."""
     b, c = fields.shape[0], targets.shape[-1]
     xs, ys = [], []
     for i in range(b):
+        if fields.dim() == 3:
+            g = int(torch.randint(4, (1,), generator=generator))
+            xs.append(turn_clip(fields[i:i + 1], g, order))
+            ys.append(turn_clip(targets[i:i + 1], g))
+            continue
         g = int(torch.randint(8, (1,), generator=generator))
         perm = torch.argsort(torch.rand(c, generator=generator)).tolist()
         xs.append(permute_channels(turn_field(fields[i:i + 1], g, order, c), perm, c))

@@ -92,22 +92,21 @@ class PixelSampler:
         return feats[:batch], targets[:batch]
 
     def patches(self, count: int, side: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """2-D, from the feature cache: ``count`` random square windows of random INRs for a convolutional Pi
-        (``filters.jet_cnn``): (fields (count, S + 2 pad, S + 2 pad, F) of the cached per-point features, targets
-        (count, S, S, c)), S = ``side`` (at most the grid's side)."""
-        if self.cache is None or len(self.size) != 2 or self.prior is not None:
-            raise InspError("training patches come from the feature cache of a one-stage 2-D filter: raise "
+        """From the feature cache, ``count`` random windows of random INRs for a convolutional Pi
+        (``filters.jet_cnn``), S = ``side`` points a side (at most the grid's): 2-D squares (fields (count,
+        S + 2 pad, S + 2 pad, F) of the cached per-point features, targets (count, S, S, c)); 1-D runs of a clip
+        (fields (count, S + 2 pad, F), targets (count, S, c))."""
+        if self.cache is None or len(self.size) > 2 or self.prior is not None:
+            raise InspError("training patches come from the feature cache of a one-stage 1-D or 2-D filter: raise "
                             "train.feature_cache_gb")
         n, _, c = self.targets.shape
-        h, w = self.size
-        s = min(side, h, w)
+        s = min(side, *self.size)
         img = torch.randint(n, (count,), generator=generator)
-        top = torch.randint(h - s + 1, (count,), generator=generator)
-        left = torch.randint(w - s + 1, (count,), generator=generator)
-        grid = self.targets.reshape(n, h, w, c)
+        start = torch.stack([torch.randint(a - s + 1, (count,), generator=generator) for a in self.size], 1)
+        grid = self.targets.reshape(n, *self.size, c)
         span = s + 2 * self.pad
-        fields = torch.stack([self.cache[i, y:y + span, x:x + span] for i, y, x in zip(img, top, left)])
-        targets = torch.stack([grid[i, y:y + s, x:x + s] for i, y, x in zip(img, top, left)])
+        fields = torch.stack([self.cache[(i, *[slice(a, a + span) for a in at])] for i, at in zip(img, start)])
+        targets = torch.stack([grid[(i, *[slice(a, a + s) for a in at])] for i, at in zip(img, start)])
         return fields, targets.to(fields)
 
     def windows(self, count: int, length: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

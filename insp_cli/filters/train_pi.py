@@ -44,7 +44,7 @@ class PiData:
     generator) -> (features (count * length, F), targets (count * length, c)) at runs of contiguous samples (1-D
     signals only, for ``train.stft``; None where the modality has none); patches(count, side, generator) ->
     (fields (count, S + 2R, S + 2R, F), targets (count, S, S, c)): square windows of the jet field for a
-    convolutional Pi (``filters.jet_cnn``; images only).
+    convolutional Pi (``filters.jet_cnn``; images, and with patch_dims 1 runs (count, S + 2R, F) of audio clips).
     """
 
     sample: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
@@ -59,6 +59,7 @@ class PiData:
     extra: dict = field(default_factory=dict)
     windows: Callable[[int, int, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None
     patches: Callable[[int, int, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None
+    patch_dims: int = 2
 
 
 def lr_at(t: dict, step: int) -> float:
@@ -190,14 +191,14 @@ def step_loss(t: dict, data: PiData, fusion, batch: int, order: int, offsets, ge
 
 def field_loss(t: dict, data: PiData, fusion, batch: int, order: int, gen: torch.Generator,
                running: list[float]) -> Callable[[int], torch.Tensor]:
-    """A convolutional Pi's step loss: the squared error on batch / train.patch^2 square windows of
-    train.patch x train.patch points (``PiData.patches``), each flipped / turned and colour-permuted with its jet
-    field (``jet_cnn.augment_fields``) when train.augment."""
+    """A convolutional Pi's step loss: the squared error on batch / train.patch^m windows of train.patch points a
+    side (``PiData.patches``; m = ``PiData.patch_dims``), each flipped / turned and colour-permuted (images) or
+    reversed / negated (clips) with its jet field (``jet_cnn.augment_fields``) when train.augment."""
     if data.patches is None:
-        raise InspError(f"a convolutional Pi (fusion.kind=conv) trains on windows of image jet fields, not on "
-                        f"{data.noun}")
+        raise InspError(f"a convolutional Pi (fusion.kind=conv) trains on windows of image or audio jet fields, not "
+                        f"on {data.noun}")
     side = int(t.get("patch") or 32)
-    count = max(1, round(batch / side ** 2))
+    count = max(1, round(batch / side ** data.patch_dims))
 
     def loss_at(step: int) -> torch.Tensor:
         x, y = data.patches(count, side, gen)
@@ -210,12 +211,13 @@ def field_loss(t: dict, data: PiData, fusion, batch: int, order: int, gen: torch
     return loss_at
 
 
-def field_psnr(fusion, patches: Callable, seed: int, points: int = 65536, side: int = 32) -> float:
-    """PSNR (peak 1) of a convolutional Pi on about ``points`` fresh training points (windows of ``side``),
-    outputs clamped to [0, 1]: ``sampled_psnr`` for ``filters.jet_cnn``."""
+def field_psnr(fusion, patches: Callable, seed: int, points: int = 65536, side: int = 32, dims: int = 2,
+               lo: float = 0.0) -> float:
+    """PSNR (peak 1) of a convolutional Pi on about ``points`` fresh training points (windows of ``side`` points
+    a side in ``dims`` dimensions), outputs clamped to [lo, 1]: ``sampled_psnr`` for ``filters.jet_cnn``."""
     with torch.no_grad():
-        x, y = patches(max(1, points // side ** 2), side, torch.Generator().manual_seed(seed + 2))
-        mse = float((fusion.on_field(x).clamp(0, 1) - y).pow(2).mean())
+        x, y = patches(max(1, points // side ** dims), side, torch.Generator().manual_seed(seed + 2))
+        mse = float((fusion.on_field(x).clamp(lo, 1) - y).pow(2).mean())
     return -10 * math.log10(max(mse, 1e-20))
 
 

@@ -57,8 +57,9 @@ def _train(cfg: DictConfig, run: Run) -> dict:
             "fusion": {k: fz[k] for k in ("hidden", "layers", "residual")},
             "architecture": store.spec.to_dict(), "trained_on": store_summary(store),
             "train": {**t, "step": 0, "seed": int(cfg.seed)}, "complete": False}
-    if fz.get("kind", "mlp") == "conv" and modality.name != "images":
-        raise InspError(f"fusion.kind=conv (a CNN on the jet field) is for image INRs; {where} holds {modality.name}")
+    if fz.get("kind", "mlp") == "conv" and modality.name not in ("images", "audio"):
+        raise InspError(f"fusion.kind=conv (a CNN on the jet field) is for image and audio INRs; {where} holds "
+                        f"{modality.name}")
     if fz.get("prior") and modality.name != "images":
         raise InspError(f"fusion.prior (a cascade of two filters) is for image INRs; {where} holds {modality.name}")
     modality.pi_meta(cfg, store, fz, meta)

@@ -23,7 +23,8 @@ from ..filters import PixelSampler
 from ..filters.audio import denoise_clips
 from ..filters.baselines import audio as audio_baselines
 from ..filters.tasks import clean_clips
-from ..filters.train_pi import PiData, sampled_psnr
+from ..filters.jet_cnn import conv_record
+from ..filters.train_pi import PiData, field_psnr, sampled_psnr
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
 from ..metrics.audio import AUDIO_METRICS, audio_metrics
@@ -70,10 +71,15 @@ def _log_audio_samples(cfg: DictConfig, run: Run, store: INRStore) -> None:
 
 
 def pi_meta(cfg: DictConfig, store, fz: dict, meta: dict) -> None:
-    offsets = [o for (o,) in pi_context(fz, 1, meta)]
+    """The offsets of Pi's context in samples (or of a convolutional Pi's reach, ``filters.jet_cnn``). An MLP Pi
+    trains without augmentation (flips and colour permutations are image symmetries); a convolutional one, with
+    train.augment, on windows reversed in time and / or negated."""
+    conv = fz.get("kind", "mlp") == "conv"
+    offsets = [o for (o,) in (conv_record(fz, 1, meta) if conv else pi_context(fz, 1, meta))]
     meta.update(modality="audio", units=[int(store.header.source["length"])])
     meta["fusion"]["offsets"] = offsets
-    meta["train"]["augment"] = False  # flips and colour permutations are image symmetries
+    if not conv:
+        meta["train"]["augment"] = False
 
 
 def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
@@ -84,11 +90,27 @@ def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
     sampler = PixelSampler(store.spec, params, clean[..., None], int(meta["order"]), (length,),
                            cache_bytes=float(meta["train"]["feature_cache_gb"]) * 2**30,
                            images_per_batch=int(meta["train"]["images_per_batch"]), offsets=offsets, intensity=False)
+    if meta["fusion"].get("kind") == "conv":
+        return _conv_data(sampler, int(meta["train"].get("patch") or 32), length)
     return PiData(sample=sampler.sample, windows=sampler.windows, num_features=sampler.num_features,
                   stat_channels=len(offsets),
                   stat_features=lambda k, gen, seed: sampler.sample(k, torch.Generator().manual_seed(seed + 1))[0],
                   final_psnr=lambda fusion, seed: sampled_psnr(fusion, sampler.sample, seed, -1.0),  # amplitudes
                   what=f"{length} samples, {len(offsets)} offsets")
+
+def _conv_data(sampler: PixelSampler, side: int, length: int) -> PiData:
+    """A convolutional Pi's training data: runs of ``side`` samples of the cached jet fields
+    (``PixelSampler.patches``); feature statistics per sample (K + 1)."""
+    def stat(k: int, gen, seed: int) -> torch.Tensor:
+        fields, _ = sampler.patches(max(1, k // side), side, torch.Generator().manual_seed(seed + 1))
+        return fields.reshape(-1, fields.shape[-1])
+
+    return PiData(sample=sampler.sample, num_features=sampler.num_features // len(sampler.offsets),
+                  stat_channels=1, stat_features=stat, patches=sampler.patches, patch_dims=1,
+                  final_psnr=lambda fusion, seed: field_psnr(fusion, sampler.patches, seed, side=side, dims=1,
+                                                             lo=-1.0),
+                  what=f"{length} samples, runs of {side} with a reach of {sampler.pad}")
+
 
 AUDIO_METHODS = (*audio_baselines.BASELINES, "insp_net")  # input, the classical denoisers, INSP-Net
 
@@ -134,7 +156,7 @@ def evaluate_audio(cfg: DictConfig, run: Run, filt, meta: dict, store, where: st
     for i in range(k):
         for m, clip in zip(shown + ["clean"], examples[i]):
             write_wav(run.dir / "audio" / f"{names[i]}-{m}.wav", np.clip(clip, -1, 1), rate)
-    for what in ("waveform", "spectrogram"):
+    for what in ("waveform", "spectrogram") if k else ():  # audio_examples=0: no examples, no pictures
         path = save_waveforms(run.dir / f"{what}.png", examples, names, titles, rate, spectrogram=what != "waveform")
         run.log_image(what, path, caption=" | ".join(titles))
     run.log({f"{m}/{key}": v for m, r in summary.items() for key, v in r.items() if v is not None})

@@ -187,8 +187,10 @@ def pi_label(meta: dict) -> str:
 def _one_pi(meta: dict) -> str:
     offs = [o if isinstance(o, (list, tuple)) else [o] for o in meta["fusion"].get("offsets") or [[0]]]
     if meta["fusion"].get("kind") == "conv":  # filters.jet_cnn: 'cnn 5x181 on the jet field (11x11 reach)'
-        side = 2 * (int(meta["fusion"]["layers"]) + 1) + 1
-        return f"cnn {int(meta['fusion']['layers']) + 1}x{meta['fusion']['hidden']} on the jet field ({side}x{side} reach)"
+        side = 2 * max(abs(v) for o in offs for v in o) + 1
+        dilated = f", dilated x{meta['fusion']['dilation']}" if meta["fusion"].get("dilation", 1) != 1 else ""
+        return (f"cnn {int(meta['fusion']['layers']) + 1}x{meta['fusion']['hidden']} on the jet field "
+                f"({'x'.join([str(side)] * len(offs[0]))} reach{dilated})")
     pi = f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}"
     if len(offs) == 1:
         return pi

@@ -32,7 +32,7 @@ from ..filters.baselines.dncnn import TwinTraining, apply_twin, dncnn_for_budget
 from ..filters.baselines.images import BASELINES, LEARNED, apply_baseline
 from ..filters.checkpoint import first_stage, prior_record
 from ..filters.tasks import clean_targets, task_targets
-from ..filters.context import neighbourhood
+from ..filters.jet_cnn import conv_record
 from ..filters.train_pi import PiData, field_psnr, sampled_psnr
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
@@ -80,11 +80,7 @@ def pi_meta(cfg: DictConfig, store, fz: dict, meta: dict) -> None:
     """The (2 reach / step + 1)^2 pixel offsets (and a coarse square's, ``base.pi_context``), (0, 0) alone for the
     paper's pointwise Pi."""
     if fz.get("kind", "mlp") == "conv":  # a CNN on the jet field (filters.jet_cnn): its reach sets the offsets
-        if fz.get("context") or fz.get("coarse_context") or fz.get("prior"):
-            raise InspError("fusion.kind=conv reads the jets of its own receptive field (fusion.layers + 1 pixels "
-                            "each side): pass fusion.context=0, and no fusion.coarse_context or fusion.prior")
-        meta["fusion"]["kind"] = "conv"
-        offsets = neighbourhood(int(fz["layers"]) + 1, 1, 2)
+        offsets = conv_record(fz, 2, meta)
     else:
         offsets = pi_context(fz, 2, meta)
     meta["units"] = list(store.size)

@@ -11,10 +11,11 @@
 # filters/fig15-speakers/denoise-NAME.safetensors, what ../../run_speakers.sh writes; when it is not there this
 # recipe runs that recipe first, into scratch: its stores and every candidate, ~2 CPU hours on 2 cores).
 # RECORD=1 re-records into this folder; otherwise runs/recipes/fig15_audio/variants/outside-voices/ (scratch).
+# OUTSIDE_NAME=fig15_audio/variants/OTHER records (or writes scratch) there instead: ../outside-voices-jetcnn/.
 # Stores go to ${INSP_STORES:-stores}/outside-voices/, the converted WAVs to ${INSP_DATA:-data}/outside-voices/.
 set -euo pipefail
 source "$(dirname "$0")/../../../lib.sh"
-recipe_init fig15_audio/variants/outside-voices
+recipe_init ${OUTSIDE_NAME:-fig15_audio/variants/outside-voices}  # another filter's re-scoring: its own folder
 S=${INSP_STORES:-stores}/outside-voices
 chosen_filter() {  # the filter ../speakers/ chose on June: its chosen.txt ends with CONTEXT:STFT:HIDDEN:STEPS:PARTS
   local line c w h s p
