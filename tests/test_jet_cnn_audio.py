@@ -119,3 +119,47 @@ def test_bad_audio_conv_settings_are_one_line(audio, tmp_path, extra, message): 
     lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
     assert r.exit_code != 0 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], r.stderr
     assert not (tmp_path / "x.st").exists()
+
+
+def test_the_clip_self_ensemble_is_the_mean_of_the_turned_inrs_decodings():
+    """2 / 4 views: Pi on the reversed / negated INR, turned back, averaged; equivariant under those maps."""
+    spec, p, pi = _setup()
+    views = []
+    for g in range(4):
+        q = p.clone()
+        v = layout_views(spec, q)
+        if g & 1:
+            v["W0"].neg_()
+        if g & 2:
+            v[f"W{spec.depth}"].neg_()
+            v[f"b{spec.depth}"].neg_()
+        views.append((q, g))
+    one = [turn_clip(denoise_clips(pi, spec, q, T)[..., None], g)[..., 0] for q, g in views]
+    for count in (2, 4):
+        got = denoise_clips(pi, spec, p, T, ensemble=count)
+        torch.testing.assert_close(got, sum(one[:count]) / count, atol=2e-5, rtol=1e-4)
+        for q, g in views[1:count]:  # the ensemble of the turned INR is the ensemble's output turned
+            torch.testing.assert_close(denoise_clips(pi, spec, q, T, ensemble=count),
+                                       turn_clip(got[..., None], g)[..., 0], atol=2e-5, rtol=1e-4)
+    assert (denoise_clips(pi, spec, p, T, ensemble=4) - one[0]).abs().max() > 1e-3
+
+
+def test_clip_self_ensembles_through_eval(audio, tmp_path, monkeypatch):  # noqa: F811
+    """self_ensemble=4 with a conv Pi: recorded and noted in the table; 8, 3, or any with an MLP Pi: one line."""
+    monkeypatch.setenv("INSP_RUNS", str(tmp_path / "runs"))
+    run_train_filter(compose("train_filter", TRAIN + ["train.steps=20", f"store={audio / 'train'}",
+                                                      f"filter={tmp_path / 'c.st'}"]), tmp_path / "tf")
+    r = CliRunner().invoke(app, ["eval", f"filter={tmp_path / 'c.st'}", f"store={audio / 'test'}", "audio_examples=0",
+                                 "self_ensemble=4", f"hydra.run.dir={tmp_path / 'ev'}"])
+    assert r.exit_code == 0, r.stderr
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    m = m.get("metrics", m)
+    assert m["self_ensemble"] == 4 and m["rows"]["insp_net"]["snr"] > m["rows"]["input"]["snr"]
+    r = CliRunner().invoke(app, ["table", "table=audio", f"runs=[{tmp_path / 'ev'}]"])
+    assert r.exit_code == 0 and "self-ensemble of 4 views" in r.stdout, r.stderr
+    for filt, count, message in [(tmp_path / "c.st", 8, "self_ensemble=8"), (tmp_path / "c.st", 3, "self_ensemble=3"),
+                                 (audio / "f.safetensors", 2, "convolutional Pi")]:
+        r = CliRunner().invoke(app, ["eval", f"filter={filt}", f"store={audio / 'test'}", f"self_ensemble={count}",
+                                     f"hydra.run.dir={tmp_path / f'bad{count}'}"])
+        lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+        assert r.exit_code != 0 and len(lines) == 1 and message in lines[0], r.stderr

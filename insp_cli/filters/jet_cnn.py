@@ -180,6 +180,19 @@ def turn_clip(x: torch.Tensor, g: int, order: int | None = None) -> torch.Tensor
     return -x if g & 2 else x
 
 
+CLIP_ENSEMBLES = (1, 2, 4)  # a clip alone; and reversed in time; those and negated
+
+
+def clip_ensemble(pi, field: torch.Tensor, order: int, count: int) -> torch.Tensor:
+    """Test-time self-ensemble of a convolutional Pi on clips' jet fields (N, T + 2R, M) -> (N, T, 1): the mean
+    over the views g < count (``CLIP_ENSEMBLES``: 2 = the clip and its time reversal, 4 = both also negated) of Pi
+    on the field of the reversed / negated INR (``turn_clip``), turned back. count 1 is ``pi.on_field(field)``."""
+    if count not in CLIP_ENSEMBLES:
+        raise InspError(f"self_ensemble={count}: a clip's self-ensemble takes {', '.join(map(str, CLIP_ENSEMBLES))} "
+                        "views (reversed in time, negated)")
+    return sum(turn_clip(pi.on_field(turn_clip(field, g, order)), g) for g in range(count)) / count
+
+
 def augment_fields(fields: torch.Tensor, targets: torch.Tensor, order: int,
                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Training windows, one random view each, fields and targets together. 2-D: fields (B, S + 2R, S + 2R,

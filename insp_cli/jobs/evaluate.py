@@ -16,7 +16,6 @@ from omegaconf import DictConfig
 from ..config import hydra_run_dir, jets_compile, pick_device, required, seed_everything
 from ..errors import InspError
 from ..filters.checkpoint import check_filter_fits, load_filters
-from ..filters.insp_net import ENSEMBLES, ensemble_views
 from ..filters.tasks import SHAPE_TASKS, check_inputs
 from ..modalities.base import check_filter_modality, check_task, open_store
 from ..tracking import Run, run_job
@@ -49,8 +48,5 @@ def _evaluate(cfg: DictConfig, run: Run) -> dict:
     check_inputs(task, store, where)
     check_task(task, store, where, SHAPE_TASKS)
     filt.ensemble = int(cfg.self_ensemble)
-    if filt.ensemble in ENSEMBLES[1:] and not modality.self_ensemble:
-        raise InspError(f"self_ensemble={filt.ensemble}: the test-time self-ensemble flips and turns 2-D images; "
-                        f"{where} holds {modality.name} INRs (use self_ensemble=1)")
-    ensemble_views(filt.ensemble, store.spec.out_features, f"the INRs of {where}")  # a bad size: one error line
+    modality.check_self_ensemble(filt, store, where)  # a count it has no views for: one error line
     return modality.evaluate(cfg, run, filt, meta, store, where, device)

@@ -23,7 +23,7 @@ from ..filters import PixelSampler
 from ..filters.audio import denoise_clips
 from ..filters.baselines import audio as audio_baselines
 from ..filters.tasks import clean_clips
-from ..filters.jet_cnn import conv_record
+from ..filters.jet_cnn import CLIP_ENSEMBLES, conv_record
 from ..filters.train_pi import PiData, field_psnr, sampled_psnr
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
@@ -131,7 +131,7 @@ def evaluate_audio(cfg: DictConfig, run: Run, filt, meta: dict, store, where: st
             rows = np.arange(a, min(a + bs, n))
             outs["input"][rows] = store.evaluate(grid_coords((length,)), rows=rows, device=device)[..., 0].cpu().numpy()
             outs["insp_net"][rows] = denoise_clips(fusion, store.spec, store.params_at(rows).to(device),
-                                                   length).cpu().numpy()
+                                                   length, filt.ensemble).cpu().numpy()
             progress.update(rows[-1] + 1, f"{meta['task']['name']}: {rows[-1] + 1}/{n} audio INRs decoded")
     decode_seconds = time.time() - t0
     for b in AUDIO_METHODS[1:-1]:
@@ -162,7 +162,7 @@ def evaluate_audio(cfg: DictConfig, run: Run, filt, meta: dict, store, where: st
     run.log({f"{m}/{key}": v for m, r in summary.items() for key, v in r.items() if v is not None})
     metrics = eval_record(cfg, meta, store, scores, list(AUDIO_METHODS),
                           {"clip_samples": length, "rate": rate, "context": meta["fusion"].get("offsets")},
-                          decode_seconds, best_baseline=best)
+                          decode_seconds, best_baseline=best, self_ensemble=filt.ensemble)
     line = "  ".join(f"{m} {summary[m]['snr']:.2f}" for m in AUDIO_METHODS)
     print(f"eval {metrics['task']} on {n} audio INRs: SNR {line}\n  table   {run.dir / 'audio.md'}"
           f"\n  run dir {run.dir}")
@@ -184,6 +184,15 @@ class Audio(Modality):
     def check_store(self, store, where):
         if store.spec.in_features != 1 or not store.header.source.get("length"):
             raise InspError(f"{where} says it holds audio but its INRs are not 1-D clips of a known length")
+
+    def check_self_ensemble(self, filt, store, where):
+        """1, or a convolutional Pi's 2 / 4 views of a clip (``filters.jet_cnn.clip_ensemble``)."""
+        if filt.ensemble == 1:
+            return
+        if filt.ensemble not in CLIP_ENSEMBLES or not getattr(filt.fusion, "convolutional", False):
+            raise InspError(f"self_ensemble={filt.ensemble}: {where} holds audio INRs, whose self-ensemble (2 or 4 "
+                            "views: reversed in time, negated) is a convolutional Pi's (fusion.kind=conv); use "
+                            "self_ensemble=1")
 
     pi_meta = staticmethod(pi_meta)
     pi_data = staticmethod(pi_data)

@@ -26,6 +26,7 @@ from ..data.degrade import degrade
 from ..errors import InspError
 from ..files import atomic_write
 from ..filters.context import neighbourhood, offset_orders
+from ..filters.insp_net import ENSEMBLES, ensemble_views
 from ..filters.tasks import held_out
 from ..inr.backbones import describe, spec_from_cfg
 from ..inr.store import INRStore
@@ -58,6 +59,14 @@ class Modality:
     def check_store(self, store: INRStore, where: str) -> None:
         """InspError when the store's INRs are not of this modality's shape."""
         raise NotImplementedError
+
+    def check_self_ensemble(self, filt, store: INRStore, where: str) -> None:
+        """InspError when `insp eval self_ensemble=filt.ensemble` has no views here: 8 / 48 flips and turns of
+        2-D images where ``self_ensemble``, else 1 alone (audio: ``filters.jet_cnn.CLIP_ENSEMBLES`` too)."""
+        if filt.ensemble in ENSEMBLES[1:] and not self.self_ensemble:
+            raise InspError(f"self_ensemble={filt.ensemble}: the test-time self-ensemble flips and turns 2-D images; "
+                            f"{where} holds {self.name} INRs (use self_ensemble=1)")
+        ensemble_views(filt.ensemble, store.spec.out_features, f"the INRs of {where}")
 
     def pi_meta(self, cfg: DictConfig, store: INRStore, fz: dict, meta: dict) -> None:
         """Add this modality's fields to a new filter's metadata (units, m, offsets, modality)."""

@@ -39,6 +39,10 @@ def _audio(records: list[RunRecord], scale: str | None) -> Table:
                      f"Pi {s.get('pi')} on the jets up to order {s.get('order')} at "
                      f"{len(s.get('context') or [0])} offsets; {s.get('n_train')} training INRs. Baselines are "
                      "applied to the decoded input with the known sigma; mean ± std over runs where several.")
+        views = sorted({int(r.metrics.get("self_ensemble", 1)) for r in runs} - {1})
+        if views:  # insp eval self_ensemble=2|4 (a convolutional Pi; runs before it have none: Pi alone)
+            notes.append(f"INSP-Net: test-time self-ensemble of {'/'.join(map(str, views))} views (the clip and its "
+                         "time reversal, and with 4 both negated; filters/jet_cnn.py:clip_ensemble).")
     notes.append("Paper (App. F, Fig. 15): one Bach clip, figures only, no number.")
     return Table("audio", "Fig. 15: audio denoising (SNR / SI-SDR / PESQ-nb / STOI)", scale, cols, rows,
                  notes=notes, failed=failed)
