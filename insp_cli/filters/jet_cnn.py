@@ -17,7 +17,8 @@ two differ only in what they read, the INR's jets or its decoded pixels.
 
 Layouts: per-point features (B, O * c * M), offset major (``filters.context.neighbourhood`` order: x fastest, so
 the O = (2R + 1)^2 offsets reshape to a (2R + 1, 2R + 1) array, rows = y), channel major within a point; fields
-(N, H, W, c * M) in array order (rows = y), outputs (N, H, W, c); clips (N, T, c * M) -> (N, T, c). Nothing here knows about Hydra, W&B or files.
+(N, H, W, c * M) in array order (rows = y), outputs (N, H, W, c); clips (N, T, c * M) -> (N, T, c). Nothing here
+knows about Hydra, W&B or files.
 """
 
 from __future__ import annotations

@@ -211,6 +211,23 @@ def field_loss(t: dict, data: PiData, fusion, batch: int, order: int, gen: torch
     return loss_at
 
 
+def field_data(sampler, side: int, channels: int, lo: float, what: str) -> PiData:
+    """A convolutional Pi's training data (``filters.jet_cnn``): windows of ``side`` points a side of the cached jet
+    fields of a ``filters.sampler.PixelSampler`` (1-D runs of clips, 2-D squares of images); the feature statistics
+    per point (``channels`` * M); the final training PSNR on fresh windows, outputs clamped to [lo, 1]."""
+    dims = len(sampler.size)
+
+    def stat(k: int, gen, seed: int) -> torch.Tensor:
+        fields, _ = sampler.patches(max(1, k // side ** dims), side, torch.Generator().manual_seed(seed + 1))
+        return fields.reshape(-1, fields.shape[-1])
+
+    return PiData(sample=sampler.sample, num_features=sampler.num_features // len(sampler.offsets),
+                  stat_channels=channels, stat_features=stat, patches=sampler.patches, patch_dims=dims,
+                  final_psnr=lambda fusion, seed: field_psnr(fusion, sampler.patches, seed, side=side, dims=dims,
+                                                             lo=lo),
+                  what=what)
+
+
 def field_psnr(fusion, patches: Callable, seed: int, points: int = 65536, side: int = 32, dims: int = 2,
                lo: float = 0.0) -> float:
     """PSNR (peak 1) of a convolutional Pi on about ``points`` fresh training points (windows of ``side`` points

@@ -24,7 +24,7 @@ from ..filters.audio import denoise_clips
 from ..filters.baselines import audio as audio_baselines
 from ..filters.tasks import clean_clips
 from ..filters.jet_cnn import CLIP_ENSEMBLES, conv_record
-from ..filters.train_pi import PiData, field_psnr, sampled_psnr
+from ..filters.train_pi import PiData, field_data, sampled_psnr
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
 from ..metrics.audio import AUDIO_METRICS, audio_metrics
@@ -91,25 +91,13 @@ def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
                            cache_bytes=float(meta["train"]["feature_cache_gb"]) * 2**30,
                            images_per_batch=int(meta["train"]["images_per_batch"]), offsets=offsets, intensity=False)
     if meta["fusion"].get("kind") == "conv":
-        return _conv_data(sampler, int(meta["train"].get("patch") or 32), length)
+        side = int(meta["train"].get("patch") or 32)  # amplitudes in [-1, 1]
+        return field_data(sampler, side, 1, -1.0, f"{length} samples, runs of {side} with a reach of {sampler.pad}")
     return PiData(sample=sampler.sample, windows=sampler.windows, num_features=sampler.num_features,
                   stat_channels=len(offsets),
                   stat_features=lambda k, gen, seed: sampler.sample(k, torch.Generator().manual_seed(seed + 1))[0],
                   final_psnr=lambda fusion, seed: sampled_psnr(fusion, sampler.sample, seed, -1.0),  # amplitudes
                   what=f"{length} samples, {len(offsets)} offsets")
-
-def _conv_data(sampler: PixelSampler, side: int, length: int) -> PiData:
-    """A convolutional Pi's training data: runs of ``side`` samples of the cached jet fields
-    (``PixelSampler.patches``); feature statistics per sample (K + 1)."""
-    def stat(k: int, gen, seed: int) -> torch.Tensor:
-        fields, _ = sampler.patches(max(1, k // side), side, torch.Generator().manual_seed(seed + 1))
-        return fields.reshape(-1, fields.shape[-1])
-
-    return PiData(sample=sampler.sample, num_features=sampler.num_features // len(sampler.offsets),
-                  stat_channels=1, stat_features=stat, patches=sampler.patches, patch_dims=1,
-                  final_psnr=lambda fusion, seed: field_psnr(fusion, sampler.patches, seed, side=side, dims=1,
-                                                             lo=-1.0),
-                  what=f"{length} samples, runs of {side} with a reach of {sampler.pad}")
 
 
 AUDIO_METHODS = (*audio_baselines.BASELINES, "insp_net")  # input, the classical denoisers, INSP-Net

@@ -33,7 +33,7 @@ from ..filters.baselines.images import BASELINES, LEARNED, apply_baseline
 from ..filters.checkpoint import first_stage, prior_record
 from ..filters.tasks import clean_targets, task_targets
 from ..filters.jet_cnn import conv_record
-from ..filters.train_pi import PiData, field_psnr, sampled_psnr
+from ..filters.train_pi import PiData, field_data, sampled_psnr
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
 from ..metrics import image_scores, psnr_where_missing
@@ -102,25 +102,12 @@ def pi_data(cfg: DictConfig, store, task: dict, meta: dict, device) -> PiData:
                            cache_bytes=float(t["feature_cache_gb"]) * 2**30,
                            images_per_batch=int(t["images_per_batch"]), offsets=offsets, prior=first_stage(meta))
     if meta["fusion"].get("kind") == "conv":
-        return _conv_data(sampler, int(t.get("patch") or 32), c, (h, w))
+        side = int(t.get("patch") or 32)
+        return field_data(sampler, side, c, 0.0, f"{h}x{w}, windows of {side}x{side} with a reach of {sampler.pad}")
     return PiData(sample=sampler.sample, num_features=sampler.num_features, stat_channels=len(offsets) * c,
                   stat_features=lambda k, gen, seed: sampler.sample(k, torch.Generator().manual_seed(seed + 1))[0],
                   final_psnr=lambda fusion, seed: sampled_psnr(fusion, sampler.sample, seed, 0.0),
                   what=f"{h}x{w}, {len(offsets)} offsets")
-
-
-def _conv_data(sampler: PixelSampler, side: int, c: int, size: tuple[int, int]) -> PiData:
-    """A convolutional Pi's training data: windows of the cached jet fields (``PixelSampler.patches``); the
-    feature statistics are per point (c * M)."""
-    def stat(k: int, gen, seed: int) -> torch.Tensor:
-        fields, _ = sampler.patches(max(1, k // side ** 2), side, torch.Generator().manual_seed(seed + 1))
-        return fields.reshape(-1, fields.shape[-1])
-
-    return PiData(sample=sampler.sample, num_features=sampler.num_features // len(sampler.offsets),
-                  stat_channels=c, stat_features=stat, patches=sampler.patches,
-                  final_psnr=lambda fusion, seed: field_psnr(fusion, sampler.patches, seed, side=side),
-                  what=f"{size[0]}x{size[1]}, windows of {side}x{side} with a reach of {sampler.pad}")
-
 
 
 def _eval_inputs(cfg: DictConfig, task: dict, store, where: str):
