@@ -45,6 +45,13 @@ FIRST = [
     ("fig15_audio/variants/outside-voices/run_cpu.sh", [], [
         "fit", "+experiment=fig15_audio/fit", "data.split=all", "store=stores/outside-voices/noise",
         "hydra.run.dir=runs/recipes/fig15_audio/variants/outside-voices/cpu/fit"]),
+    ("fig15_audio/variants/outside-voices-jetcnn/run_cpu.sh", [], [
+        "fit", "+experiment=fig15_audio/fit", "data.split=all", "store=stores/outside-voices/noise",
+        "hydra.run.dir=runs/recipes/fig15_audio/variants/outside-voices-jetcnn/cpu/fit"]),
+    ("fig15_audio/variants/speakers-jetcnn/run_cpu.sh", [], [
+        "fit", "+experiment=fig15_audio/fit", "data.source=speakers", "data.split=train", "data.start=0",
+        "data.limit=320", "store=stores/fig15-speakers/noise-train-0",
+        "hydra.run.dir=runs/recipes/fig15_audio/variants/speakers-jetcnn/cpu/fit-train-0"]),
     ("table2_denoising/variants/outside-photos/run_cpu.sh", [], [
         "fit", "data=images", "data.split=all", "data.size=128", "model.hidden=128", "fit.steps=150",
         "degradation=noise", "store=stores/outside-photos/noise",
