@@ -26,16 +26,20 @@ STEPS=${STEPS:-24000}
 fit_speakers $S
 
 TRAIN_STORES="[$S/noise-train-0$(for ((k = 1; k < NPARTS; k++)); do printf ',%s' "$S/noise-train-$k"; done)]"
+train_pi() {  # train_pi AUG: the conv Pi trained on every train part
+  timed "train-filter-jetcnn-aug-$1" insp train-filter +experiment=fig15_audio/train_filter task=denoise \
+    fusion.kind=conv fusion.context=0 fusion.layers=5 fusion.hidden=128 fusion.dilation=2 train.augment=$1 \
+    train.steps=$STEPS train.patch=1024 train.lr=$LR "store=$TRAIN_STORES" \
+    filter=$F/denoise-jetcnn-aug-$1.safetensors hydra.run.dir=$OUT/train-filter-jetcnn-aug-$1
+}
 candidate() {  # candidate AUG (true / false): the conv Pi trained on every train part, scored on the validation voice
   local name=jetcnn-aug-$1
-  if ran "$OUT/train-filter-$name" && ran "$OUT/val-$name" && [ -f "$F/denoise-$name.safetensors" ]; then
-    echo "candidate $name: done earlier, kept"
+  if ran "$OUT/train-filter-$name" && ran "$OUT/val-$name"; then
+    if [ -f "$F/denoise-$name.safetensors" ]; then echo "candidate $name: done earlier, kept"
+    else echo "candidate $name: its runs are recorded (its filter file is not here: trained again only if chosen)"; fi
     return 0
   fi
-  timed "train-filter-$name" insp train-filter +experiment=fig15_audio/train_filter task=denoise fusion.kind=conv \
-    fusion.context=0 fusion.layers=5 fusion.hidden=128 fusion.dilation=2 train.augment=$1 train.steps=$STEPS \
-    train.patch=1024 train.lr=$LR "store=$TRAIN_STORES" filter=$F/denoise-$name.safetensors \
-    hydra.run.dir=$OUT/train-filter-$name || return 1
+  train_pi "$1" || return 1
   timed "val-$name" insp eval +experiment=fig15_audio/eval filter=$F/denoise-$name.safetensors store=$S/noise-val \
     hydra.run.dir=$OUT/val-$name
 }
@@ -46,18 +50,23 @@ best=$(best_on_validation "validation speaker (June, fr_CA), train.augment={c}: 
   "val-jetcnn-aug-{0}" true false) || exit 2
 chosen="chosen on the validation speaker (train.augment): $best"
 FILTER=$F/denoise-jetcnn-aug-$best.safetensors
-if ran "$OUT/eval" && [ -f "$OUT/chosen.txt" ] && [ "$(cat "$OUT/chosen.txt")" = "$chosen" ]; then
+scored() {  # scored RUN: that eval finished with the chosen filter (kept: a fresh clone's recorded run, its filter absent)
+  ran "$1" && [ -f "$OUT/chosen.txt" ] && [ "$(cat "$OUT/chosen.txt")" = "$chosen" ] && grep -q "\"$FILTER\"" "$1/metrics.json"
+}
+need_filter() { [ -f "$FILTER" ] || train_pi "$best"; }
+if scored "$OUT/eval"; then
   echo "eval: the test speaker was scored earlier with this choice, kept"
 else
+  need_filter || exit 2
   printf '%s\n' "$chosen" > "$OUT/chosen.txt"
   timed eval insp eval +experiment=fig15_audio/eval filter=$FILTER store=$S/noise-test hydra.run.dir=$OUT/eval
 fi
 # the chosen Pi's test-time self-ensemble (4 views: the clip reversed in time and / or negated; insp eval
 # self_ensemble=4), reported beside its one view (the table's row: the MLP's protocol) on both voices; chooses nothing
 for split in val test; do
-  run=$OUT/$split-ens4
-  if ran "$run" && grep -q "\"$FILTER\"" "$run/metrics.json"; then echo "$split-ens4: done earlier, kept"; continue; fi
+  if scored "$OUT/$split-ens4"; then echo "$split-ens4: scored earlier with this filter, kept"; continue; fi
+  need_filter || exit 2
   timed $split-ens4 insp eval +experiment=fig15_audio/eval filter=$FILTER store=$S/noise-$split self_ensemble=4 \
-    hydra.run.dir=$run
+    hydra.run.dir=$OUT/$split-ens4
 done
 timed table insp table table=audio "runs=[$OUT/eval]" out=$DEST
