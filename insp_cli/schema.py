@@ -152,6 +152,7 @@ FILES_OF_A_FILTER: dict[str, Rule] = {  # train-filter and eval: the INRs, the f
 TRAIN_FILTER: dict[str, Rule] = {
     "fusion.kind": (("mlp", "conv"), None, None),
     "fusion.dilation": ("int", 1, 16),
+    "fusion.kernel": ("int", 1, 1 << 12),
     "fusion.order": ("int", 0, 16),
     "fusion.hidden": ("int", 1, 1 << 16),
     "fusion.layers": ("int", 1, 64),

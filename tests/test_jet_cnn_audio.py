@@ -32,14 +32,18 @@ def _setup(layers=2, dilation=2, order=2):
     return spec, p, randomise(ConvFusion(1, order, m=1, hidden=5, layers=layers, dilation=dilation), 1, 0.3)
 
 
-def test_the_dilated_reach_is_the_offsets_it_reads():
-    pi = randomise(ConvFusion(1, 2, m=1, hidden=4, layers=3, dilation=2), 0, 0.5)
-    assert conv_reach(3, 2) == pi.pad == 15 and pi.offsets == neighbourhood(15, 1, 1)
+@pytest.mark.parametrize("kernel, reach", [(3, 15), (9, 18)])
+def test_the_dilated_reach_is_the_offsets_it_reads(kernel, reach):
+    """3 hidden layers dilated 1, 2, 4 and the output one 8, the first of ``kernel`` taps: every jet within the
+    reach moves the output, none beyond."""
+    pi = randomise(ConvFusion(1, 2, m=1, hidden=4, layers=3, dilation=2, kernel=kernel), 0, 0.5)
+    assert conv_reach(3, 2, kernel) == pi.pad == reach and pi.offsets == neighbourhood(reach, 1, 1)
+    assert pi.body[0].weight.shape == (4, 3, kernel)
     assert conv_reach(3) == 4 and ConvFusion(3, 2, hidden=4, layers=3).pad == 4  # the plain 2-D stack as before
-    field = torch.randn(8, 2 * 15 + 3, 3, requires_grad=True)  # 3 outputs each (8 fields: no dead ReLU path)
+    field = torch.randn(8, 2 * reach + 3, 3, requires_grad=True)  # 3 outputs each (8 fields: no dead ReLU path)
     pi.on_field(field)[:, 0, 0].sum().backward()
-    touched = field.grad.abs().sum((0, 2)) > 0  # dilations 1, 2, 4, 8 of 3 taps: every jet within 15, none beyond
-    assert touched[:31].all() and not touched[31:].any()
+    touched = field.grad.abs().sum((0, 2)) > 0
+    assert touched[:2 * reach + 1].all() and not touched[2 * reach + 1:].any()
 
 
 def test_decoding_a_clip_is_the_per_point_path():
@@ -112,6 +116,7 @@ def test_a_trained_conv_pi_denoises_held_out_clips(audio, tmp_path, monkeypatch)
 @pytest.mark.parametrize("extra, message", [
     (["fusion.context=8"], "fusion.kind=conv reads the jets of its own receptive field"),
     (["fusion.dilation=0"], "fusion.dilation"),
+    (["fusion.kernel=4"], "an odd fusion.kernel"),
 ])
 def test_bad_audio_conv_settings_are_one_line(audio, tmp_path, extra, message):  # noqa: F811
     r = CliRunner().invoke(app, ["train-filter", *TRAIN, *extra, f"store={audio / 'train'}",
@@ -163,3 +168,11 @@ def test_clip_self_ensembles_through_eval(audio, tmp_path, monkeypatch):  # noqa
                                      f"hydra.run.dir={tmp_path / f'bad{count}'}"])
         lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
         assert r.exit_code != 0 and len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_the_label_names_the_reach_the_first_layer_and_the_dilation():
+    from insp_cli.modalities.base import pi_label
+
+    meta = {"fusion": {"kind": "conv", "layers": 4, "hidden": 136, "dilation": 2, "kernel": 97}}
+    meta["fusion"]["offsets"] = [o for (o,) in neighbourhood(conv_reach(4, 2, 97), 1, 1)]
+    assert pi_label(meta) == "cnn 5x136 on the jet field (157 reach, first layer 97 taps, dilated x2)"

@@ -83,7 +83,7 @@ def build_fusion(meta: dict, tensors: dict[str, torch.Tensor] | None = None) -> 
     if f.get("kind", "mlp") == "conv":
         fusion = ConvFusion(channels=int(meta["channels"]), order=int(meta["order"]), m=len(meta["units"]),
                             hidden=int(f["hidden"]), layers=int(f["layers"]), residual=bool(f["residual"]),
-                            dilation=int(f.get("dilation") or 1))
+                            dilation=int(f.get("dilation") or 1), kernel=int(f.get("kernel") or 3))
         return _load_weights(fusion, tensors)
     if f.get("kind", "mlp") != "mlp":
         raise InspError(f"fusion.kind={f['kind']!r} is not a Pi insp knows (mlp, conv)")

@@ -32,47 +32,51 @@ from insp_cli.filters.insp_net import FeatureScaler, ensemble_views
 from insp_cli.jets import jet_space
 
 
-def conv_reach(layers: int, dilation: int = 1) -> int:
-    """Grid points each side that ``layers`` hidden 3-tap convolutions and the output one read (convolution i
-    dilated by dilation^i): layers + 1 for a plain stack."""
-    return sum(dilation ** i for i in range(layers + 1))
+def conv_reach(layers: int, dilation: int = 1, kernel: int = 3) -> int:
+    """Grid points each side that ``layers`` hidden convolutions and the output one read: the first of ``kernel``
+    taps, the others of 3 dilated by dilation^i (i = 1 .. layers): layers + 1 for a plain 3-tap stack."""
+    return (kernel - 1) // 2 + sum(dilation ** i for i in range(1, layers + 1))
 
 
 def conv_record(fz: dict, m: int, meta: dict) -> list[tuple[int, ...]]:
-    """Write a convolutional Pi's settings into ``meta["fusion"]`` (kind, and dilation when it is not 1, so the
-    filters written before it existed read the same) from the fusion.* settings; returns its offsets (the
-    (2R + 1)^m square it reads). Refuses a context, coarse context or prior: its reach is its own."""
+    """Write a convolutional Pi's settings into ``meta["fusion"]`` (kind; dilation and kernel where they are not 1
+    and 3, so the filters written before they existed read the same) from the fusion.* settings; returns its
+    offsets (the (2R + 1)^m square it reads). Refuses a context, coarse context or prior: its reach is its own."""
     if fz.get("context") or fz.get("coarse_context") or fz.get("prior"):
         raise InspError("fusion.kind=conv reads the jets of its own receptive field (fusion.layers + 1 points "
                         "each side, more with fusion.dilation): pass fusion.context=0, and no fusion.coarse_context "
                         "or fusion.prior")
-    dilation = int(fz.get("dilation") or 1)
+    dilation, kernel = int(fz.get("dilation") or 1), int(fz.get("kernel") or 3)
     meta["fusion"]["kind"] = "conv"
     if dilation != 1:
         meta["fusion"]["dilation"] = dilation
-    return neighbourhood(conv_reach(int(fz["layers"]), dilation), 1, m)
+    if kernel != 3:
+        meta["fusion"]["kernel"] = kernel
+    return neighbourhood(conv_reach(int(fz["layers"]), dilation, kernel), 1, m)
 
 
 class ConvFusion(nn.Module):
     """Pi as a CNN on the jet field of an m-D INR (m = 1: audio clips, m = 2: images): fields
     (N, S_1 + 2R, ..., S_m + 2R, c * M) -> (N, S_1, ..., S_m, c) (``on_field``), or per point features
     (..., O * c * M) of the (2R + 1)^m offsets -> (..., c) (``forward``). ``dilation`` b: convolution i (0-based)
-    has dilation b^i (1: a plain stack, reach layers + 1; 2 with 5 hidden layers: reach 1 + 2 + ... + 32 = 63)."""
+    has dilation b^i (1: a plain stack, reach layers + 1; 2 with 5 hidden layers: reach 1 + 2 + ... + 32 = 63).
+    ``kernel``: the first convolution's taps per axis (odd; 3 by default; e.g. 97 on a clip: a bank of learned
+    97-sample filters over the jets, the context MLP's first layer applied at every sample)."""
 
     convolutional = True  # ``INSPFilter.decode`` runs it on the padded jet field
 
     def __init__(self, channels: int, order: int, m: int = 2, hidden: int = 64, layers: int = 4,
-                 residual: bool = True, dilation: int = 1):
+                 residual: bool = True, dilation: int = 1, kernel: int = 3):
         super().__init__()
         if m not in (1, 2):
             raise InspError(f"fusion.kind=conv convolves 1-D (audio) or 2-D (image) jet fields; these INRs are {m}-D")
-        if layers < 1 or hidden < 1 or dilation < 1:
-            raise InspError(f"fusion.kind=conv needs fusion.layers >= 1, fusion.hidden >= 1 and fusion.dilation >= 1 "
-                            f"(got {layers}, {hidden}, {dilation})")
+        if layers < 1 or hidden < 1 or dilation < 1 or kernel < 1 or kernel % 2 == 0:
+            raise InspError(f"fusion.kind=conv needs fusion.layers >= 1, fusion.hidden >= 1, fusion.dilation >= 1 and "
+                            f"an odd fusion.kernel (got {layers}, {hidden}, {dilation}, {kernel})")
         self.channels, self.order, self.m, self.residual, self.dilation = channels, order, m, residual, dilation
         self.M = self.E = jet_space(m, order).size
         self.extra, self.prior, self.orders = 0, None, None  # what a cascade / multi-scale Pi would hold
-        self.reach = conv_reach(layers, dilation)
+        self.reach = conv_reach(layers, dilation, kernel)
         self.offsets = neighbourhood(self.reach, 1, m)
         nf = channels * self.M
         self.scaler = FeatureScaler(nf)
@@ -80,7 +84,7 @@ class ConvFusion(nn.Module):
         dims = [nf] + [hidden] * layers
         mods: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-            mods += [conv(a, b, 3, dilation=dilation ** i), nn.ReLU()]
+            mods += [conv(a, b, kernel if i == 0 else 3, dilation=dilation ** i), nn.ReLU()]
         last = conv(dims[-1], channels, 3, dilation=dilation ** layers)
         if residual:
             nn.init.zeros_(last.weight)

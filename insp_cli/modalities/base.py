@@ -198,6 +198,8 @@ def _one_pi(meta: dict) -> str:
     if meta["fusion"].get("kind") == "conv":  # filters.jet_cnn: 'cnn 5x181 on the jet field (11x11 reach)'
         side = 2 * max(abs(v) for o in offs for v in o) + 1
         dilated = f", dilated x{meta['fusion']['dilation']}" if meta["fusion"].get("dilation", 1) != 1 else ""
+        if meta["fusion"].get("kernel", 3) != 3:
+            dilated = f", first layer {meta['fusion']['kernel']} taps" + dilated
         return (f"cnn {int(meta['fusion']['layers']) + 1}x{meta['fusion']['hidden']} on the jet field "
                 f"({'x'.join([str(side)] * len(offs[0]))} reach{dilated})")
     pi = f"mlp {meta['fusion']['layers']}x{meta['fusion']['hidden']}"

@@ -6,9 +6,12 @@
 # the output, dilated 1, 2, 4, ..., 32 (a reach of 63 samples each side), on the jets up to order 2; 198,785
 # parameters against the recorded MLP's 206,593, its 24,000 steps of 4,096 samples (here 4 runs of 1,024) and its
 # AdamW schedule, 1e-3 -> 1e-5 (checked on training clips only: lr_check.txt). The architecture was fixed before any
-# clip was scored. Chosen on the validation voice (SNR): with or without train.augment (each training run reversed in
-# time and / or negated: symmetries of speech in white noise that the MLP recipe never used). The chosen Pi is
-# re-scored on the voice outside every source by ../outside-voices-jetcnn/run_cpu.sh.
+# clip was scored. Chosen on the validation voice (SNR) among CANDIDATES: with or without train.augment (each training
+# run reversed in time and / or negated: symmetries of speech in white noise that the MLP recipe never used), and,
+# added after those two were scored (README), k97h136l4-true: a first convolution of 97 taps (the MLP's first layer,
+# applied at every sample) of 136 channels, then 3 hidden dilated ones (2, 4, 8) and the output one (16): a reach of
+# 78, 206,993 parameters. The chosen Pi is re-scored on the voice outside every source by
+# ../outside-voices-jetcnn/run_cpu.sh.
 # Usage, from the repository root:
 #   bash experiments/fig15_audio/variants/speakers-jetcnn/run_cpu.sh   # into runs/recipes/<same path>/
 #   RECORD=1 bash .../run_cpu.sh                                       # re-records this folder
@@ -26,13 +29,22 @@ STEPS=${STEPS:-24000}
 fit_speakers $S
 
 TRAIN_STORES="[$S/noise-train-0$(for ((k = 1; k < NPARTS; k++)); do printf ',%s' "$S/noise-train-$k"; done)]"
-train_pi() {  # train_pi AUG: the conv Pi trained on every train part
+settings() {  # settings NAME: candidate NAME's Pi: true / false (train.augment; 5 hidden layers of 128, 3 taps first) or
+  # kKERNELhHIDDENlLAYERS-AUG (the first convolution of KERNEL taps: a bank of learned KERNEL-sample filters)
+  if [[ $1 =~ ^k([0-9]+)h([0-9]+)l([0-9]+)-(true|false)$ ]]; then
+    echo "fusion.kernel=${BASH_REMATCH[1]} fusion.hidden=${BASH_REMATCH[2]} fusion.layers=${BASH_REMATCH[3]}" \
+      "train.augment=${BASH_REMATCH[4]}"
+  else
+    echo "fusion.layers=5 fusion.hidden=128 train.augment=$1"
+  fi
+}
+train_pi() {  # train_pi NAME: the conv Pi trained on every train part
   timed "train-filter-jetcnn-aug-$1" insp train-filter +experiment=fig15_audio/train_filter task=denoise \
-    fusion.kind=conv fusion.context=0 fusion.layers=5 fusion.hidden=128 fusion.dilation=2 train.augment=$1 \
+    fusion.kind=conv fusion.context=0 $(settings "$1") fusion.dilation=2 \
     train.steps=$STEPS train.patch=1024 train.lr=$LR "store=$TRAIN_STORES" \
     filter=$F/denoise-jetcnn-aug-$1.safetensors hydra.run.dir=$OUT/train-filter-jetcnn-aug-$1
 }
-candidate() {  # candidate AUG (true / false): the conv Pi trained on every train part, scored on the validation voice
+candidate() {  # candidate NAME: the conv Pi trained on every train part, scored on the validation voice
   local name=jetcnn-aug-$1
   if ran "$OUT/train-filter-$name" && ran "$OUT/val-$name"; then
     if [ -f "$F/denoise-$name.safetensors" ]; then echo "candidate $name: done earlier, kept"
@@ -43,11 +55,16 @@ candidate() {  # candidate AUG (true / false): the conv Pi trained on every trai
   timed "val-$name" insp eval +experiment=fig15_audio/eval filter=$F/denoise-$name.safetensors store=$S/noise-val \
     hydra.run.dir=$OUT/val-$name
 }
-lane candidate true
-lane candidate false
+# the two lanes (one after the other within a lane); CANDIDATES: all of them, in the order of a tie
+LANE1=${LANE1:-"true k97h136l4-true"}
+LANE2=${LANE2:-"false"}
+CANDIDATES="$LANE1 $LANE2"
+candidates() { local c; for c in "$@"; do candidate "$c" || return 1; done; }
+lane candidates $LANE1
+lane candidates $LANE2
 join
-best=$(best_on_validation "validation speaker (June, fr_CA), train.augment={c}: SNR {v:.2f} dB" rows.insp_net.snr \
-  "val-jetcnn-aug-{0}" true false) || exit 2
+best=$(best_on_validation "validation speaker (June, fr_CA), candidate {c}: SNR {v:.2f} dB" rows.insp_net.snr \
+  "val-jetcnn-aug-{0}" $CANDIDATES) || exit 2
 chosen="chosen on the validation speaker (train.augment): $best"
 FILTER=$F/denoise-jetcnn-aug-$best.safetensors
 scored() {  # scored RUN: that eval finished with the chosen filter (kept: a fresh clone's recorded run, its filter absent)
