@@ -21,7 +21,7 @@ from insp_cli.inr.siren import SirenSpec, init_params, layout_views, siren_forwa
 from insp_cli.jobs.evaluate import run_eval
 from insp_cli.jobs.train_filter import run_train_filter
 from tests.filter_fixtures import randomise
-from tests.test_audio_cli import FIT, audio  # noqa: F401  (the module fixture: tiny WAVs, their noisy INRs)
+from tests.test_audio_cli import audio  # noqa: F401  (the module fixture: tiny WAVs, their noisy INRs)
 
 T = 40
 
@@ -30,6 +30,19 @@ def _setup(layers=2, dilation=2, order=2):
     spec = SirenSpec(1, 1, 16, 2, coord_scale=10.0)
     p = init_params(spec, 2, generator=torch.Generator().manual_seed(0))
     return spec, p, randomise(ConvFusion(1, order, m=1, hidden=5, layers=layers, dilation=dilation), 1, 0.3)
+
+
+def _turned(spec, p, g: int) -> torch.Tensor:
+    """Params of the SIREN reversed in time (bit 0 of g: Phi(-x), first-layer weights negated) and / or negated
+    (bit 1: the last layer negated)."""
+    q = p.clone()
+    views = layout_views(spec, q)
+    if g & 1:
+        views["W0"].neg_()
+    if g & 2:
+        views[f"W{spec.depth}"].neg_()
+        views[f"b{spec.depth}"].neg_()
+    return q
 
 
 @pytest.mark.parametrize("kernel, reach", [(3, 15), (9, 18)])
@@ -61,13 +74,7 @@ def test_decoding_a_clip_is_the_per_point_path():
 def test_the_turned_clip_field_is_the_field_of_the_turned_inr(g):
     """Reversed in time (bit 0: Phi(-x), each derivative of order k times (-1)^k) and / or negated (bit 1)."""
     spec, p, pi = _setup()
-    q = p.clone()
-    views = layout_views(spec, q)
-    if g & 1:
-        views["W0"].neg_()
-    if g & 2:
-        views[f"W{spec.depth}"].neg_()
-        views[f"b{spec.depth}"].neg_()
+    q = _turned(spec, p, g)
     field, want = sample_jets(spec, p, T, 2, 3), sample_jets(spec, q, T, 2, 3)
     torch.testing.assert_close(turn_clip(field, g, 2), want, atol=2e-5, rtol=1e-4)
     clip = siren_forward(spec, p, grid_coords((T,)))
@@ -129,16 +136,7 @@ def test_bad_audio_conv_settings_are_one_line(audio, tmp_path, extra, message): 
 def test_the_clip_self_ensemble_is_the_mean_of_the_turned_inrs_decodings():
     """2 / 4 views: Pi on the reversed / negated INR, turned back, averaged; equivariant under those maps."""
     spec, p, pi = _setup()
-    views = []
-    for g in range(4):
-        q = p.clone()
-        v = layout_views(spec, q)
-        if g & 1:
-            v["W0"].neg_()
-        if g & 2:
-            v[f"W{spec.depth}"].neg_()
-            v[f"b{spec.depth}"].neg_()
-        views.append((q, g))
+    views = [(_turned(spec, p, g), g) for g in range(4)]
     one = [turn_clip(denoise_clips(pi, spec, q, T)[..., None], g)[..., 0] for q, g in views]
     for count in (2, 4):
         got = denoise_clips(pi, spec, p, T, ensemble=count)

@@ -39,16 +39,7 @@ train_pi() {  # train_pi CONTEXT:STFT:HIDDEN:STEPS:PARTS: Pi trained on the firs
     hydra.run.dir=$OUT/train-filter-$name
 }
 candidate() {  # candidate CONTEXT:STFT:HIDDEN:STEPS:PARTS: Pi trained on the train voice, scored on the validation one
-  local name
-  name=$(name_of "$1")
-  if ran "$OUT/train-filter-$name" && ran "$OUT/val-$name"; then
-    if [ -f "$F/denoise-$name.safetensors" ]; then echo "candidate $name: done earlier, kept"
-    else echo "candidate $name: its runs are recorded (its filter file is not here: trained again only if chosen)"; fi
-    return 0
-  fi
-  train_pi "$1" || return 1
-  timed "val-$name" insp eval +experiment=fig15_audio/eval filter=$F/denoise-$name.safetensors store=$S/noise-val \
-    hydra.run.dir=$OUT/val-$name
+  speaker_candidate "$(name_of "$1")" train_pi "$1"
 }
 # two lanes of candidates, one after the other within a lane, the lanes side by side (about equal CPU each)
 LANE1=${LANE1:-"48:0:128:6000:2 48:0:128:12000:2 48:0:256:12000:2 48:0:256:24000:4"}

@@ -23,7 +23,7 @@ from insp_cli.errors import InspError
 from insp_cli.filters import context
 from insp_cli.filters.context import padded_axes
 from insp_cli.filters.insp_net import LearnedFusion, jet_features, pixel_jets
-from insp_cli.filters.jet_cnn import clip_ensemble
+from insp_cli.filters.jet_cnn import check_clip_ensemble, clip_ensemble
 from insp_cli.inr.siren import SirenSpec
 
 
@@ -52,9 +52,7 @@ def denoise_clips(fusion: LearnedFusion, spec: SirenSpec, params: torch.Tensor, 
     """Psi of N audio INRs decoded at their ``length`` samples: (N, length) amplitudes. A convolutional Pi
     (``filters.jet_cnn``) runs once on each clip's jet field, padded by its reach (with ``ensemble`` 2 or 4, once
     per view of ``jet_cnn.clip_ensemble``); an MLP Pi takes ensemble 1 alone."""
-    if ensemble != 1 and not getattr(fusion, "convolutional", False):
-        raise InspError(f"self_ensemble={ensemble}: a clip's self-ensemble is for a convolutional Pi "
-                        "(fusion.kind=conv); this one is an MLP (use self_ensemble=1)")
+    check_clip_ensemble(fusion, ensemble)
     pad, offs = fusion.pad, torch.tensor([o[0] for o in fusion.offsets], dtype=torch.long, device=params.device)
     out = []
     for a in range(0, len(params), 4):

@@ -188,13 +188,19 @@ def turn_clip(x: torch.Tensor, g: int, order: int | None = None) -> torch.Tensor
 CLIP_ENSEMBLES = (1, 2, 4)  # a clip alone; and reversed in time; those and negated
 
 
+def check_clip_ensemble(pi, count: int, where: str = "") -> None:
+    """InspError (one line, after ``where``, e.g. 'store S holds audio INRs; ') unless ``count`` is 1, or 2 / 4
+    (``CLIP_ENSEMBLES``) with a convolutional Pi: the views of a clip's self-ensemble (``clip_ensemble``)."""
+    if count != 1 and (count not in CLIP_ENSEMBLES or not getattr(pi, "convolutional", False)):
+        raise InspError(f"self_ensemble={count}: {where}a clip's self-ensemble is 2 or 4 views (reversed in time, "
+                        "negated) of a convolutional Pi (fusion.kind=conv); use self_ensemble=1")
+
+
 def clip_ensemble(pi, field: torch.Tensor, order: int, count: int) -> torch.Tensor:
     """Test-time self-ensemble of a convolutional Pi on clips' jet fields (N, T + 2R, M) -> (N, T, 1): the mean
     over the views g < count (``CLIP_ENSEMBLES``: 2 = the clip and its time reversal, 4 = both also negated) of Pi
     on the field of the reversed / negated INR (``turn_clip``), turned back. count 1 is ``pi.on_field(field)``."""
-    if count not in CLIP_ENSEMBLES:
-        raise InspError(f"self_ensemble={count}: a clip's self-ensemble takes {', '.join(map(str, CLIP_ENSEMBLES))} "
-                        "views (reversed in time, negated)")
+    check_clip_ensemble(pi, count)
     return sum(turn_clip(pi.on_field(turn_clip(field, g, order)), g) for g in range(count)) / count
 
 

@@ -23,7 +23,7 @@ from ..filters import PixelSampler
 from ..filters.audio import denoise_clips
 from ..filters.baselines import audio as audio_baselines
 from ..filters.tasks import clean_clips
-from ..filters.jet_cnn import CLIP_ENSEMBLES, conv_record
+from ..filters.jet_cnn import check_clip_ensemble, conv_record
 from ..filters.train_pi import PiData, field_data, sampled_psnr
 from ..inr.siren import grid_coords
 from ..inr.store import INRStore
@@ -175,12 +175,7 @@ class Audio(Modality):
 
     def check_self_ensemble(self, filt, store, where):
         """1, or a convolutional Pi's 2 / 4 views of a clip (``filters.jet_cnn.clip_ensemble``)."""
-        if filt.ensemble == 1:
-            return
-        if filt.ensemble not in CLIP_ENSEMBLES or not getattr(filt.fusion, "convolutional", False):
-            raise InspError(f"self_ensemble={filt.ensemble}: {where} holds audio INRs, whose self-ensemble (2 or 4 "
-                            "views: reversed in time, negated) is a convolutional Pi's (fusion.kind=conv); use "
-                            "self_ensemble=1")
+        check_clip_ensemble(filt.fusion, filt.ensemble, f"{where} holds audio INRs; ")
 
     pi_meta = staticmethod(pi_meta)
     pi_data = staticmethod(pi_data)

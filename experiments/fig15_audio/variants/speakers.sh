@@ -5,6 +5,7 @@
 # then the validation voice (June, VAL clips, default 16) in STORES/noise-val beside the test voice (Carlo, TEST
 # clips, default 16) in STORES/noise-test; run dirs $OUT/fit-{train-K,val,test}; each fitted once (fit_once).
 # Sets NPARTS (how many train parts). Under INSP_RECIPE_STEPS the fits run one after the other in a fixed order.
+# Also speaker_candidate (below): one Pi candidate trained and scored on the validation voice.
 CUTS=(${CUTS:-0 320 640 848 1055})
 VAL=${VAL:-16}
 TEST=${TEST:-16}
@@ -21,6 +22,22 @@ _fit_parts() {  # _fit_parts STORES K...: the train parts K, one after the other
   for k in "$@"; do
     _fit_speaker "$s" train-$k train ${CUTS[k]} $((CUTS[k + 1] - CUTS[k])) || return 1
   done
+}
+# speaker_candidate NAME TRAIN...: a Pi candidate, filter $F/denoise-NAME.safetensors, trained by the command TRAIN...
+# (which must write that file and $OUT/train-filter-NAME), then scored on the validation voice ($S/noise-val ->
+# $OUT/val-NAME). Kept when both runs finished; with its filter file absent (a fresh clone) it takes part in the
+# choice as recorded, and the recipe trains it again only if it needs the filter.
+speaker_candidate() {
+  local name=$1
+  shift
+  if ran "$OUT/train-filter-$name" && ran "$OUT/val-$name"; then
+    if [ -f "$F/denoise-$name.safetensors" ]; then echo "candidate $name: done earlier, kept"
+    else echo "candidate $name: its runs are recorded (its filter file is not here: trained again only if chosen)"; fi
+    return 0
+  fi
+  "$@" || return 1
+  timed "val-$name" insp eval +experiment=fig15_audio/eval filter=$F/denoise-$name.safetensors store=$S/noise-val \
+    hydra.run.dir=$OUT/val-$name
 }
 fit_speakers() {  # fit_speakers STORES
   local even=() odd=() k

@@ -45,15 +45,7 @@ train_pi() {  # train_pi NAME: the conv Pi trained on every train part
     filter=$F/denoise-jetcnn-aug-$1.safetensors hydra.run.dir=$OUT/train-filter-jetcnn-aug-$1
 }
 candidate() {  # candidate NAME: the conv Pi trained on every train part, scored on the validation voice
-  local name=jetcnn-aug-$1
-  if ran "$OUT/train-filter-$name" && ran "$OUT/val-$name"; then
-    if [ -f "$F/denoise-$name.safetensors" ]; then echo "candidate $name: done earlier, kept"
-    else echo "candidate $name: its runs are recorded (its filter file is not here: trained again only if chosen)"; fi
-    return 0
-  fi
-  train_pi "$1" || return 1
-  timed "val-$name" insp eval +experiment=fig15_audio/eval filter=$F/denoise-$name.safetensors store=$S/noise-val \
-    hydra.run.dir=$OUT/val-$name
+  speaker_candidate "jetcnn-aug-$1" train_pi "$1"
 }
 # the two lanes (one after the other within a lane); CANDIDATES: all of them, in the order of a tie
 LANE1=${LANE1:-"true k97h136l4-true"}
